@@ -1,0 +1,201 @@
+"""Random variates for service times and link latencies.
+
+Each distribution is a small frozen object with ``sample(rng, size)`` and its analytic
+``mean`` and ``variance``, so tests can compare samples with theory generically (the
+Ciw habit). All values are seconds. Draws are always float; nothing is truncated to
+integers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.units import format_duration, parse_duration
+
+__all__ = [
+    "Constant",
+    "Distribution",
+    "Exponential",
+    "Gamma",
+    "LogNormal",
+    "Uniform",
+    "parse_distribution",
+]
+
+FloatArray = np.ndarray
+
+
+class Distribution:
+    """Interface: ``sample(rng, size)`` returns ``size`` float seconds."""
+
+    mean: float
+
+    @property
+    def variance(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def is_constant(self) -> bool:
+        return False
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        raise NotImplementedError
+
+    def to_spec(self) -> Any:
+        """The resolved form written back into ``scenario.yaml``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Constant(Distribution):
+    mean: float
+
+    @property
+    def variance(self) -> float:
+        return 0.0
+
+    @property
+    def is_constant(self) -> bool:
+        return True
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        return np.full(size, self.mean)
+
+    def to_spec(self) -> Any:
+        return format_duration(self.mean)
+
+
+@dataclass(frozen=True)
+class Exponential(Distribution):
+    mean: float
+
+    @property
+    def variance(self) -> float:
+        return self.mean**2
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        return rng.exponential(self.mean, size)
+
+    def to_spec(self) -> Any:
+        return {"distribution": "exponential", "mean": format_duration(self.mean)}
+
+
+@dataclass(frozen=True)
+class LogNormal(Distribution):
+    """Log-normal with the given mean and coefficient of variation ``cv``."""
+
+    mean: float
+    cv: float = 1.0
+
+    @property
+    def variance(self) -> float:
+        return (self.cv * self.mean) ** 2
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        sigma2 = math.log1p(self.cv**2)
+        mu = math.log(self.mean) - sigma2 / 2
+        return rng.lognormal(mu, math.sqrt(sigma2), size)
+
+    def to_spec(self) -> Any:
+        return {"distribution": "lognormal", "mean": format_duration(self.mean), "cv": self.cv}
+
+
+@dataclass(frozen=True)
+class Gamma(Distribution):
+    """Gamma with the given mean and coefficient of variation ``cv`` (shape 1/cv²)."""
+
+    mean: float
+    cv: float = 1.0
+
+    @property
+    def variance(self) -> float:
+        return (self.cv * self.mean) ** 2
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        shape = 1.0 / self.cv**2
+        return rng.gamma(shape, self.mean / shape, size)
+
+    def to_spec(self) -> Any:
+        return {"distribution": "gamma", "mean": format_duration(self.mean), "cv": self.cv}
+
+
+@dataclass(frozen=True)
+class Uniform(Distribution):
+    low: float
+    high: float
+
+    @property
+    def mean(self) -> float:  # type: ignore[override]
+        return (self.low + self.high) / 2
+
+    @property
+    def variance(self) -> float:
+        return (self.high - self.low) ** 2 / 12
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        return rng.uniform(self.low, self.high, size)
+
+    def to_spec(self) -> Any:
+        return {
+            "distribution": "uniform",
+            "min": format_duration(self.low),
+            "max": format_duration(self.high),
+        }
+
+
+_FIELDS = {
+    "exponential": {"distribution", "mean"},
+    "constant": {"distribution", "mean"},
+    "lognormal": {"distribution", "mean", "cv"},
+    "gamma": {"distribution", "mean", "cv"},
+    "uniform": {"distribution", "min", "max"},
+}
+
+
+def parse_distribution(value: Any, *, allow_zero_mean: bool = False) -> Distribution:
+    """Build a distribution from a scenario value; raise ``ValueError`` naming the bad key.
+
+    A bare duration (``0.5ms``) is a constant. A mapping names its ``distribution``
+    (exponential, constant, lognormal, gamma, uniform) and parameters in duration units.
+    The message of a ``ValueError`` may start with ``key: `` to point at a sub-field.
+    """
+    if not isinstance(value, dict):
+        seconds = parse_duration(value)
+        return Constant(seconds)
+    kind = value.get("distribution")
+    if kind not in _FIELDS:
+        supported = ", ".join(f'"{k}"' for k in _FIELDS)
+        raise ValueError(f"distribution: Unsupported value: {kind!r}: supported values: {supported}")
+    unknown = sorted(set(value) - _FIELDS[kind])
+    if unknown:
+        raise ValueError(f"{unknown[0]}: unknown field for distribution {kind!r}")
+    if kind == "uniform":
+        low = _duration_field(value, "min")
+        high = _duration_field(value, "max")
+        if high < low:
+            raise ValueError(f"max: must be >= min ({format_duration(low)})")
+        return Uniform(low, high)
+    mean = _duration_field(value, "mean")
+    if mean <= 0 and not (allow_zero_mean and kind == "constant"):
+        raise ValueError("mean: must be > 0")
+    if kind == "exponential":
+        return Exponential(mean)
+    if kind == "constant":
+        return Constant(mean)
+    cv = value.get("cv", 1.0)
+    if isinstance(cv, bool) or not isinstance(cv, int | float) or not cv > 0:
+        raise ValueError(f"cv: must be a number > 0, got {cv!r}")
+    return LogNormal(mean, float(cv)) if kind == "lognormal" else Gamma(mean, float(cv))
+
+
+def _duration_field(value: dict[str, Any], key: str) -> float:
+    if key not in value:
+        raise ValueError(f"{key}: Required value")
+    try:
+        return parse_duration(value[key])
+    except ValueError as err:
+        raise ValueError(f"{key}: {err}") from None

@@ -1,0 +1,95 @@
+"""Durations as the user writes them (``10ms``, ``2m``) and as svcsim keeps them (float seconds).
+
+Parsing happens once, at the edge (scenario loading and the CLI); everything inside
+the engine is a float number of seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = ["format_duration", "human_age", "parse_duration"]
+
+_UNITS_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|m|h)\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Return ``value`` in seconds.
+
+    Accepts a string with a unit (``us``, ``ms``, ``s``, ``m``, ``h``) or a bare
+    number, which is taken as seconds. Raises ``ValueError`` with a message meant
+    for the user.
+
+    Examples
+    --------
+    >>> parse_duration("10ms")
+    0.01
+    >>> parse_duration("2m")
+    120.0
+    >>> parse_duration(1.5)
+    1.5
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 10ms, 2s or 5m, got {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"expected a duration such as 10ms, 2s or 5m, got {value!r}")
+        seconds = float(match.group(1)) * _UNITS_S[match.group(2)]
+    else:
+        raise ValueError(f"expected a duration such as 10ms, 2s or 5m, got {value!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"must be a finite duration >= 0, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Write ``seconds`` back in the shortest exact unit, so resolved scenarios read naturally.
+
+    >>> format_duration(0.0005)
+    '0.5ms'
+    >>> format_duration(300.0)
+    '5m'
+    """
+    if seconds == 0:
+        return "0s"
+    for unit, size in (("h", 3600.0), ("m", 60.0), ("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        count = seconds / size
+        if count >= 1 and abs(count - round(count, 6)) < 1e-9:
+            text = f"{round(count, 6):g}"
+            return f"{text}{unit}"
+    return f"{seconds:g}s"
+
+
+def human_age(seconds: float) -> str:
+    """Age as ``kubectl get`` prints it (k8s.io/apimachinery/pkg/util/duration.HumanDuration).
+
+    >>> human_age(87)
+    '87s'
+    >>> human_age(300)
+    '5m'
+    >>> human_age(330)
+    '5m30s'
+    """
+    s = int(seconds)
+    if s < 0:
+        return "<invalid>"
+    if s < 60 * 2:
+        return f"{s}s"
+    minutes = s // 60
+    if minutes < 10:
+        rest = s % 60
+        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+    if minutes < 60 * 3:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        rest_m = minutes % 60
+        return f"{hours}h{rest_m}m" if rest_m else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    return f"{hours // 24}d"
