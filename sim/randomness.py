@@ -77,6 +77,16 @@ class BlockStream:
         self._pos += n
         return out
 
+    def take_below(self, limit: float) -> np.ndarray:
+        """For an increasing stream (arrival times): every next value below ``limit``."""
+        while self._block.size == self._pos or self._block[-1] < limit:
+            self._refill()
+        end = int(np.searchsorted(self._block, limit, side="left"))
+        end = max(end, self._pos)
+        out = self._block[self._pos : end]
+        self._pos = end
+        return out
+
     def one(self) -> float:
         """The next variate."""
         if self._pos >= self._block.size:

@@ -1,0 +1,262 @@
+"""The control plane at run time: ReplicaSets, the scheduler, EndpointSlices, kube-proxy sync.
+
+These are SimPy processes: they are few (one per pod start, stop and dataplane sync)
+and they set the state that requests see. Every change first lets the traffic engine
+catch up to the current time, so requests before the change see the old state and
+requests after it the new one.
+
+Rules (../shared/KUBERNETES.md):
+- a new pod is Ready ``startupTime`` after creation; its endpoint reaches every node's
+  dataplane ``syncDelay`` later;
+- scale-down deletes not-ready pods first, then the newest (ReplicaSet ``ActivePods``
+  ranking, pkg/controller/controller_utils.go); a deleted pod is ``terminating`` at
+  once, leaves the dataplanes at the next sync, finishes what it holds and exits, or
+  is killed when its grace period (``terminationGracePeriodSeconds``, 30 s) ends;
+- endpoints are the Ready pods the selector matches; with none Ready, serving
+  terminating pods are used (ProxyTerminatingEndpoints, GA in 1.28).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any, Protocol
+
+import numpy as np
+import simpy
+
+from sim.addresses import PodIPAllocator, node_pod_cidr
+from sim.dataplane import Dataplane
+from sim.kubernetes import Deployment
+from sim.pods import INF, Pod
+from sim.randomness import Streams
+from sim.scenario import Scenario
+from sim.topology import Topology
+
+__all__ = ["ClusterRuntime"]
+
+# kube's SafeEncodeString alphabet (no vowels, no confusable digits) for pod-name suffixes.
+_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class TrafficHooks(Protocol):
+    """What the control plane needs from the traffic engine."""
+
+    def advance(self, horizon: float) -> None: ...
+    def pod_added(self, pod: Pod) -> None: ...
+    def finish_pod(self, pod: Pod) -> None: ...
+
+
+class ClusterRuntime:
+    """Pods, their placement and lifecycle, and what every node's dataplane holds."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        scenario: Scenario,
+        streams: Streams,
+        topology: Topology,
+        dataplanes: list[Dataplane],
+    ) -> None:
+        self.env = env
+        self.scenario = scenario
+        self.sim = scenario.simulation
+        self.streams = streams
+        self.topology = topology
+        self.dataplanes = dataplanes
+        self.traffic: TrafficHooks | None = None
+        self.pods: list[Pod] = []
+        self.node_names = [n.name for n in self.sim.cluster.nodes]
+        self.services = list(scenario.services)
+        self._ipam = [
+            PodIPAllocator(node_pod_cidr(self.sim.cluster.pod_cidr, i)) for i in range(len(self.node_names))
+        ]
+        self._names = {d.name: streams.generator(f"deployment/{d.name}/names") for d in scenario.deployments}
+        self._hash = {d.name: _template_hash(d) for d in scenario.deployments}
+        self._unrouted: dict[int, simpy.Event] = {}
+        self.timeline: list[dict[str, Any]] = []
+
+    # -- queries ---------------------------------------------------------------------
+    def live_pods(self, deployment: str) -> list[Pod]:
+        return [p for p in self.pods if p.deployment == deployment and p.gone_at == INF]
+
+    def endpoints(self, service: int) -> list[Pod]:
+        """The Service's endpoints as the EndpointSlice controller publishes them now."""
+        svc = self.services[service]
+        matched = [p for p in self.pods if p.node is not None and p.gone_at == INF and svc.selects(p.labels)]
+        ready = [p for p in matched if p.ready]
+        chosen = ready or [p for p in matched if p.serving]
+        return sorted(chosen, key=lambda p: p.name)
+
+    def first_endpoint(self, service: int) -> Pod | None:
+        """The first Ready pod of the Service by name (a ``via: podIP`` client's target)."""
+        ready = [p for p in self.endpoints(service) if p.ready]
+        return ready[0] if ready else None
+
+    # -- changes ---------------------------------------------------------------------
+    def start(self) -> None:
+        """The cluster as it stands at t=0: every Deployment's pods Ready, rules synced."""
+        for dep in self.scenario.deployments:
+            for _ in range(dep.replicas):
+                pod = self._create(dep)
+                if pod.node is not None:
+                    pod.ready_at = 0.0
+        for node_plane in self.dataplanes:
+            for s in range(len(self.services)):
+                node_plane.install(s, np.array([p.index for p in self.endpoints(s)], dtype=np.int64))
+        for dep in self.scenario.deployments:
+            self._record(dep.name, "start", None)
+
+    def scale(self, deployment: str, replicas: int) -> None:
+        """Set a Deployment's replica count, as ``kubectl scale`` does."""
+        self._catch_up()
+        dep = self.scenario.deployment(deployment)
+        active = [p for p in self.live_pods(deployment) if p.terminating_at == INF]
+        self._record(deployment, f"scale to {replicas}", None)
+        if replicas > len(active):
+            for _ in range(replicas - len(active)):
+                pod = self._create(dep)
+                self._record(deployment, "created" if pod.node is not None else "pending", pod)
+                if pod.node is not None:
+                    self.env.process(self._start_up(pod))
+        elif replicas < len(active):
+            ranked = sorted(active, key=lambda p: (p.node is not None, p.ready, -p.created_at, -p.index))
+            for pod in ranked[: len(active) - replicas]:
+                self.env.process(self._terminate(pod))
+
+    def _create(self, dep: Deployment) -> Pod:
+        workload = self.sim.workloads[dep.name]
+        name = self._pod_name(dep)
+        node = self._schedule(dep)
+        pod = Pod(
+            index=len(self.pods),
+            name=name,
+            deployment=dep.name,
+            labels=dict(dep.labels),
+            node=node,
+            ip=self._ipam[node].allocate() if node is not None else None,
+            concurrency=workload.concurrency,
+            service=self.streams.variates(f"pod/{name}/service", workload.service_time),
+            grace_period_s=dep.grace_period_s,
+            created_at=self.env.now,
+        )
+        self.pods.append(pod)
+        self.topology.add_pod(pod, self.node_names)
+        self._hooks().pod_added(pod)
+        return pod
+
+    def _schedule(self, dep: Deployment) -> int | None:
+        """nodeName if set; else among nodes matching nodeSelector, the one with fewest pods."""
+        nodes = self.sim.cluster.nodes
+        if dep.node_name is not None:
+            return self.node_names.index(dep.node_name) if dep.node_name in self.node_names else None
+        fits = [i for i, n in enumerate(nodes) if all(n.labels.get(k) == v for k, v in dep.node_selector.items())]
+        if not fits:
+            return None
+        load = {i: 0 for i in fits}
+        for p in self.pods:
+            if p.node in load and p.gone_at == INF:
+                load[p.node] += 1
+        return min(fits, key=lambda i: (load[i], nodes[i].name))
+
+    def _pod_name(self, dep: Deployment) -> str:
+        taken = {p.name for p in self.pods}
+        rng = self._names[dep.name]
+        while True:
+            suffix = "".join(_ALPHABET[int(i)] for i in rng.integers(0, len(_ALPHABET), 5))
+            name = f"{dep.name}-{self._hash[dep.name]}-{suffix}"
+            if name not in taken:
+                return name
+
+    def _start_up(self, pod: Pod) -> Any:
+        yield self.env.timeout(self.sim.workloads[pod.deployment].startup_time_s)
+        if pod.terminating_at < INF:
+            return
+        self._catch_up()
+        pod.ready_at = self.env.now
+        self._record(pod.deployment, "ready", pod)
+        self._publish()
+
+    def _terminate(self, pod: Pod) -> Any:
+        self._catch_up()
+        env = self.env
+        pod.terminating_at = env.now
+        pod.deadline = env.now + pod.grace_period_s
+        self._record(pod.deployment, "terminating", pod)
+        if pod.ready_at == INF:  # never served: nothing to drain
+            yield from self._exit(pod)
+            return
+        unrouted = env.event()
+        self._unrouted[pod.index] = unrouted
+        self._publish()
+        yield unrouted | env.timeout(pod.grace_period_s)
+        self._unrouted.pop(pod.index, None)
+        self._catch_up()
+        if unrouted.triggered:  # no node sends it new requests: finish what it holds
+            self._hooks().finish_pod(pod)
+            yield env.timeout(max(0.0, min(pod.deadline, pod.busy_until) - env.now))
+        yield from self._exit(pod)
+
+    def _exit(self, pod: Pod) -> Any:
+        self._catch_up()
+        pod.gone_at = self.env.now
+        if pod.node is not None and pod.ip is not None:
+            self._ipam[pod.node].release(pod.ip)
+        self._record(pod.deployment, "deleted", pod)
+        self._publish()
+        yield from ()
+
+    def _publish(self) -> None:
+        """EndpointSlices changed: every node installs the new endpoints ``syncDelay`` later."""
+        snapshot = [np.array([p.index for p in self.endpoints(s)], dtype=np.int64) for s in range(len(self.services))]
+        self.env.process(self._sync(snapshot))
+
+    def _sync(self, snapshot: list[np.ndarray]) -> Any:
+        yield self.env.timeout(self.sim.kube_proxy.sync_delay_s)
+        self._catch_up()
+        for plane in self.dataplanes:
+            for s, pods in enumerate(snapshot):
+                plane.install(s, pods)
+        routed = {int(i) for pods in snapshot for i in pods}
+        for index, event in list(self._unrouted.items()):
+            if index not in routed and not event.triggered:
+                event.succeed()
+        for dep in self.scenario.deployments:
+            self._record(dep.name, "synced", None)
+
+    def _record(self, deployment: str, event: str, pod: Pod | None) -> None:
+        live = self.live_pods(deployment)
+        routed = {int(i) for s in range(len(self.services)) for i in self.dataplanes[0].endpoints[s]}
+        row = {
+            "time": float(self.env.now),
+            "deployment": deployment,
+            "pods_total": len(live),
+            "pods_ready": sum(p.ready for p in live),
+            "endpoints": sum(1 for p in self.pods if p.deployment == deployment and p.index in routed),
+            "event": event,
+            "pod": pod.name if pod is not None else None,
+        }
+        last = next((r for r in reversed(self.timeline) if r["deployment"] == deployment), None)
+        if event == "synced" and last is not None and last["endpoints"] == row["endpoints"]:
+            return  # a sync that changed nothing for this Deployment is not a change
+        self.timeline.append(row)
+
+    def _hooks(self) -> TrafficHooks:
+        assert self.traffic is not None, "attach the traffic engine before the run starts"
+        return self.traffic
+
+    def _catch_up(self) -> None:
+        """Let every request reach the present before the state it sees changes."""
+        self._hooks().advance(self.env.now)
+
+
+def _template_hash(dep: Deployment) -> str:
+    """A stable 10-character pod-template-hash, as the Deployment controller adds to names."""
+    template = dep.manifest.get("spec", {}).get("template", {})
+    value = zlib.crc32(json.dumps(template, sort_keys=True, default=str).encode())
+    value = value * 2654435761 % (27**10)
+    chars = []
+    for _ in range(10):
+        value, rest = divmod(value, 27)
+        chars.append(_ALPHABET[rest])
+    return "".join(chars)

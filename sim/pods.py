@@ -1,0 +1,115 @@
+"""A pod at run time: ``concurrency`` workers in front of one unbounded FIFO queue.
+
+Requests reach a pod as (id, arrival time) pairs. Because the queue is FIFO and a
+request's service time is drawn when it arrives, its start and finish follow from the
+workers' free times (Lindley's recursion, generalised to c workers), so a pod needs no
+simulation event per request. The traffic engine hands a pod only arrivals that can no
+longer be overtaken by an earlier one, which keeps the order exact.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.randomness import BlockStream
+
+__all__ = ["Pod"]
+
+INF = math.inf
+
+
+@dataclass(eq=False)
+class Pod:
+    """Run-time state of one pod (the spec is the Deployment it came from)."""
+
+    index: int
+    name: str
+    deployment: str
+    labels: dict[str, str]
+    node: int | None  # None while Pending (no node fits)
+    ip: str | None
+    concurrency: int
+    service: BlockStream
+    grace_period_s: float
+    created_at: float
+    ready_at: float = INF
+    terminating_at: float = INF
+    deadline: float = INF  # SIGKILL: terminating_at + grace period
+    gone_at: float = INF
+    _free: list[float] = field(default_factory=list)
+    _pending_ids: list[np.ndarray] = field(default_factory=list)
+    _pending_t: list[np.ndarray] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._free = [0.0] * self.concurrency
+
+    @property
+    def ready(self) -> bool:
+        """EndpointSlice ``ready``: serving and not terminating."""
+        return self.ready_at < INF and self.terminating_at == INF
+
+    @property
+    def serving(self) -> bool:
+        """EndpointSlice ``serving``: the container passed readiness and still runs."""
+        return self.ready_at < INF and self.gone_at == INF
+
+    @property
+    def busy_until(self) -> float:
+        """When the last request handed to this pod so far finishes."""
+        return max(self._free)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending_ids)
+
+    def enqueue(self, ids: np.ndarray, t_arrive: np.ndarray) -> None:
+        """Requests on their way to this pod, arriving at ``t_arrive``."""
+        self._pending_ids.append(ids)
+        self._pending_t.append(t_arrive)
+
+    def serve(self, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Serve every pending arrival before ``limit`` in FIFO order.
+
+        Returns ``(ids, arrival, start, service)`` arrays for the requests served, or
+        None if there were none. Arrivals at or after ``limit`` stay pending.
+        """
+        if not self._pending_ids:
+            return None
+        ids = np.concatenate(self._pending_ids)
+        t = np.concatenate(self._pending_t)
+        order = np.lexsort((ids, t))
+        ids, t = ids[order], t[order]
+        cut = len(t) if limit == INF else int(np.searchsorted(t, limit, side="left"))
+        if cut < len(t):
+            self._pending_ids, self._pending_t = [ids[cut:]], [t[cut:]]
+            ids, t = ids[:cut], t[:cut]
+        else:
+            self._pending_ids, self._pending_t = [], []
+        if cut == 0:
+            return None
+        service = self.service.take(cut)
+        start = self._start_times(t.tolist(), service.tolist())
+        return ids, t, start, service
+
+    def _start_times(self, arrivals: list[float], service: list[float]) -> np.ndarray:
+        start = [0.0] * len(arrivals)
+        if self.concurrency == 1:
+            free = self._free[0]
+            for i, arrive in enumerate(arrivals):
+                begin = arrive if arrive > free else free
+                start[i] = begin
+                free = begin + service[i]
+            self._free[0] = free
+        else:
+            heap = self._free  # a min-heap of worker free times
+            heapq.heapify(heap)
+            for i, arrive in enumerate(arrivals):
+                free = heap[0]
+                begin = arrive if arrive > free else free
+                start[i] = begin
+                heapq.heapreplace(heap, begin + service[i])
+        return np.asarray(start)

@@ -1,0 +1,183 @@
+"""What a run produces: tidy tables, the summary computed from them, and saving to disk.
+
+Tables (documented columns; times in seconds from the start of the run):
+
+- ``requests``: one row per request: ``request_id, client, t_sent, t_done, latency,
+  entry_node, pod, pod_node, outcome``. Rows that never reached a pod have empty
+  (null) pod fields.
+- ``timeline``: one row per change: ``time, deployment, pods_total, pods_ready,
+  endpoints`` (pods the dataplane routes to), ``event``, ``pod``.
+- ``pods``: one row per pod that ever existed: ``pod, deployment, node, ip, created,
+  ready, terminating, deleted, requests, utilisation``.
+
+The summary's statistics are computed from these tables, over the measurement window
+``[warmup, duration]``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.records import OK, OUTCOMES, RequestLog
+
+if TYPE_CHECKING:
+    from sim.pods import Pod
+    from sim.scenario import Scenario
+    from sim.topology import Topology
+
+__all__ = ["Result", "build_result", "summarize"]
+
+PERCENTILES = (50, 90, 95, 99)  # on the 0–100 scale numpy expects
+
+
+@dataclass
+class Result:
+    """A finished run: ``requests``, ``timeline`` and ``pods`` tables and the ``summary``."""
+
+    scenario: Scenario
+    seed: int
+    requests: pd.DataFrame
+    timeline: pd.DataFrame
+    pods: pd.DataFrame
+    summary: dict[str, Any]
+    topology: Topology | None = field(default=None, repr=False)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the tables, summary and resolved scenario into ``directory``.
+
+        Files are written to a temporary folder first and moved in at the end, so an
+        interrupted save never leaves a half-written results folder.
+        """
+        target = Path(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            self.requests.to_parquet(staging / "requests.parquet", index=False)
+            self.timeline.to_parquet(staging / "timeline.parquet", index=False)
+            self.pods.to_parquet(staging / "pods.parquet", index=False)
+            (staging / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
+            resolved = self.scenario.with_overrides(seed=self.seed)
+            (staging / "scenario.yaml").write_text(resolved.to_yaml())
+            target.mkdir(exist_ok=True)
+            for item in staging.iterdir():
+                os.replace(item, target / item.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+
+def build_result(
+    scenario: Scenario, seed: int, log: RequestLog, pods: list[Pod], timeline: list[dict[str, Any]],
+    topology: Topology | None = None,
+) -> Result:
+    """Turn the engine's columns into tables and compute the summary from them."""
+    sim = scenario.simulation
+    node_names = [n.name for n in sim.cluster.nodes]
+    client_names = [c.name for c in sim.clients]
+    pod_names = [p.name for p in pods]
+    n = log.size
+    t_sent, t_done = log.column("t_sent"), log.column("t_done")
+    requests = pd.DataFrame({
+        "request_id": np.arange(n, dtype=np.int64),
+        "client": _labels(log.column("client"), client_names),
+        "t_sent": t_sent,
+        "t_done": t_done,
+        "latency": t_done - t_sent,
+        "entry_node": _labels(log.column("entry_node"), node_names),
+        "pod": _labels(log.column("pod"), pod_names),
+        "pod_node": _labels(log.column("pod_node"), node_names),
+        "outcome": pd.Categorical.from_codes(log.column("outcome"), categories=list(OUTCOMES)),
+    })
+    timeline_df = pd.DataFrame(
+        timeline, columns=["time", "deployment", "pods_total", "pods_ready", "endpoints", "event", "pod"]
+    )
+    pods_df = _pod_table(sim.warmup_s, sim.duration_s, log, pods, node_names)
+    summary = summarize(requests, pods_df, sim.warmup_s, sim.duration_s)
+    summary = {"scenario": sim.name, "seed": seed, **summary}
+    return Result(scenario, seed, requests, timeline_df, pods_df, summary, topology)
+
+
+def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, duration_s: float) -> dict[str, Any]:
+    """The run's summary from its tables, over ``[warmup, duration]``."""
+    outcome = requests["outcome"]
+    counts = outcome.value_counts()
+    ok = requests[(outcome == "ok") & (requests["t_sent"] >= warmup_s)]
+    latency_ms = ok["latency"].to_numpy() * 1e3
+    if len(latency_ms):
+        quantiles = np.percentile(latency_ms, PERCENTILES)
+        latency = {"mean": float(latency_ms.mean()),
+                   **{f"p{q}": float(v) for q, v in zip(PERCENTILES, quantiles, strict=True)},
+                   "max": float(latency_ms.max())}
+    else:
+        latency = {k: None for k in ("mean", "p50", "p90", "p95", "p99", "max")}
+    window = duration_s - warmup_s
+    done_in_window = ((outcome == "ok") & (requests["t_done"] >= warmup_s) & (requests["t_done"] <= duration_s)).sum()
+    return {
+        "duration_s": duration_s,
+        "warmup_s": warmup_s,
+        "requests": len(requests),
+        "outcomes": {name: int(counts.get(name, 0)) for name in OUTCOMES},
+        "latency_ms": latency,
+        "throughput_rps": float(done_in_window / window) if window > 0 else None,
+        "pods": {
+            row.pod: {"deployment": row.deployment, "node": row.node, "ip": row.ip,
+                      "requests": int(row.requests),
+                      "utilisation": None if math.isnan(row.utilisation) else float(row.utilisation)}
+            for row in pods.itertuples()
+        },
+    }
+
+
+def _pod_table(warmup_s: float, duration_s: float, log: RequestLog, pods: list[Pod], node_names: list[str]) -> pd.DataFrame:
+    """Per pod: lifecycle times, requests routed to it, and utilisation in the window.
+
+    Utilisation is busy worker-time divided by ``concurrency`` × the time the pod was
+    Ready (until it went) inside the window.
+    """
+    pod_col = log.column("pod")
+    has_pod = pod_col >= 0
+    count = np.bincount(pod_col[has_pod], minlength=len(pods)) if len(pods) else np.zeros(0)
+    start = log.column("t_start")
+    served = has_pod & ~np.isnan(start)
+    idx = pod_col[served]
+    end_cap = np.array([min(p.gone_at, p.deadline) for p in pods]) if pods else np.zeros(0)
+    begin = np.clip(start[served], warmup_s, duration_s)
+    finish = np.minimum(start[served] + log.column("service_s")[served], end_cap[idx] if len(pods) else 0)
+    busy_each = np.clip(np.minimum(finish, duration_s) - begin, 0.0, None)
+    busy = np.bincount(idx, weights=busy_each, minlength=len(pods)) if len(pods) else np.zeros(0)
+    rows = []
+    for p in pods:
+        up = max(0.0, min(p.gone_at, duration_s) - max(p.ready_at, warmup_s))
+        rows.append({
+            "pod": p.name,
+            "deployment": p.deployment,
+            "node": node_names[p.node] if p.node is not None else None,
+            "ip": p.ip,
+            "created": p.created_at,
+            "ready": _finite(p.ready_at),
+            "terminating": _finite(p.terminating_at),
+            "deleted": _finite(p.gone_at),
+            "requests": int(count[p.index]),
+            "utilisation": busy[p.index] / (p.concurrency * up) if up > 0 else math.nan,
+        })
+    columns = ["pod", "deployment", "node", "ip", "created", "ready", "terminating", "deleted", "requests", "utilisation"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _labels(codes: np.ndarray, names: list[str]) -> pd.Categorical:
+    """Integer codes (-1 for none) as a categorical column of names, null where -1."""
+    return pd.Categorical.from_codes(codes.astype(np.int64), categories=names) if names else pd.Categorical([None] * len(codes))
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None

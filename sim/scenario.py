@@ -1,0 +1,325 @@
+"""Loading a scenario: one multi-document YAML file of real manifests plus one Simulation.
+
+``load_scenario`` reads the file, validates every document (Kubernetes objects with the
+API server's wording, the Simulation document strictly), checks the references between
+them, and resolves what Kubernetes would fill in: node and client IPs, ClusterIPs and
+nodePorts. The result is a frozen :class:`Scenario`; all problems are reported at once
+as a :class:`~sim.errors.ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim.addresses import ClusterIPAllocator, NodePortAllocator, RangeFull
+from sim.errors import Problem, ScenarioError
+from sim.kubernetes import Deployment, Service, parse_deployment, parse_service
+from sim.randomness import Streams
+from sim.spec import Client, Node, Simulation, SpecErrors, parse_simulation
+
+__all__ = ["Scenario", "load_scenario"]
+
+SIMULATION_API = "svcsim/v1alpha1"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A checked scenario: the Simulation plus the Services and Deployments it runs."""
+
+    source: str
+    simulation: Simulation
+    services: tuple[Service, ...]
+    deployments: tuple[Deployment, ...]
+    warnings: tuple[str, ...] = ()
+    other_documents: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def deployment(self, name: str) -> Deployment:
+        return next(d for d in self.deployments if d.name == name)
+
+    def with_overrides(self, *, seed: int | None = None, duration_s: float | None = None) -> Scenario:
+        """The same scenario with a different seed or duration (the CLI's --seed, --duration)."""
+        sim = self.simulation
+        if seed is not None:
+            sim = dataclasses.replace(sim, seed=int(seed))
+        if duration_s is not None:
+            if duration_s <= sim.warmup_s:
+                raise ScenarioError([Problem(self.source, "", "--duration",
+                                             f"must be longer than spec.warmup ({sim.warmup_s:g}s)")])
+            sim = dataclasses.replace(sim, duration_s=float(duration_s))
+        return dataclasses.replace(self, simulation=sim)
+
+    def to_yaml(self) -> str:
+        """The resolved scenario: every document with Kubernetes' and svcsim's defaults filled in."""
+        docs: list[dict[str, Any]] = [_service_manifest(s) for s in self.services]
+        docs += [_deployment_manifest(d) for d in self.deployments]
+        docs += list(self.other_documents)
+        docs.append(self.simulation.to_manifest())
+        return yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False)
+
+
+def load_scenario(source: str | os.PathLike[str]) -> Scenario:
+    """Load and check a scenario from a file path or from YAML text.
+
+    Parameters
+    ----------
+    source : path or str
+        A path to a ``.yaml`` file, or the YAML text itself (anything containing a newline).
+
+    Raises
+    ------
+    ScenarioError
+        With one line per problem, naming file, document and field.
+
+    Examples
+    --------
+    >>> import sim
+    >>> scenario = sim.load_scenario("scenarios/nodeport-basic.yaml")  # doctest: +SKIP
+    >>> scenario.service("myapp-service").ports[0].kubectl()  # doctest: +SKIP
+    '80:30008/TCP'
+    """
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source):
+        name = str(source)
+        try:
+            text = Path(source).read_text(encoding="utf-8")
+        except OSError as err:
+            raise ScenarioError([Problem(name, "", "", f"cannot read file: {err.strerror}")]) from None
+    else:
+        name, text = "<string>", str(source)
+    return _Loader(name).load(text)
+
+
+class _Loader:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def fail(self, document: str, path: str, message: str) -> None:
+        self.problems.append(Problem(self.name, document, path, message))
+
+    def load(self, text: str) -> Scenario:
+        docs = self._documents(text)
+        services: list[Service] = []
+        deployments: list[Deployment] = []
+        others: list[dict[str, Any]] = []
+        simulation: tuple[str, Simulation] | None = None
+        where: dict[str, str] = {}
+        for number, line, doc in docs:
+            kind, api = doc.get("kind"), doc.get("apiVersion")
+            meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+            label = f"document {number} (line {line})"
+            if kind == "Simulation" and api == SIMULATION_API:
+                label = f'document {number} (Simulation "{meta.get("name", "")}", line {line})'
+                if simulation is not None:
+                    self.fail(label, "kind", f"a scenario has exactly one Simulation; the first is {simulation[0]}")
+                    continue
+                errors = SpecErrors()
+                parsed = parse_simulation(doc, errors)
+                for path, message in errors.items:
+                    self.fail(label, path, message)
+                simulation = (label, parsed)
+            elif kind == "Service" and api == "v1":
+                svc, ferrs = parse_service(doc)
+                label = f'document {number} (line {line}): The Service "{meta.get("name", "")}" is invalid'
+                for fe in ferrs:
+                    self.fail(label, fe.path, fe.detail)
+                if svc is not None:
+                    where[f"Service/{svc.name}"] = label
+                    if any(s.name == svc.name for s in services):
+                        self.fail(label, "metadata.name", f'Duplicate value: "{svc.name}": a Service with this name comes earlier')
+                    services.append(svc)
+            elif kind == "Deployment" and api == "apps/v1":
+                dep, ferrs = parse_deployment(doc)
+                label = f'document {number} (line {line}): The Deployment "{meta.get("name", "")}" is invalid'
+                for fe in ferrs:
+                    self.fail(label, fe.path, fe.detail)
+                if dep is not None:
+                    if any(d.name == dep.name for d in deployments):
+                        self.fail(label, "metadata.name", f'Duplicate value: "{dep.name}": a Deployment with this name comes earlier')
+                    deployments.append(dep)
+            elif kind in ("Service", "Deployment", "Simulation"):
+                self.fail(label, "apiVersion", f"Unsupported value: {api!r} for kind {kind}")
+            else:
+                others.append(doc)
+                self.warnings.append(f"{self.name}: {label}: kind {kind!r} is not simulated and is ignored")
+        if simulation is None:
+            if not self.problems:
+                self.fail("", "", f"no Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)")
+            raise ScenarioError(self.problems)
+        sim_label, sim = simulation
+        if not self.problems:
+            sim = self._resolve_cluster(sim_label, sim)
+            services = self._resolve_services(sim, services, where)
+            self._cross_check(sim_label, sim, services, deployments)
+        if self.problems:
+            raise ScenarioError(self.problems)
+        return Scenario(self.name, sim, tuple(services), tuple(deployments), tuple(self.warnings), tuple(others))
+
+    def _documents(self, text: str) -> list[tuple[int, int, dict[str, Any]]]:
+        try:
+            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+            data = list(yaml.safe_load_all(text))
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            problem = getattr(err, "problem", None) or str(err)
+            at = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            self.fail(at, "", f"YAML syntax error: {problem}")
+            raise ScenarioError(self.problems) from None
+        out = []
+        for number, (node, doc) in enumerate(zip(nodes, data, strict=True), start=1):
+            if doc is None:
+                continue
+            line = node.start_mark.line + 1 if node is not None else 0
+            if not isinstance(doc, dict):
+                self.fail(f"document {number} (line {line})", "", "must be a mapping with apiVersion and kind")
+                continue
+            out.append((number, line, doc))
+        return out
+
+    def _resolve_cluster(self, label: str, sim: Simulation) -> Simulation:
+        """Give nodes without an IP addresses from nodeCIDR (.2 upward) and clients theirs."""
+        cluster = sim.cluster
+        used = {n.ip for n in cluster.nodes if n.ip} | {c.ip for c in sim.clients if c.ip}
+        hosts = (str(h) for h in cluster.node_cidr.hosts() if int(h) - int(cluster.node_cidr.network_address) >= 2)
+        nodes = []
+        for node in cluster.nodes:
+            ip = node.ip
+            if ip is None:
+                ip = next((h for h in hosts if h not in used), None)
+                if ip is None:
+                    self.fail(label, "spec.cluster.nodeCIDR", f"{cluster.node_cidr} has no address left for {node.name}")
+                    return sim
+            nodes.append(Node(node.name, ip, node.labels))
+        ips = [n.ip for n in nodes]
+        for i, ip in enumerate(ips):
+            if ip in ips[:i]:
+                self.fail(label, f"spec.cluster.nodes[{i}].ip", f'Duplicate value: "{ip}"')
+        node_ip = {n.name: n.ip for n in nodes}
+        # External clients take free node-network addresses from .10 upward (the guide's laptop).
+        spare = (str(h) for h in cluster.node_cidr.hosts() if int(h) - int(cluster.node_cidr.network_address) >= 10)
+        clients = []
+        taken = set(ips) | used
+        for i, client in enumerate(sim.clients):
+            ip = client.ip
+            if client.location in node_ip:
+                if ip is not None and ip != node_ip[client.location]:
+                    self.fail(label, f"spec.clients[{i}].ip", f"a client on {client.location} uses the node's IP {node_ip[client.location]}")
+                ip = node_ip[client.location]
+            elif ip is None:
+                ip = next((h for h in spare if h not in taken), None)
+                taken.add(str(ip))
+            elif ip in ips:
+                self.fail(label, f"spec.clients[{i}].ip", f'Invalid value: "{ip}": already the IP of a node')
+            clients.append(dataclasses.replace(client, ip=ip))
+        cluster = dataclasses.replace(cluster, nodes=tuple(nodes))
+        return dataclasses.replace(sim, cluster=cluster, clients=tuple(clients))
+
+    def _resolve_services(self, sim: Simulation, services: list[Service], where: dict[str, str]) -> list[Service]:
+        """Allocate ClusterIPs and nodePorts: user-given values first, then automatic ones."""
+        streams = Streams(sim.seed or 0)
+        ips = ClusterIPAllocator(sim.cluster.service_cidr, streams.generator("ipam/cluster-ip"))
+        ports = NodePortAllocator(*sim.cluster.node_port_range, streams.generator("ipam/node-port"))
+        for svc in services:
+            if svc.cluster_ip not in (None, "None"):
+                detail = ips.reserve(str(svc.cluster_ip))
+                if detail:
+                    self.fail(where[f"Service/{svc.name}"], "spec.clusterIP", detail)
+            for i, port in enumerate(svc.ports):
+                if port.node_port is not None:
+                    detail = ports.reserve(port.node_port)
+                    if detail:
+                        self.fail(where[f"Service/{svc.name}"], f"spec.ports[{i}].nodePort", detail)
+        resolved = []
+        for svc in services:
+            try:
+                cluster_ip = svc.cluster_ip or ips.allocate()
+                new_ports = tuple(
+                    dataclasses.replace(p, node_port=p.node_port or ports.allocate()) if svc.has_node_ports else p
+                    for p in svc.ports
+                )
+            except RangeFull as err:
+                self.fail(where[f"Service/{svc.name}"], "spec", str(err))
+                continue
+            resolved.append(dataclasses.replace(svc, cluster_ip=cluster_ip, ports=new_ports))
+            if svc.external_traffic_policy == "Local":
+                self.warnings.append(f"{self.name}: Service {svc.name}: externalTrafficPolicy Local is not simulated yet; traffic is routed as Cluster")
+            if svc.session_affinity == "ClientIP":
+                self.warnings.append(f"{self.name}: Service {svc.name}: sessionAffinity ClientIP is not simulated yet; endpoints are chosen per connection")
+        return resolved
+
+    def _cross_check(self, label: str, sim: Simulation, services: list[Service], deployments: list[Deployment]) -> None:
+        svc_by_name = {s.name: s for s in services}
+        dep_names = {d.name for d in deployments}
+        node_names = {n.name for n in sim.cluster.nodes}
+        for name in sim.workloads:
+            if name not in dep_names:
+                self.fail(label, f"spec.workloads.{name}", f'no Deployment named "{name}" in this scenario')
+        for dep in deployments:
+            if dep.name not in sim.workloads:
+                self.fail(label, "spec.workloads", f'Required value: Deployment "{dep.name}" needs a performance model (serviceTime, concurrency, startupTime)')
+        names = [c.name for c in sim.clients]
+        for i, client in enumerate(sim.clients):
+            path = f"spec.clients[{i}]"
+            if client.name in names[:i]:
+                self.fail(label, f"{path}.name", f'Duplicate value: "{client.name}"')
+            if client.location != "external" and client.location not in node_names:
+                self.fail(label, f"{path}.location", f'Invalid value: "{client.location}": must be "external" or a node name ({", ".join(sorted(node_names))})')
+            for node in client.nodes or ():
+                if node not in node_names:
+                    self.fail(label, f"{path}.nodes", f'Invalid value: "{node}": no such node')
+            self._check_target(label, path, client, svc_by_name)
+        for i, event in enumerate(sim.events):
+            if event.deployment not in dep_names:
+                self.fail(label, f"spec.events[{i}].scale.deployment", f'no Deployment named "{event.deployment}" in this scenario')
+
+    def _check_target(self, label: str, path: str, client: Client, svc_by_name: dict[str, Service]) -> None:
+        svc = svc_by_name.get(client.target.service)
+        if svc is None:
+            known = ", ".join(sorted(svc_by_name)) or "none"
+            self.fail(label, f"{path}.target.service", f'no Service named "{client.target.service}" in this scenario (Services: {known})')
+            return
+        if client.target.via == "nodePort" and not svc.has_node_ports:
+            self.fail(label, f"{path}.target.via", f'Invalid value: "nodePort": Service "{svc.name}" has type {svc.type} and no nodePort')
+        port = client.target.port
+        if port is not None and not any(port in (p.port, p.name) for p in svc.ports):
+            self.fail(label, f"{path}.target.port", f'Invalid value: {port!r}: Service "{svc.name}" has no such port')
+
+
+def _service_manifest(svc: Service) -> dict[str, Any]:
+    doc = _copy(svc.manifest)
+    spec = doc.setdefault("spec", {})
+    spec["type"] = svc.type
+    spec["clusterIP"] = svc.cluster_ip
+    spec["clusterIPs"] = [svc.cluster_ip]
+    spec["ports"] = [
+        {k: v for k, v in (("name", p.name), ("protocol", p.protocol), ("port", p.port),
+                           ("targetPort", p.target_port), ("nodePort", p.node_port)) if v is not None}
+        for p in svc.ports
+    ]
+    spec["sessionAffinity"] = svc.session_affinity
+    if svc.external_traffic_policy:
+        spec["externalTrafficPolicy"] = svc.external_traffic_policy
+    return doc
+
+
+def _deployment_manifest(dep: Deployment) -> dict[str, Any]:
+    doc = _copy(dep.manifest)
+    doc.setdefault("spec", {})["replicas"] = dep.replicas
+    return doc
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value

@@ -1,0 +1,82 @@
+"""The cluster as a networkx graph: who can reach whom, and at what latency.
+
+Vertices are clients, nodes, pods and Services, each with its kind and IP; edges carry
+the one-way ``latency`` (a :class:`~sim.distributions.Distribution`). An external client
+is linked to node IPs only, because pod IPs are not routable from outside the cluster
+(../shared/KUBERNETES.md, "Addresses"); a client on a node shares that node's vertex
+links. Nodes form a full mesh; a pod hangs off its node (veth, no cost). Services link
+to the pods they select (for drawing and inspection; the dataplane does the routing).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import networkx as nx
+
+from sim.distributions import Constant, Distribution
+
+if TYPE_CHECKING:
+    from sim.pods import Pod
+    from sim.scenario import Scenario
+
+__all__ = ["Topology"]
+
+ZERO = Constant(0.0)
+
+
+class Topology:
+    """Graph of the cluster; vertex ids are ``kind/name`` (``node/node-1``, ``pod/web-…``)."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        sim = scenario.simulation
+        net = sim.cluster.network
+        g: nx.Graph = nx.Graph()
+        for i, node in enumerate(sim.cluster.nodes):
+            g.add_node(f"node/{node.name}", kind="node", name=node.name, ip=node.ip, index=i,
+                       labels=dict(node.labels))
+        names = [n.name for n in sim.cluster.nodes]
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                g.add_edge(f"node/{a}", f"node/{b}", latency=net.node_to_node)
+        for svc in scenario.services:
+            g.add_node(f"service/{svc.name}", kind="service", name=svc.name, ip=svc.cluster_ip,
+                       type=svc.type, ports=[p.kubectl() for p in svc.ports])
+        for client in sim.clients:
+            vid = f"client/{client.name}"
+            g.add_node(vid, kind="client", name=client.name, ip=client.ip, location=client.location)
+            if client.location == "external":
+                for name in names:
+                    g.add_edge(vid, f"node/{name}", latency=net.client_to_node)
+            else:
+                g.add_edge(vid, f"node/{client.location}", latency=ZERO)
+            g.add_edge(vid, f"service/{client.target.service}", kind="targets", via=client.target.via)
+        self.graph = g
+        self._services = scenario.services
+
+    def add_pod(self, pod: Pod, node_names: list[str]) -> None:
+        """A pod was created: a vertex inside its node, linked to the Services selecting it."""
+        vid = f"pod/{pod.name}"
+        self.graph.add_node(vid, kind="pod", name=pod.name, ip=pod.ip, deployment=pod.deployment)
+        if pod.node is not None:
+            self.graph.add_edge(vid, f"node/{node_names[pod.node]}", latency=ZERO)
+        for svc in self._services:
+            if svc.selects(pod.labels):
+                self.graph.add_edge(f"service/{svc.name}", vid, kind="selects")
+
+    def link(self, a: str, b: str) -> Distribution:
+        """Latency of the direct link from vertex ``a`` to ``b`` (zero for the same vertex)."""
+        if a == b:
+            return ZERO
+        return self.graph.edges[a, b]["latency"]
+
+    def client_link(self, client: str, node: str) -> Distribution:
+        """Latency from a client to a node's IP: direct for external clients, else via its node."""
+        data = self.graph.nodes[f"client/{client}"]
+        if data["location"] == "external":
+            return self.link(f"client/{client}", f"node/{node}")
+        return self.link(f"node/{data['location']}", f"node/{node}")
+
+    def reaches_pod_ips(self, client: str) -> bool:
+        """Only a client on a node has a route to the pod network."""
+        return self.graph.nodes[f"client/{client}"]["location"] != "external"
