@@ -86,8 +86,7 @@ class ClusterIPAllocator:
             return f'Invalid value: "{ip}": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'
         if addr not in self.cidr:
             return (
-                f'Invalid value: "{ip}": provided IP is not in the valid range. '
-                f"The range of valid IPs is {self.cidr}"
+                f'Invalid value: "{ip}": provided IP is not in the valid range. The range of valid IPs is {self.cidr}'
             )
         if str(addr) in self._used:
             return f'Invalid value: "{ip}": provided IP is already allocated'

@@ -68,12 +68,11 @@ class ClusterRuntime:
         self.pods: list[Pod] = []
         self.node_names = [n.name for n in self.sim.cluster.nodes]
         self.services = list(scenario.services)
-        self._ipam = [
-            PodIPAllocator(node_pod_cidr(self.sim.cluster.pod_cidr, i)) for i in range(len(self.node_names))
-        ]
+        self._ipam = [PodIPAllocator(node_pod_cidr(self.sim.cluster.pod_cidr, i)) for i in range(len(self.node_names))]
         self._names = {d.name: streams.generator(f"deployment/{d.name}/names") for d in scenario.deployments}
         self._hash = {d.name: _template_hash(d) for d in scenario.deployments}
         self._unrouted: dict[int, simpy.Event] = {}
+        self._syncs: dict[float, list[np.ndarray]] = {}  # due time -> endpoints to install
         self.timeline: list[dict[str, Any]] = []
 
     # -- queries ---------------------------------------------------------------------
@@ -153,7 +152,7 @@ class ClusterRuntime:
         fits = [i for i, n in enumerate(nodes) if all(n.labels.get(k) == v for k, v in dep.node_selector.items())]
         if not fits:
             return None
-        load = {i: 0 for i in fits}
+        load = dict.fromkeys(fits, 0)
         for p in self.pods:
             if p.node in load and p.gone_at == INF:
                 load[p.node] += 1
@@ -207,13 +206,22 @@ class ClusterRuntime:
         yield from ()
 
     def _publish(self) -> None:
-        """EndpointSlices changed: every node installs the new endpoints ``syncDelay`` later."""
-        snapshot = [np.array([p.index for p in self.endpoints(s)], dtype=np.int64) for s in range(len(self.services))]
-        self.env.process(self._sync(snapshot))
+        """EndpointSlices changed: every node installs the new endpoints ``syncDelay`` later.
 
-    def _sync(self, snapshot: list[np.ndarray]) -> Any:
-        yield self.env.timeout(self.sim.kube_proxy.sync_delay_s)
+        Changes made at the same instant reach the dataplanes in one sync, as kube-proxy
+        batches them (``minSyncPeriod``), so the dataplane at time t holds the endpoints
+        as they were at t - syncDelay.
+        """
+        snapshot = [np.array([p.index for p in self.endpoints(s)], dtype=np.int64) for s in range(len(self.services))]
+        due = self.env.now + self.sim.kube_proxy.sync_delay_s
+        if due not in self._syncs:
+            self.env.process(self._sync(due))
+        self._syncs[due] = snapshot
+
+    def _sync(self, due: float) -> Any:
+        yield self.env.timeout(due - self.env.now)
         self._catch_up()
+        snapshot = self._syncs.pop(due)
         for plane in self.dataplanes:
             for s, pods in enumerate(snapshot):
                 plane.install(s, pods)

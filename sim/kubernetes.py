@@ -150,10 +150,7 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     if raw_ports is not None and not isinstance(raw_ports, list):
         errors.append(FieldError("spec.ports", f"Invalid value: {_go(raw_ports)}: must be a list"))
         raw_ports = []
-    ports = [
-        _service_port(p, i, svc_type, len(raw_ports or []), errors)
-        for i, p in enumerate(raw_ports or [])
-    ]
+    ports = [_service_port(p, i, svc_type, len(raw_ports or []), errors) for i, p in enumerate(raw_ports or [])]
     seen_names: set[str] = set()
     for i, port in enumerate(ports):
         if port is not None and port.name is not None:
@@ -168,10 +165,12 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     if etp is not None and etp not in ("Cluster", "Local"):
         errors.append(_unsupported("spec.externalTrafficPolicy", etp, ("Cluster", "Local")))
     if etp is not None and svc_type not in ("NodePort", "LoadBalancer"):
-        errors.append(FieldError(
-            "spec.externalTrafficPolicy",
-            f"Invalid value: {_go(etp)}: may only be set for externally-accessible services",
-        ))
+        errors.append(
+            FieldError(
+                "spec.externalTrafficPolicy",
+                f"Invalid value: {_go(etp)}: may only be set for externally-accessible services",
+            )
+        )
     if etp is None and svc_type in ("NodePort", "LoadBalancer"):
         etp = "Cluster"
     affinity = spec.get("sessionAffinity", "None")
@@ -182,10 +181,12 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
         errors.append(FieldError("spec.clusterIP", f"Invalid value: {_go(cluster_ip)}: must be a valid IP address"))
         cluster_ip = None
     if cluster_ip == "None" and svc_type in ("NodePort", "LoadBalancer"):
-        errors.append(FieldError(
-            "spec.clusterIPs[0]",
-            f"Invalid value: \"None\": may not be set to 'None' for {svc_type} services",
-        ))
+        errors.append(
+            FieldError(
+                "spec.clusterIPs[0]",
+                f"Invalid value: \"None\": may not be set to 'None' for {svc_type} services",
+            )
+        )
     if errors:
         return None, errors
     return Service(
@@ -201,9 +202,7 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     ), []
 
 
-def _service_port(
-    raw: Any, i: int, svc_type: str, count: int, errors: list[FieldError]
-) -> ServicePort | None:
+def _service_port(raw: Any, i: int, svc_type: str, count: int, errors: list[FieldError]) -> ServicePort | None:
     path = f"spec.ports[{i}]"
     if not isinstance(raw, dict):
         errors.append(FieldError(path, f"Invalid value: {_go(raw)}: must be a mapping"))
@@ -225,28 +224,32 @@ def _service_port(
     target = raw.get("targetPort", port)
     if isinstance(target, str) and not target.isdigit():
         if not _IANA_SVC_NAME.match(target) or not re.search("[a-z]", target):
-            errors.append(FieldError(
-                f"{path}.targetPort",
-                f"Invalid value: {_go(target)}: must contain only alpha-numeric characters (a-z, 0-9), "
-                "and hyphens (-), at most 15 characters",
-            ))
+            errors.append(
+                FieldError(
+                    f"{path}.targetPort",
+                    f"Invalid value: {_go(target)}: must contain only alpha-numeric characters (a-z, 0-9), "
+                    "and hyphens (-), at most 15 characters",
+                )
+            )
     elif target is not None:
         target = int(target) if isinstance(target, str) else target
         if not _valid_port(target):
-            errors.append(FieldError(
-                f"{path}.targetPort", f"Invalid value: {_go(target)}: must be between 1 and 65535, inclusive"
-            ))
+            errors.append(
+                FieldError(
+                    f"{path}.targetPort", f"Invalid value: {_go(target)}: must be between 1 and 65535, inclusive"
+                )
+            )
     node_port = raw.get("nodePort")
     if node_port is not None:
         if svc_type not in ("NodePort", "LoadBalancer"):
-            errors.append(FieldError(
-                f"{path}.nodePort", f"Forbidden: may not be used when `type` is '{svc_type}'"
-            ))
+            errors.append(FieldError(f"{path}.nodePort", f"Forbidden: may not be used when `type` is '{svc_type}'"))
         elif not _valid_port(node_port):
-            errors.append(FieldError(
-                f"{path}.nodePort", f"Invalid value: {_go(node_port)}: must be between 1 and 65535, inclusive"
-            ))
-    if len(errors) > before:
+            errors.append(
+                FieldError(
+                    f"{path}.nodePort", f"Invalid value: {_go(node_port)}: must be between 1 and 65535, inclusive"
+                )
+            )
+    if len(errors) > before or port is None or target is None:
         return None
     return ServicePort(name, protocol, int(port), target, node_port)
 
@@ -259,32 +262,44 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
     name = _object_name(meta, errors, _DNS1123, _DNS1123_MSG)
     replicas = spec.get("replicas", 1)
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
-        errors.append(FieldError("spec.replicas", f"Invalid value: {_go(replicas)}: must be greater than or equal to 0"))
+        errors.append(
+            FieldError("spec.replicas", f"Invalid value: {_go(replicas)}: must be greater than or equal to 0")
+        )
     selector = _label_selector(spec.get("selector"), errors)
     template = _mapping(spec.get("template"), "spec.template", errors)
     tmeta = _mapping(template.get("metadata"), "spec.template.metadata", errors)
     labels = tmeta.get("labels") or {}
     if not _is_str_map(labels):
-        errors.append(FieldError("spec.template.metadata.labels", f"Invalid value: {_go(labels)}: must be a map of strings"))
+        errors.append(
+            FieldError("spec.template.metadata.labels", f"Invalid value: {_go(labels)}: must be a map of strings")
+        )
         labels = {}
     if selector is not None and not selector.matches(labels):
-        errors.append(FieldError(
-            "spec.template.metadata.labels",
-            f"Invalid value: {_go_map(labels)}: `selector` does not match template `labels`",
-        ))
+        errors.append(
+            FieldError(
+                "spec.template.metadata.labels",
+                f"Invalid value: {_go_map(labels)}: `selector` does not match template `labels`",
+            )
+        )
     pod = _mapping(template.get("spec"), "spec.template.spec", errors)
     node_name = pod.get("nodeName")
     if node_name is not None and not isinstance(node_name, str):
         errors.append(FieldError("spec.template.spec.nodeName", f"Invalid value: {_go(node_name)}: must be a string"))
     node_selector = pod.get("nodeSelector") or {}
     if not _is_str_map(node_selector):
-        errors.append(FieldError("spec.template.spec.nodeSelector", f"Invalid value: {_go(node_selector)}: must be a map of strings"))
+        errors.append(
+            FieldError(
+                "spec.template.spec.nodeSelector", f"Invalid value: {_go(node_selector)}: must be a map of strings"
+            )
+        )
     grace = pod.get("terminationGracePeriodSeconds", 30)
     if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
-        errors.append(FieldError(
-            "spec.template.spec.terminationGracePeriodSeconds",
-            f"Invalid value: {_go(grace)}: must be greater than or equal to 0",
-        ))
+        errors.append(
+            FieldError(
+                "spec.template.spec.terminationGracePeriodSeconds",
+                f"Invalid value: {_go(grace)}: must be greater than or equal to 0",
+            )
+        )
     ports = _container_ports(pod, errors)
     if errors or selector is None:
         return None, errors
@@ -314,10 +329,12 @@ def _container_ports(pod: dict[str, Any], errors: list[FieldError]) -> tuple[Con
             path = f"spec.template.spec.containers[{ci}].ports[{pi}]"
             if not isinstance(raw, dict) or not _valid_port(raw.get("containerPort")):
                 value = raw.get("containerPort") if isinstance(raw, dict) else raw
-                errors.append(FieldError(
-                    f"{path}.containerPort",
-                    f"Invalid value: {_go(value)}: must be between 1 and 65535, inclusive",
-                ))
+                errors.append(
+                    FieldError(
+                        f"{path}.containerPort",
+                        f"Invalid value: {_go(value)}: must be between 1 and 65535, inclusive",
+                    )
+                )
                 continue
             ports.append(ContainerPort(raw.get("name"), raw["containerPort"], raw.get("protocol", "TCP")))
     return tuple(ports)
@@ -332,15 +349,19 @@ def _label_selector(raw: Any, errors: list[FieldError]) -> LabelSelector | None:
         return None
     labels = raw.get("matchLabels") or {}
     if not _is_str_map(labels):
-        errors.append(FieldError("spec.selector.matchLabels", f"Invalid value: {_go(labels)}: must be a map of strings"))
+        errors.append(
+            FieldError("spec.selector.matchLabels", f"Invalid value: {_go(labels)}: must be a map of strings")
+        )
         return None
     expressions = []
     for i, expr in enumerate(raw.get("matchExpressions") or []):
         op = expr.get("operator") if isinstance(expr, dict) else None
         if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            errors.append(_unsupported(
-                f"spec.selector.matchExpressions[{i}].operator", op, ("DoesNotExist", "Exists", "In", "NotIn")
-            ))
+            errors.append(
+                _unsupported(
+                    f"spec.selector.matchExpressions[{i}].operator", op, ("DoesNotExist", "Exists", "In", "NotIn")
+                )
+            )
             continue
         expressions.append((str(expr.get("key")), op, tuple(str(v) for v in expr.get("values") or ())))
     if not labels and not expressions:
@@ -374,9 +395,7 @@ def _valid_port(value: Any) -> bool:
 
 
 def _is_str_map(value: Any) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    )
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
 def _unsupported(path: str, value: Any, supported: tuple[str, ...]) -> FieldError:

@@ -53,9 +53,7 @@ class BlockStream:
 
     __slots__ = ("_block", "_draw", "_next_size", "_pos", "_rng")
 
-    def __init__(
-        self, rng: np.random.Generator, draw: Callable[[np.random.Generator, int], np.ndarray]
-    ) -> None:
+    def __init__(self, rng: np.random.Generator, draw: Callable[[np.random.Generator, int], np.ndarray]) -> None:
         self._rng = rng
         self._draw = draw
         self._block = np.empty(0)

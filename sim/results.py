@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from sim.records import OK, OUTCOMES, RequestLog
+from sim.records import OUTCOMES, RequestLog
 
 if TYPE_CHECKING:
     from sim.pods import Pod
@@ -77,7 +77,11 @@ class Result:
 
 
 def build_result(
-    scenario: Scenario, seed: int, log: RequestLog, pods: list[Pod], timeline: list[dict[str, Any]],
+    scenario: Scenario,
+    seed: int,
+    log: RequestLog,
+    pods: list[Pod],
+    timeline: list[dict[str, Any]],
     topology: Topology | None = None,
 ) -> Result:
     """Turn the engine's columns into tables and compute the summary from them."""
@@ -87,17 +91,19 @@ def build_result(
     pod_names = [p.name for p in pods]
     n = log.size
     t_sent, t_done = log.column("t_sent"), log.column("t_done")
-    requests = pd.DataFrame({
-        "request_id": np.arange(n, dtype=np.int64),
-        "client": _labels(log.column("client"), client_names),
-        "t_sent": t_sent,
-        "t_done": t_done,
-        "latency": t_done - t_sent,
-        "entry_node": _labels(log.column("entry_node"), node_names),
-        "pod": _labels(log.column("pod"), pod_names),
-        "pod_node": _labels(log.column("pod_node"), node_names),
-        "outcome": pd.Categorical.from_codes(log.column("outcome"), categories=list(OUTCOMES)),
-    })
+    requests = pd.DataFrame(
+        {
+            "request_id": np.arange(n, dtype=np.int64),
+            "client": _labels(log.column("client"), client_names),
+            "t_sent": t_sent,
+            "t_done": t_done,
+            "latency": t_done - t_sent,
+            "entry_node": _labels(log.column("entry_node"), node_names),
+            "pod": _labels(log.column("pod"), pod_names),
+            "pod_node": _labels(log.column("pod_node"), node_names),
+            "outcome": pd.Categorical.from_codes(log.column("outcome"), categories=list(OUTCOMES)),
+        }
+    )
     timeline_df = pd.DataFrame(
         timeline, columns=["time", "deployment", "pods_total", "pods_ready", "endpoints", "event", "pod"]
     )
@@ -113,13 +119,16 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
     counts = outcome.value_counts()
     ok = requests[(outcome == "ok") & (requests["t_sent"] >= warmup_s)]
     latency_ms = ok["latency"].to_numpy() * 1e3
+    latency: dict[str, float | None]
     if len(latency_ms):
         quantiles = np.percentile(latency_ms, PERCENTILES)
-        latency = {"mean": float(latency_ms.mean()),
-                   **{f"p{q}": float(v) for q, v in zip(PERCENTILES, quantiles, strict=True)},
-                   "max": float(latency_ms.max())}
+        latency = {
+            "mean": float(latency_ms.mean()),
+            **{f"p{q}": float(v) for q, v in zip(PERCENTILES, quantiles, strict=True)},
+            "max": float(latency_ms.max()),
+        }
     else:
-        latency = {k: None for k in ("mean", "p50", "p90", "p95", "p99", "max")}
+        latency = dict.fromkeys(("mean", "p50", "p90", "p95", "p99", "max"))
     window = duration_s - warmup_s
     done_in_window = ((outcome == "ok") & (requests["t_done"] >= warmup_s) & (requests["t_done"] <= duration_s)).sum()
     return {
@@ -130,15 +139,21 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
         "latency_ms": latency,
         "throughput_rps": float(done_in_window / window) if window > 0 else None,
         "pods": {
-            row.pod: {"deployment": row.deployment, "node": row.node, "ip": row.ip,
-                      "requests": int(row.requests),
-                      "utilisation": None if math.isnan(row.utilisation) else float(row.utilisation)}
+            row.pod: {
+                "deployment": row.deployment,
+                "node": row.node,
+                "ip": row.ip,
+                "requests": int(row.requests),
+                "utilisation": None if math.isnan(row.utilisation) else float(row.utilisation),
+            }
             for row in pods.itertuples()
         },
     }
 
 
-def _pod_table(warmup_s: float, duration_s: float, log: RequestLog, pods: list[Pod], node_names: list[str]) -> pd.DataFrame:
+def _pod_table(
+    warmup_s: float, duration_s: float, log: RequestLog, pods: list[Pod], node_names: list[str]
+) -> pd.DataFrame:
     """Per pod: lifecycle times, requests routed to it, and utilisation in the window.
 
     Utilisation is busy worker-time divided by ``concurrency`` × the time the pod was
@@ -158,25 +173,42 @@ def _pod_table(warmup_s: float, duration_s: float, log: RequestLog, pods: list[P
     rows = []
     for p in pods:
         up = max(0.0, min(p.gone_at, duration_s) - max(p.ready_at, warmup_s))
-        rows.append({
-            "pod": p.name,
-            "deployment": p.deployment,
-            "node": node_names[p.node] if p.node is not None else None,
-            "ip": p.ip,
-            "created": p.created_at,
-            "ready": _finite(p.ready_at),
-            "terminating": _finite(p.terminating_at),
-            "deleted": _finite(p.gone_at),
-            "requests": int(count[p.index]),
-            "utilisation": busy[p.index] / (p.concurrency * up) if up > 0 else math.nan,
-        })
-    columns = ["pod", "deployment", "node", "ip", "created", "ready", "terminating", "deleted", "requests", "utilisation"]
+        rows.append(
+            {
+                "pod": p.name,
+                "deployment": p.deployment,
+                "node": node_names[p.node] if p.node is not None else None,
+                "ip": p.ip,
+                "created": p.created_at,
+                "ready": _finite(p.ready_at),
+                "terminating": _finite(p.terminating_at),
+                "deleted": _finite(p.gone_at),
+                "requests": int(count[p.index]),
+                "utilisation": busy[p.index] / (p.concurrency * up) if up > 0 else math.nan,
+            }
+        )
+    columns = [
+        "pod",
+        "deployment",
+        "node",
+        "ip",
+        "created",
+        "ready",
+        "terminating",
+        "deleted",
+        "requests",
+        "utilisation",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def _labels(codes: np.ndarray, names: list[str]) -> pd.Categorical:
     """Integer codes (-1 for none) as a categorical column of names, null where -1."""
-    return pd.Categorical.from_codes(codes.astype(np.int64), categories=names) if names else pd.Categorical([None] * len(codes))
+    return (
+        pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
+        if names
+        else pd.Categorical([None] * len(codes))
+    )
 
 
 def _finite(value: float) -> float | None:

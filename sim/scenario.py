@@ -52,8 +52,9 @@ class Scenario:
             sim = dataclasses.replace(sim, seed=int(seed))
         if duration_s is not None:
             if duration_s <= sim.warmup_s:
-                raise ScenarioError([Problem(self.source, "", "--duration",
-                                             f"must be longer than spec.warmup ({sim.warmup_s:g}s)")])
+                raise ScenarioError(
+                    [Problem(self.source, "", "--duration", f"must be longer than spec.warmup ({sim.warmup_s:g}s)")]
+                )
             sim = dataclasses.replace(sim, duration_s=float(duration_s))
         return dataclasses.replace(self, simulation=sim)
 
@@ -115,7 +116,7 @@ class _Loader:
         where: dict[str, str] = {}
         for number, line, doc in docs:
             kind, api = doc.get("kind"), doc.get("apiVersion")
-            meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+            meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
             label = f"document {number} (line {line})"
             if kind == "Simulation" and api == SIMULATION_API:
                 label = f'document {number} (Simulation "{meta.get("name", "")}", line {line})'
@@ -135,7 +136,11 @@ class _Loader:
                 if svc is not None:
                     where[f"Service/{svc.name}"] = label
                     if any(s.name == svc.name for s in services):
-                        self.fail(label, "metadata.name", f'Duplicate value: "{svc.name}": a Service with this name comes earlier')
+                        self.fail(
+                            label,
+                            "metadata.name",
+                            f'Duplicate value: "{svc.name}": a Service with this name comes earlier',
+                        )
                     services.append(svc)
             elif kind == "Deployment" and api == "apps/v1":
                 dep, ferrs = parse_deployment(doc)
@@ -144,7 +149,11 @@ class _Loader:
                     self.fail(label, fe.path, fe.detail)
                 if dep is not None:
                     if any(d.name == dep.name for d in deployments):
-                        self.fail(label, "metadata.name", f'Duplicate value: "{dep.name}": a Deployment with this name comes earlier')
+                        self.fail(
+                            label,
+                            "metadata.name",
+                            f'Duplicate value: "{dep.name}": a Deployment with this name comes earlier',
+                        )
                     deployments.append(dep)
             elif kind in ("Service", "Deployment", "Simulation"):
                 self.fail(label, "apiVersion", f"Unsupported value: {api!r} for kind {kind}")
@@ -196,7 +205,9 @@ class _Loader:
             if ip is None:
                 ip = next((h for h in hosts if h not in used), None)
                 if ip is None:
-                    self.fail(label, "spec.cluster.nodeCIDR", f"{cluster.node_cidr} has no address left for {node.name}")
+                    self.fail(
+                        label, "spec.cluster.nodeCIDR", f"{cluster.node_cidr} has no address left for {node.name}"
+                    )
                     return sim
             nodes.append(Node(node.name, ip, node.labels))
         ips = [n.ip for n in nodes]
@@ -212,7 +223,11 @@ class _Loader:
             ip = client.ip
             if client.location in node_ip:
                 if ip is not None and ip != node_ip[client.location]:
-                    self.fail(label, f"spec.clients[{i}].ip", f"a client on {client.location} uses the node's IP {node_ip[client.location]}")
+                    self.fail(
+                        label,
+                        f"spec.clients[{i}].ip",
+                        f"a client on {client.location} uses the node's IP {node_ip[client.location]}",
+                    )
                 ip = node_ip[client.location]
             elif ip is None:
                 ip = next((h for h in spare if h not in taken), None)
@@ -251,9 +266,15 @@ class _Loader:
                 continue
             resolved.append(dataclasses.replace(svc, cluster_ip=cluster_ip, ports=new_ports))
             if svc.external_traffic_policy == "Local":
-                self.warnings.append(f"{self.name}: Service {svc.name}: externalTrafficPolicy Local is not simulated yet; traffic is routed as Cluster")
+                self.warnings.append(
+                    f"{self.name}: Service {svc.name}: externalTrafficPolicy Local is not simulated yet; "
+                    "traffic is routed as Cluster"
+                )
             if svc.session_affinity == "ClientIP":
-                self.warnings.append(f"{self.name}: Service {svc.name}: sessionAffinity ClientIP is not simulated yet; endpoints are chosen per connection")
+                self.warnings.append(
+                    f"{self.name}: Service {svc.name}: sessionAffinity ClientIP is not simulated yet; "
+                    "endpoints are chosen per connection"
+                )
         return resolved
 
     def _cross_check(self, label: str, sim: Simulation, services: list[Service], deployments: list[Deployment]) -> None:
@@ -265,30 +286,52 @@ class _Loader:
                 self.fail(label, f"spec.workloads.{name}", f'no Deployment named "{name}" in this scenario')
         for dep in deployments:
             if dep.name not in sim.workloads:
-                self.fail(label, "spec.workloads", f'Required value: Deployment "{dep.name}" needs a performance model (serviceTime, concurrency, startupTime)')
+                self.fail(
+                    label,
+                    "spec.workloads",
+                    f'Required value: Deployment "{dep.name}" needs a performance model '
+                    "(serviceTime, concurrency, startupTime)",
+                )
         names = [c.name for c in sim.clients]
         for i, client in enumerate(sim.clients):
             path = f"spec.clients[{i}]"
             if client.name in names[:i]:
                 self.fail(label, f"{path}.name", f'Duplicate value: "{client.name}"')
             if client.location != "external" and client.location not in node_names:
-                self.fail(label, f"{path}.location", f'Invalid value: "{client.location}": must be "external" or a node name ({", ".join(sorted(node_names))})')
+                self.fail(
+                    label,
+                    f"{path}.location",
+                    f'Invalid value: "{client.location}": must be "external" or a node name '
+                    f"({', '.join(sorted(node_names))})",
+                )
             for node in client.nodes or ():
                 if node not in node_names:
                     self.fail(label, f"{path}.nodes", f'Invalid value: "{node}": no such node')
             self._check_target(label, path, client, svc_by_name)
         for i, event in enumerate(sim.events):
             if event.deployment not in dep_names:
-                self.fail(label, f"spec.events[{i}].scale.deployment", f'no Deployment named "{event.deployment}" in this scenario')
+                self.fail(
+                    label,
+                    f"spec.events[{i}].scale.deployment",
+                    f'no Deployment named "{event.deployment}" in this scenario',
+                )
 
     def _check_target(self, label: str, path: str, client: Client, svc_by_name: dict[str, Service]) -> None:
         svc = svc_by_name.get(client.target.service)
         if svc is None:
             known = ", ".join(sorted(svc_by_name)) or "none"
-            self.fail(label, f"{path}.target.service", f'no Service named "{client.target.service}" in this scenario (Services: {known})')
+            self.fail(
+                label,
+                f"{path}.target.service",
+                f'no Service named "{client.target.service}" in this scenario (Services: {known})',
+            )
             return
         if client.target.via == "nodePort" and not svc.has_node_ports:
-            self.fail(label, f"{path}.target.via", f'Invalid value: "nodePort": Service "{svc.name}" has type {svc.type} and no nodePort')
+            self.fail(
+                label,
+                f"{path}.target.via",
+                f'Invalid value: "nodePort": Service "{svc.name}" has type {svc.type} and no nodePort',
+            )
         port = client.target.port
         if port is not None and not any(port in (p.port, p.name) for p in svc.ports):
             self.fail(label, f"{path}.target.port", f'Invalid value: {port!r}: Service "{svc.name}" has no such port')
@@ -301,8 +344,17 @@ def _service_manifest(svc: Service) -> dict[str, Any]:
     spec["clusterIP"] = svc.cluster_ip
     spec["clusterIPs"] = [svc.cluster_ip]
     spec["ports"] = [
-        {k: v for k, v in (("name", p.name), ("protocol", p.protocol), ("port", p.port),
-                           ("targetPort", p.target_port), ("nodePort", p.node_port)) if v is not None}
+        {
+            k: v
+            for k, v in (
+                ("name", p.name),
+                ("protocol", p.protocol),
+                ("port", p.port),
+                ("targetPort", p.target_port),
+                ("nodePort", p.node_port),
+            )
+            if v is not None
+        }
         for p in svc.ports
     ]
     spec["sessionAffinity"] = svc.session_affinity

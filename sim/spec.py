@@ -125,9 +125,7 @@ class Simulation:
                 "duration": format_duration(self.duration_s),
                 "warmup": format_duration(self.warmup_s),
                 "cluster": {
-                    "nodes": [
-                        {"name": n.name, "ip": n.ip, "labels": dict(n.labels)} for n in cluster.nodes
-                    ],
+                    "nodes": [{"name": n.name, "ip": n.ip, "labels": dict(n.labels)} for n in cluster.nodes],
                     "nodeCIDR": str(cluster.node_cidr),
                     "podCIDR": str(cluster.pod_cidr),
                     "serviceCIDR": str(cluster.service_cidr),
@@ -151,8 +149,7 @@ class Simulation:
                 },
                 "clients": [_client_manifest(c) for c in self.clients],
                 "events": [
-                    {"at": format_duration(e.at_s),
-                     "scale": {"deployment": e.deployment, "replicas": e.replicas}}
+                    {"at": format_duration(e.at_s), "scale": {"deployment": e.deployment, "replicas": e.replicas}}
                     for e in self.events
                 ],
             },
@@ -164,8 +161,12 @@ def _client_manifest(c: Client) -> dict[str, Any]:
     if c.target.port is not None:
         target["port"] = c.target.port
     out: dict[str, Any] = {
-        "name": c.name, "ip": c.ip, "location": c.location, "target": target,
-        "rate": c.rate, "arrival": c.arrival,
+        "name": c.name,
+        "ip": c.ip,
+        "location": c.location,
+        "target": target,
+        "rate": c.rate,
+        "arrival": c.arrival,
     }
     if c.nodes is not None:
         out["nodes"] = list(c.nodes)
@@ -223,7 +224,9 @@ class SpecErrors:
                 self.add(path, text)
             return None
 
-    def number(self, value: Any, path: str, *, integer: bool = False, minimum: float = 0, strict: bool = False) -> float:
+    def number(
+        self, value: Any, path: str, *, integer: bool = False, minimum: float = 0, strict: bool = False
+    ) -> float:
         kinds: tuple[type, ...] = (int,) if integer else (int, float)
         ok = isinstance(value, kinds) and not isinstance(value, bool)
         if ok and (value > minimum if strict else value >= minimum):
@@ -253,7 +256,8 @@ def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
     errors.keys(doc, "", ("apiVersion", "kind", "metadata", "spec"))
     meta = errors.keys(doc.get("metadata"), "metadata", ("name", "labels", "annotations"))
     spec = errors.keys(
-        doc.get("spec"), "spec",
+        doc.get("spec"),
+        "spec",
         ("seed", "duration", "warmup", "cluster", "kubeProxy", "workloads", "clients", "events"),
         required=("duration",),
     )
@@ -320,10 +324,14 @@ def _cluster(raw: Any, errors: SpecErrors) -> Cluster:
         low, high = "30000", "32767"
     net = errors.keys(c.get("network"), f"{path}.network", ("clientToNode", "nodeToNode"))
     network = Network(
-        client_to_node=errors.distribution(net.get("clientToNode", DEFAULT_NETWORK["clientToNode"]),
-                                           f"{path}.network.clientToNode") or parse_distribution(0),
-        node_to_node=errors.distribution(net.get("nodeToNode", DEFAULT_NETWORK["nodeToNode"]),
-                                         f"{path}.network.nodeToNode") or parse_distribution(0),
+        client_to_node=errors.distribution(
+            net.get("clientToNode", DEFAULT_NETWORK["clientToNode"]), f"{path}.network.clientToNode"
+        )
+        or parse_distribution(0),
+        node_to_node=errors.distribution(
+            net.get("nodeToNode", DEFAULT_NETWORK["nodeToNode"]), f"{path}.network.nodeToNode"
+        )
+        or parse_distribution(0),
     )
     return Cluster(
         nodes=tuple(nodes),
@@ -362,7 +370,8 @@ def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
     for i, item in enumerate(raw):
         path = f"spec.clients[{i}]"
         c = errors.keys(
-            item, path,
+            item,
+            path,
             ("name", "ip", "location", "target", "rate", "arrival", "nodes", "connectTimeout", "timeout"),
             required=("name", "target", "rate"),
         )
@@ -384,17 +393,19 @@ def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
                 errors.add(f"{path}.ip", f"Invalid value: {ip!r}: must be an IPv4 address")
                 ip = None
         timeout = c.get("timeout")
-        clients.append(Client(
-            name=str(c.get("name", f"client-{i}")),
-            ip=ip,
-            location=str(c.get("location", "external")),
-            target=target,
-            rate=float(errors.number(c.get("rate", 1.0), f"{path}.rate", strict=True)),
-            arrival=errors.choice(c.get("arrival", "poisson"), f"{path}.arrival", ARRIVALS),
-            nodes=tuple(nodes) if nodes is not None else None,
-            connect_timeout_s=errors.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
-            timeout_s=None if timeout is None else errors.duration(timeout, f"{path}.timeout"),
-        ))
+        clients.append(
+            Client(
+                name=str(c.get("name", f"client-{i}")),
+                ip=ip,
+                location=str(c.get("location", "external")),
+                target=target,
+                rate=float(errors.number(c.get("rate", 1.0), f"{path}.rate", strict=True)),
+                arrival=errors.choice(c.get("arrival", "poisson"), f"{path}.arrival", ARRIVALS),
+                nodes=tuple(nodes) if nodes is not None else None,
+                connect_timeout_s=errors.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
+                timeout_s=None if timeout is None else errors.duration(timeout, f"{path}.timeout"),
+            )
+        )
     return tuple(clients)
 
 
@@ -409,8 +420,9 @@ def _events(raw: Any, errors: SpecErrors) -> tuple[ScaleEvent, ...]:
         path = f"spec.events[{i}]"
         e = errors.keys(item, path, ("at", "scale"), required=("at", "scale"))
         at = errors.duration(e.get("at"), f"{path}.at", default=0.0)
-        s = errors.keys(e.get("scale"), f"{path}.scale", ("deployment", "replicas"),
-                        required=("deployment", "replicas"))
+        s = errors.keys(
+            e.get("scale"), f"{path}.scale", ("deployment", "replicas"), required=("deployment", "replicas")
+        )
         replicas = int(errors.number(s.get("replicas", 0), f"{path}.scale.replicas", integer=True))
         events.append(ScaleEvent(at, str(s.get("deployment", "")), replicas))
     return tuple(events)

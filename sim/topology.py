@@ -33,15 +33,20 @@ class Topology:
         net = sim.cluster.network
         g: nx.Graph = nx.Graph()
         for i, node in enumerate(sim.cluster.nodes):
-            g.add_node(f"node/{node.name}", kind="node", name=node.name, ip=node.ip, index=i,
-                       labels=dict(node.labels))
+            g.add_node(f"node/{node.name}", kind="node", name=node.name, ip=node.ip, index=i, labels=dict(node.labels))
         names = [n.name for n in sim.cluster.nodes]
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 g.add_edge(f"node/{a}", f"node/{b}", latency=net.node_to_node)
         for svc in scenario.services:
-            g.add_node(f"service/{svc.name}", kind="service", name=svc.name, ip=svc.cluster_ip,
-                       type=svc.type, ports=[p.kubectl() for p in svc.ports])
+            g.add_node(
+                f"service/{svc.name}",
+                kind="service",
+                name=svc.name,
+                ip=svc.cluster_ip,
+                type=svc.type,
+                ports=[p.kubectl() for p in svc.ports],
+            )
         for client in sim.clients:
             vid = f"client/{client.name}"
             g.add_node(vid, kind="client", name=client.name, ip=client.ip, location=client.location)

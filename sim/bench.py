@@ -1,0 +1,151 @@
+"""``svcsim bench``: the engine against a SimPy model written the obvious way, same process.
+
+Reference workload (issue 2): 3 nodes, 6 pods of concurrency 1, exponential 10 ms
+service at utilisation 0.7 (420 requests/s in all), Poisson arrivals entering every node
+evenly, 0.2 ms client hop, 0.1 ms node hop, 200 000 requests. The obvious model uses
+one SimPy process per request, a ``simpy.Resource`` per pod and one numpy draw per call.
+Both run here, in one process, so the ratio of their request rates is comparable even on
+a noisy machine; their mean latencies must agree (both estimate the same queue).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sim.engine import simulate
+from sim.scenario import load_scenario
+
+__all__ = ["BenchResult", "obvious_model", "reference_scenario", "run_bench"]
+
+NODES = 3
+PODS = 6
+SERVICE_MEAN_S = 0.010
+UTILISATION = 0.7
+RATE = UTILISATION * PODS / SERVICE_MEAN_S  # 420 requests per second
+CLIENT_HOP_S = 0.0002
+NODE_HOP_S = 0.0001
+
+
+def reference_scenario(requests: int, seed: int = 1) -> str:
+    """The reference workload as scenario YAML (through the public API, like a user)."""
+    duration = requests / RATE
+    return f"""
+apiVersion: v1
+kind: Service
+metadata: {{name: bench}}
+spec:
+  type: NodePort
+  selector: {{app: bench}}
+  ports: [{{port: 80, nodePort: 30080}}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: bench}}
+spec:
+  replicas: {PODS}
+  selector: {{matchLabels: {{app: bench}}}}
+  template:
+    metadata: {{labels: {{app: bench}}}}
+    spec: {{containers: [{{name: app, image: app}}]}}
+---
+apiVersion: svcsim/v1alpha1
+kind: Simulation
+metadata: {{name: bench}}
+spec:
+  seed: {seed}
+  duration: {duration!r}s
+  cluster:
+    nodes: {NODES}
+    network: {{clientToNode: {CLIENT_HOP_S * 1e3}ms, nodeToNode: {NODE_HOP_S * 1e3}ms}}
+  workloads:
+    bench: {{serviceTime: {{distribution: exponential, mean: {SERVICE_MEAN_S * 1e3}ms}}, concurrency: 1}}
+  clients:
+    - {{name: load, target: {{service: bench, via: nodePort}}, rate: {RATE}, arrival: poisson}}
+"""
+
+
+def obvious_model(requests: int, seed: int = 1) -> tuple[int, float]:
+    """The reference workload the obvious SimPy way; returns (requests done, mean latency s)."""
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    pods = [simpy.Resource(env, capacity=1) for _ in range(PODS)]
+    pod_node = [i % NODES for i in range(PODS)]
+    latencies: list[float] = []
+    duration = requests / RATE
+
+    def request(env: simpy.Environment) -> simpy.events.ProcessGenerator:
+        sent = env.now
+        entry = int(rng.integers(NODES))
+        yield env.timeout(CLIENT_HOP_S)
+        pod = int(rng.integers(PODS))
+        cross = pod_node[pod] != entry
+        if cross:
+            yield env.timeout(NODE_HOP_S)
+        with pods[pod].request() as slot:
+            yield slot
+            yield env.timeout(rng.exponential(SERVICE_MEAN_S))
+        if cross:
+            yield env.timeout(NODE_HOP_S)
+        yield env.timeout(CLIENT_HOP_S)
+        latencies.append(env.now - sent)
+
+    def source(env: simpy.Environment) -> simpy.events.ProcessGenerator:
+        while True:
+            yield env.timeout(rng.exponential(1.0 / RATE))
+            if env.now >= duration:
+                return
+            env.process(request(env))
+
+    env.process(source(env))
+    env.run()
+    return len(latencies), float(np.mean(latencies))
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    engine_requests: int
+    engine_s: float
+    engine_mean_ms: float
+    obvious_requests: int
+    obvious_s: float
+    obvious_mean_ms: float
+
+    @property
+    def engine_rate(self) -> float:
+        return self.engine_requests / self.engine_s
+
+    @property
+    def obvious_rate(self) -> float:
+        return self.obvious_requests / self.obvious_s
+
+    @property
+    def ratio(self) -> float:
+        return self.engine_rate / self.obvious_rate
+
+    @property
+    def latency_gap(self) -> float:
+        """Relative difference of the two mean latencies."""
+        return abs(self.engine_mean_ms - self.obvious_mean_ms) / self.obvious_mean_ms
+
+
+def run_bench(requests: int = 200_000, seed: int = 1, repeat: int = 1) -> BenchResult:
+    """Time both models on the reference workload; the best of ``repeat`` runs each."""
+    scenario = load_scenario(reference_scenario(requests, seed))
+    engine_s = obvious_s = float("inf")
+    engine_n = obvious_n = 0
+    engine_mean = obvious_mean = float("nan")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = simulate(scenario, seed=seed)
+        engine_s = min(engine_s, time.perf_counter() - started)
+        engine_n = len(result.requests)
+        engine_mean = float(result.requests["latency"].mean() * 1e3)
+        started = time.perf_counter()
+        obvious_n, mean_s = obvious_model(requests, seed)
+        obvious_s = min(obvious_s, time.perf_counter() - started)
+        obvious_mean = mean_s * 1e3
+    return BenchResult(engine_n, engine_s, engine_mean, obvious_n, obvious_s, obvious_mean)
