@@ -13,8 +13,8 @@ The public API for scripts and notebooks::
 
 from sim.engine import simulate
 from sim.errors import Problem, ScenarioError
-from sim.results import Result
+from sim.results import Result, load_result
 from sim.scenario import Scenario, load_scenario
 
-__all__ = ["Problem", "Result", "Scenario", "ScenarioError", "load_scenario", "simulate"]
+__all__ = ["Problem", "Result", "Scenario", "ScenarioError", "load_result", "load_scenario", "simulate"]
 __version__ = "0.1.0"

@@ -100,6 +100,7 @@ class ClusterRuntime:
                 pod = self._create(dep)
                 if pod.node is not None:
                     pod.ready_at = 0.0
+                    pod.routed_at = 0.0
         for node_plane in self.dataplanes:
             for s in range(len(self.services)):
                 node_plane.install(s, np.array([p.index for p in self.endpoints(s)], dtype=np.int64))
@@ -140,9 +141,12 @@ class ClusterRuntime:
             created_at=self.env.now,
         )
         self.pods.append(pod)
-        self.topology.add_pod(pod, self.node_names)
+        self.topology.add_pod(pod.name, pod.ip, pod.deployment, self._node_name(pod.node), pod.labels)
         self._hooks().pod_added(pod)
         return pod
+
+    def _node_name(self, node: int | None) -> str | None:
+        return None if node is None else self.node_names[node]
 
     def _schedule(self, dep: Deployment) -> int | None:
         """nodeName if set; else among nodes matching nodeSelector, the one with fewest pods."""
@@ -222,19 +226,30 @@ class ClusterRuntime:
         yield self.env.timeout(due - self.env.now)
         self._catch_up()
         snapshot = self._syncs.pop(due)
+        before = self._routed()
         for plane in self.dataplanes:
             for s, pods in enumerate(snapshot):
                 plane.install(s, pods)
-        routed = {int(i) for pods in snapshot for i in pods}
+        routed = self._routed()
+        for index in sorted(routed - before):
+            pod = self.pods[index]
+            pod.routed_at = min(pod.routed_at, self.env.now)
+            pod.unrouted_at = INF
+        for index in sorted(before - routed):
+            self.pods[index].unrouted_at = self.env.now
         for index, event in list(self._unrouted.items()):
             if index not in routed and not event.triggered:
                 event.succeed()
         for dep in self.scenario.deployments:
             self._record(dep.name, "synced", None)
 
+    def _routed(self) -> set[int]:
+        """Pods some Service routes to, as the dataplanes hold them (all nodes sync alike)."""
+        return {int(i) for s in range(len(self.services)) for i in self.dataplanes[0].endpoints[s]}
+
     def _record(self, deployment: str, event: str, pod: Pod | None) -> None:
         live = self.live_pods(deployment)
-        routed = {int(i) for s in range(len(self.services)) for i in self.dataplanes[0].endpoints[s]}
+        routed = self._routed()
         row = {
             "time": float(self.env.now),
             "deployment": deployment,

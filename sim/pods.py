@@ -40,6 +40,8 @@ class Pod:
     terminating_at: float = INF
     deadline: float = INF  # SIGKILL: terminating_at + grace period
     gone_at: float = INF
+    routed_at: float = INF  # first installed in the dataplanes
+    unrouted_at: float = INF  # last removed from them
     _free: list[float] = field(default_factory=list)
     _pending_ids: list[np.ndarray] = field(default_factory=list)
     _pending_t: list[np.ndarray] = field(default_factory=list)

@@ -28,14 +28,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from sim.errors import Problem, ScenarioError
 from sim.records import OUTCOMES, RequestLog
+from sim.scenario import load_scenario
+from sim.topology import Topology
 
 if TYPE_CHECKING:
     from sim.pods import Pod
     from sim.scenario import Scenario
-    from sim.topology import Topology
 
-__all__ = ["Result", "build_result", "summarize"]
+__all__ = ["Result", "build_result", "load_result", "summarize"]
 
 PERCENTILES = (50, 90, 95, 99)  # on the 0–100 scale numpy expects
 
@@ -74,6 +76,35 @@ class Result:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return target
+
+
+RUN_FILES = ("requests.parquet", "timeline.parquet", "pods.parquet", "summary.json", "scenario.yaml")
+
+
+def load_result(directory: str | os.PathLike[str]) -> Result:
+    """Read a run folder written by :meth:`Result.save` (or ``svcsim run``) back into a Result."""
+    folder = Path(directory)
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ScenarioError([Problem(str(folder), "", "", f"not a svcsim run folder: missing {', '.join(missing)}")])
+    scenario = load_scenario(folder / "scenario.yaml")
+    summary = json.loads((folder / "summary.json").read_text())
+    pods = pd.read_parquet(folder / "pods.parquet")
+    topology = Topology(scenario)
+    labels = {d.name: d.labels for d in scenario.deployments}
+    for row in pods.itertuples():
+        node = row.node if isinstance(row.node, str) else None
+        ip = row.ip if isinstance(row.ip, str) else None
+        topology.add_pod(str(row.pod), ip, str(row.deployment), node, labels.get(str(row.deployment), {}))
+    return Result(
+        scenario=scenario,
+        seed=int(summary["seed"]),
+        requests=pd.read_parquet(folder / "requests.parquet"),
+        timeline=pd.read_parquet(folder / "timeline.parquet"),
+        pods=pods,
+        summary=summary,
+        topology=topology,
+    )
 
 
 def build_result(
@@ -183,6 +214,8 @@ def _pod_table(
                 "ready": _finite(p.ready_at),
                 "terminating": _finite(p.terminating_at),
                 "deleted": _finite(p.gone_at),
+                "routed": _finite(p.routed_at),
+                "unrouted": _finite(p.unrouted_at),
                 "requests": int(count[p.index]),
                 "utilisation": busy[p.index] / (p.concurrency * up) if up > 0 else math.nan,
             }
@@ -196,6 +229,8 @@ def _pod_table(
         "ready",
         "terminating",
         "deleted",
+        "routed",
+        "unrouted",
         "requests",
         "utilisation",
     ]

@@ -17,7 +17,6 @@ import networkx as nx
 from sim.distributions import Constant, Distribution
 
 if TYPE_CHECKING:
-    from sim.pods import Pod
     from sim.scenario import Scenario
 
 __all__ = ["Topology"]
@@ -59,14 +58,14 @@ class Topology:
         self.graph = g
         self._services = scenario.services
 
-    def add_pod(self, pod: Pod, node_names: list[str]) -> None:
+    def add_pod(self, name: str, ip: str | None, deployment: str, node: str | None, labels: dict[str, str]) -> None:
         """A pod was created: a vertex inside its node, linked to the Services selecting it."""
-        vid = f"pod/{pod.name}"
-        self.graph.add_node(vid, kind="pod", name=pod.name, ip=pod.ip, deployment=pod.deployment)
-        if pod.node is not None:
-            self.graph.add_edge(vid, f"node/{node_names[pod.node]}", latency=ZERO)
+        vid = f"pod/{name}"
+        self.graph.add_node(vid, kind="pod", name=name, ip=ip, deployment=deployment, node=node)
+        if node is not None:
+            self.graph.add_edge(vid, f"node/{node}", latency=ZERO)
         for svc in self._services:
-            if svc.selects(pod.labels):
+            if svc.selects(labels):
                 self.graph.add_edge(f"service/{svc.name}", vid, kind="selects")
 
     def link(self, a: str, b: str) -> Distribution:

@@ -1,0 +1,114 @@
+"""The numbers behind the plots: time bins, rolling percentiles, rates, phases, expected load.
+
+Kept apart from drawing so they can be tested as data and reused in notebooks. Everything
+is aggregated with numpy/pandas before anything is drawn.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+
+from sim.results import Result
+
+__all__ = [
+    "expected_requests",
+    "phases",
+    "rate_per_pod",
+    "rolling_percentiles",
+    "scale_events",
+    "step_series",
+    "time_bins",
+]
+
+_NICE_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def time_bins(duration_s: float, n_requests: int, *, min_per_bin: int = 30, max_bins: int = 150) -> np.ndarray:
+    """Bin edges over ``[0, duration]``: a round width with at most ``max_bins`` bins and,
+    on average, at least ``min_per_bin`` requests in each."""
+    floor = max(duration_s / max_bins, min_per_bin * duration_s / max(n_requests, 1))
+    width = next((w for w in _NICE_S if w >= floor), floor)
+    edges = np.arange(0.0, duration_s + width, width)
+    edges[-1] = max(edges[-1], duration_s)
+    return edges
+
+
+def rolling_percentiles(
+    ok: pd.DataFrame, duration_s: float, quantiles: tuple[int, ...] = (50, 95, 99)
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Latency percentiles (ms) of ok requests per time bin, by send time; NaN for empty bins."""
+    edges = time_bins(duration_s, len(ok))
+    centers = (edges[:-1] + edges[1:]) / 2
+    which = np.clip(np.searchsorted(edges, ok["t_sent"].to_numpy(), side="right") - 1, 0, len(centers) - 1)
+    frame = pd.DataFrame({"bin": which, "ms": ok["latency"].to_numpy() * 1e3})
+    table = frame.groupby("bin")["ms"].quantile([q / 100 for q in quantiles]).unstack()
+    table = table.reindex(range(len(centers)))
+    return centers, {q: table[q / 100].to_numpy() for q in quantiles}
+
+
+def scale_events(timeline: pd.DataFrame) -> list[tuple[float, str]]:
+    """(time, label) of every scale event, e.g. ``(120.0, "myapp: scale to 6")``."""
+    rows = timeline[timeline["event"].astype(str).str.startswith("scale to")]
+    return [(float(r.time), f"{r.deployment}: {r.event}") for r in rows.itertuples()]
+
+
+def step_series(timeline: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ready pods and dataplane endpoints over time, summed over Deployments, as step points."""
+    if timeline.empty:
+        return np.array([0.0, duration_s]), np.zeros(2), np.zeros(2)
+    last = timeline.groupby(["time", "deployment"], sort=True)[["pods_ready", "endpoints"]].last()
+    wide = last.unstack("deployment").ffill().fillna(0)
+    times = wide.index.to_numpy(dtype=float)
+    ready = wide["pods_ready"].sum(axis=1).to_numpy()
+    endpoints = wide["endpoints"].sum(axis=1).to_numpy()
+    return np.append(times, duration_s), np.append(ready, ready[-1]), np.append(endpoints, endpoints[-1])
+
+
+def rate_per_pod(requests: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Requests per second routed to each pod, per time bin (by send time)."""
+    edges = time_bins(duration_s, len(requests))
+    centers = (edges[:-1] + edges[1:]) / 2
+    width = np.diff(edges)
+    routed = requests[requests["pod"].notna()]
+    rates = {}
+    for pod, times in routed.groupby("pod", observed=True)["t_sent"]:
+        counts, _ = np.histogram(times.to_numpy(), bins=edges)
+        rates[str(pod)] = counts / width
+    return centers, rates
+
+
+def phases(result: Result) -> list[tuple[float, float, str]]:
+    """Intervals between scale events over the measured window: ``(start, end, label)``."""
+    sim = result.scenario.simulation
+    cuts = sorted({t for t, _ in scale_events(result.timeline) if sim.warmup_s < t < sim.duration_s})
+    bounds = [sim.warmup_s, *cuts, sim.duration_s]
+    return [(a, b, f"{a:g}–{b:g} s") for a, b in itertools.pairwise(bounds)]
+
+
+def expected_requests(result: Result) -> dict[str, float]:
+    """Requests each pod would get if every routed request chose uniformly among the pods
+    the dataplane held at that moment (per Deployment): the yardstick for the bars."""
+    pods, req = result.pods, result.requests
+    routed = req[req["pod"].notna()]
+    deployment_of = dict(zip(pods["pod"], pods["deployment"], strict=True))
+    out: dict[str, float] = {}
+    for deployment, group in pods.groupby("deployment"):
+        names = set(group["pod"])
+        times = np.sort(routed.loc[routed["pod"].map(deployment_of) == deployment, "t_sent"].to_numpy())
+        if not len(times):
+            continue
+        start = group["routed"].astype(float).fillna(np.inf).to_numpy()
+        stop = group["unrouted"].astype(float).fillna(np.inf).to_numpy()
+        started = np.searchsorted(np.sort(start), times, side="right")
+        live = started - np.searchsorted(np.sort(stop), times, side="right")
+        share = np.where(live > 0, 1.0 / np.maximum(live, 1), 0.0)
+        prefix = np.concatenate(([0.0], np.cumsum(share)))
+        for name, a, b in zip(group["pod"], start, stop, strict=True):
+            assert name in names
+            lo = np.searchsorted(times, a, side="left")
+            hi = np.searchsorted(times, b, side="left")
+            out[str(name)] = float(prefix[hi] - prefix[lo])
+    return out

@@ -1,0 +1,166 @@
+"""``svcsim report``: one self-contained HTML page per run.
+
+The page holds the scenario in words, the kubectl-style Service view, the summary and
+per-pod tables, every plot (PNG embedded as data URIs) and the resolved scenario YAML. It
+links to nothing outside itself, so it renders in a browser with no network access.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import os
+from pathlib import Path
+
+from sim.kubectl import format_table, service_rows
+from sim.plots import PLOTS
+from sim.results import Result, load_result
+from sim.units import format_duration
+
+__all__ = ["describe", "render_report", "write_report"]
+
+POD_COLUMNS = [
+    "pod",
+    "deployment",
+    "node",
+    "IP",
+    "created s",
+    "ready s",
+    "terminating s",
+    "deleted s",
+    "requests",
+    "utilisation",
+]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.9em; } td, th { padding: 3px 10px; border-bottom: 1px solid #eee; }
+th { text-align: left; background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+"""
+
+
+def describe(result: Result) -> list[str]:
+    """The scenario in words, one sentence per paragraph."""
+    scenario = result.scenario
+    sim = scenario.simulation
+    nodes = ", ".join(f"{n.name} ({n.ip})" for n in sim.cluster.nodes)
+    out = [
+        f"Simulation <b>{html.escape(sim.name)}</b>: {format_duration(sim.duration_s)} of simulated time, "
+        f"the first {format_duration(sim.warmup_s)} excluded from statistics as warm-up, seed {result.seed}.",
+        f"The cluster has {len(sim.cluster.nodes)} node(s): {html.escape(nodes)}; kube-proxy runs in "
+        f"{sim.kube_proxy.mode} mode and installs endpoint changes {format_duration(sim.kube_proxy.sync_delay_s)} "
+        f"after they happen. A hop between nodes takes {_law(sim.cluster.network.node_to_node)} one way.",
+    ]
+    for svc in scenario.services:
+        ports = ", ".join(p.kubectl() + f" → targetPort {p.target_port}" for p in svc.ports)
+        selector = ", ".join(f"{k}={v}" for k, v in sorted((svc.selector or {}).items())) or "nothing"
+        out.append(
+            f"Service <b>{html.escape(svc.name)}</b> is of type {svc.type} with ClusterIP {svc.cluster_ip} "
+            f"and ports {html.escape(ports)}; it selects pods labelled {html.escape(selector)}."
+        )
+    for dep in scenario.deployments:
+        w = sim.workloads[dep.name]
+        out.append(
+            f"Deployment <b>{html.escape(dep.name)}</b> starts with {dep.replicas} replica(s); each pod serves "
+            f"{w.concurrency} request(s) at a time (FIFO queue beyond), service time "
+            f"{_law(w.service_time)}, and is Ready {format_duration(w.startup_time_s)} after creation."
+        )
+    for c in sim.clients:
+        where = "from outside the cluster" if c.location == "external" else f"from node {c.location}"
+        link = _law(sim.cluster.network.client_to_node) if c.location == "external" else "no"
+        out.append(
+            f"Client <b>{html.escape(c.name)}</b> ({c.ip}) sends {c.rate:g} requests/s ({c.arrival} arrivals) "
+            f"{where} to Service {html.escape(c.target.service)} via {c.target.via}, with {link} "
+            f"latency to the node one way."
+        )
+    for e in sorted(sim.events, key=lambda e: e.at_s):
+        out.append(
+            f"At {format_duration(e.at_s)} Deployment {html.escape(e.deployment)} is scaled to {e.replicas} replica(s)."
+        )
+    return out
+
+
+def _law(dist: object) -> str:
+    spec = dist.to_spec()  # type: ignore[attr-defined]
+    if isinstance(spec, str):
+        return spec
+    params = ", ".join(f"{k} {v}" for k, v in spec.items() if k != "distribution")
+    return f"{spec['distribution']} ({params})"
+
+
+def _png(result: Result, name: str) -> str:
+    buffer = io.BytesIO()
+    PLOTS[name](result).savefig(buffer, format="png", dpi=100)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _table(header: list[str], rows: list[list[object]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_cell(v)}</td>' if isinstance(v, int | float) else f"<td>{_cell(v)}</td>" for v in row
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    return html.escape(str(value))
+
+
+def render_report(result: Result) -> str:
+    """The whole report as one HTML string."""
+    s = result.summary
+    words = "".join(f"<p>{line}</p>" for line in describe(result))
+    kubectl = html.escape(format_table(service_rows(result.scenario, result.scenario.simulation.duration_s)))
+    lat = s["latency_ms"]
+    summary_rows: list[list[object]] = [["requests", s["requests"]]]
+    summary_rows += [[f"outcome {k}", v] for k, v in s["outcomes"].items()]
+    summary_rows += [["throughput (requests/s)", s["throughput_rps"]]]
+    summary_rows += [[f"latency {k} (ms)", v] for k, v in lat.items()]
+    pods = result.pods
+    pod_rows = [
+        [r.pod, r.deployment, r.node, r.ip, r.created, r.ready, r.terminating, r.deleted, r.requests, r.utilisation]
+        for r in pods.itertuples()
+    ]
+    pod_rows = [[None if isinstance(v, float) and math.isnan(v) else v for v in row] for row in pod_rows]
+    images = "".join(
+        f'<h3>{html.escape(name)}</h3><img alt="{html.escape(name)}" src="data:image/png;base64,{_png(result, name)}">'
+        for name in PLOTS
+    )
+    yaml_text = html.escape(result.scenario.with_overrides(seed=result.seed).to_yaml())
+    name = html.escape(result.scenario.simulation.name)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>svcsim report: {name}</title><style>{_CSS}</style></head>
+<body>
+<h1>svcsim report: {name}</h1>
+<h2>Scenario</h2>{words}
+<h2>Services (kubectl get svc, at the end of the run)</h2><pre>{kubectl}</pre>
+<h2>Summary (latency over ok requests sent after warm-up)</h2>{_table(["measure", "value"], summary_rows)}
+<h2>Pods</h2>{_table(POD_COLUMNS, pod_rows)}
+<h2>Plots</h2>{images}
+<h2>Resolved scenario</h2><pre>{yaml_text}</pre>
+</body></html>
+"""
+
+
+def write_report(run_dir: str | os.PathLike[str]) -> Path:
+    """Write ``RUN_DIR/report.html`` from a saved run."""
+    result = load_result(run_dir)
+    target = Path(run_dir) / "report.html"
+    staging = target.with_suffix(".html.tmp")
+    staging.write_text(render_report(result), encoding="utf-8")
+    os.replace(staging, target)
+    return target

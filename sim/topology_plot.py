@@ -1,0 +1,170 @@
+"""Drawing the cluster graph the way people sketch it on a whiteboard.
+
+Clients stand outside the cluster box; nodes are boxes labelled with their IP and the
+nodePorts they listen on; pods sit inside their node with their pod IP; each Service
+shows its ClusterIP and ports. Arrows follow the NodePort path: client → node IP:nodePort
+→ kube-proxy (the Service's rules) → a pod, possibly on another node.
+"""
+
+from __future__ import annotations
+
+import math
+
+from matplotlib.axes import Axes
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from sim.results import Result
+from sim.topology import Topology
+
+__all__ = ["draw_topology"]
+
+_MAX_PODS_SHOWN = 6
+
+
+def _box(
+    ax: Axes,
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    *,
+    edge: str,
+    face: str = "white",
+    lw: float = 1.2,
+    style: str = "round,pad=0.004,rounding_size=0.01",
+) -> None:
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle=style, edgecolor=edge, facecolor=face, linewidth=lw))
+
+
+def _arrow(
+    ax: Axes,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    color: str,
+    *,
+    style: str = "-",
+    lw: float = 1.0,
+    rad: float = 0.0,
+) -> None:
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle="-|>",
+            mutation_scale=9,
+            color=color,
+            linestyle=style,
+            linewidth=lw,
+            connectionstyle=f"arc3,rad={rad}",
+            shrinkA=2,
+            shrinkB=2,
+        )
+    )
+
+
+def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float | None = None) -> None:
+    """Draw ``result``'s cluster on ``ax`` (pods alive at ``at_s``, default the end of the run)."""
+    sim = result.scenario.simulation
+    topo = result.topology or Topology(result.scenario)
+    g = topo.graph
+    at = sim.duration_s if at_s is None else at_s
+    pods = result.pods
+    alive = pods[(pods["created"] <= at) & ~(pods["deleted"].astype(float) <= at)]
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+
+    nodes = [n for n, d in g.nodes(data=True) if d["kind"] == "node"]
+    services = [d for _, d in g.nodes(data=True) if d["kind"] == "service"]
+    clients = [d for _, d in g.nodes(data=True) if d["kind"] == "client"]
+    node_ports = sorted({p.node_port for s in result.scenario.services for p in s.ports if p.node_port})
+    port_text = ":" + ",".join(map(str, node_ports)) if node_ports else ""
+
+    # The cluster and its Services.
+    left = 0.2
+    _box(ax, left, 0.02, 0.78, 0.86, edge="0.6", face="#fafafa", lw=1.0)
+    ax.text(
+        left + 0.01,
+        0.86,
+        f"cluster  (pods {sim.cluster.pod_cidr}, Services {sim.cluster.service_cidr})",
+        fontsize=8,
+        va="top",
+        color="0.35",
+    )
+    svc_w = min(0.3, 0.74 / max(1, len(services)))
+    svc_pos: dict[str, tuple[float, float]] = {}
+    for i, svc in enumerate(services):
+        x = left + 0.02 + i * (svc_w + 0.01)
+        _box(ax, x, 0.68, svc_w, 0.12, edge="#444444", face="#eef3fb")
+        ax.text(
+            x + svc_w / 2,
+            0.74,
+            f"Service {svc['name']} ({svc['type']})\nClusterIP {svc['ip']}\n{', '.join(svc['ports'])}",
+            ha="center",
+            va="center",
+            fontsize=7.5,
+        )
+        svc_pos[svc["name"]] = (x + svc_w / 2, 0.68)
+
+    # Nodes with their pods.
+    width = (0.76 - 0.015 * (len(nodes) - 1)) / max(1, len(nodes))
+    node_top: dict[str, tuple[float, float]] = {}
+    pod_pos: dict[str, tuple[float, float]] = {}
+    for i, vid in enumerate(nodes):
+        data = g.nodes[vid]
+        x = left + 0.01 + i * (width + 0.015)
+        color = colors.get(data["name"], "0.4")
+        _box(ax, x, 0.05, width, 0.5, edge=color, lw=2)
+        ax.text(
+            x + width / 2,
+            0.53,
+            f"{data['name']}\n{data['ip']}{port_text}",
+            ha="center",
+            va="top",
+            fontsize=8,
+            fontweight="bold",
+            color=color,
+        )
+        node_top[data["name"]] = (x + width / 2, 0.55)
+        mine = alive[alive["node"] == data["name"]].sort_values("pod")
+        shown = mine.head(_MAX_PODS_SHOWN)
+        slot = 0.36 / max(_MAX_PODS_SHOWN, 1)
+        for k, row in enumerate(shown.itertuples()):
+            y = 0.43 - (k + 1) * slot
+            _box(ax, x + 0.01, y, width - 0.02, slot * 0.85, edge=color, face="white", lw=0.8)
+            ready = not (isinstance(row.ready, float) and math.isnan(row.ready)) and float(row.ready) <= at
+            label = f"{row.pod}\n{row.ip}" + ("" if ready else "  (not Ready)")
+            ax.text(x + width / 2, y + slot * 0.42, label, ha="center", va="center", fontsize=6.2)
+            pod_pos[str(row.pod)] = (x + 0.012, y + slot * 0.42)
+        if len(mine) > len(shown):
+            ax.text(x + width / 2, 0.07, f"+{len(mine) - len(shown)} more pods", ha="center", fontsize=7)
+
+    # Clients outside, and the path their requests take.
+    for j, client in enumerate(clients):
+        y = 0.8 - j * 0.14
+        _box(ax, 0.01, y - 0.05, 0.15, 0.1, edge="0.2", face="#fff8e6")
+        where = "outside the cluster" if client["location"] == "external" else f"on {client['location']}"
+        ax.text(0.085, y, f"client {client['name']}\n{client['ip']}\n{where}", ha="center", va="center", fontsize=7.5)
+        spec = next(c for c in sim.clients if c.name == client["name"])
+        if spec.target.via == "nodePort":
+            for name in spec.nodes or [n.name for n in sim.cluster.nodes]:
+                _arrow(ax, (0.16, y), node_top[name], colors.get(name, "0.3"), lw=1.2)
+        svc = svc_pos.get(spec.target.service)
+        if svc is not None and spec.target.via == "nodePort":
+            for name in list(node_top)[:1]:
+                _arrow(ax, node_top[name], svc, "0.3", style=":", rad=-0.2)
+    for svc in services:
+        if svc["name"] not in svc_pos:
+            continue
+        for pod_vid in g.neighbors(f"service/{svc['name']}"):
+            name = g.nodes[pod_vid].get("name")
+            if g.nodes[pod_vid].get("kind") == "pod" and name in pod_pos:
+                _arrow(ax, svc_pos[svc["name"]], pod_pos[name], "0.45", style="--", lw=0.8)
+    ax.text(
+        0.01,
+        0.04,
+        "solid: client → node IP:nodePort\ndotted: kube-proxy rules (any node)\ndashed: DNAT to a random endpoint",
+        fontsize=7,
+        color="0.3",
+        va="bottom",
+    )
