@@ -8,7 +8,8 @@ Each allocator follows the Kubernetes component that owns the numbers:
   pkg/registry/core/service/ipallocator).
 - nodePorts: the range splits into a static band of ``min(max(16, size/32), 128)`` ports
   and a dynamic band; auto-allocation takes a random free port from the dynamic band
-  first (KEP-3668, pkg/registry/core/service/portallocator/allocator.go).
+  first (KEP-3668, pkg/registry/core/service/portallocator/allocator.go). A range of
+  16 ports or fewer has no static band (``calculateRangeOffset`` returns 0).
 """
 
 from __future__ import annotations
@@ -24,11 +25,23 @@ __all__ = [
     "PodIPAllocator",
     "RangeFull",
     "node_pod_cidr",
+    "range_offset",
 ]
 
 
 class RangeFull(Exception):
     """An allocator has no free value left."""
+
+
+def range_offset(size: int, step: int, lowest: int, highest: int) -> int:
+    """Size of the static band: ``min(max(lowest, size/step), highest)``, 0 for ranges of ``lowest`` or less.
+
+    Kubernetes' ``calculateRangeOffset`` (portallocator and ipallocator) keeps the offset
+    below the range size, so a small range is all dynamic band.
+    """
+    if size <= lowest:
+        return 0
+    return min(max(lowest, size // step), highest)
 
 
 def node_pod_cidr(pod_cidr: ipaddress.IPv4Network, index: int) -> ipaddress.IPv4Network:
@@ -74,7 +87,7 @@ class ClusterIPAllocator:
         self.cidr = cidr
         self._rng = rng
         size = cidr.num_addresses
-        self._static = min(max(16, size // 16), 256)
+        self._static = range_offset(size, 16, 16, 256)
         base = cidr.network_address
         self._used = {str(base), str(base + 1), str(base + 10), str(cidr.broadcast_address)}
 
@@ -95,7 +108,10 @@ class ClusterIPAllocator:
 
     def allocate(self) -> str:
         size = self.cidr.num_addresses
-        for low, high in ((self._static, size - 1), (1, self._static)):
+        split = max(self._static, 1)  # offset 0 is the network address, never handed out
+        for low, high in ((split, size - 1), (1, split)):
+            if low >= high:
+                continue
             for _ in range(64):
                 offset = int(self._rng.integers(low, high))
                 ip = str(self.cidr.network_address + offset)
@@ -117,7 +133,7 @@ class NodePortAllocator:
         self.low, self.high = low, high
         self._rng = rng
         size = high - low + 1
-        self.static_end = low + min(max(16, size // 32), 128)  # first port of the dynamic band
+        self.static_end = low + range_offset(size, 32, 16, 128)  # first port of the dynamic band
         self._used: set[int] = set()
 
     def reserve(self, port: int) -> str | None:

@@ -1,4 +1,4 @@
-"""The ``svcsim`` command line: run, validate, get, bench.
+"""The ``svcsim`` command line: run, plot, report, validate, get, bench.
 
 User mistakes (a bad scenario, a bad flag value) print one line per problem on stderr
 and exit with code 2; nothing is written. Tracebacks are for bugs only.
@@ -20,6 +20,8 @@ from sim.bench import run_bench
 from sim.engine import simulate
 from sim.errors import Problem, ScenarioError
 from sim.kubectl import format_table, pod_rows, service_rows
+from sim.plots import save_plots
+from sim.report import write_report
 from sim.results import Result
 from sim.scenario import Scenario, load_scenario
 from sim.units import format_duration, parse_duration
@@ -52,7 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override spec.seed")
     run.add_argument("--duration", help="override spec.duration (e.g. 60s, 5m)")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    run.add_argument("--no-plots", action="store_true", help="skip the PNGs under DIR/plots/")
     run.set_defaults(handler=_run)
+
+    plot = sub.add_parser("plot", help="(re)draw a run's plots into RUN_DIR/plots/ from its saved tables")
+    plot.add_argument("run_dir")
+    plot.set_defaults(handler=_plot)
+
+    report = sub.add_parser("report", help="write RUN_DIR/report.html: one self-contained page")
+    report.add_argument("run_dir")
+    report.set_defaults(handler=_report)
 
     validate = sub.add_parser("validate", help="check a scenario and report every problem")
     validate.add_argument("scenario")
@@ -96,15 +107,37 @@ def _run(args: argparse.Namespace) -> int:
     scenario = scenario.with_overrides(seed=args.seed, duration_s=duration)
     out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
     result = simulate(scenario) if args.quiet else _with_progress(scenario)
-    result.save(out)
+    _save(result, out, args.scenario)
+    if not args.no_plots:
+        save_plots(out)
     if not args.quiet:
         _print_summary(result, out)
+    return 0
+
+
+def _save(result: Result, out: Path, source: str) -> None:
+    try:
+        result.save(out)
+    except OSError as err:
+        raise ScenarioError([Problem(source, "", "--out", f"cannot write {out}: {err.strerror or err}")]) from None
+
+
+def _plot(args: argparse.Namespace) -> int:
+    for path in save_plots(args.run_dir):
+        print(path)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    print(write_report(args.run_dir))
     return 0
 
 
 def _with_progress(scenario: Scenario) -> Result:
     total = scenario.simulation.duration_s
     console = Console(stderr=True)
+    if not console.is_terminal:  # a progress bar in a log file is only noise (and a stray newline)
+        return simulate(scenario)
     columns = (
         TextColumn("simulating"),
         BarColumn(),

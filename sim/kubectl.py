@@ -29,8 +29,8 @@ def service_rows(scenario: Scenario, at_s: float = 0.0, wide: bool = False) -> l
         row = [
             svc.name,
             svc.type,
-            svc.cluster_ip or "None",
-            _external_ip(svc),
+            svc.cluster_ip or "<none>",  # "None" (headless) is printed as written
+            _external_ip(svc, wide),
             ",".join(p.kubectl() for p in svc.ports) or "<none>",
             human_age(at_s),
         ]
@@ -40,11 +40,23 @@ def service_rows(scenario: Scenario, at_s: float = 0.0, wide: bool = False) -> l
     return rows
 
 
-def _external_ip(svc: Service) -> str:
+def _external_ip(svc: Service, wide: bool = False) -> str:
+    """EXTERNAL-IP as printers.go getServiceExternalIP: spec.externalIPs, load-balancer
+    ingress from a pasted ``status`` (``<pending>`` without one: no load balancer is
+    provisioned in this model), or the name an ExternalName Service points to."""
+    spec = svc.manifest.get("spec") or {}
+    external = [str(ip) for ip in spec.get("externalIPs") or []]
+    if svc.type == "ExternalName":
+        return str(spec.get("externalName") or "")
     if svc.type == "LoadBalancer":
-        return "<pending>"  # no load balancer is provisioned in this model yet
-    external = svc.manifest.get("spec", {}).get("externalIPs") or []
-    return ",".join(external) if external else "<none>"
+        status = svc.manifest.get("status") or {}
+        ingress = (status.get("loadBalancer") or {}).get("ingress") if isinstance(status, dict) else None
+        names = [str(i.get("ip") or i.get("hostname") or "") for i in ingress or [] if isinstance(i, dict)]
+        lb = ",".join(n for n in names if n)
+        if not wide and len(lb) > 16:
+            lb = lb[:13] + "..."
+        return ",".join([*([lb] if lb else []), *external]) or "<pending>"
+    return ",".join(external) or "<none>"
 
 
 def pod_rows(pods: pd.DataFrame, at_s: float, wide: bool = False) -> list[list[str]]:

@@ -141,7 +141,8 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     meta = _mapping(doc.get("metadata"), "metadata", errors)
     spec = _mapping(doc.get("spec"), "spec", errors)
     name = _object_name(meta, errors, _DNS1035, _DNS1035_MSG)
-    svc_type = spec.get("type", "ClusterIP")
+    # SetDefaults_Service (defaults.go) treats "" like an omitted field throughout.
+    svc_type = _default(spec.get("type"), "ClusterIP")
     if svc_type not in SERVICE_TYPES:
         errors.append(_unsupported("spec.type", svc_type, SERVICE_TYPES))
     raw_ports = spec.get("ports")
@@ -161,7 +162,7 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     if selector is not None and not _is_str_map(selector):
         errors.append(FieldError("spec.selector", f"Invalid value: {_go(selector)}: must be a map of strings"))
         selector = None
-    etp = spec.get("externalTrafficPolicy")
+    etp = _default(spec.get("externalTrafficPolicy"), None)
     if etp is not None and etp not in ("Cluster", "Local"):
         errors.append(_unsupported("spec.externalTrafficPolicy", etp, ("Cluster", "Local")))
     if etp is not None and svc_type not in ("NodePort", "LoadBalancer"):
@@ -173,7 +174,7 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
         )
     if etp is None and svc_type in ("NodePort", "LoadBalancer"):
         etp = "Cluster"
-    affinity = spec.get("sessionAffinity", "None")
+    affinity = _default(spec.get("sessionAffinity"), "None")
     if affinity not in ("ClientIP", "None"):
         errors.append(_unsupported("spec.sessionAffinity", affinity, ("ClientIP", "None")))
     cluster_ip = spec.get("clusterIP")
@@ -213,7 +214,9 @@ def _service_port(raw: Any, i: int, svc_type: str, count: int, errors: list[Fiel
         errors.append(FieldError(f"{path}.name", "Required value"))
     elif name is not None and not (isinstance(name, str) and _IANA_SVC_NAME.match(name)):
         errors.append(FieldError(f"{path}.name", f"Invalid value: {_go(name)}: must be a DNS label"))
-    protocol = raw.get("protocol", "TCP")
+    # Defaults treat the zero values as unset (SetDefaults_Service, defaults.go): protocol ""
+    # is TCP, targetPort 0 or "" is the port, and nodePort 0 asks for an allocated port.
+    protocol = _default(raw.get("protocol"), "TCP")
     if protocol not in PROTOCOLS:
         errors.append(_unsupported(f"{path}.protocol", protocol, PROTOCOLS))
     port = raw.get("port")
@@ -221,25 +224,20 @@ def _service_port(raw: Any, i: int, svc_type: str, count: int, errors: list[Fiel
         errors.append(FieldError(f"{path}.port", "Required value"))
     elif not _valid_port(port):
         errors.append(FieldError(f"{path}.port", f"Invalid value: {_go(port)}: must be between 1 and 65535, inclusive"))
-    target = raw.get("targetPort", port)
-    if isinstance(target, str) and not target.isdigit():
-        if not _IANA_SVC_NAME.match(target) or not re.search("[a-z]", target):
-            errors.append(
-                FieldError(
-                    f"{path}.targetPort",
-                    f"Invalid value: {_go(target)}: must contain only alpha-numeric characters (a-z, 0-9), "
-                    "and hyphens (-), at most 15 characters",
-                )
-            )
-    elif target is not None:
-        target = int(target) if isinstance(target, str) else target
-        if not _valid_port(target):
-            errors.append(
-                FieldError(
-                    f"{path}.targetPort", f"Invalid value: {_go(target)}: must be between 1 and 65535, inclusive"
-                )
-            )
+    target = raw.get("targetPort")
+    if target is None or target == "" or (target == 0 and not isinstance(target, bool)):
+        target = port
+    if isinstance(target, str):  # a string is a port name, even "8080" (IntOrString of type string)
+        problems = _port_name_problems(target)
+        if problems:
+            errors.append(FieldError(f"{path}.targetPort", f"Invalid value: {_go(target)}: {', '.join(problems)}"))
+    elif target is not None and not _valid_port(target):
+        errors.append(
+            FieldError(f"{path}.targetPort", f"Invalid value: {_go(target)}: must be between 1 and 65535, inclusive")
+        )
     node_port = raw.get("nodePort")
+    if node_port == 0 and not isinstance(node_port, bool):
+        node_port = None
     if node_port is not None:
         if svc_type not in ("NodePort", "LoadBalancer"):
             errors.append(FieldError(f"{path}.nodePort", f"Forbidden: may not be used when `type` is '{svc_type}'"))
@@ -388,6 +386,27 @@ def _mapping(value: Any, path: str, errors: list[FieldError]) -> dict[str, Any]:
         errors.append(FieldError(path, f"Invalid value: {_go(value)}: must be a mapping"))
         return {}
     return value
+
+
+def _default(value: Any, default: Any) -> Any:
+    """The API server's defaulting: an omitted field and an empty string both get ``default``."""
+    return default if value is None or value == "" else value
+
+
+def _port_name_problems(name: str) -> list[str]:
+    """apimachinery's IsValidPortName (pkg/util/validation/validation.go), message for message."""
+    problems = []
+    if len(name) > 15:
+        problems.append("must be no more than 15 characters")
+    if not re.fullmatch(r"[-a-z0-9]+", name):
+        problems.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not re.search(r"[a-z]", name):
+        problems.append("must contain at least one letter (a-z)")
+    if "--" in name:
+        problems.append("must not contain consecutive hyphens")
+    if name and (name[0] == "-" or name[-1] == "-"):
+        problems.append("must not begin or end with a hyphen")
+    return problems
 
 
 def _valid_port(value: Any) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from sim.spec import Client, Node, Simulation, SpecErrors, parse_simulation
 __all__ = ["Scenario", "load_scenario"]
 
 SIMULATION_API = "svcsim/v1alpha1"
+API_VERSIONS = {"Service": "v1", "Deployment": "apps/v1", "Simulation": SIMULATION_API}
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ class Scenario:
         """The same scenario with a different seed or duration (the CLI's --seed, --duration)."""
         sim = self.simulation
         if seed is not None:
-            sim = dataclasses.replace(sim, seed=int(seed))
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise ScenarioError([Problem(self.source, "", "--seed", f"Invalid value: {seed}: must be >= 0")])
+            sim = dataclasses.replace(sim, seed=seed)
         if duration_s is not None:
             if duration_s <= sim.warmup_s:
                 raise ScenarioError(
@@ -113,6 +117,7 @@ class _Loader:
         deployments: list[Deployment] = []
         others: list[dict[str, Any]] = []
         simulation: tuple[str, Simulation] | None = None
+        simulation_ok = False
         where: dict[str, str] = {}
         for number, line, doc in docs:
             kind, api = doc.get("kind"), doc.get("apiVersion")
@@ -128,6 +133,7 @@ class _Loader:
                 for path, message in errors.items:
                     self.fail(label, path, message)
                 simulation = (label, parsed)
+                simulation_ok = not errors.items
             elif kind == "Service" and api == "v1":
                 svc, ferrs = parse_service(doc)
                 label = f'document {number} (line {line}): The Service "{meta.get("name", "")}" is invalid'
@@ -155,8 +161,10 @@ class _Loader:
                             f'Duplicate value: "{dep.name}": a Deployment with this name comes earlier',
                         )
                     deployments.append(dep)
-            elif kind in ("Service", "Deployment", "Simulation"):
-                self.fail(label, "apiVersion", f"Unsupported value: {api!r} for kind {kind}")
+            elif kind in API_VERSIONS:
+                self.fail(
+                    label, "apiVersion", f'Unsupported value: {_quote(api)}: supported values: "{API_VERSIONS[kind]}"'
+                )
             else:
                 others.append(doc)
                 self.warnings.append(f"{self.name}: {label}: kind {kind!r} is not simulated and is ignored")
@@ -165,12 +173,17 @@ class _Loader:
                 self.fail("", "", f"no Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)")
             raise ScenarioError(self.problems)
         sim_label, sim = simulation
-        if not self.problems:
-            sim = self._resolve_cluster(sim_label, sim)
+        clean = not self.problems
+        if simulation_ok:
+            # nodePort and ClusterIP conflicts belong with the other Service errors, so they are
+            # looked for whenever the cluster's ranges are known, even if other documents failed.
             services = self._resolve_services(sim, services, where)
+        if clean:
+            sim = self._resolve_cluster(sim_label, sim)
             self._cross_check(sim_label, sim, services, deployments)
         if self.problems:
-            raise ScenarioError(self.problems)
+            # In file order: a Service's allocation conflicts are found after every document is read.
+            raise ScenarioError(sorted(self.problems, key=_document_number))
         return Scenario(self.name, sim, tuple(services), tuple(deployments), tuple(self.warnings), tuple(others))
 
     def _documents(self, text: str) -> list[tuple[int, int, dict[str, Any]]]:
@@ -178,10 +191,7 @@ class _Loader:
             nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
             data = list(yaml.safe_load_all(text))
         except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            problem = getattr(err, "problem", None) or str(err)
-            at = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            self.fail(at, "", f"YAML syntax error: {problem}")
+            self.fail(*_syntax_error(text, err))
             raise ScenarioError(self.problems) from None
         out = []
         for number, (node, doc) in enumerate(zip(nodes, data, strict=True), start=1):
@@ -255,16 +265,24 @@ class _Loader:
                         self.fail(where[f"Service/{svc.name}"], f"spec.ports[{i}].nodePort", detail)
         resolved = []
         for svc in services:
-            try:
-                cluster_ip = svc.cluster_ip or ips.allocate()
-                new_ports = tuple(
-                    dataclasses.replace(p, node_port=p.node_port or ports.allocate()) if svc.has_node_ports else p
-                    for p in svc.ports
-                )
-            except RangeFull as err:
-                self.fail(where[f"Service/{svc.name}"], "spec", str(err))
-                continue
-            resolved.append(dataclasses.replace(svc, cluster_ip=cluster_ip, ports=new_ports))
+            # A failed allocation is reported on its field; the Service stays in the list so
+            # that clients naming it do not get a second, misleading "no Service" error.
+            cluster_ip = svc.cluster_ip
+            if cluster_ip is None and svc.type != "ExternalName":  # an ExternalName is only a DNS alias
+                try:
+                    cluster_ip = ips.allocate()
+                except RangeFull as err:
+                    self.fail(where[f"Service/{svc.name}"], "spec.clusterIP", str(err))
+            new_ports = []
+            for i, port in enumerate(svc.ports):
+                node_port = port.node_port
+                if svc.has_node_ports and node_port is None:
+                    try:
+                        node_port = ports.allocate()
+                    except RangeFull as err:
+                        self.fail(where[f"Service/{svc.name}"], f"spec.ports[{i}].nodePort", str(err))
+                new_ports.append(dataclasses.replace(port, node_port=node_port))
+            resolved.append(dataclasses.replace(svc, cluster_ip=cluster_ip, ports=tuple(new_ports)))
             if svc.external_traffic_policy == "Local":
                 self.warnings.append(
                     f"{self.name}: Service {svc.name}: externalTrafficPolicy Local is not simulated yet; "
@@ -337,12 +355,44 @@ class _Loader:
             self.fail(label, f"{path}.target.port", f'Invalid value: {port!r}: Service "{svc.name}" has no such port')
 
 
+def _document_number(problem: Problem) -> int:
+    match = re.match(r"document (\d+)", problem.document)
+    return int(match.group(1)) if match else 0
+
+
+def _syntax_error(text: str, err: yaml.YAMLError) -> tuple[str, str, str]:
+    """(document, field, message) for a YAML error: which document, line and column, and why."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    if mark is None:
+        return "", "", f"YAML syntax error: {problem}"
+    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and context_mark is not None and context_mark.line != mark.line:
+        problem += f" ({context} that starts at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    starts = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                if event.start_mark is not None and event.start_mark.index > mark.index:
+                    break
+                starts += 1
+    except yaml.YAMLError:
+        pass
+    where = f"document {max(starts, 1)}, line {mark.line + 1}, column {mark.column + 1}"
+    return where, "", f"YAML syntax error: {problem}"
+
+
+def _quote(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else "null" if value is None else str(value)
+
+
 def _service_manifest(svc: Service) -> dict[str, Any]:
     doc = _copy(svc.manifest)
     spec = doc.setdefault("spec", {})
     spec["type"] = svc.type
-    spec["clusterIP"] = svc.cluster_ip
-    spec["clusterIPs"] = [svc.cluster_ip]
+    if svc.cluster_ip is not None:
+        spec["clusterIP"] = svc.cluster_ip
+        spec["clusterIPs"] = [svc.cluster_ip]
     spec["ports"] = [
         {
             k: v

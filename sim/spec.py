@@ -194,10 +194,10 @@ class SpecErrors:
             return {}
         for key in value:
             if key not in allowed:
-                self.add(f"{path}.{key}", f"unknown field; expected one of: {', '.join(allowed)}")
+                self.add(_join(path, key), f"unknown field; expected one of: {', '.join(allowed)}")
         for key in required:
             if key not in value:
-                self.add(f"{path}.{key}", "Required value")
+                self.add(_join(path, key), "Required value")
         return value
 
     def duration(self, value: Any, path: str, default: float | None = None) -> float:
@@ -251,6 +251,11 @@ class SpecErrors:
             return ipaddress.IPv4Network("0.0.0.0/0")
 
 
+def _join(path: str, key: object) -> str:
+    """``spec.cluster`` + ``nodes``; a key of the document itself has no leading dot."""
+    return f"{path}.{key}" if path else str(key)
+
+
 def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
     """Read the Simulation document; problems go to ``errors`` (the result is then partial)."""
     errors.keys(doc, "", ("apiVersion", "kind", "metadata", "spec"))
@@ -264,8 +269,9 @@ def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
     seed = spec.get("seed")
     if seed is not None:
         seed = int(errors.number(seed, "spec.seed", integer=True))
+    before = len(errors.items)
     duration = errors.duration(spec.get("duration"), "spec.duration", default=0.0)
-    if "duration" in spec and duration <= 0:
+    if "duration" in spec and duration <= 0 and len(errors.items) == before:
         errors.add("spec.duration", "must be > 0")
     warmup = errors.duration(spec.get("warmup"), "spec.warmup", default=0.0)
     if duration > 0 and warmup >= duration:

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 import sim
 from sim import plots
+from sim.cli import main
 from sim.plot_data import expected_requests, phases, rolling_percentiles, step_series, time_bins
 from sim.report import render_report
 
@@ -210,3 +211,21 @@ def test_notebook_folder_has_the_two_promised_notebooks():
     names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert names == ["01-nodeport-walkthrough.ipynb", "02-scaling-analysis.ipynb"]
     assert os.path.isdir(ROOT / "notebooks")
+
+
+def test_cli_run_writes_plots_unless_told_not_to_and_plot_and_report_commands_work(tmp_path):
+    scenario = str(ROOT / "scenarios" / "scale-up-down.yaml")
+    assert main(["run", scenario, "--out", str(tmp_path / "a"), "--duration", "30s", "--quiet"]) == 0
+    assert sorted(p.name for p in (tmp_path / "a" / "plots").iterdir()) == sorted(plots.PLOTS)
+    assert main(["run", scenario, "--out", str(tmp_path / "b"), "--duration", "30s", "--quiet", "--no-plots"]) == 0
+    assert not (tmp_path / "b" / "plots").exists()
+    assert main(["plot", str(tmp_path / "b")]) == 0
+    assert sorted(p.name for p in (tmp_path / "b" / "plots").iterdir()) == sorted(plots.PLOTS)
+    assert main(["report", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "report.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_cli_plot_on_a_folder_that_is_not_a_run_is_a_usage_error(tmp_path, capsys):
+    assert main(["plot", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a svcsim run folder" in err[0] and "Traceback" not in err[0]

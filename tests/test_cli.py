@@ -1,0 +1,361 @@
+"""The ``svcsim`` command line: exit codes, what goes to stdout and stderr, what is written.
+
+Most tests call :func:`sim.cli.main` in-process (a traceback would fail them just the
+same); a few run ``python -m sim`` and the ``svcsim`` script to cover the entry points.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import sim
+from sim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDE = ROOT / "scenarios" / "nodeport-basic.yaml"
+RESULT_FILES = {"requests.parquet", "timeline.parquet", "summary.json", "scenario.yaml"}
+
+
+@pytest.fixture
+def quick(tmp_path: Path) -> Path:
+    """The guide's scenario with a 1 s warmup, so ``--duration 5s`` is a valid override."""
+    text = GUIDE.read_text()
+    assert "warmup: 10s" in text
+    path = tmp_path / "quick.yaml"
+    path.write_text(text.replace("warmup: 10s", "warmup: 1s"))
+    return path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def table(text: str) -> list[list[str]]:
+    """Cells of a kubectl-style table (columns are separated by at least three spaces)."""
+    return [re.split(r" {3,}", line.strip()) for line in text.strip().splitlines()]
+
+
+# --- run ------------------------------------------------------------------------------------
+
+
+def test_run_writes_the_results_and_nothing_else(tmp_path, quick, capsys):
+    out = tmp_path / "results" / "basic"
+    code, stdout, stderr = run_cli(capsys, "run", quick, "--out", out, "--duration", "5s")
+    assert (code, stderr) == (0, "")
+    assert {p.name for p in out.iterdir()} >= RESULT_FILES
+    assert [p.name for p in out.parent.iterdir()] == ["basic"]  # no staging folder left behind
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["scenario"], summary["seed"], summary["duration_s"]) == ("nodeport-basic", 42, 5.0)
+    requests = pd.read_parquet(out / "requests.parquet")
+    assert len(requests) == summary["requests"] > 0
+    assert requests["t_sent"].max() <= 5.0
+    assert "results in" in stdout
+
+
+def test_seed_override_is_recorded_and_reproduces_the_run(tmp_path, quick, capsys):
+    first, second = tmp_path / "a", tmp_path / "b"
+    for out in (first, second):
+        code, _, _ = run_cli(capsys, "run", quick, "--out", out, "--duration", "5s", "--seed", "7", "--quiet")
+        assert code == 0
+    assert json.loads((first / "summary.json").read_text())["seed"] == 7
+    saved = list(yaml.safe_load_all((first / "scenario.yaml").read_text()))
+    assert saved[-1]["spec"]["seed"] == 7
+    assert saved[-1]["spec"]["duration"] == "5s"
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(first / "requests.parquet"), pd.read_parquet(second / "requests.parquet")
+    )
+
+
+def test_saved_scenario_loads_again_with_the_same_addresses_and_ports(tmp_path, quick, capsys):
+    out = tmp_path / "out"
+    assert run_cli(capsys, "run", quick, "--out", out, "--duration", "5s", "--quiet")[0] == 0
+    original, saved = sim.load_scenario(quick), sim.load_scenario(out / "scenario.yaml")
+    for scenario in (original, saved):
+        assert [n.ip for n in scenario.simulation.cluster.nodes] == ["192.168.1.2", "192.168.1.3", "192.168.1.4"]
+    assert [(s.name, s.cluster_ip, s.ports) for s in saved.services] == [
+        (s.name, s.cluster_ip, s.ports) for s in original.services
+    ]
+    assert [c.ip for c in saved.simulation.clients] == [c.ip for c in original.simulation.clients]
+    assert saved.simulation.duration_s == 5.0
+
+
+def test_quiet_prints_nothing_on_stdout(tmp_path, quick, capsys):
+    code, stdout, _ = run_cli(capsys, "run", quick, "--out", tmp_path / "out", "--duration", "5s", "--quiet")
+    assert (code, stdout) == (0, "")
+    assert (tmp_path / "out" / "summary.json").is_file()
+
+
+def test_run_without_out_writes_under_runs_named_after_the_simulation(tmp_path, quick, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(capsys, "run", quick, "--duration", "5s", "--quiet")[0] == 0
+    assert {p.name for p in (tmp_path / "runs" / "nodeport-basic").iterdir()} >= RESULT_FILES
+
+
+# --- bad input: exit 2, one line per problem, nothing written ---------------------------------------
+
+BAD_SERVICE = """\
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 0, protocol: tcp}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("content", "flags", "expected"),
+    [
+        pytest.param(
+            BAD_SERVICE,
+            [],
+            [
+                r'{file}: document 1 \(line 1\): The Service "web" is invalid: spec\.ports\[0\]\.protocol: '
+                r'Unsupported value: "tcp": supported values: "SCTP", "TCP", "UDP"',
+                r'{file}: document 1 \(line 1\): The Service "web" is invalid: spec\.ports\[0\]\.port: '
+                r"Invalid value: 0: must be between 1 and 65535, inclusive",
+                r'{file}: document 1 \(line 1\): The Service "web" is invalid: spec\.ports\[0\]\.targetPort: '
+                r"Invalid value: 0: must be between 1 and 65535, inclusive",
+            ],
+            id="invalid-service",
+        ),
+        pytest.param(
+            "kind: Service\nspec: {ports: [80\n",
+            [],
+            [r"{file}: document 1, line 3, column 1: YAML syntax error: .+"],
+            id="yaml-syntax",
+        ),
+        pytest.param(
+            GUIDE.read_text().replace("  seed: 42\n", "  seed: 42\n  sead: 1\n"),
+            [],
+            [r'{file}: document 3 \(Simulation "nodeport-basic", line \d+\): spec\.sead: unknown field; .+'],
+            id="unknown-simulation-field",
+        ),
+        pytest.param("", [], [r"{file}: no Simulation document .+"], id="empty-file"),
+        pytest.param(None, [], [r"{file}: cannot read file: No such file or directory"], id="missing-file"),
+        pytest.param(
+            GUIDE.read_text(), ["--duration", "5 parsecs"], [r"{file}: --duration: .*5 parsecs.*"], id="bad-duration"
+        ),
+        pytest.param(GUIDE.read_text(), ["--duration", "0s"], [r"{file}: --duration: must be > 0"], id="zero-duration"),
+        pytest.param(
+            GUIDE.read_text(),
+            ["--duration", "5s"],
+            [r"{file}: --duration: must be longer than spec\.warmup \(10s\)"],
+            id="duration-within-warmup",
+        ),
+        pytest.param(
+            GUIDE.read_text(),
+            ["--seed", "-1"],
+            [r"{file}: --seed: Invalid value: -1: must be >= 0"],
+            id="negative-seed",
+        ),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_per_problem_and_writes_nothing(tmp_path, capsys, content, flags, expected):
+    scenario = tmp_path / "bad.yaml"
+    if content is not None:
+        scenario.write_text(content)
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(capsys, "run", scenario, "--out", out, *flags)
+    assert code == 2
+    assert stdout == ""
+    lines = stderr.splitlines()
+    assert len(lines) == len(expected), stderr
+    for line, pattern in zip(lines, expected, strict=True):
+        assert re.fullmatch("error: " + pattern.format(file=re.escape(str(scenario))), line), line
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["bad.yaml"] if content is not None else [])
+
+
+def test_bad_scenario_through_python_dash_m_has_no_traceback_and_no_out_dir(tmp_path):
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(BAD_SERVICE)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "sim", "run", str(scenario), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 3
+    assert all(line.startswith(f"error: {scenario}: document 1 ") for line in done.stderr.splitlines())
+    assert not out.exists()
+
+
+# --- validate ------------------------------------------------------------------------------
+
+
+def test_validate_accepts_the_guide_example(capsys):
+    code, stdout, stderr = run_cli(capsys, "validate", GUIDE)
+    assert (code, stderr) == (0, "")
+    assert stdout == (
+        f"{GUIDE}: valid: 1 Service(s), 1 Deployment(s), 3 node(s), 1 client(s), 0 event(s), 5m simulated\n"
+    )
+
+
+def test_validate_reports_every_problem_and_exits_2(tmp_path, capsys):
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(
+        GUIDE.read_text()
+        .replace("nodePort: 30008", "nodePort: 29999")
+        .replace("app: myapp\n    spec:", "app: other\n    spec:")
+    )
+    code, stdout, stderr = run_cli(capsys, "validate", scenario)
+    assert (code, stdout) == (2, "")
+    lines = stderr.splitlines()
+    assert len(lines) == 2, stderr
+    assert lines[0].endswith(
+        "spec.ports[0].nodePort: Invalid value: 29999: provided port is not in the valid range. "
+        "The range of valid ports is 30000-32767"
+    )
+    assert "`selector` does not match template `labels`" in lines[1]
+
+
+# --- get --------------------------------------------------------------------------------------
+
+
+def test_get_svc_prints_kubectls_columns_for_the_guide(capsys):
+    code, stdout, _ = run_cli(capsys, "get", "svc", GUIDE)
+    assert code == 0
+    header, row = table(stdout)
+    assert header == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    assert row[:2] == ["myapp-service", "NodePort"]
+    assert re.fullmatch(r"10\.(9[6-9]|10[0-9]|11[01])\.\d+\.\d+", row[2])
+    assert row[3:] == ["<none>", "80:30008/TCP", "0s"]
+    head, line = stdout.splitlines()
+    assert line.index("80:30008/TCP") == head.index("PORT(S)")
+
+
+def test_get_svc_port_and_ip_columns_follow_the_service_type(tmp_path, capsys):
+    text = GUIDE.read_text().replace(
+        "---\napiVersion: apps/v1",
+        """---
+apiVersion: v1
+kind: Service
+metadata: {name: internal}
+spec:
+  selector: {app: myapp}
+  ports: [{port: 8080, targetPort: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: two-ports}
+spec:
+  type: NodePort
+  selector: {app: myapp}
+  ports:
+  - {name: http, port: 80, nodePort: 30080}
+  - {name: dns, port: 53, protocol: UDP, nodePort: 30053}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: public}
+spec:
+  type: LoadBalancer
+  selector: {app: myapp}
+  ports: [{port: 443, nodePort: 30443}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: headless}
+spec:
+  clusterIP: None
+  selector: {app: myapp}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: provisioned}
+spec:
+  type: LoadBalancer
+  selector: {app: myapp}
+  ports: [{port: 80}]
+status:
+  loadBalancer:
+    ingress: [{ip: 20.91.172.24}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: alias}
+spec:
+  type: ExternalName
+  externalName: db.example.com
+---
+apiVersion: apps/v1""",
+        1,
+    )
+    scenario = tmp_path / "many.yaml"
+    scenario.write_text(text)
+    code, stdout, _ = run_cli(capsys, "get", "services", scenario)
+    assert code == 0
+    rows = {r[0]: r[1:] for r in table(stdout)[1:]}
+    assert list(rows) == ["myapp-service", "internal", "two-ports", "public", "headless", "provisioned", "alias"]
+    assert [rows[n][0] for n in rows] == [
+        "NodePort",
+        "ClusterIP",
+        "NodePort",
+        "LoadBalancer",
+        "ClusterIP",
+        "LoadBalancer",
+        "ExternalName",
+    ]
+    assert [rows[n][2:4] for n in rows] == [
+        ["<none>", "80:30008/TCP"],
+        ["<none>", "8080/TCP"],
+        ["<none>", "80:30080/TCP,53:30053/UDP"],
+        ["<pending>", "443:30443/TCP"],
+        ["<none>", "80/TCP"],
+        ["20.91.172.24", rows["provisioned"][3]],
+        ["db.example.com", "<none>"],
+    ]
+    assert re.fullmatch(r"80:3\d{4}/TCP", rows["provisioned"][3])
+    assert (rows["headless"][1], rows["alias"][1]) == ("None", "<none>")  # printers.go: ClusterIPs[0] or <none>
+
+
+def test_get_pods_shows_the_guides_pod_ips_on_each_node(capsys):
+    code, stdout, _ = run_cli(capsys, "get", "pods", GUIDE)
+    assert code == 0
+    header, *rows = table(stdout)
+    assert header == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
+    assert sorted((r[6], r[5]) for r in rows) == [
+        ("node-1", "10.244.0.2"),
+        ("node-2", "10.244.1.2"),
+        ("node-3", "10.244.2.2"),
+    ]
+    assert all(r[0].startswith("myapp-") and r[1:3] == ["1/1", "Running"] for r in rows)
+
+
+def test_get_with_a_bad_scenario_exits_2(tmp_path, capsys):
+    scenario = tmp_path / "bad.yaml"
+    scenario.write_text(BAD_SERVICE)
+    code, stdout, stderr = run_cli(capsys, "get", "svc", scenario)
+    assert (code, stdout) == (2, "")
+    assert len(stderr.splitlines()) == 3
+
+
+# --- entry points -------------------------------------------------------------------------
+
+
+def test_python_dash_m_sim_and_the_svcsim_script_print_the_same(tmp_path):
+    script = shutil.which("svcsim") or str(Path(sys.executable).with_name("svcsim"))
+    assert Path(script).is_file(), "the svcsim console script is not installed"
+    outputs = [
+        subprocess.run([*cmd, "get", "svc", str(GUIDE)], capture_output=True, text=True, check=True).stdout
+        for cmd in ([sys.executable, "-m", "sim"], [script])
+    ]
+    assert outputs[0] == outputs[1]
+    assert "80:30008/TCP" in outputs[0]
