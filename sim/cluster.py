@@ -27,7 +27,7 @@ import simpy
 
 from sim.addresses import PodIPAllocator, node_pod_cidr
 from sim.dataplane import Dataplane
-from sim.kubernetes import Deployment
+from sim.deployment import Deployment
 from sim.pods import INF, Pod
 from sim.randomness import Streams
 from sim.scenario import Scenario

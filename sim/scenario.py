@@ -19,10 +19,12 @@ from typing import Any
 import yaml
 
 from sim.addresses import ClusterIPAllocator, NodePortAllocator, RangeFull
+from sim.deployment import Deployment, parse_deployment
 from sim.errors import Problem, ScenarioError
-from sim.kubernetes import Deployment, Service, parse_deployment, parse_service
+from sim.fields import SpecErrors
+from sim.kubernetes import Service, parse_service
 from sim.randomness import Streams
-from sim.spec import Client, Node, Simulation, SpecErrors, parse_simulation
+from sim.spec import Client, Node, Simulation, parse_simulation
 
 __all__ = ["Scenario", "load_scenario"]
 

@@ -12,12 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.distributions import Distribution, parse_distribution
-from sim.units import format_duration, parse_duration
+from sim.fields import SpecErrors
+from sim.units import format_duration
 
 __all__ = [
+    "Call",
     "Client",
     "Cluster",
+    "Connections",
     "KubeProxy",
+    "LoadBalancer",
     "Network",
     "Node",
     "ScaleEvent",
@@ -27,9 +31,13 @@ __all__ = [
     "parse_simulation",
 ]
 
-VIAS = ("nodePort", "podIP")
+VIAS = ("nodePort", "clusterIP", "loadBalancer", "podIP")
 ARRIVALS = ("poisson", "constant")
-PROXY_MODES = ("iptables", "nftables")
+PROXY_MODES = ("iptables", "nftables", "ipvs")
+#: IPVS schedulers kube-proxy accepts (pkg/proxy/ipvs); lblc and lblcr are not modelled.
+IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh", "mh")
+LB_ALGORITHMS = ("random", "round-robin")
+CONNECTION_MODES = ("per-request", "keepalive")
 DEFAULT_NETWORK = {"clientToNode": "0.5ms", "nodeToNode": "0.2ms"}
 
 
@@ -50,6 +58,22 @@ class Network:
 
 
 @dataclass(frozen=True)
+class LoadBalancer:
+    """The cloud load balancer in front of LoadBalancer Services.
+
+    No Kubernetes source fixes these numbers; the defaults are stated parameters: 1 ms
+    from the balancer to a node, a documentation range (RFC 5737) for ingress IPs, no
+    provisioning delay, and a 5 s health-check interval.
+    """
+
+    latency: Distribution
+    algorithm: str  # "random" | "round-robin" over the nodes in rotation
+    ip_pool: ipaddress.IPv4Network
+    provisioning_delay_s: float
+    health_check_interval_s: float
+
+
+@dataclass(frozen=True)
 class Cluster:
     nodes: tuple[Node, ...]
     node_cidr: ipaddress.IPv4Network
@@ -57,21 +81,50 @@ class Cluster:
     service_cidr: ipaddress.IPv4Network
     node_port_range: tuple[int, int]
     network: Network
+    load_balancer: LoadBalancer
 
 
 @dataclass(frozen=True)
 class KubeProxy:
     mode: str
     sync_delay_s: float
+    scheduler: str | None = None  # IPVS mode only; kube-proxy's default is rr
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call a pod makes to another Service while it serves a request."""
+
+    service: str
+    port: int | str | None = None
 
 
 @dataclass(frozen=True)
 class Workload:
-    """Performance model of one Deployment's pods."""
+    """Performance model of one Deployment's pods: own work, then its calls, in sequence."""
 
     service_time: Distribution
     concurrency: int
     startup_time_s: float
+    calls: tuple[Call, ...] = ()
+
+
+@dataclass(frozen=True)
+class Connections:
+    """How a client uses TCP connections: one per request, or a pool kept alive.
+
+    kube-proxy balances connections, not requests (conntrack pins an established
+    connection to its pod), so keep-alive connections stay where they were opened.
+    """
+
+    mode: str = "per-request"
+    count: int = 1
+    requests_per_connection: int | None = None
+    max_age_s: float | None = None
+
+    @property
+    def keepalive(self) -> bool:
+        return self.mode == "keepalive"
 
 
 @dataclass(frozen=True)
@@ -92,6 +145,8 @@ class Client:
     nodes: tuple[str, ...] | None
     connect_timeout_s: float
     timeout_s: float | None
+    ips: int = 1  # source addresses: ip, ip+1, ... (affinity and hashing key on them)
+    connections: Connections = field(default_factory=Connections)
 
 
 @dataclass(frozen=True)
@@ -134,19 +189,10 @@ class Simulation:
                         "clientToNode": cluster.network.client_to_node.to_spec(),
                         "nodeToNode": cluster.network.node_to_node.to_spec(),
                     },
+                    "loadBalancer": _lb_manifest(cluster.load_balancer),
                 },
-                "kubeProxy": {
-                    "mode": self.kube_proxy.mode,
-                    "syncDelay": format_duration(self.kube_proxy.sync_delay_s),
-                },
-                "workloads": {
-                    name: {
-                        "serviceTime": w.service_time.to_spec(),
-                        "concurrency": w.concurrency,
-                        "startupTime": format_duration(w.startup_time_s),
-                    }
-                    for name, w in self.workloads.items()
-                },
+                "kubeProxy": _proxy_manifest(self.kube_proxy),
+                "workloads": {name: _workload_manifest(w) for name, w in self.workloads.items()},
                 "clients": [_client_manifest(c) for c in self.clients],
                 "events": [
                     {"at": format_duration(e.at_s), "scale": {"deployment": e.deployment, "replicas": e.replicas}}
@@ -154,6 +200,34 @@ class Simulation:
                 ],
             },
         }
+
+
+def _lb_manifest(lb: LoadBalancer) -> dict[str, Any]:
+    return {
+        "latency": lb.latency.to_spec(),
+        "algorithm": lb.algorithm,
+        "ipPool": str(lb.ip_pool),
+        "provisioningDelay": format_duration(lb.provisioning_delay_s),
+        "healthCheckInterval": format_duration(lb.health_check_interval_s),
+    }
+
+
+def _proxy_manifest(proxy: KubeProxy) -> dict[str, Any]:
+    out: dict[str, Any] = {"mode": proxy.mode, "syncDelay": format_duration(proxy.sync_delay_s)}
+    if proxy.scheduler is not None:
+        out["scheduler"] = proxy.scheduler
+    return out
+
+
+def _workload_manifest(w: Workload) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "serviceTime": w.service_time.to_spec(),
+        "concurrency": w.concurrency,
+        "startupTime": format_duration(w.startup_time_s),
+    }
+    if w.calls:
+        out["calls"] = [{"service": c.service, **({"port": c.port} if c.port is not None else {})} for c in w.calls]
+    return out
 
 
 def _client_manifest(c: Client) -> dict[str, Any]:
@@ -173,87 +247,16 @@ def _client_manifest(c: Client) -> dict[str, Any]:
     out["connectTimeout"] = format_duration(c.connect_timeout_s)
     if c.timeout_s is not None:
         out["timeout"] = format_duration(c.timeout_s)
+    out["ips"] = c.ips
+    conn: dict[str, Any] = {"mode": c.connections.mode}
+    if c.connections.keepalive:
+        conn["count"] = c.connections.count
+        if c.connections.requests_per_connection is not None:
+            conn["requestsPerConnection"] = c.connections.requests_per_connection
+        if c.connections.max_age_s is not None:
+            conn["maxAge"] = format_duration(c.connections.max_age_s)
+    out["connections"] = conn
     return out
-
-
-class SpecErrors:
-    """Collects ``(field path, message)`` pairs while a document is read."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append((path, message))
-
-    def keys(self, value: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
-        """Check ``value`` is a mapping with only ``allowed`` keys; return it (or {})."""
-        if value is None:
-            value = {}
-        if not isinstance(value, dict):
-            self.add(path, f"must be a mapping, got {value!r}")
-            return {}
-        for key in value:
-            if key not in allowed:
-                self.add(_join(path, key), f"unknown field; expected one of: {', '.join(allowed)}")
-        for key in required:
-            if key not in value:
-                self.add(_join(path, key), "Required value")
-        return value
-
-    def duration(self, value: Any, path: str, default: float | None = None) -> float:
-        if value is None:
-            if default is None:
-                self.add(path, "Required value")
-                return 0.0
-            return default
-        try:
-            return parse_duration(value)
-        except ValueError as err:
-            self.add(path, str(err))
-            return 0.0
-
-    def distribution(self, value: Any, path: str, allow_zero: bool = True) -> Distribution | None:
-        try:
-            return parse_distribution(value, allow_zero_mean=allow_zero)
-        except ValueError as err:
-            text = str(err)
-            head, sep, rest = text.partition(": ")
-            if sep and head.isidentifier():
-                self.add(f"{path}.{head}", rest)
-            else:
-                self.add(path, text)
-            return None
-
-    def number(
-        self, value: Any, path: str, *, integer: bool = False, minimum: float = 0, strict: bool = False
-    ) -> float:
-        kinds: tuple[type, ...] = (int,) if integer else (int, float)
-        ok = isinstance(value, kinds) and not isinstance(value, bool)
-        if ok and (value > minimum if strict else value >= minimum):
-            return value
-        sign = ">" if strict else ">="
-        what = "an integer" if integer else "a number"
-        self.add(path, f"Invalid value: {value!r}: must be {what} {sign} {minimum:g}")
-        return minimum
-
-    def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> str:
-        if value in choices:
-            return str(value)
-        listed = ", ".join(f'"{c}"' for c in choices)
-        self.add(path, f"Unsupported value: {value!r}: supported values: {listed}")
-        return choices[0]
-
-    def cidr(self, value: Any, path: str) -> ipaddress.IPv4Network:
-        try:
-            return ipaddress.IPv4Network(str(value), strict=True)
-        except ValueError as err:
-            self.add(path, f"Invalid value: {value!r}: must be an IPv4 CIDR such as 10.244.0.0/16 ({err})")
-            return ipaddress.IPv4Network("0.0.0.0/0")
-
-
-def _join(path: str, key: object) -> str:
-    """``spec.cluster`` + ``nodes``; a key of the document itself has no leading dot."""
-    return f"{path}.{key}" if path else str(key)
 
 
 def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
@@ -276,10 +279,17 @@ def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
     warmup = errors.duration(spec.get("warmup"), "spec.warmup", default=0.0)
     if duration > 0 and warmup >= duration:
         errors.add("spec.warmup", f"must be shorter than spec.duration ({format_duration(duration)})")
-    proxy = errors.keys(spec.get("kubeProxy"), "spec.kubeProxy", ("mode", "syncDelay"))
+    proxy = errors.keys(spec.get("kubeProxy"), "spec.kubeProxy", ("mode", "scheduler", "syncDelay"))
+    mode = errors.choice(proxy.get("mode", "iptables"), "spec.kubeProxy.mode", PROXY_MODES)
+    scheduler = None
+    if mode == "ipvs":
+        scheduler = errors.choice(proxy.get("scheduler", "rr"), "spec.kubeProxy.scheduler", IPVS_SCHEDULERS)
+    elif "scheduler" in proxy:
+        errors.add("spec.kubeProxy.scheduler", f'Forbidden: only used with mode "ipvs", not "{mode}"')
     kube_proxy = KubeProxy(
-        mode=errors.choice(proxy.get("mode", "iptables"), "spec.kubeProxy.mode", PROXY_MODES),
+        mode=mode,
         sync_delay_s=errors.duration(proxy.get("syncDelay"), "spec.kubeProxy.syncDelay", default=1.0),
+        scheduler=scheduler,
     )
     return Simulation(
         name=str(meta.get("name", "simulation")),
@@ -296,7 +306,9 @@ def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
 
 def _cluster(raw: Any, errors: SpecErrors) -> Cluster:
     path = "spec.cluster"
-    c = errors.keys(raw, path, ("nodes", "nodeCIDR", "podCIDR", "serviceCIDR", "nodePortRange", "network"))
+    c = errors.keys(
+        raw, path, ("nodes", "nodeCIDR", "podCIDR", "serviceCIDR", "nodePortRange", "network", "loadBalancer")
+    )
     nodes_raw = c.get("nodes", 1)
     nodes: list[Node] = []
     if isinstance(nodes_raw, int) and not isinstance(nodes_raw, bool):
@@ -346,6 +358,22 @@ def _cluster(raw: Any, errors: SpecErrors) -> Cluster:
         service_cidr=errors.cidr(c.get("serviceCIDR", "10.96.0.0/12"), f"{path}.serviceCIDR"),
         node_port_range=(int(low), int(high)),
         network=network,
+        load_balancer=_load_balancer(c.get("loadBalancer"), errors),
+    )
+
+
+def _load_balancer(raw: Any, errors: SpecErrors) -> LoadBalancer:
+    path = "spec.cluster.loadBalancer"
+    lb = errors.keys(raw, path, ("latency", "algorithm", "ipPool", "provisioningDelay", "healthCheckInterval"))
+    interval = errors.duration(lb.get("healthCheckInterval"), f"{path}.healthCheckInterval", default=5.0)
+    if interval <= 0:
+        errors.add(f"{path}.healthCheckInterval", "must be > 0")
+    return LoadBalancer(
+        latency=errors.distribution(lb.get("latency", "1ms"), f"{path}.latency") or parse_distribution(0),
+        algorithm=errors.choice(lb.get("algorithm", "random"), f"{path}.algorithm", LB_ALGORITHMS),
+        ip_pool=errors.cidr(lb.get("ipPool", "203.0.113.0/24"), f"{path}.ipPool"),
+        provisioning_delay_s=errors.duration(lb.get("provisioningDelay"), f"{path}.provisioningDelay", default=0.0),
+        health_check_interval_s=interval or 5.0,
     )
 
 
@@ -358,12 +386,49 @@ def _workloads(raw: Any, errors: SpecErrors) -> dict[str, Workload]:
         return out
     for name in raw:
         path = f"spec.workloads.{name}"
-        w = errors.keys(raw[name], path, ("serviceTime", "concurrency", "startupTime"), required=("serviceTime",))
+        w = errors.keys(
+            raw[name], path, ("serviceTime", "concurrency", "startupTime", "calls"), required=("serviceTime",)
+        )
         service = errors.distribution(w.get("serviceTime", "10ms"), f"{path}.serviceTime")
         concurrency = int(errors.number(w.get("concurrency", 1), f"{path}.concurrency", integer=True, minimum=1))
         startup = errors.duration(w.get("startupTime"), f"{path}.startupTime", default=0.0)
-        out[str(name)] = Workload(service or parse_distribution(0), concurrency, startup)
+        out[str(name)] = Workload(
+            service or parse_distribution(0), concurrency, startup, _calls(w.get("calls"), path, errors)
+        )
     return out
+
+
+def _calls(raw: Any, path: str, errors: SpecErrors) -> tuple[Call, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add(f"{path}.calls", "must be a list of {service, port}")
+        return ()
+    calls = []
+    for i, item in enumerate(raw):
+        c = errors.keys(item, f"{path}.calls[{i}]", ("service", "port"), required=("service",))
+        calls.append(Call(str(c.get("service", "")), c.get("port")))
+    return tuple(calls)
+
+
+def _connections(raw: Any, path: str, errors: SpecErrors) -> Connections:
+    c = errors.keys(raw, path, ("mode", "count", "requestsPerConnection", "maxAge"))
+    mode = errors.choice(c.get("mode", "per-request"), f"{path}.mode", CONNECTION_MODES)
+    if mode == "per-request":
+        for key in ("count", "requestsPerConnection", "maxAge"):
+            if key in c:
+                errors.add(f"{path}.{key}", 'Forbidden: only used with mode "keepalive"')
+        return Connections()
+    per = c.get("requestsPerConnection")
+    age = c.get("maxAge")
+    return Connections(
+        mode=mode,
+        count=int(errors.number(c.get("count", 1), f"{path}.count", integer=True, minimum=1)),
+        requests_per_connection=None
+        if per is None
+        else int(errors.number(per, f"{path}.requestsPerConnection", integer=True, minimum=1)),
+        max_age_s=None if age is None else errors.duration(age, f"{path}.maxAge"),
+    )
 
 
 def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
@@ -378,7 +443,19 @@ def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
         c = errors.keys(
             item,
             path,
-            ("name", "ip", "location", "target", "rate", "arrival", "nodes", "connectTimeout", "timeout"),
+            (
+                "name",
+                "ip",
+                "ips",
+                "location",
+                "target",
+                "rate",
+                "arrival",
+                "nodes",
+                "connectTimeout",
+                "timeout",
+                "connections",
+            ),
             required=("name", "target", "rate"),
         )
         t = errors.keys(c.get("target"), f"{path}.target", ("service", "via", "port"), required=("service",))
@@ -410,6 +487,8 @@ def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
                 nodes=tuple(nodes) if nodes is not None else None,
                 connect_timeout_s=errors.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
                 timeout_s=None if timeout is None else errors.duration(timeout, f"{path}.timeout"),
+                ips=int(errors.number(c.get("ips", 1), f"{path}.ips", integer=True, minimum=1)),
+                connections=_connections(c.get("connections"), f"{path}.connections", errors),
             )
         )
     return tuple(clients)

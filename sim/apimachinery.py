@@ -1,0 +1,123 @@
+"""The API server's validation vocabulary, shared by the Service and Deployment parsers.
+
+Field errors carry a path and the API server's own detail text
+(k8s.io/apimachinery/pkg/util/validation and pkg/apis/core/validation), and values are
+rendered in messages the way Go prints them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "DNS1035",
+    "DNS1035_MSG",
+    "DNS1123",
+    "DNS1123_MSG",
+    "IANA_SVC_NAME",
+    "FieldError",
+    "default",
+    "go",
+    "go_map",
+    "is_str_map",
+    "mapping",
+    "object_name",
+    "port_name_problems",
+    "unsupported",
+    "valid_port",
+]
+
+DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
+    "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+DNS1123_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+    "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One validation failure: ``path`` in the manifest and the API server's ``detail``."""
+
+    path: str
+    detail: str
+
+
+def object_name(meta: dict[str, Any], errors: list[FieldError], pattern: re.Pattern[str], msg: str) -> str:
+    name = meta.get("name")
+    if not name:
+        errors.append(FieldError("metadata.name", "Required value: name or generateName is required"))
+        return ""
+    if not isinstance(name, str) or not pattern.match(name):
+        errors.append(FieldError("metadata.name", f"Invalid value: {go(name)}: {msg}"))
+        return str(name)
+    return name
+
+
+def mapping(value: Any, path: str, errors: list[FieldError]) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.append(FieldError(path, f"Invalid value: {go(value)}: must be a mapping"))
+        return {}
+    return value
+
+
+def default(value: Any, default: Any) -> Any:
+    """The API server's defaulting: an omitted field and an empty string both get ``default``."""
+    return default if value is None or value == "" else value
+
+
+def port_name_problems(name: str) -> list[str]:
+    """apimachinery's IsValidPortName (pkg/util/validation/validation.go), message for message."""
+    problems = []
+    if len(name) > 15:
+        problems.append("must be no more than 15 characters")
+    if not re.fullmatch(r"[-a-z0-9]+", name):
+        problems.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
+    if not re.search(r"[a-z]", name):
+        problems.append("must contain at least one letter (a-z)")
+    if "--" in name:
+        problems.append("must not contain consecutive hyphens")
+    if name and (name[0] == "-" or name[-1] == "-"):
+        problems.append("must not begin or end with a hyphen")
+    return problems
+
+
+def valid_port(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+
+
+def is_str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def unsupported(path: str, value: Any, supported: tuple[str, ...]) -> FieldError:
+    choices = ", ".join(f'"{s}"' for s in supported)
+    return FieldError(path, f"Unsupported value: {go(value)}: supported values: {choices}")
+
+
+def go(value: Any) -> str:
+    """Render a value as the API server does in messages: strings quoted, numbers bare."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def go_map(labels: Mapping[str, str]) -> str:
+    inner = ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items()))
+    return f"map[string]string{{{inner}}}"
