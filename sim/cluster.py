@@ -12,8 +12,10 @@ Rules (../shared/KUBERNETES.md):
   ranking, pkg/controller/controller_utils.go); a deleted pod is ``terminating`` at
   once, leaves the dataplanes at the next sync, finishes what it holds and exits, or
   is killed when its grace period (``terminationGracePeriodSeconds``, 30 s) ends;
-- endpoints are the Ready pods the selector matches; with none Ready, serving
-  terminating pods are used (ProxyTerminatingEndpoints, GA in 1.28).
+- a Service port's endpoints are the pods its selector matches whose ``targetPort``
+  resolves (a named port must be one of the pod's container ports), each with its
+  ``ready`` and ``serving`` conditions; each node's kube-proxy then decides which it
+  may use (:mod:`sim.dataplane`).
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ import json
 import zlib
 from typing import Any, Protocol
 
-import numpy as np
 import simpy
 
 from sim.addresses import PodIPAllocator, node_pod_cidr
-from sim.dataplane import Dataplane
+from sim.dataplane import Dataplane, EndpointInfo, Rules
 from sim.deployment import Deployment
+from sim.kubernetes import Service, ServicePort
 from sim.pods import INF, Pod
 from sim.randomness import Streams
 from sim.scenario import Scenario
@@ -45,6 +47,15 @@ class TrafficHooks(Protocol):
     def advance(self, horizon: float) -> None: ...
     def pod_added(self, pod: Pod) -> None: ...
     def finish_pod(self, pod: Pod) -> None: ...
+    def busy_until(self, pod: Pod) -> float | None: ...
+
+
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+def service_ports(services: tuple[Service, ...] | list[Service]) -> list[tuple[Service, ServicePort]]:
+    """Every (Service, port) pair: the unit kube-proxy programs rules for, in a fixed order."""
+    return [(svc, port) for svc in services for port in svc.ports]
 
 
 class ClusterRuntime:
@@ -68,29 +79,57 @@ class ClusterRuntime:
         self.pods: list[Pod] = []
         self.node_names = [n.name for n in self.sim.cluster.nodes]
         self.services = list(scenario.services)
+        self.ports = service_ports(scenario.services)
+        self.zones = [n.labels.get(ZONE_LABEL) for n in self.sim.cluster.nodes]
+        self._named_ports = {d.name: {p.name for p in d.ports if p.name} for d in scenario.deployments}
+        self.batch_s = 1.0  # the engine sets its ticker period (used to poll pods it cannot predict)
         self._ipam = [PodIPAllocator(node_pod_cidr(self.sim.cluster.pod_cidr, i)) for i in range(len(self.node_names))]
         self._names = {d.name: streams.generator(f"deployment/{d.name}/names") for d in scenario.deployments}
         self._hash = {d.name: _template_hash(d) for d in scenario.deployments}
         self._unrouted: dict[int, simpy.Event] = {}
-        self._syncs: dict[float, list[np.ndarray]] = {}  # due time -> endpoints to install
+        self._syncs: dict[float, list[Rules]] = {}  # due time -> rules to install
         self.timeline: list[dict[str, Any]] = []
+        self.on_sync: list[Any] = []  # called after every dataplane sync (load balancers listen)
 
     # -- queries ---------------------------------------------------------------------
     def live_pods(self, deployment: str) -> list[Pod]:
         return [p for p in self.pods if p.deployment == deployment and p.gone_at == INF]
 
-    def endpoints(self, service: int) -> list[Pod]:
-        """The Service's endpoints as the EndpointSlice controller publishes them now."""
-        svc = self.services[service]
-        matched = [p for p in self.pods if p.node is not None and p.gone_at == INF and svc.selects(p.labels)]
-        ready = [p for p in matched if p.ready]
-        chosen = ready or [p for p in matched if p.serving]
-        return sorted(chosen, key=lambda p: p.name)
+    def endpoints(self, port: int) -> list[Pod]:
+        """A Service port's endpoints as the EndpointSlice controller publishes them now:
+        scheduled, not gone, selected, with the target port; in name order."""
+        svc, service_port = self.ports[port]
+        target = service_port.target_port
+        return sorted(
+            (
+                p
+                for p in self.pods
+                if p.node is not None
+                and p.gone_at == INF
+                and svc.selects(p.labels)
+                and (not isinstance(target, str) or target in self._named_ports[p.deployment])
+            ),
+            key=lambda p: p.name,
+        )
 
-    def first_endpoint(self, service: int) -> Pod | None:
+    def rules(self, port: int) -> Rules:
+        """What kube-proxy programs for a Service port, from its endpoints now."""
+        svc, _ = self.ports[port]
+        infos = tuple(
+            EndpointInfo(p.index, p.node, self.zones[p.node], p.ready, p.serving)  # type: ignore[index,arg-type]
+            for p in self.endpoints(port)
+        )
+        return Rules(
+            endpoints=infos,
+            external_local=svc.external_traffic_policy == "Local",
+            internal_local=svc.internal_traffic_policy == "Local",
+            distribution=svc.traffic_distribution,
+            affinity_timeout_s=svc.affinity_timeout_s if svc.session_affinity == "ClientIP" else None,
+        )
+
+    def first_endpoint(self, port: int) -> Pod | None:
         """The first Ready pod of the Service by name (a ``via: podIP`` client's target)."""
-        ready = [p for p in self.endpoints(service) if p.ready]
-        return ready[0] if ready else None
+        return next((p for p in self.endpoints(port) if p.ready), None)
 
     # -- changes ---------------------------------------------------------------------
     def start(self) -> None:
@@ -101,9 +140,10 @@ class ClusterRuntime:
                 if pod.node is not None:
                     pod.ready_at = 0.0
                     pod.routed_at = 0.0
-        for node_plane in self.dataplanes:
-            for s in range(len(self.services)):
-                node_plane.install(s, np.array([p.index for p in self.endpoints(s)], dtype=np.int64))
+        for port in range(len(self.ports)):
+            rules = self.rules(port)
+            for plane in self.dataplanes:
+                plane.install(port, rules)
         for dep in self.scenario.deployments:
             self._record(dep.name, "start", None)
 
@@ -197,7 +237,14 @@ class ClusterRuntime:
         self._catch_up()
         if unrouted.triggered:  # no node sends it new requests: finish what it holds
             self._hooks().finish_pod(pod)
-            yield env.timeout(max(0.0, min(pod.deadline, pod.busy_until) - env.now))
+            while env.now < pod.deadline:
+                until = self._hooks().busy_until(pod)
+                if until is not None:
+                    yield env.timeout(max(0.0, min(pod.deadline, until) - env.now))
+                    break
+                # A pod whose requests wait on calls cannot be predicted: look again later.
+                yield env.timeout(min(self.batch_s, pod.deadline - env.now))
+                self._catch_up()
         yield from self._exit(pod)
 
     def _exit(self, pod: Pod) -> Any:
@@ -216,7 +263,7 @@ class ClusterRuntime:
         batches them (``minSyncPeriod``), so the dataplane at time t holds the endpoints
         as they were at t - syncDelay.
         """
-        snapshot = [np.array([p.index for p in self.endpoints(s)], dtype=np.int64) for s in range(len(self.services))]
+        snapshot = [self.rules(port) for port in range(len(self.ports))]
         due = self.env.now + self.sim.kube_proxy.sync_delay_s
         if due not in self._syncs:
             self.env.process(self._sync(due))
@@ -228,8 +275,8 @@ class ClusterRuntime:
         snapshot = self._syncs.pop(due)
         before = self._routed()
         for plane in self.dataplanes:
-            for s, pods in enumerate(snapshot):
-                plane.install(s, pods)
+            for port, rules in enumerate(snapshot):
+                plane.install(port, rules)
         routed = self._routed()
         for index in sorted(routed - before):
             pod = self.pods[index]
@@ -240,29 +287,44 @@ class ClusterRuntime:
         for index, event in list(self._unrouted.items()):
             if index not in routed and not event.triggered:
                 event.succeed()
+        for hook in self.on_sync:
+            hook()
         for dep in self.scenario.deployments:
             self._record(dep.name, "synced", None)
 
     def _routed(self) -> set[int]:
-        """Pods some Service routes to, as the dataplanes hold them (all nodes sync alike)."""
-        return {int(i) for s in range(len(self.services)) for i in self.dataplanes[0].endpoints[s]}
+        """Pods some node's dataplane routes to, for any Service port and traffic kind."""
+        routed: set[int] = set()
+        for plane in self.dataplanes:
+            for port in range(len(self.ports)):
+                routed.update(plane.external[port].tolist())
+                routed.update(plane.internal[port].tolist())
+        return routed
 
     def _record(self, deployment: str, event: str, pod: Pod | None) -> None:
+        row = self._row(deployment, event, pod.name if pod is not None else None, None)
+        last = next((r for r in reversed(self.timeline) if r["deployment"] == deployment), None)
+        if event == "synced" and last is not None and last["endpoints"] == row["endpoints"]:
+            return  # a sync that changed nothing for this Deployment is not a change
+        self.timeline.append(row)
+
+    def record_row(self, deployment: str, event: str, detail: str) -> None:
+        """A timeline row for a change outside the Deployment itself (load-balancer rotation)."""
+        self.timeline.append(self._row(deployment, event, None, detail))
+
+    def _row(self, deployment: str, event: str, pod: str | None, detail: str | None) -> dict[str, Any]:
         live = self.live_pods(deployment)
         routed = self._routed()
-        row = {
+        return {
             "time": float(self.env.now),
             "deployment": deployment,
             "pods_total": len(live),
             "pods_ready": sum(p.ready for p in live),
             "endpoints": sum(1 for p in self.pods if p.deployment == deployment and p.index in routed),
             "event": event,
-            "pod": pod.name if pod is not None else None,
+            "pod": pod,
+            "detail": detail,
         }
-        last = next((r for r in reversed(self.timeline) if r["deployment"] == deployment), None)
-        if event == "synced" and last is not None and last["endpoints"] == row["endpoints"]:
-            return  # a sync that changed nothing for this Deployment is not a change
-        self.timeline.append(row)
 
     def _hooks(self) -> TrafficHooks:
         assert self.traffic is not None, "attach the traffic engine before the run starts"

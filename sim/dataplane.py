@@ -1,37 +1,58 @@
-"""kube-proxy's dataplane on one node: the endpoints it has installed and how it picks one.
+"""kube-proxy's dataplane on one node: the rules it installed and the choice it makes.
 
-Each node's kube-proxy keeps its own copy of every Service's endpoints, updated when
-it syncs (../shared/KUBERNETES.md, "Endpoint lifecycle and propagation"), and its own
-choice state. A choice is made once per new connection, on the node where the
-connection enters (pkg/proxy/iptables/proxier.go).
+Each node's kube-proxy keeps its own copy of every Service port's endpoints, updated
+when it syncs, and its own choice state. A choice is made once per new connection, on
+the node where the connection enters (pkg/proxy/iptables/proxier.go). Which endpoints a
+connection may use (pkg/proxy/topology.go, ../shared/KUBERNETES.md):
 
-Strategies are small classes with one method, ``choose(endpoints, draws)``; adding a
-mode or an IPVS scheduler means adding a class here.
+- only Ready endpoints; if none is Ready, serving-and-terminating ones
+  (ProxyTerminatingEndpoints, GA 1.28);
+- traffic policy ``Local`` (external traffic with ``externalTrafficPolicy``, in-cluster
+  traffic with ``internalTrafficPolicy``): only endpoints on this node; with none the
+  packet is dropped ("has no local endpoints");
+- otherwise ``trafficDistribution``: PreferSameZone (PreferClose is its alias) keeps
+  same-zone endpoints if there are any; PreferSameNode prefers this node, then the zone;
+- no endpoints at all: REJECT ("has no endpoints"), the client is refused at once;
+- ``sessionAffinity: ClientIP``: per node, per Service port, a table keyed by source
+  address, refreshed on use, forgotten after ``timeoutSeconds`` of silence.
 """
 
 from __future__ import annotations
 
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass
+
 import numpy as np
 
-from sim.randomness import BlockStream
+from sim.schedulers import Connection, Scheduler, UniformRandom
 
-__all__ = ["Dataplane", "UniformRandom", "iptables_cascade_choice", "strategy_for"]
+__all__ = ["DROP", "REJECT", "Dataplane", "EndpointInfo", "Rules", "iptables_cascade_choice"]
+
+REJECT = -1  # no endpoints: the client is refused at once
+DROP = -2  # policy Local and no local endpoint: the packet is dropped, the client times out
 
 
-class UniformRandom:
-    """iptables and nftables modes: every endpoint with probability exactly 1/n.
+@dataclass(frozen=True)
+class EndpointInfo:
+    """One endpoint of a Service port as the EndpointSlice publishes it."""
 
-    iptables writes rule i of n with ``-m statistic --mode random --probability
-    1/(n-i)`` and the last rule unconditional; the product of "not taken" before i and
-    "taken" at i is 1/n for every i (see :func:`iptables_cascade_choice`, and the test
-    that checks the two agree). One uniform draw per connection is therefore exact.
-    """
+    pod: int
+    node: int
+    zone: str | None
+    ready: bool
+    serving: bool
 
-    def choose(self, endpoints: np.ndarray, draws: np.ndarray) -> np.ndarray:
-        """Pod indices for a batch of new connections; ``draws`` are uniform on [0, 1)."""
-        picks = (draws * len(endpoints)).astype(np.int64)
-        np.minimum(picks, len(endpoints) - 1, out=picks)
-        return endpoints[picks]
+
+@dataclass(frozen=True)
+class Rules:
+    """What kube-proxy programs for one Service port."""
+
+    endpoints: tuple[EndpointInfo, ...]
+    external_local: bool = False
+    internal_local: bool = False
+    distribution: str | None = None
+    affinity_timeout_s: float | None = None  # None: sessionAffinity None
 
 
 def iptables_cascade_choice(n: int, rng: np.random.Generator) -> int:
@@ -45,33 +66,112 @@ def iptables_cascade_choice(n: int, rng: np.random.Generator) -> int:
     return n - 1
 
 
-def strategy_for(mode: str) -> UniformRandom:
-    """The endpoint-choice strategy for a kube-proxy mode."""
-    if mode in ("iptables", "nftables"):
-        return UniformRandom()
-    raise ValueError(f"kube-proxy mode {mode!r} is not modelled")
-
-
 class Dataplane:
-    """One node's installed Service rules: endpoints per Service, as last synced."""
+    """One node's installed rules and its scheduler, affinity tables and connection counts."""
 
-    def __init__(self, node: int, n_services: int, strategy: UniformRandom, draws: BlockStream) -> None:
+    def __init__(self, node: int, zone: str | None, n_ports: int, scheduler: Scheduler) -> None:
         self.node = node
-        self.strategy = strategy
-        self.draws = draws
-        self.endpoints: list[np.ndarray] = [np.empty(0, dtype=np.int64) for _ in range(n_services)]
+        self.zone = zone
+        self.scheduler = scheduler
+        empty = np.empty(0, dtype=np.int64)
+        self.external = [empty] * n_ports  # endpoints for traffic entering from outside
+        self.internal = [empty] * n_ports  # endpoints for in-cluster traffic (ClusterIP)
+        self._on_empty = [(REJECT, REJECT)] * n_ports
+        self._affinity_timeout: list[float | None] = [None] * n_ports
+        self._affinity: dict[int, dict[int, tuple[int, float]]] = defaultdict(dict)
+        self._open: dict[int, int] = defaultdict(int)
+        self._closing: list[tuple[float, int]] = []
 
-    def install(self, service: int, pods: np.ndarray) -> None:
-        """kube-proxy sync: replace the Service's endpoints (pod indices)."""
-        self.endpoints[service] = pods
+    # -- sync -------------------------------------------------------------------------
+    def install(self, port: int, rules: Rules) -> None:
+        """kube-proxy sync for one Service port."""
+        local = np.array(
+            [e.pod for e in self._usable([e for e in rules.endpoints if e.node == self.node])], dtype=np.int64
+        )
+        preferred = self._preferred(self._usable(list(rules.endpoints)), rules.distribution)
+        self.external[port] = local if rules.external_local else preferred
+        self.internal[port] = local if rules.internal_local else preferred
+        self._on_empty[port] = (
+            DROP if rules.external_local else REJECT,
+            DROP if rules.internal_local else REJECT,
+        )
+        self._affinity_timeout[port] = rules.affinity_timeout_s
 
-    def choose(self, services: np.ndarray) -> np.ndarray:
-        """Pick a pod for each new connection (in entry order); -1 where none exists."""
-        draws = self.draws.take(len(services))
-        picks = np.full(len(services), -1, dtype=np.int64)
-        for svc in np.unique(services).tolist():
-            endpoints = self.endpoints[svc]
-            if len(endpoints):
-                mask = services == svc
-                picks[mask] = self.strategy.choose(endpoints, draws[mask])
+    @staticmethod
+    def _usable(endpoints: list[EndpointInfo]) -> list[EndpointInfo]:
+        ready = [e for e in endpoints if e.ready]
+        return ready or [e for e in endpoints if e.serving]
+
+    def _preferred(self, endpoints: list[EndpointInfo], distribution: str | None) -> np.ndarray:
+        chosen = endpoints
+        if distribution == "PreferSameNode":
+            chosen = [e for e in endpoints if e.node == self.node] or self._same_zone(endpoints) or endpoints
+        elif distribution in ("PreferSameZone", "PreferClose"):
+            chosen = self._same_zone(endpoints) or endpoints
+        return np.array([e.pod for e in chosen], dtype=np.int64)
+
+    def _same_zone(self, endpoints: list[EndpointInfo]) -> list[EndpointInfo]:
+        return [e for e in endpoints if self.zone is not None and e.zone == self.zone]
+
+    # -- choice -----------------------------------------------------------------------
+    def endpoints(self, port: int, external: bool) -> np.ndarray:
+        return self.external[port] if external else self.internal[port]
+
+    def choose(self, port: int, external: bool, conn: Connection, now: float) -> int:
+        """A pod for a new connection at ``now``, or REJECT / DROP."""
+        endpoints = self.endpoints(port, external)
+        if not len(endpoints):
+            if isinstance(self.scheduler, UniformRandom):
+                self.scheduler.draws.one()  # spent either way, so both engine paths draw alike
+            return self._on_empty[port][0 if external else 1]
+        timeout = self._affinity_timeout[port]
+        if timeout is not None:
+            table = self._affinity[port]
+            known = table.get(conn.source_ip)
+            if known is not None and now - known[1] <= timeout and known[0] in endpoints:
+                table[conn.source_ip] = (known[0], now)
+                return known[0]
+        if self.scheduler.counts_connections:
+            self._expire(now)
+        pod = self.scheduler.choose(endpoints.tolist(), conn)
+        if timeout is not None:
+            self._affinity[port][conn.source_ip] = (pod, now)
+        return pod
+
+    def choose_many(self, ports: np.ndarray, external: np.ndarray) -> np.ndarray:
+        """Uniform choices for a batch of new connections in entry order (iptables/nftables,
+        no affinity): one draw each, as :meth:`choose` makes them; REJECT/DROP where empty."""
+        assert isinstance(self.scheduler, UniformRandom)
+        draws = self.scheduler.draws.take(len(ports))
+        picks = np.empty(len(ports), dtype=np.int64)
+        for port in np.unique(ports).tolist():
+            for outside in (True, False):
+                mask = (ports == port) & (external == outside)
+                if not mask.any():
+                    continue
+                endpoints = self.endpoints(port, outside)
+                if len(endpoints):
+                    index = (draws[mask] * len(endpoints)).astype(np.int64)
+                    picks[mask] = endpoints[np.minimum(index, len(endpoints) - 1)]
+                else:
+                    picks[mask] = self.empty_action(port, outside)
         return picks
+
+    def empty_action(self, port: int, external: bool) -> int:
+        return self._on_empty[port][0 if external else 1]
+
+    # -- connection counts (least-connection schedulers) -------------------------------
+    def opened(self, pod: int) -> None:
+        self._open[pod] += 1
+
+    def closes_at(self, pod: int, when: float) -> None:
+        heapq.heappush(self._closing, (when, pod))
+
+    def open_connections(self, pod: int) -> int:
+        return self._open[pod]
+
+    def _expire(self, now: float) -> None:
+        closing = self._closing
+        while closing and closing[0][0] <= now:
+            _, pod = heapq.heappop(closing)
+            self._open[pod] -= 1

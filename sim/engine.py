@@ -7,6 +7,8 @@ kube-proxy syncs) are SimPy processes; a ticker moves the request batches forwar
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import math
 from collections.abc import Callable
 from typing import Any
@@ -14,17 +16,21 @@ from typing import Any
 import numpy as np
 import simpy
 
-from sim.cluster import ClusterRuntime
-from sim.dataplane import Dataplane, strategy_for
+from sim.cluster import ZONE_LABEL, ClusterRuntime, service_ports
+from sim.dataplane import Dataplane
 from sim.distributions import Distribution
+from sim.kubernetes import Service
+from sim.loadbalancer import LoadBalancerRuntime, health_checks
 from sim.pods import Pod
 from sim.randomness import BlockStream, Streams
 from sim.records import RequestLog
+from sim.request_events import CallPlan, EventTraffic
 from sim.results import Result, build_result
 from sim.scenario import Scenario
+from sim.schedulers import Scheduler, make_scheduler
 from sim.spec import Client
 from sim.topology import Topology
-from sim.traffic import ClientFlow, Traffic
+from sim.traffic import BatchTraffic, ClientFlow, Traffic
 
 __all__ = ["simulate"]
 
@@ -79,29 +85,101 @@ class _Run:
         self.streams = Streams(seed)
         self.topology = Topology(scenario)
         nodes = sim.cluster.nodes
-        strategy = strategy_for(sim.kube_proxy.mode)
-        self.dataplanes = [
-            Dataplane(i, len(scenario.services), strategy, self.streams.uniform(f"node/{n.name}/kube-proxy"))
-            for i, n in enumerate(nodes)
-        ]
+        self.ports = service_ports(scenario.services)
+        self.dataplanes = [self._dataplane(i) for i in range(len(nodes))]
         total_rate = sum(c.rate for c in sim.clients)
         self.log = RequestLog(int(total_rate * sim.duration_s * 1.05) + 1024)
         self.cluster = ClusterRuntime(self.env, scenario, self.streams, self.topology, self.dataplanes)
+        self.callers = sorted(name for name, w in sim.workloads.items() if w.calls)
         hop = [self._hop_dist(n.name) for n in nodes]
-        self.traffic = Traffic(
-            log=self.log,
-            clients=[self._flow(i, c) for i, c in enumerate(sim.clients)],
-            dataplanes=self.dataplanes,
-            hops_out=[self.streams.variates(f"node/{n.name}/hop-out", hop[i]) for i, n in enumerate(nodes)],
-            hops_back=[self.streams.variates(f"node/{n.name}/hop-back", hop[i]) for i, n in enumerate(nodes)],
-            pods=self.cluster.pods,
-            first_endpoint=self.cluster.first_endpoint,
-            send_until=sim.duration_s,
-        )
+        common: dict[str, Any] = {
+            "log": self.log,
+            "clients": [self._flow(i, c) for i, c in enumerate(sim.clients)],
+            "dataplanes": self.dataplanes,
+            "hops_out": [self.streams.variates(f"node/{n.name}/hop-out", hop[i]) for i, n in enumerate(nodes)],
+            "hops_back": [self.streams.variates(f"node/{n.name}/hop-back", hop[i]) for i, n in enumerate(nodes)],
+            "pods": self.cluster.pods,
+            "first_endpoint": self.cluster.first_endpoint,
+            "send_until": sim.duration_s,
+        }
+        self.load_balancers = self._load_balancers()
+        self.traffic: Traffic
+        if self._needs_events():
+            self.traffic = EventTraffic(
+                **common,
+                pools={i: c.connections for i, c in enumerate(sim.clients) if c.connections.keepalive},
+                destinations=[int(ipaddress.IPv4Address(svc.cluster_ip or "0.0.0.0")) for svc, _ in self.ports],
+                load_balancers={port: lb for lb in self.load_balancers for port in lb.ports},
+                call_plans=self._call_plans(),
+                n_clients=len(sim.clients) + len(self.callers),
+            )
+        else:
+            self.traffic = BatchTraffic(**common)
         self.cluster.traffic = self.traffic
         if batch_s is None:
             batch_s = min(5.0, max(1e-3, _BATCH_REQUESTS / total_rate)) if total_rate > 0 else sim.duration_s
         self.batch_s = batch_s
+        self.cluster.batch_s = batch_s
+
+    def _dataplane(self, i: int) -> Dataplane:
+        sim = self.scenario.simulation
+        node = sim.cluster.nodes[i]
+        plane = Dataplane(i, node.labels.get(ZONE_LABEL), len(self.ports), Scheduler())
+        draws = self.streams.uniform(f"node/{node.name}/kube-proxy")
+        plane.scheduler = make_scheduler(sim.kube_proxy.mode, sim.kube_proxy.scheduler, draws, plane.open_connections)
+        return plane
+
+    def _needs_events(self) -> bool:
+        """Whether anything stateful is in play; else the vectorised engine is exact and faster."""
+        sim = self.scenario.simulation
+        targeted = {c.target.service for c in sim.clients}
+        return (
+            sim.kube_proxy.mode == "ipvs"
+            or any(c.connections.keepalive or c.target.via == "loadBalancer" for c in sim.clients)
+            or any(s.session_affinity == "ClientIP" for s in self.scenario.services if s.name in targeted)
+            or bool(self.callers)
+        )
+
+    def _port_index(self, service: str, port: int | str | None) -> int:
+        svc = self.scenario.service(service)
+        wanted = svc.port(port)
+        return next(i for i, (s, p) in enumerate(self.ports) if s.name == service and p == wanted)
+
+    def _call_plans(self) -> dict[str, CallPlan]:
+        sim = self.scenario.simulation
+        plans = {}
+        for k, name in enumerate(self.callers):
+            calls = tuple(
+                (
+                    self._port_index(call.service, call.port),
+                    int(ipaddress.IPv4Address(self.scenario.service(call.service).cluster_ip or "0.0.0.0")),
+                )
+                for call in sim.workloads[name].calls
+            )
+            plans[name] = CallPlan(client=len(sim.clients) + k, calls=calls)
+        return plans
+
+    def _load_balancers(self) -> list[LoadBalancerRuntime]:
+        sim = self.scenario.simulation
+        out = []
+        for svc in self.scenario.services:
+            if svc.type != "LoadBalancer":
+                continue
+            prefix = f"lb/{svc.name}"
+            spec = sim.cluster.load_balancer
+            out.append(
+                LoadBalancerRuntime(
+                    service=svc,
+                    ports=[i for i, (s, _) in enumerate(self.ports) if s.name == svc.name],
+                    spec=spec,
+                    ingress_ip=svc.ingress_ip or "",
+                    n_nodes=len(sim.cluster.nodes),
+                    draws=self.streams.uniform(f"{prefix}/choice"),
+                    latency_out=self.streams.variates(f"{prefix}/latency-out", spec.latency),
+                    latency_back=self.streams.variates(f"{prefix}/latency-back", spec.latency),
+                )
+            )
+        return out
 
     def _hop_dist(self, node: str) -> Distribution:
         others = [n.name for n in self.scenario.simulation.cluster.nodes if n.name != node]
@@ -115,11 +193,10 @@ class _Run:
         far = next((n for n in names if n != client.location), names[0])
         link = self.topology.client_link(client.name, far)
         prefix = f"client/{client.name}"
-        service = next(i for i, s in enumerate(self.scenario.services) if s.name == client.target.service)
         return ClientFlow(
             index=index,
             via=client.target.via,
-            service=service,
+            port=self._port_index(client.target.service, client.target.port),
             own_node=own,
             entry_nodes=np.array(entry, dtype=np.int64),
             arrivals=_arrival_stream(self.streams, prefix, client),
@@ -127,11 +204,26 @@ class _Run:
             link_out=self.streams.variates(f"{prefix}/link-out", link),
             link_back=self.streams.variates(f"{prefix}/link-back", link),
             connect_timeout_s=client.connect_timeout_s,
+            first_ip=int(ipaddress.IPv4Address(client.ip or "0.0.0.0")),
+            ips=client.ips,
+            ip_draws=self.streams.uniform(f"{prefix}/source-ip"),
         )
 
     def execute(self, progress: Callable[[float], None] | None) -> None:
         env, sim = self.env, self.scenario.simulation
         self.cluster.start()
+        for lb in self.load_balancers:
+            env.process(
+                health_checks(
+                    env,
+                    lb,
+                    self.dataplanes,
+                    self._ready_targets,
+                    self._catch_up,
+                    functools.partial(self._record_rotation, lb.service),
+                    [n.name for n in sim.cluster.nodes],
+                )
+            )
         for event in sorted(sim.events, key=lambda e: e.at_s):
             env.process(self._scale_at(event.at_s, event.deployment, event.replicas))
         env.process(self._ticker())
@@ -142,6 +234,17 @@ class _Run:
                 progress(env.now)
         self.traffic.advance(sim.duration_s)
         self.traffic.drain()
+
+    def _ready_targets(self, port: int) -> list[int]:
+        return [p.index for p in self.cluster.endpoints(port) if p.ready]
+
+    def _catch_up(self) -> None:
+        self.traffic.advance(self.env.now)
+
+    def _record_rotation(self, svc: Service, detail: str) -> None:
+        for dep in self.scenario.deployments:
+            if svc.selects(dep.labels):
+                self.cluster.record_row(dep.name, "lb rotation", f"{svc.name}: {detail}")
 
     def _scale_at(self, at_s: float, deployment: str, replicas: int) -> Any:
         yield self.env.timeout(at_s)
@@ -157,10 +260,14 @@ class _Run:
         pods: list[Pod] = self.cluster.pods
         deadline = np.array([p.deadline for p in pods] or [math.inf])
         gone = np.array([p.gone_at for p in pods] or [math.inf])
-        connect = np.array([c.connect_timeout_s for c in sim.clients] or [1.0])
-        timeout = np.array([c.timeout_s if c.timeout_s is not None else math.inf for c in sim.clients] or [math.inf])
+        calls = len(self.callers)
+        connect = np.array([c.connect_timeout_s for c in sim.clients] + [1.0] * calls + [1.0])
+        limits = [c.timeout_s if c.timeout_s is not None else math.inf for c in sim.clients]
+        timeout = np.array(limits + [math.inf] * (calls + 1))
         self.log.finalize(deadline, gone, connect, timeout)
-        return build_result(self.scenario, self.seed, self.log, pods, self.cluster.timeline, self.topology)
+        return build_result(
+            self.scenario, self.seed, self.log, pods, self.cluster.timeline, self.topology, callers=self.callers
+        )
 
 
 def _arrival_stream(streams: Streams, prefix: str, client: Client) -> BlockStream:

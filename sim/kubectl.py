@@ -30,7 +30,7 @@ def service_rows(scenario: Scenario, at_s: float = 0.0, wide: bool = False) -> l
             svc.name,
             svc.type,
             svc.cluster_ip or "<none>",  # "None" (headless) is printed as written
-            _external_ip(svc, wide),
+            _external_ip(svc, wide, at_s >= scenario.simulation.cluster.load_balancer.provisioning_delay_s),
             ",".join(p.kubectl() for p in svc.ports) or "<none>",
             human_age(at_s),
         ]
@@ -40,10 +40,10 @@ def service_rows(scenario: Scenario, at_s: float = 0.0, wide: bool = False) -> l
     return rows
 
 
-def _external_ip(svc: Service, wide: bool = False) -> str:
-    """EXTERNAL-IP as printers.go getServiceExternalIP: spec.externalIPs, load-balancer
-    ingress from a pasted ``status`` (``<pending>`` without one: no load balancer is
-    provisioned in this model), or the name an ExternalName Service points to."""
+def _external_ip(svc: Service, wide: bool = False, provisioned: bool = True) -> str:
+    """EXTERNAL-IP as printers.go getServiceExternalIP: spec.externalIPs, the load balancer's
+    ingress (from a pasted ``status``, else from the pool once provisioned; ``<pending>``
+    before), or the name an ExternalName Service points to."""
     spec = svc.manifest.get("spec") or {}
     external = [str(ip) for ip in spec.get("externalIPs") or []]
     if svc.type == "ExternalName":
@@ -52,6 +52,8 @@ def _external_ip(svc: Service, wide: bool = False) -> str:
         status = svc.manifest.get("status") or {}
         ingress = (status.get("loadBalancer") or {}).get("ingress") if isinstance(status, dict) else None
         names = [str(i.get("ip") or i.get("hostname") or "") for i in ingress or [] if isinstance(i, dict)]
+        if not names and provisioned and svc.ingress_ip:
+            names = [svc.ingress_ip]
         lb = ",".join(n for n in names if n)
         if not wide and len(lb) > 16:
             lb = lb[:13] + "..."

@@ -30,6 +30,9 @@ from sim.apimachinery import (
 __all__ = ["FieldError", "Service", "ServicePort", "parse_service"]
 
 SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameNode", "PreferSameZone")
+DEFAULT_AFFINITY_TIMEOUT_S = 10800.0  # sessionAffinityConfig.clientIP.timeoutSeconds default (3 h)
+MAX_AFFINITY_TIMEOUT_S = 86400
 PROTOCOLS = ("SCTP", "TCP", "UDP")
 
 
@@ -61,10 +64,28 @@ class Service:
     external_traffic_policy: str | None
     session_affinity: str
     manifest: dict[str, Any] = field(repr=False, compare=False)
+    affinity_timeout_s: float = DEFAULT_AFFINITY_TIMEOUT_S
+    internal_traffic_policy: str = "Cluster"
+    traffic_distribution: str | None = None
+    allocate_load_balancer_node_ports: bool = True
+    health_check_node_port: int | None = None
+    ingress_ip: str | None = None  # the load balancer's address, once provisioned
 
     @property
     def has_node_ports(self) -> bool:
-        return self.type in ("NodePort", "LoadBalancer")
+        """NodePort Services, and LoadBalancers unless ``allocateLoadBalancerNodePorts: false``."""
+        return self.type == "NodePort" or (self.type == "LoadBalancer" and self.allocate_load_balancer_node_ports)
+
+    @property
+    def needs_health_check_port(self) -> bool:
+        """A LoadBalancer with policy Local gets a healthCheckNodePort (service/storage/alloc.go)."""
+        return self.type == "LoadBalancer" and self.external_traffic_policy == "Local"
+
+    def port(self, wanted: int | str | None) -> ServicePort:
+        """The port a client or call names (number or name); the first if none is named."""
+        if wanted is None:
+            return self.ports[0]
+        return next(p for p in self.ports if wanted in (p.port, p.name))
 
     def selects(self, labels: Mapping[str, str]) -> bool:
         """Service selectors are equality-only and an empty selector selects nothing."""
@@ -115,6 +136,33 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     affinity = default(spec.get("sessionAffinity"), "None")
     if affinity not in ("ClientIP", "None"):
         errors.append(unsupported("spec.sessionAffinity", affinity, ("ClientIP", "None")))
+    affinity_timeout = _affinity_timeout(spec, affinity, errors)
+    itp = default(spec.get("internalTrafficPolicy"), "Cluster")
+    if itp not in ("Cluster", "Local"):
+        errors.append(unsupported("spec.internalTrafficPolicy", itp, ("Cluster", "Local")))
+    distribution = default(spec.get("trafficDistribution"), None)
+    if distribution is not None and distribution not in TRAFFIC_DISTRIBUTIONS:
+        errors.append(unsupported("spec.trafficDistribution", distribution, TRAFFIC_DISTRIBUTIONS))
+    allocate = spec.get("allocateLoadBalancerNodePorts")
+    if allocate is not None and svc_type != "LoadBalancer":
+        errors.append(
+            FieldError(
+                "spec.allocateLoadBalancerNodePorts", "Forbidden: may only be used when `type` is 'LoadBalancer'"
+            )
+        )
+    if allocate is not None and not isinstance(allocate, bool):
+        errors.append(
+            FieldError("spec.allocateLoadBalancerNodePorts", f"Invalid value: {go(allocate)}: must be a boolean")
+        )
+    health_port = spec.get("healthCheckNodePort")
+    if health_port is not None and not (valid_port(health_port) and svc_type == "LoadBalancer" and etp == "Local"):
+        errors.append(
+            FieldError(
+                "spec.healthCheckNodePort",
+                f"Invalid value: {go(health_port)}: may only be set when `type` is 'LoadBalancer' and "
+                "`externalTrafficPolicy` is 'Local'",
+            )
+        )
     cluster_ip = spec.get("clusterIP")
     if cluster_ip is not None and not isinstance(cluster_ip, str):
         errors.append(FieldError("spec.clusterIP", f"Invalid value: {go(cluster_ip)}: must be a valid IP address"))
@@ -138,7 +186,33 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
         external_traffic_policy=etp,
         session_affinity=affinity,
         manifest=doc,
+        affinity_timeout_s=affinity_timeout,
+        internal_traffic_policy=itp,
+        traffic_distribution=distribution,
+        allocate_load_balancer_node_ports=allocate is not False,
+        health_check_node_port=health_port,
     ), []
+
+
+def _affinity_timeout(spec: dict[str, Any], affinity: str, errors: list[FieldError]) -> float:
+    """``sessionAffinityConfig.clientIP.timeoutSeconds``: 10800 by default, 1–86400 allowed."""
+    config = spec.get("sessionAffinityConfig")
+    if config is None:
+        return DEFAULT_AFFINITY_TIMEOUT_S
+    path = "spec.sessionAffinityConfig"
+    if affinity != "ClientIP":
+        errors.append(FieldError(path, f"Invalid value: {go(config)}: must not be set when sessionAffinity is None"))
+        return DEFAULT_AFFINITY_TIMEOUT_S
+    timeout = (mapping(config, path, errors).get("clientIP") or {}).get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT_S)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_AFFINITY_TIMEOUT_S:
+        errors.append(
+            FieldError(
+                f"{path}.clientIP.timeoutSeconds",
+                f"Invalid value: {go(timeout)}: must be greater than 0 and less than {MAX_AFFINITY_TIMEOUT_S}",
+            )
+        )
+        return DEFAULT_AFFINITY_TIMEOUT_S
+    return float(timeout)
 
 
 def _service_port(raw: Any, i: int, svc_type: str, count: int, errors: list[FieldError]) -> ServicePort | None:

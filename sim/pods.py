@@ -97,6 +97,21 @@ class Pod:
         start = self._start_times(t.tolist(), service.tolist())
         return ids, t, start, service
 
+    def serve_one(self, arrive: float) -> tuple[float, float]:
+        """One FIFO arrival, in arrival order: its (start, service time)."""
+        service = self.service.one()
+        if self.concurrency == 1:
+            free = self._free[0]
+            begin = arrive if arrive > free else free
+            self._free[0] = begin + service
+        else:
+            heap = self._free
+            heapq.heapify(heap)
+            free = heap[0]
+            begin = arrive if arrive > free else free
+            heapq.heapreplace(heap, begin + service)
+        return begin, service
+
     def _start_times(self, arrivals: list[float], service: list[float]) -> np.ndarray:
         start = [0.0] * len(arrivals)
         if self.concurrency == 1:

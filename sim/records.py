@@ -18,6 +18,7 @@ OK, REFUSED, UNREACHABLE, REJECTED, RESET, TIMEOUT = range(len(OUTCOMES))
 
 _FLOAT_COLUMNS = ("t_sent", "t_done", "back_s", "t_arrive", "t_start", "service_s")
 _INT_COLUMNS = ("client", "service", "entry_node", "pod", "pod_node")
+_WIDE_COLUMNS = ("client_ip", "connection", "parent")  # int64: addresses and ids
 
 
 class RequestLog:
@@ -29,8 +30,11 @@ class RequestLog:
     t_arrive: np.ndarray  # arrival at the pod
     t_start: np.ndarray  # a worker starts on it
     service_s: np.ndarray
-    client: np.ndarray
-    service: np.ndarray
+    client: np.ndarray  # client index (calls: one past the clients, per calling Deployment)
+    service: np.ndarray  # Service port index
+    client_ip: np.ndarray  # source address as an integer
+    connection: np.ndarray  # connection id
+    parent: np.ndarray  # for a call: the request it serves; else -1
     entry_node: np.ndarray
     pod: np.ndarray
     pod_node: np.ndarray
@@ -43,6 +47,8 @@ class RequestLog:
             setattr(self, name, np.full(self._capacity, math.nan))
         for name in _INT_COLUMNS:
             setattr(self, name, np.full(self._capacity, -1, dtype=np.int32))
+        for name in _WIDE_COLUMNS:
+            setattr(self, name, np.full(self._capacity, -1, dtype=np.int64))
         self.outcome = np.zeros(self._capacity, dtype=np.int8)
 
     def new(self, count: int) -> np.ndarray:
@@ -57,7 +63,7 @@ class RequestLog:
         capacity = self._capacity
         while capacity < needed:
             capacity *= 2
-        for name in (*_FLOAT_COLUMNS, *_INT_COLUMNS, "outcome"):
+        for name in (*_FLOAT_COLUMNS, *_INT_COLUMNS, *_WIDE_COLUMNS, "outcome"):
             old = getattr(self, name)
             fill = math.nan if old.dtype.kind == "f" else (0 if name == "outcome" else -1)
             new = np.full(capacity, fill, dtype=old.dtype)

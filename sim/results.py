@@ -16,6 +16,7 @@ The summary's statistics are computed from these tables, over the measurement wi
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import os
@@ -114,14 +115,16 @@ def build_result(
     pods: list[Pod],
     timeline: list[dict[str, Any]],
     topology: Topology | None = None,
+    callers: list[str] | None = None,
 ) -> Result:
     """Turn the engine's columns into tables and compute the summary from them."""
     sim = scenario.simulation
     node_names = [n.name for n in sim.cluster.nodes]
-    client_names = [c.name for c in sim.clients]
+    client_names = [c.name for c in sim.clients] + list(callers or [])  # calls: under their Deployment
     pod_names = [p.name for p in pods]
     n = log.size
     t_sent, t_done = log.column("t_sent"), log.column("t_done")
+    parent = log.column("parent")
     requests = pd.DataFrame(
         {
             "request_id": np.arange(n, dtype=np.int64),
@@ -133,10 +136,14 @@ def build_result(
             "pod": _labels(log.column("pod"), pod_names),
             "pod_node": _labels(log.column("pod_node"), node_names),
             "outcome": pd.Categorical.from_codes(log.column("outcome"), categories=list(OUTCOMES)),
+            "client_ip": _addresses(log.column("client_ip")),
+            "connection_id": log.column("connection").copy(),
+            "parent_id": pd.array(np.where(parent >= 0, parent, 0), dtype="Int64"),
         }
     )
+    requests.loc[parent < 0, "parent_id"] = pd.NA
     timeline_df = pd.DataFrame(
-        timeline, columns=["time", "deployment", "pods_total", "pods_ready", "endpoints", "event", "pod"]
+        timeline, columns=["time", "deployment", "pods_total", "pods_ready", "endpoints", "event", "pod", "detail"]
     )
     pods_df = _pod_table(sim.warmup_s, sim.duration_s, log, pods, node_names)
     summary = summarize(requests, pods_df, sim.warmup_s, sim.duration_s)
@@ -235,6 +242,13 @@ def _pod_table(
         "utilisation",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _addresses(values: np.ndarray) -> pd.Categorical:
+    """Integer IPv4 addresses as a categorical column of dotted strings."""
+    unique, codes = np.unique(values, return_inverse=True)
+    names = [str(ipaddress.IPv4Address(int(v))) for v in unique]
+    return pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
 
 
 def _labels(codes: np.ndarray, names: list[str]) -> pd.Categorical:

@@ -10,6 +10,7 @@ as a :class:`~sim.errors.ScenarioError`.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -243,9 +244,11 @@ class _Loader:
                 ip = node_ip[client.location]
             elif ip is None:
                 ip = next((h for h in spare if h not in taken), None)
-                taken.add(str(ip))
             elif ip in ips:
                 self.fail(label, f"spec.clients[{i}].ip", f'Invalid value: "{ip}": already the IP of a node')
+            if ip is not None:
+                first = ipaddress.IPv4Address(ip)
+                taken.update(str(first + k) for k in range(client.ips) if int(first) + k < 2**32)
             clients.append(dataclasses.replace(client, ip=ip))
         cluster = dataclasses.replace(cluster, nodes=tuple(nodes))
         return dataclasses.replace(sim, cluster=cluster, clients=tuple(clients))
@@ -265,6 +268,11 @@ class _Loader:
                     detail = ports.reserve(port.node_port)
                     if detail:
                         self.fail(where[f"Service/{svc.name}"], f"spec.ports[{i}].nodePort", detail)
+            if svc.health_check_node_port is not None:
+                detail = ports.reserve(svc.health_check_node_port)
+                if detail:
+                    self.fail(where[f"Service/{svc.name}"], "spec.healthCheckNodePort", detail)
+        pool = (str(h) for h in sim.cluster.load_balancer.ip_pool.hosts())
         resolved = []
         for svc in services:
             # A failed allocation is reported on its field; the Service stays in the list so
@@ -284,17 +292,22 @@ class _Loader:
                     except RangeFull as err:
                         self.fail(where[f"Service/{svc.name}"], f"spec.ports[{i}].nodePort", str(err))
                 new_ports.append(dataclasses.replace(port, node_port=node_port))
-            resolved.append(dataclasses.replace(svc, cluster_ip=cluster_ip, ports=tuple(new_ports)))
-            if svc.external_traffic_policy == "Local":
-                self.warnings.append(
-                    f"{self.name}: Service {svc.name}: externalTrafficPolicy Local is not simulated yet; "
-                    "traffic is routed as Cluster"
+            health = svc.health_check_node_port
+            if health is None and svc.needs_health_check_port:
+                try:
+                    health = ports.allocate()
+                except RangeFull as err:
+                    self.fail(where[f"Service/{svc.name}"], "spec.healthCheckNodePort", str(err))
+            ingress = _pasted_ingress(svc) or next(pool, None) if svc.type == "LoadBalancer" else None
+            resolved.append(
+                dataclasses.replace(
+                    svc,
+                    cluster_ip=cluster_ip,
+                    ports=tuple(new_ports),
+                    health_check_node_port=health,
+                    ingress_ip=ingress,
                 )
-            if svc.session_affinity == "ClientIP":
-                self.warnings.append(
-                    f"{self.name}: Service {svc.name}: sessionAffinity ClientIP is not simulated yet; "
-                    "endpoints are chosen per connection"
-                )
+            )
         return resolved
 
     def _cross_check(self, label: str, sim: Simulation, services: list[Service], deployments: list[Deployment]) -> None:
@@ -328,6 +341,7 @@ class _Loader:
                 if node not in node_names:
                     self.fail(label, f"{path}.nodes", f'Invalid value: "{node}": no such node')
             self._check_target(label, path, client, svc_by_name)
+        self._check_calls(label, sim, svc_by_name)
         for i, event in enumerate(sim.events):
             if event.deployment not in dep_names:
                 self.fail(
@@ -346,15 +360,36 @@ class _Loader:
                 f'no Service named "{client.target.service}" in this scenario (Services: {known})',
             )
             return
-        if client.target.via == "nodePort" and not svc.has_node_ports:
+        via = client.target.via
+        if via == "nodePort" and not svc.has_node_ports:
             self.fail(
                 label,
                 f"{path}.target.via",
                 f'Invalid value: "nodePort": Service "{svc.name}" has type {svc.type} and no nodePort',
             )
-        port = client.target.port
+        if via == "loadBalancer" and svc.type != "LoadBalancer":
+            self.fail(
+                label, f"{path}.target.via", f'Invalid value: "loadBalancer": Service "{svc.name}" has type {svc.type}'
+            )
+        if via == "clusterIP" and svc.cluster_ip in (None, "None"):
+            self.fail(label, f"{path}.target.via", f'Invalid value: "clusterIP": Service "{svc.name}" has no ClusterIP')
+        self._check_port(label, f"{path}.target.port", svc, client.target.port)
+
+    def _check_port(self, label: str, path: str, svc: Service, port: int | str | None) -> None:
         if port is not None and not any(port in (p.port, p.name) for p in svc.ports):
-            self.fail(label, f"{path}.target.port", f'Invalid value: {port!r}: Service "{svc.name}" has no such port')
+            self.fail(label, path, f'Invalid value: {port!r}: Service "{svc.name}" has no such port')
+
+    def _check_calls(self, label: str, sim: Simulation, svc_by_name: dict[str, Service]) -> None:
+        for name, workload in sim.workloads.items():
+            for i, call in enumerate(workload.calls):
+                path = f"spec.workloads.{name}.calls[{i}]"
+                svc = svc_by_name.get(call.service)
+                if svc is None:
+                    self.fail(label, f"{path}.service", f'no Service named "{call.service}" in this scenario')
+                elif svc.cluster_ip in (None, "None"):
+                    self.fail(label, f"{path}.service", f'Service "{svc.name}" has no ClusterIP to call')
+                else:
+                    self._check_port(label, f"{path}.port", svc, call.port)
 
 
 def _document_number(problem: Problem) -> int:
@@ -388,6 +423,16 @@ def _quote(value: Any) -> str:
     return f'"{value}"' if isinstance(value, str) else "null" if value is None else str(value)
 
 
+def _pasted_ingress(svc: Service) -> str | None:
+    """An ingress IP from a pasted ``status.loadBalancer``, if the user kept one."""
+    status = svc.manifest.get("status")
+    ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") if isinstance(status, dict) else None
+    for item in ingress or []:
+        if isinstance(item, dict) and item.get("ip"):
+            return str(item["ip"])
+    return None
+
+
 def _service_manifest(svc: Service) -> dict[str, Any]:
     doc = _copy(svc.manifest)
     spec = doc.setdefault("spec", {})
@@ -410,8 +455,13 @@ def _service_manifest(svc: Service) -> dict[str, Any]:
         for p in svc.ports
     ]
     spec["sessionAffinity"] = svc.session_affinity
+    if svc.session_affinity == "ClientIP":
+        spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": int(svc.affinity_timeout_s)}}
     if svc.external_traffic_policy:
         spec["externalTrafficPolicy"] = svc.external_traffic_policy
+    spec["internalTrafficPolicy"] = svc.internal_traffic_policy
+    if svc.health_check_node_port is not None:
+        spec["healthCheckNodePort"] = svc.health_check_node_port
     return doc
 
 

@@ -1,20 +1,24 @@
-"""The request path: client → node (nodePort) → kube-proxy choice → pod → back.
+"""The request path: client → node (nodePort or ClusterIP) → kube-proxy's choice → pod → back.
 
 Requests are not SimPy processes. Between two control events (a pod Ready, a dataplane
-sync, a scale event) nothing a request can see changes, so the engine moves all
-requests up to the next control time in vectorised batches, in three stages:
+sync, a scale event, a load-balancer health check) nothing a request can see changes, so
+the engine moves all requests up to the next control time at once and stops at that
+horizon. The SimPy environment drives the horizon: a ticker and every control event
+call :meth:`Traffic.advance`.
 
-1. **send**: clients' arrival times below the horizon get ids (in send order), an entry
-   node and their link latencies;
-2. **route**: requests that reached their entry node before the horizon get an endpoint
-   from that node's dataplane, in (entry time, id) order;
-3. **serve**: pods serve the arrivals that landed before the horizon, FIFO.
+Two engines share the send stage (:class:`Traffic`):
 
-Each stage only takes what happened before the horizon, and every later stage's time is
-at least the earlier one's, so no request can be overtaken by one handled in a later
-batch: the result is exactly that of an event-by-event simulation, and it does not
-depend on how the horizon advances (a test checks this). The SimPy environment drives
-the horizon: a ticker and every control event call :meth:`Traffic.advance`.
+- :class:`BatchTraffic` (here), for the stateless case (iptables/nftables random choice,
+  one connection per request, no load balancer, affinity or calls), moves requests in
+  vectorised stages: **send** (ids in send order, entry node, link latencies), **route**
+  (requests that reached their entry node before the horizon, in (entry time, id)
+  order), **serve** (arrivals at pods before the horizon, FIFO). Each stage only takes
+  what happened before the horizon and every later stage's time is at least the earlier
+  one's, so no request is overtaken by one handled in a later batch: the result is that
+  of an event-by-event run and does not depend on where the horizons fall.
+- :class:`sim.request_events.EventTraffic` handles the rest one event at a time, in
+  the same time order and drawing the same random numbers, so on a scenario both can
+  run they agree exactly (a test checks this).
 """
 
 from __future__ import annotations
@@ -24,12 +28,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.dataplane import Dataplane
+from sim.dataplane import DROP, REJECT, Dataplane
 from sim.pods import Pod
 from sim.randomness import BlockStream
-from sim.records import OK, REFUSED, UNREACHABLE, RequestLog
+from sim.records import OK, REFUSED, TIMEOUT, UNREACHABLE, RequestLog
 
-__all__ = ["ClientFlow", "Traffic"]
+__all__ = ["BatchTraffic", "ClientFlow", "Traffic"]
 
 INF = math.inf
 
@@ -39,19 +43,27 @@ class ClientFlow:
     """One client's traffic at run time: its arrival stream and the draws it owns."""
 
     index: int
-    via: str  # "nodePort" | "podIP"
-    service: int
+    via: str  # "nodePort" | "clusterIP" | "loadBalancer" | "podIP"
+    port: int  # Service port index
     own_node: int | None  # the node an in-cluster client runs on
     entry_nodes: np.ndarray  # candidate entry nodes (via nodePort)
     arrivals: BlockStream  # increasing send times
     entry_draws: BlockStream
-    link_out: BlockStream  # client → entry node (or → pod node for podIP)
+    link_out: BlockStream  # client → entry node, load balancer or pod node
     link_back: BlockStream
     connect_timeout_s: float
+    first_ip: int  # source addresses: first_ip .. first_ip + ips - 1
+    ips: int
+    ip_draws: BlockStream
+
+    @property
+    def external(self) -> bool:
+        """Traffic from outside (nodePort, load balancer) follows externalTrafficPolicy."""
+        return self.via in ("nodePort", "loadBalancer")
 
 
 class Traffic:
-    """Moves every request through send, route and serve, batch by batch."""
+    """Send stage and bookkeeping shared by both engines."""
 
     def __init__(
         self,
@@ -70,12 +82,10 @@ class Traffic:
         self.hops_out = hops_out
         self.hops_back = hops_back
         self.pods = pods  # shared with the cluster, which appends new pods
-        self.first_endpoint = first_endpoint  # service index -> Pod | None (podIP targets)
+        self.first_endpoint = first_endpoint  # Service port -> Pod | None (podIP targets)
         self.send_until = send_until
         self.now = 0.0
         self._pod_node = np.empty(0, dtype=np.int64)
-        self._at_entry: list[tuple[np.ndarray, np.ndarray]] = []
-        self._busy: set[int] = set()
 
     def pod_added(self, pod: Pod) -> None:
         """The cluster created ``pod`` (indices are dense, in creation order)."""
@@ -87,21 +97,26 @@ class Traffic:
         if horizon <= self.now:
             return
         self._send(min(horizon, self.send_until))
-        self._route(horizon)
-        self._serve(horizon)
+        self._process(horizon)
         self.now = horizon
 
     def drain(self) -> None:
         """After the last send: let every request in flight finish with the state as it is."""
         self.advance(self.send_until)
-        self._route(INF)
-        self._serve(INF)
+        self._process(INF)
 
     def finish_pod(self, pod: Pod) -> None:
         """Serve all of ``pod``'s arrivals now; only valid once no new request can reach it."""
-        self._serve_pod(pod, INF)
+        raise NotImplementedError
 
-    # -- stage 1: send -------------------------------------------------------------
+    def busy_until(self, pod: Pod) -> float | None:
+        """When ``pod`` finishes the work handed to it so far, if that is known yet."""
+        return pod.busy_until
+
+    def _process(self, horizon: float) -> None:
+        raise NotImplementedError
+
+    # -- send stage ----------------------------------------------------------------
     def _send(self, horizon: float) -> None:
         if horizon <= self.now:
             return
@@ -120,15 +135,23 @@ class Traffic:
         ids = self.log.new(len(t_sent))
         self.log.t_sent[ids] = t_sent
         self.log.client[ids] = owner
+        self.log.connection[ids] = ids  # one connection per request unless a pool says otherwise
         for flow in self.clients:
             mine = owner == flow.index
             if mine.any():
                 self._depart(flow, ids[mine], t_sent[mine])
 
     def _depart(self, flow: ClientFlow, ids: np.ndarray, t_sent: np.ndarray) -> None:
+        """Draw what every request of ``flow`` needs at send time, the same in both engines."""
         log = self.log
         n = len(ids)
-        log.service[ids] = flow.service
+        log.service[ids] = flow.port
+        log.client_ip[ids] = self._source_ips(flow, n)
+        if flow.via in ("clusterIP", "podIP") and flow.own_node is None:
+            # ClusterIPs and pod IPs are not routable from outside: the SYN goes unanswered.
+            log.outcome[ids] = UNREACHABLE
+            log.t_done[ids] = t_sent + flow.connect_timeout_s
+            return
         if flow.via == "nodePort":
             pick = (flow.entry_draws.take(n) * len(flow.entry_nodes)).astype(np.int64)
             entry = flow.entry_nodes[pick]
@@ -138,15 +161,30 @@ class Traffic:
                 out, back = np.where(local, 0.0, out), np.where(local, 0.0, back)
             log.entry_node[ids] = entry
             log.back_s[ids] = back
-            self._at_entry.append((ids, t_sent + out))
-            return
-        # podIP: straight to one pod, bypassing kube-proxy; only a node can route to it.
-        if flow.own_node is None:
-            log.outcome[ids] = UNREACHABLE
-            log.t_done[ids] = t_sent + flow.connect_timeout_s
-            return
+            self._entered(flow, ids, t_sent + out)
+        elif flow.via == "clusterIP":  # the client's own node's kube-proxy picks the endpoint
+            log.entry_node[ids] = flow.own_node
+            log.back_s[ids] = 0.0
+            self._entered(flow, ids, t_sent)
+        elif flow.via == "loadBalancer":
+            out, back = flow.link_out.take(n), flow.link_back.take(n)
+            log.back_s[ids] = back
+            self._at_load_balancer(flow, ids, t_sent + out)
+        else:
+            self._to_pod_ip(flow, ids, t_sent)
+
+    def _source_ips(self, flow: ClientFlow, n: int) -> np.ndarray:
+        if flow.ips == 1:
+            return np.full(n, flow.first_ip, dtype=np.int64)
+        offsets = (flow.ip_draws.take(n) * flow.ips).astype(np.int64)
+        return flow.first_ip + np.minimum(offsets, flow.ips - 1)
+
+    def _to_pod_ip(self, flow: ClientFlow, ids: np.ndarray, t_sent: np.ndarray) -> None:
+        """``via: podIP`` from a node: straight to the Service's first Ready pod, no kube-proxy."""
+        log = self.log
+        n = len(ids)
         log.entry_node[ids] = flow.own_node
-        pod = self.first_endpoint(flow.service)  # type: ignore[operator]
+        pod = self.first_endpoint(flow.port)  # type: ignore[operator]
         if pod is None:
             log.outcome[ids] = REFUSED
             log.t_done[ids] = t_sent
@@ -159,7 +197,50 @@ class Traffic:
         log.back_s[ids] = back
         self._deliver(pod, ids, t_sent + out)
 
-    # -- stage 2: route ------------------------------------------------------------
+    def _entered(self, flow: ClientFlow, ids: np.ndarray, t_entry: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _at_load_balancer(self, flow: ClientFlow, ids: np.ndarray, t_arrive: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _deliver(self, pod: Pod, ids: np.ndarray, t_arrive: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _no_endpoint(self, ids: np.ndarray, t_entry: np.ndarray, action: np.ndarray, timeout: np.ndarray) -> None:
+        """REJECT: refused at once (the RST travels back); DROP: the client times out."""
+        log = self.log
+        refused = action == REJECT
+        log.outcome[ids[refused]] = REFUSED
+        log.t_done[ids[refused]] = t_entry[refused] + log.back_s[ids[refused]]
+        dropped = action == DROP
+        log.outcome[ids[dropped]] = TIMEOUT
+        log.t_done[ids[dropped]] = log.t_sent[ids[dropped]] + timeout[dropped]
+
+
+class BatchTraffic(Traffic):
+    """The vectorised engine for the stateless case."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._at_entry: list[tuple[np.ndarray, np.ndarray]] = []
+        self._busy: set[int] = set()
+        self._external = np.array([f.external for f in self.clients], dtype=bool)
+        self._connect_timeout = np.array([f.connect_timeout_s for f in self.clients] or [1.0])
+
+    def finish_pod(self, pod: Pod) -> None:
+        self._serve_pod(pod, INF)
+
+    def _process(self, horizon: float) -> None:
+        self._route(horizon)
+        self._serve(horizon)
+
+    def _entered(self, flow: ClientFlow, ids: np.ndarray, t_entry: np.ndarray) -> None:
+        self._at_entry.append((ids, t_entry))
+
+    def _at_load_balancer(self, flow: ClientFlow, ids: np.ndarray, t_arrive: np.ndarray) -> None:
+        raise AssertionError("load-balancer clients run on the event engine")
+
+    # -- route -----------------------------------------------------------------------
     def _route(self, horizon: float) -> None:
         if not self._at_entry:
             return
@@ -174,21 +255,20 @@ class Traffic:
         ids, t = ids[:cut], t[:cut]
         log = self.log
         entry = log.entry_node[ids].astype(np.int64)
+        clients = log.client[ids]
         picks = np.empty(cut, dtype=np.int64)
         hop_out = np.empty(cut)
         hop_back = np.empty(cut)
         for node in np.unique(entry).tolist():
             here = entry == node
             count = int(here.sum())
-            picks[here] = self.dataplanes[node].choose(log.service[ids[here]])
+            picks[here] = self.dataplanes[node].choose_many(log.service[ids[here]], self._external[clients[here]])
             hop_out[here] = self.hops_out[node].take(count)
             hop_back[here] = self.hops_back[node].take(count)
-        refused = picks < 0
-        if refused.any():  # kube-proxy's REJECT rule: "has no endpoints"
-            gone = ids[refused]
-            log.outcome[gone] = REFUSED
-            log.t_done[gone] = t[refused] + log.back_s[gone]
-            keep = ~refused
+        failed = picks < 0
+        if failed.any():
+            self._no_endpoint(ids[failed], t[failed], picks[failed], self._connect_timeout[clients[failed]])
+            keep = ~failed
             ids, t, picks, entry = ids[keep], t[keep], picks[keep], entry[keep]
             hop_out, hop_back = hop_out[keep], hop_back[keep]
         if not len(ids):
@@ -210,7 +290,7 @@ class Traffic:
         pod.enqueue(ids, t_arrive)
         self._busy.add(pod.index)
 
-    # -- stage 3: serve ------------------------------------------------------------
+    # -- serve -----------------------------------------------------------------------
     def _serve(self, horizon: float) -> None:
         for index in sorted(self._busy):
             self._serve_pod(self.pods[index], horizon)

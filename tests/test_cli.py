@@ -317,7 +317,7 @@ apiVersion: apps/v1""",
         ["<none>", "80:30008/TCP"],
         ["<none>", "8080/TCP"],
         ["<none>", "80:30080/TCP,53:30053/UDP"],
-        ["<pending>", "443:30443/TCP"],
+        ["203.0.113.1", "443:30443/TCP"],  # the first address of the default ingress pool
         ["<none>", "80/TCP"],
         ["20.91.172.24", rows["provisioned"][3]],
         ["db.example.com", "<none>"],
