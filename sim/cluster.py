@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import simpy
 
-from sim.addresses import PodIPAllocator, node_pod_cidr
+from sim.addresses import PodIPAllocator, RangeFull, node_pod_cidr
 from sim.dataplane import Dataplane, EndpointInfo, Rules
 from sim.deployment import Deployment
 from sim.kubernetes import Service, ServicePort
@@ -168,13 +168,19 @@ class ClusterRuntime:
         workload = self.sim.workloads[dep.name]
         name = self._pod_name(dep)
         node = self._schedule(dep)
+        ip = None
+        if node is not None:
+            try:
+                ip = self._ipam[node].allocate()
+            except RangeFull:  # the node's pod CIDR is used up: the sandbox never starts
+                node = None
         pod = Pod(
             index=len(self.pods),
             name=name,
             deployment=dep.name,
             labels=dict(dep.labels),
             node=node,
-            ip=self._ipam[node].allocate() if node is not None else None,
+            ip=ip,
             concurrency=workload.concurrency,
             service=self.streams.variates(f"pod/{name}/service", workload.service_time),
             grace_period_s=dep.grace_period_s,
@@ -284,8 +290,11 @@ class ClusterRuntime:
             pod.unrouted_at = INF
         for index in sorted(before - routed):
             self.pods[index].unrouted_at = self.env.now
+        taken_at = due - self.sim.kube_proxy.sync_delay_s
         for index, event in list(self._unrouted.items()):
-            if index not in routed and not event.triggered:
+            # Only rules published after the pod began terminating can have dropped it for
+            # good; an older snapshot may lack it merely because it was not Ready yet.
+            if index not in routed and not event.triggered and self.pods[index].terminating_at <= taken_at:
                 event.succeed()
         for hook in self.on_sync:
             hook()

@@ -77,6 +77,7 @@ class Dataplane:
         self.external = [empty] * n_ports  # endpoints for traffic entering from outside
         self.internal = [empty] * n_ports  # endpoints for in-cluster traffic (ClusterIP)
         self._on_empty = [(REJECT, REJECT)] * n_ports
+        self.local_ready = [0] * n_ports  # what the healthCheckNodePort reports as localEndpoints
         self._affinity_timeout: list[float | None] = [None] * n_ports
         self._affinity: dict[int, dict[int, tuple[int, float]]] = defaultdict(dict)
         self._open: dict[int, int] = defaultdict(int)
@@ -96,6 +97,7 @@ class Dataplane:
             DROP if rules.internal_local else REJECT,
         )
         self._affinity_timeout[port] = rules.affinity_timeout_s
+        self.local_ready[port] = sum(1 for e in rules.endpoints if e.node == self.node and e.ready)
 
     @staticmethod
     def _usable(endpoints: list[EndpointInfo]) -> list[EndpointInfo]:

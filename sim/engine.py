@@ -44,6 +44,7 @@ def simulate(
     *,
     progress: Callable[[float], None] | None = None,
     batch_s: float | None = None,
+    engine: str | None = None,
 ) -> Result:
     """Run ``scenario`` and return its :class:`~sim.results.Result`.
 
@@ -58,6 +59,10 @@ def simulate(
         Called with the simulated time as the run advances (for progress bars).
     batch_s : float, optional
         How far the request batches advance per tick. It changes speed, never results.
+    engine : {"batch", "events"}, optional
+        Force the request engine. By default the vectorised batch engine runs whenever
+        nothing stateful is in play, else the event engine; on a scenario both can run
+        they give identical results, which the tests check.
 
     Examples
     --------
@@ -71,13 +76,15 @@ def simulate(
         seed = sim.seed
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
-    run = _Run(scenario, int(seed), batch_s)
+    if engine not in (None, "batch", "events"):
+        raise ValueError(f'engine must be "batch" or "events", not {engine!r}')
+    run = _Run(scenario, int(seed), batch_s, engine)
     run.execute(progress)
     return run.result()
 
 
 class _Run:
-    def __init__(self, scenario: Scenario, seed: int, batch_s: float | None) -> None:
+    def __init__(self, scenario: Scenario, seed: int, batch_s: float | None, engine: str | None = None) -> None:
         self.scenario = scenario
         self.seed = seed
         sim = scenario.simulation
@@ -104,7 +111,9 @@ class _Run:
         }
         self.load_balancers = self._load_balancers()
         self.traffic: Traffic
-        if self._needs_events():
+        if engine == "batch" and self._needs_events():
+            raise ValueError("this scenario needs the event engine (keep-alive, affinity, IPVS, balancer or calls)")
+        if engine == "events" or (engine is None and self._needs_events()):
             self.traffic = EventTraffic(
                 **common,
                 pools={i: c.connections for i, c in enumerate(sim.clients) if c.connections.keepalive},

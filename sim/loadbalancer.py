@@ -73,10 +73,12 @@ class LoadBalancerRuntime:
         return self._pick(targets) if targets else -1
 
     def healthy_nodes(self, dataplanes: list[Dataplane]) -> list[int]:
-        """Nodes passing the health check now (kube-proxy's healthz / healthCheckNodePort)."""
+        """Nodes passing the health check now: with policy Local, kube-proxy's
+        healthCheckNodePort answers 200 only while the node has a local *ready* endpoint
+        (terminating ones still serve, but the balancer drains the node)."""
         if self.service.external_traffic_policy != "Local":
             return list(self._all_nodes)
-        return [plane.node for plane in dataplanes if any(len(plane.external[p]) for p in self.ports)]
+        return [plane.node for plane in dataplanes if any(plane.local_ready[p] for p in self.ports)]
 
 
 def health_checks(

@@ -9,11 +9,14 @@ requests draws in a few seconds. Colours are fixed per node (and per outcome) ac
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
@@ -59,6 +62,19 @@ _MAX_POINTS = 20_000  # faint per-request layer: at most this many points
 _MAX_FAILURE_POINTS = 5_000
 
 RunLike = Result | str | os.PathLike[str]
+_Draw = TypeVar("_Draw", bound=Callable[..., Figure])
+
+
+def _plain_text(draw: _Draw) -> _Draw:
+    """Names in a scenario are text, never math: a ``$`` in a pod or client name must not
+    reach matplotlib's mathtext parser."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _result(run: RunLike) -> Result:
@@ -103,6 +119,7 @@ def _mark_scale_events(ax: Axes, result: Result) -> None:
         )
 
 
+@_plain_text
 def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     """Rolling p50/p95/p99 latency with Ready pods and dataplane endpoints on a second axis."""
     result = _result(run)
@@ -161,6 +178,7 @@ def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     return fig
 
 
+@_plain_text
 def load_distribution(run: RunLike, ax: Axes | None = None) -> Figure:
     """Requests per pod, grouped and coloured by node, against the share uniform choice predicts."""
     result = _result(run)
@@ -193,6 +211,7 @@ def load_distribution(run: RunLike, ax: Axes | None = None) -> Figure:
     return fig
 
 
+@_plain_text
 def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     """Per-pod request rate over time, stacked: load moving onto new pods and off removed ones."""
     result = _result(run)
@@ -221,6 +240,7 @@ def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     return fig
 
 
+@_plain_text
 def load_panels(run: RunLike) -> Figure:
     """Both load views in one figure, as written to ``load.png``."""
     result = _result(run)
@@ -248,6 +268,7 @@ def _pod_shades(
     return shades
 
 
+@_plain_text
 def latency_cdf(run: RunLike, ax: Axes | None = None) -> Figure:
     """Latency CDF on a log axis, one line per phase between scale events, p50 and p99 marked."""
     result = _result(run)
@@ -276,11 +297,15 @@ def latency_cdf(run: RunLike, ax: Axes | None = None) -> Figure:
     ax.set_ylabel("fraction of ok requests")
     ax.axhline(0.5, color="0.8", linewidth=0.8)
     ax.axhline(0.99, color="0.8", linewidth=0.8)
-    ax.legend(fontsize=8, loc="lower right", title="phase (o p50, ◆ p99)", title_fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower right", title="phase (o p50, ◆ p99)", title_fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no ok requests after warm-up", transform=ax.transAxes, ha="center")
     _title(ax, "Latency distribution per phase between scale events", result)
     return fig
 
 
+@_plain_text
 def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     """Rate of each outcome (ok, refused, unreachable, reset, timeout, rejected) over time."""
     result = _result(run)
@@ -306,6 +331,7 @@ def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     return fig
 
 
+@_plain_text
 def topology(run: RunLike, ax: Axes | None = None, at_s: float | None = None) -> Figure:
     """The cluster as one pictures it: clients outside, nodes with pods inside, the NodePort path."""
     result = _result(run)

@@ -12,6 +12,7 @@ import html
 import io
 import math
 import os
+import re
 from pathlib import Path
 
 from sim.kubectl import format_table, service_rows
@@ -45,44 +46,64 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 
 
 def describe(result: Result) -> list[str]:
-    """The scenario in words, one sentence per paragraph."""
+    """The scenario in words, one plain-text sentence per paragraph; ``**name**`` marks a name."""
     scenario = result.scenario
     sim = scenario.simulation
+    proxy = sim.kube_proxy
+    mode = f"{proxy.mode} mode" + (f" with the {proxy.scheduler} scheduler" if proxy.scheduler else "")
     nodes = ", ".join(f"{n.name} ({n.ip})" for n in sim.cluster.nodes)
     out = [
-        f"Simulation <b>{html.escape(sim.name)}</b>: {format_duration(sim.duration_s)} of simulated time, "
-        f"the first {format_duration(sim.warmup_s)} excluded from statistics as warm-up, seed {result.seed}.",
-        f"The cluster has {len(sim.cluster.nodes)} node(s): {html.escape(nodes)}; kube-proxy runs in "
-        f"{sim.kube_proxy.mode} mode and installs endpoint changes {format_duration(sim.kube_proxy.sync_delay_s)} "
-        f"after they happen. A hop between nodes takes {_law(sim.cluster.network.node_to_node)} one way.",
+        f"Simulation **{sim.name}**: {format_duration(sim.duration_s)} of simulated time, the first "
+        f"{format_duration(sim.warmup_s)} excluded from latency and throughput as warm-up, seed {result.seed}.",
+        f"The cluster has {len(sim.cluster.nodes)} node(s): {nodes}; kube-proxy runs in {mode} and installs "
+        f"endpoint changes {format_duration(proxy.sync_delay_s)} after they happen. A hop between nodes takes "
+        f"{_law(sim.cluster.network.node_to_node)} one way.",
     ]
     for svc in scenario.services:
         ports = ", ".join(p.kubectl() + f" → targetPort {p.target_port}" for p in svc.ports)
         selector = ", ".join(f"{k}={v}" for k, v in sorted((svc.selector or {}).items())) or "nothing"
+        extras = []
+        if svc.external_traffic_policy:
+            extras.append(f"externalTrafficPolicy {svc.external_traffic_policy}")
+        if svc.session_affinity == "ClientIP":
+            extras.append(f"session affinity by client IP for {svc.affinity_timeout_s:g} s")
+        if svc.traffic_distribution:
+            extras.append(f"trafficDistribution {svc.traffic_distribution}")
+        if svc.type == "LoadBalancer":
+            extras.append(f"load balancer {svc.ingress_ip or '<pending>'}")
         out.append(
-            f"Service <b>{html.escape(svc.name)}</b> is of type {svc.type} with ClusterIP {svc.cluster_ip} "
-            f"and ports {html.escape(ports)}; it selects pods labelled {html.escape(selector)}."
+            f"Service **{svc.name}** is of type {svc.type} with ClusterIP {svc.cluster_ip} and ports {ports}"
+            + (f" ({'; '.join(extras)})" if extras else "")
+            + f"; it selects pods labelled {selector}."
         )
     for dep in scenario.deployments:
         w = sim.workloads[dep.name]
+        calls = " then calls " + ", ".join(c.service for c in w.calls) + " in turn" if w.calls else ""
         out.append(
-            f"Deployment <b>{html.escape(dep.name)}</b> starts with {dep.replicas} replica(s); each pod serves "
-            f"{w.concurrency} request(s) at a time (FIFO queue beyond), service time "
-            f"{_law(w.service_time)}, and is Ready {format_duration(w.startup_time_s)} after creation."
+            f"Deployment **{dep.name}** starts with {dep.replicas} replica(s); each pod serves {w.concurrency} "
+            f"request(s) at a time (FIFO queue beyond), works for {_law(w.service_time)}{calls}, and is Ready "
+            f"{format_duration(w.startup_time_s)} after creation."
         )
     for c in sim.clients:
         where = "from outside the cluster" if c.location == "external" else f"from node {c.location}"
-        link = _law(sim.cluster.network.client_to_node) if c.location == "external" else "no"
+        conn = (
+            f" over {c.connections.count} keep-alive connection(s)"
+            if c.connections.keepalive
+            else ", a new connection each"
+        )
+        ips = f" ({c.ips} addresses from {c.ip})" if c.ips > 1 else f" ({c.ip})"
         out.append(
-            f"Client <b>{html.escape(c.name)}</b> ({c.ip}) sends {c.rate:g} requests/s ({c.arrival} arrivals) "
-            f"{where} to Service {html.escape(c.target.service)} via {c.target.via}, with {link} "
-            f"latency to the node one way."
+            f"Client **{c.name}**{ips} sends {c.rate:g} requests/s ({c.arrival} arrivals) {where} to Service "
+            f"{c.target.service} via {c.target.via}{conn}."
         )
     for e in sorted(sim.events, key=lambda e: e.at_s):
-        out.append(
-            f"At {format_duration(e.at_s)} Deployment {html.escape(e.deployment)} is scaled to {e.replicas} replica(s)."
-        )
+        out.append(f"At {format_duration(e.at_s)} Deployment {e.deployment} is scaled to {e.replicas} replica(s).")
     return out
+
+
+def _paragraph(text: str) -> str:
+    """Escape a sentence of :func:`describe` and turn its ``**name**`` marks into bold."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
 
 
 def _law(dist: object) -> str:
@@ -123,7 +144,7 @@ def _cell(value: object) -> str:
 def render_report(result: Result) -> str:
     """The whole report as one HTML string."""
     s = result.summary
-    words = "".join(f"<p>{line}</p>" for line in describe(result))
+    words = "".join(f"<p>{_paragraph(line)}</p>" for line in describe(result))
     kubectl = html.escape(format_table(service_rows(result.scenario, result.scenario.simulation.duration_s)))
     lat = s["latency_ms"]
     summary_rows: list[list[object]] = [["requests", s["requests"]]]
