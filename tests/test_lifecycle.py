@@ -196,3 +196,32 @@ def test_scheduler_spreads_pods_to_the_emptiest_node_and_honours_node_selector()
     nowhere = sim.simulate(scenario(replicas=1, duration="10ms", pod_extra="nodeSelector: {disk: nvme}"))
     assert nowhere.pods["node"].isna().all()
     assert set(nowhere.requests["outcome"]) == {"refused"}
+
+
+def test_a_stale_sync_does_not_let_a_terminating_pod_leave_early():
+    """Regression: a pod created at 0.2 s (Ready 1.2 s) and deleted at 1.5 s. The sync due at
+    1.1 s carries rules published at 0.1 s, before the pod was Ready, so it lacks the pod;
+    that must not count as the pod leaving the dataplanes, or the pod exits and the sync
+    at 2.2 s routes to a dead IP. Only rules published after 1.5 s (due 2.5 s) unroute it."""
+    events = (
+        "[{at: 100ms, scale: {deployment: web, replicas: 1}}, {at: 200ms, scale: {deployment: web, replicas: 2}},"
+        " {at: 1500ms, scale: {deployment: web, replicas: 1}}]"
+    )
+    result = sim.simulate(scenario(replicas=2, rate=100, duration="4s", startup="1s", sync="1s", events=events))
+    assert set(result.requests["outcome"]) == {"ok"}
+    late = result.pods[result.pods["created"] == 0.2].iloc[0]
+    assert late["deleted"] == pytest.approx(2.5)
+    assert late["routed"] == pytest.approx(2.2) and late["unrouted"] == pytest.approx(2.5)
+
+
+def test_warmup_is_left_out_of_latency_and_throughput_but_every_request_is_counted():
+    """10 requests/s for 10 s, 5 s warm-up: 100 requests and 100 ok in the counts; latency
+    percentiles from the 50 sent after warm-up; throughput = ok answers in [5 s, 10 s] / 5 s."""
+    text = scenario(rate=10, duration="10s").to_yaml().replace("warmup: 0s", "warmup: 5s")
+    result = sim.simulate(sim.load_scenario(text))
+    summary = result.summary
+    assert summary["requests"] == 100 and summary["outcomes"]["ok"] == 100
+    assert summary["throughput_rps"] == pytest.approx(50 / 5)
+    assert summary["latency_ms"]["max"] == pytest.approx(10.0)
+    late = result.requests[result.requests["t_sent"] >= 5]
+    assert len(late) == 50
