@@ -139,6 +139,27 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
         if len(mine) > len(shown):
             ax.text(x + width / 2, 0.07, f"+{len(mine) - len(shown)} more pods", ha="center", fontsize=7)
 
+    # Load balancers, between the clients and the nodes.
+    lb_pos: dict[str, tuple[float, float]] = {}
+    balancers = [s for s in result.scenario.services if s.type == "LoadBalancer"]
+    for k, lb in enumerate(balancers):
+        y = 0.3 - k * 0.1
+        _box(ax, 0.01, y - 0.035, 0.15, 0.07, edge="0.2", face="#e8f4ea")
+        ax.text(0.085, y, f"load balancer\n{lb.ingress_ip or '<pending>'}", ha="center", va="center", fontsize=7)
+        lb_pos[lb.name] = (0.085, y + 0.035)
+        for name, top in node_top.items():
+            _arrow(ax, (0.16, y), top, colors.get(name, "0.3"), lw=0.8)
+
+    # Calls between Services: from the Service of the calling pods to the one they call.
+    for dep in result.scenario.deployments:
+        for call in sim.workloads[dep.name].calls:
+            callers = [s.name for s in result.scenario.services if s.selects(dep.labels) and s.name in svc_pos]
+            for caller in callers:
+                if call.service in svc_pos and call.service != caller:
+                    start, end = svc_pos[caller], svc_pos[call.service]
+                    _arrow(ax, (start[0], start[1] + 0.12), (end[0], end[1] + 0.12), "#b03030", rad=-0.3)
+                    ax.text((start[0] + end[0]) / 2, 0.85, "calls", color="#b03030", fontsize=7, ha="center")
+
     # Clients outside, and the path their requests take.
     for j, client in enumerate(clients):
         y = 0.8 - j * 0.14
@@ -149,8 +170,12 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
         if spec.target.via == "nodePort":
             for name in spec.nodes or [n.name for n in sim.cluster.nodes]:
                 _arrow(ax, (0.16, y), node_top[name], colors.get(name, "0.3"), lw=1.2)
+        elif spec.target.via == "loadBalancer":
+            _arrow(ax, (0.085, y - 0.05), lb_pos[spec.target.service], "0.2", lw=1.2)
+        elif spec.target.via in ("clusterIP", "podIP") and spec.location in node_top:
+            _arrow(ax, (0.16, y), node_top[spec.location], colors.get(spec.location, "0.3"), style="-.", lw=1.2)
         svc = svc_pos.get(spec.target.service)
-        if svc is not None and spec.target.via == "nodePort":
+        if svc is not None and spec.target.via in ("nodePort", "loadBalancer", "clusterIP"):
             for name in list(node_top)[:1]:
                 _arrow(ax, node_top[name], svc, "0.3", style=":", rad=-0.2)
     for svc in services:
@@ -163,7 +188,8 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
     ax.text(
         0.01,
         0.04,
-        "solid: client → node IP:nodePort\ndotted: kube-proxy rules (any node)\ndashed: DNAT to a random endpoint",
+        "solid: client → node IP:nodePort\ndash-dot: in-cluster client → its node\n"
+        "dotted: kube-proxy rules (any node)\ndashed: DNAT to an endpoint",
         fontsize=7,
         color="0.3",
         va="bottom",
