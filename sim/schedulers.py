@@ -141,7 +141,9 @@ class Maglev(Scheduler):
     the table. Removing one pod moves only the addresses that were on it.
     """
 
-    TABLE_SIZE = 251  # IPVS default lookup table size (ip_vs_mh.c, CONFIG_IP_VS_MH_TAB_INDEX)
+    # ip_vs_mh.c: the table size is primes[CONFIG_IP_VS_MH_TAB_INDEX - 8] of 251, 509, 1021,
+    # 2039, 4093, ...; the Kconfig default index 12 gives 4093.
+    TABLE_SIZE = 4093
 
     def __init__(self) -> None:
         self._tables: dict[tuple[int, ...], list[int]] = {}

@@ -80,7 +80,3 @@ class Topology:
         if data["location"] == "external":
             return self.link(f"client/{client}", f"node/{node}")
         return self.link(f"node/{data['location']}", f"node/{node}")
-
-    def reaches_pod_ips(self, client: str) -> bool:
-        """Only a client on a node has a route to the pod network."""
-        return self.graph.nodes[f"client/{client}"]["location"] != "external"
