@@ -233,6 +233,9 @@ class EventTraffic(Traffic):
         log = self.log
         node = int(log.entry_node[rid])
         conn = self._connection(rid, now, node)
+        if conn is not None and conn.node != node:  # the connection's packets enter where it was opened
+            node = conn.node
+            log.entry_node[rid] = node
         plane = self.dataplanes[node]
         hop_out, hop_back = self.hops_out[node].one(), self.hops_back[node].one()
         if conn is not None:

@@ -289,8 +289,10 @@ def test_requests_on_one_keepalive_connection_share_its_pod_and_source_address()
         duration="30s",
     )
     req = sim.simulate(scenario).requests
-    per_conn = req.groupby("connection_id").agg(pods=("pod", "nunique"), ips=("client_ip", "nunique"), n=("pod", "size"))
-    assert (per_conn["pods"] == 1).all() and (per_conn["ips"] == 1).all()
+    per_conn = req.groupby("connection_id").agg(
+        pods=("pod", "nunique"), ips=("client_ip", "nunique"), nodes=("entry_node", "nunique"), n=("pod", "size")
+    )
+    assert (per_conn[["pods", "ips", "nodes"]] == 1).all().all()
     assert per_conn["n"].max() == 10
     assert set(per_conn.index) <= set(req["request_id"])  # a connection is named by the request that opened it
 
