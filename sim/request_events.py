@@ -213,7 +213,8 @@ class EventTraffic(Traffic):
             return
         out, back = lb.latency_out.one(), lb.latency_back.one()
         log.back_s[rid] += back
-        if lb.direct:
+        if lb.direct:  # no node, no kube-proxy, no conntrack pool: the balancer picks the pod
+            self._slot_of.pop(rid, None)
             pod = lb.choose_pod(port)
             if pod < 0:
                 log.outcome[rid] = REFUSED
