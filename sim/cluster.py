@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import simpy
@@ -89,11 +90,13 @@ class ClusterRuntime:
         self._unrouted: dict[int, simpy.Event] = {}
         self._syncs: dict[float, list[Rules]] = {}  # due time -> rules to install
         self.timeline: list[dict[str, Any]] = []
-        self.on_sync: list[Any] = []  # called after every dataplane sync (load balancers listen)
+        self.balancer_routes: list[Callable[[], set[int]]] = []  # pods balancers send to directly
+        self._live: dict[int, Pod] = {}  # pods not gone, by index (creation order)
+        self._taken_names: set[str] = set()
 
     # -- queries ---------------------------------------------------------------------
     def live_pods(self, deployment: str) -> list[Pod]:
-        return [p for p in self.pods if p.deployment == deployment and p.gone_at == INF]
+        return [p for p in self._live.values() if p.deployment == deployment]
 
     def endpoints(self, port: int) -> list[Pod]:
         """A Service port's endpoints as the EndpointSlice controller publishes them now:
@@ -103,9 +106,8 @@ class ClusterRuntime:
         return sorted(
             (
                 p
-                for p in self.pods
+                for p in self._live.values()
                 if p.node is not None
-                and p.gone_at == INF
                 and svc.selects(p.labels)
                 and (not isinstance(target, str) or target in self._named_ports[p.deployment])
             ),
@@ -187,6 +189,8 @@ class ClusterRuntime:
             created_at=self.env.now,
         )
         self.pods.append(pod)
+        self._live[pod.index] = pod
+        self._taken_names.add(pod.name)
         self.topology.add_pod(pod.name, pod.ip, pod.deployment, self._node_name(pod.node), pod.labels)
         self._hooks().pod_added(pod)
         return pod
@@ -203,13 +207,13 @@ class ClusterRuntime:
         if not fits:
             return None
         load = dict.fromkeys(fits, 0)
-        for p in self.pods:
-            if p.node in load and p.gone_at == INF:
+        for p in self._live.values():
+            if p.node in load:
                 load[p.node] += 1
         return min(fits, key=lambda i: (load[i], nodes[i].name))
 
     def _pod_name(self, dep: Deployment) -> str:
-        taken = {p.name for p in self.pods}
+        taken = self._taken_names
         rng = self._names[dep.name]
         while True:
             suffix = "".join(_ALPHABET[int(i)] for i in rng.integers(0, len(_ALPHABET), 5))
@@ -242,23 +246,30 @@ class ClusterRuntime:
         self._unrouted.pop(pod.index, None)
         self._catch_up()
         if unrouted.triggered:  # no node sends it new requests: finish what it holds
+            left = env.now
             self._hooks().finish_pod(pod)
             while env.now < pod.deadline:
                 until = self._hooks().busy_until(pod)
                 if until is not None:
-                    yield env.timeout(max(0.0, min(pod.deadline, until) - env.now))
+                    exit_at = min(pod.deadline, max(left, until))
+                    if exit_at < env.now:  # found idle on a later look: it went when it fell idle
+                        yield from self._exit(pod, exit_at)
+                        return
+                    yield env.timeout(exit_at - env.now)
                     break
                 # A pod whose requests wait on calls cannot be predicted: look again later.
                 yield env.timeout(min(self.batch_s, pod.deadline - env.now))
                 self._catch_up()
         yield from self._exit(pod)
 
-    def _exit(self, pod: Pod) -> Any:
+    def _exit(self, pod: Pod, at: float | None = None) -> Any:
+        """The pod's containers are gone (at ``at`` if that was found out later)."""
         self._catch_up()
-        pod.gone_at = self.env.now
+        pod.gone_at = self.env.now if at is None else at
+        self._live.pop(pod.index, None)
         if pod.node is not None and pod.ip is not None:
             self._ipam[pod.node].release(pod.ip)
-        self._record(pod.deployment, "deleted", pod)
+        self._record(pod.deployment, "deleted", pod, at)
         self._publish()
         yield from ()
 
@@ -290,28 +301,34 @@ class ClusterRuntime:
             pod.unrouted_at = INF
         for index in sorted(before - routed):
             self.pods[index].unrouted_at = self.env.now
-        taken_at = due - self.sim.kube_proxy.sync_delay_s
-        for index, event in list(self._unrouted.items()):
-            # Only rules published after the pod began terminating can have dropped it for
-            # good; an older snapshot may lack it merely because it was not Ready yet.
-            if index not in routed and not event.triggered and self.pods[index].terminating_at <= taken_at:
-                event.succeed()
-        for hook in self.on_sync:
-            hook()
+        self.check_unrouted(due - self.sim.kube_proxy.sync_delay_s)
         for dep in self.scenario.deployments:
             self._record(dep.name, "synced", None)
 
+    def check_unrouted(self, taken_at: float) -> None:
+        """Release terminating pods that nothing routes to any more.
+
+        Only state taken after the pod began terminating can have dropped it for good; an
+        older snapshot may lack it merely because it was not Ready yet.
+        """
+        routed = self._routed()
+        for index, event in list(self._unrouted.items()):
+            if index not in routed and not event.triggered and self.pods[index].terminating_at <= taken_at:
+                event.succeed()
+
     def _routed(self) -> set[int]:
-        """Pods some node's dataplane routes to, for any Service port and traffic kind."""
+        """Pods some node's dataplane, or a balancer sending to pod IPs, routes to."""
         routed: set[int] = set()
+        for extra in self.balancer_routes:
+            routed.update(extra())
         for plane in self.dataplanes:
             for port in range(len(self.ports)):
                 routed.update(plane.external[port].tolist())
                 routed.update(plane.internal[port].tolist())
         return routed
 
-    def _record(self, deployment: str, event: str, pod: Pod | None) -> None:
-        row = self._row(deployment, event, pod.name if pod is not None else None, None)
+    def _record(self, deployment: str, event: str, pod: Pod | None, at: float | None = None) -> None:
+        row = self._row(deployment, event, pod.name if pod is not None else None, None, at)
         last = next((r for r in reversed(self.timeline) if r["deployment"] == deployment), None)
         if event == "synced" and last is not None and last["endpoints"] == row["endpoints"]:
             return  # a sync that changed nothing for this Deployment is not a change
@@ -321,15 +338,17 @@ class ClusterRuntime:
         """A timeline row for a change outside the Deployment itself (load-balancer rotation)."""
         self.timeline.append(self._row(deployment, event, None, detail))
 
-    def _row(self, deployment: str, event: str, pod: str | None, detail: str | None) -> dict[str, Any]:
+    def _row(
+        self, deployment: str, event: str, pod: str | None, detail: str | None, at: float | None = None
+    ) -> dict[str, Any]:
         live = self.live_pods(deployment)
         routed = self._routed()
         return {
-            "time": float(self.env.now),
+            "time": float(self.env.now if at is None else at),
             "deployment": deployment,
             "pods_total": len(live),
             "pods_ready": sum(p.ready for p in live),
-            "endpoints": sum(1 for p in self.pods if p.deployment == deployment and p.index in routed),
+            "endpoints": sum(1 for i in routed if self.pods[i].deployment == deployment),
             "event": event,
             "pod": pod,
             "detail": detail,

@@ -163,10 +163,15 @@ class Dataplane:
         return self._on_empty[port][0 if external else 1]
 
     # -- connection counts (least-connection schedulers) -------------------------------
-    def opened(self, pod: int) -> None:
+    def opened(self, pod: int) -> bool:
+        """A connection to ``pod`` opened; whether this node's scheduler counts it."""
+        if not self.scheduler.counts_connections:
+            return False
         self._open[pod] += 1
+        return True
 
     def closes_at(self, pod: int, when: float) -> None:
+        """A counted connection to ``pod`` closes at ``when`` (forgotten lazily)."""
         heapq.heappush(self._closing, (when, pod))
 
     def open_connections(self, pod: int) -> int:

@@ -117,7 +117,7 @@ class _Run:
             self.traffic = EventTraffic(
                 **common,
                 pools={i: c.connections for i, c in enumerate(sim.clients) if c.connections.keepalive},
-                destinations=[int(ipaddress.IPv4Address(svc.cluster_ip or "0.0.0.0")) for svc, _ in self.ports],
+                destinations=[_address(svc.cluster_ip) for svc, _ in self.ports],
                 load_balancers={port: lb for lb in self.load_balancers for port in lb.ports},
                 call_plans=self._call_plans(),
                 n_clients=len(sim.clients) + len(self.callers),
@@ -161,7 +161,7 @@ class _Run:
             calls = tuple(
                 (
                     self._port_index(call.service, call.port),
-                    int(ipaddress.IPv4Address(self.scenario.service(call.service).cluster_ip or "0.0.0.0")),
+                    _address(self.scenario.service(call.service).cluster_ip),
                 )
                 for call in sim.workloads[name].calls
             )
@@ -213,7 +213,7 @@ class _Run:
             link_out=self.streams.variates(f"{prefix}/link-out", link),
             link_back=self.streams.variates(f"{prefix}/link-back", link),
             connect_timeout_s=client.connect_timeout_s,
-            first_ip=int(ipaddress.IPv4Address(client.ip or "0.0.0.0")),
+            first_ip=_address(client.ip),
             ips=client.ips,
             ip_draws=self.streams.uniform(f"{prefix}/source-ip"),
         )
@@ -222,6 +222,8 @@ class _Run:
         env, sim = self.env, self.scenario.simulation
         self.cluster.start()
         for lb in self.load_balancers:
+            if lb.direct:
+                self.cluster.balancer_routes.append(lb.routed_pods)
             env.process(
                 health_checks(
                     env,
@@ -231,6 +233,7 @@ class _Run:
                     self._catch_up,
                     functools.partial(self._record_rotation, lb.service),
                     [n.name for n in sim.cluster.nodes],
+                    self.cluster.check_unrouted,
                 )
             )
         for event in sorted(sim.events, key=lambda e: e.at_s):
@@ -273,10 +276,23 @@ class _Run:
         connect = np.array([c.connect_timeout_s for c in sim.clients] + [1.0] * calls + [1.0])
         limits = [c.timeout_s if c.timeout_s is not None else math.inf for c in sim.clients]
         timeout = np.array(limits + [math.inf] * (calls + 1))
+        if isinstance(self.traffic, EventTraffic) and self.traffic.call_keys:
+            # Calls got ids as they happened; number every request in a fixed order instead
+            # (each client request followed by its calls), so ids never depend on batching.
+            keys = self.traffic.call_keys
+            self.log.reorder(np.array(sorted(range(self.log.size), key=lambda i: keys.get(i) or (i,))))
         self.log.finalize(deadline, gone, connect, timeout)
         return build_result(
             self.scenario, self.seed, self.log, pods, self.cluster.timeline, self.topology, callers=self.callers
         )
+
+
+def _address(ip: str | None) -> int:
+    """An IPv4 address as an integer; 0 for none (a headless Service has no ClusterIP)."""
+    try:
+        return int(ipaddress.IPv4Address(ip or "0.0.0.0"))
+    except ValueError:
+        return 0
 
 
 def _arrival_stream(streams: Streams, prefix: str, client: Client) -> BlockStream:

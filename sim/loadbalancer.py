@@ -45,10 +45,10 @@ class LoadBalancerRuntime:
         self.ports = ports  # the Service's port indices
         self.spec = spec
         self.ingress_ip = ingress_ip
-        self.provisioned_at = spec.provisioning_delay_s
-        self.direct = not service.allocate_load_balancer_node_ports and not any(
-            p.node_port for p in service.ports
-        )
+        # A status pasted from a live cluster means the balancer already exists.
+        pasted = (service.manifest.get("status") or {}) if isinstance(service.manifest.get("status"), dict) else {}
+        self.provisioned_at = 0.0 if (pasted.get("loadBalancer") or {}).get("ingress") else spec.provisioning_delay_s
+        self.direct = not service.allocate_load_balancer_node_ports and not any(p.node_port for p in service.ports)
         self.rotation: list[int] = list(range(n_nodes))
         self.targets: dict[int, list[int]] = {p: [] for p in ports}  # direct mode: pods per port
         self.draws = draws
@@ -72,6 +72,10 @@ class LoadBalancerRuntime:
         targets = self.targets[port]
         return self._pick(targets) if targets else -1
 
+    def routed_pods(self) -> set[int]:
+        """Pods the balancer sends to directly (with ``allocateLoadBalancerNodePorts: false``)."""
+        return {pod for pods in self.targets.values() for pod in pods}
+
     def healthy_nodes(self, dataplanes: list[Dataplane]) -> list[int]:
         """Nodes passing the health check now: with policy Local, kube-proxy's
         healthCheckNodePort answers 200 only while the node has a local *ready* endpoint
@@ -89,6 +93,7 @@ def health_checks(
     catch_up: Callable[[], None],
     record: Callable[[str], None],
     node_names: list[str],
+    released: Callable[[float], None],
 ) -> Any:
     """SimPy process: probe every ``healthCheckInterval`` and update the rotation."""
     lb.rotation = lb.healthy_nodes(dataplanes)
@@ -104,3 +109,4 @@ def health_checks(
             lb.rotation, lb.targets = healthy, targets
             if changed:
                 record(",".join(node_names[i] for i in healthy) or "<none>")
+            released(env.now)  # pods it no longer sends to may finish and go

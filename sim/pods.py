@@ -105,8 +105,7 @@ class Pod:
             begin = arrive if arrive > free else free
             self._free[0] = begin + service
         else:
-            heap = self._free
-            heapq.heapify(heap)
+            heap = self._free  # always a heap: it starts all zeros and only heapreplace touches it
             free = heap[0]
             begin = arrive if arrive > free else free
             heapq.heapreplace(heap, begin + service)
@@ -123,7 +122,6 @@ class Pod:
             self._free[0] = free
         else:
             heap = self._free  # a min-heap of worker free times
-            heapq.heapify(heap)
             for i, arrive in enumerate(arrivals):
                 free = heap[0]
                 begin = arrive if arrive > free else free

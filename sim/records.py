@@ -75,6 +75,20 @@ class RequestLog:
         """The filled part of a column."""
         return getattr(self, name)[: self.size]
 
+    def reorder(self, order: np.ndarray) -> None:
+        """Renumber requests so that new id k is old id ``order[k]``; id-valued columns follow."""
+        n = self.size
+        assert len(order) == n
+        position = np.empty(n, dtype=np.int64)
+        position[order] = np.arange(n)
+        for name in (*_FLOAT_COLUMNS, *_INT_COLUMNS, *_WIDE_COLUMNS, "outcome"):
+            column = getattr(self, name)
+            column[:n] = column[:n][order]
+        for name in ("connection", "parent"):
+            column = self.column(name)
+            valid = column >= 0
+            column[valid] = position[column[valid]]
+
     def finalize(
         self,
         deadline_by_pod: np.ndarray,
@@ -108,7 +122,21 @@ class RequestLog:
             cut = idx[killed]
             outcome[cut] = RESET
             t_done[cut] = deadline_by_pod[pods[killed]] + self.back_s[cut]
+        self._fail_parents()
         limit = timeout_by_client[self.client[:n]]
         late = (t_done - t_sent) > limit
         outcome[late] = TIMEOUT
         t_done[late] = t_sent[late] + limit[late]
+        self._fail_parents()
+
+    def _fail_parents(self) -> None:
+        """A request whose call failed did not succeed either: the pod answered with an error."""
+        n = self.size
+        outcome, parent = self.outcome[:n], self.parent[:n]
+        while True:
+            failed = (parent >= 0) & (outcome != OK)
+            parents = parent[failed]
+            flip = parents[outcome[parents] == OK]
+            if not len(flip):
+                return
+            outcome[flip] = REJECTED

@@ -31,13 +31,14 @@ import ipaddress
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from sim.dataplane import DROP, REJECT
 from sim.loadbalancer import LoadBalancerRuntime
 from sim.pods import Pod
-from sim.records import OK, REFUSED, REJECTED, TIMEOUT, UNREACHABLE
+from sim.records import OK, REFUSED, REJECTED, RESET, TIMEOUT, UNREACHABLE
 from sim.schedulers import Connection
 from sim.spec import Connections
 from sim.traffic import ClientFlow, Traffic
@@ -64,6 +65,7 @@ class _Conn:
     opened_at: float
     pod: int = -1  # set when kube-proxy (or the balancer) chooses
     requests: int = 1
+    counted: bool = False  # whether the node's scheduler counts it as open
 
 
 @dataclass(eq=False)
@@ -97,11 +99,14 @@ class EventTraffic(Traffic):
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self._heap: list[tuple[float, int, int]] = []
+        self._heap: list[tuple[float, Any, int, int]] = []  # (time, order key, kind, request id)
+        self.call_keys: dict[int, tuple[int, ...]] = {}  # a call's key: its parent's key + (index,)
         self._pools = pools  # client index -> keep-alive settings
         self._slots = {c: [_Slot() for _ in range(p.count)] for c, p in pools.items()}
         self._sent = dict.fromkeys(pools, 0)
         self._slot_of: dict[int, _Slot] = {}
+        self._riding: dict[int, _Conn] = {}  # through a balancer: decided there, used at the node
+        self._opening: dict[int, _Conn] = {}
         self._counted: dict[int, int] = {}  # one-request connection -> node counting it open
         self._destinations = destinations  # Service port -> the virtual IP dialled (for dh)
         self._lbs = load_balancers  # Service port -> its balancer
@@ -125,12 +130,12 @@ class EventTraffic(Traffic):
         if pod.index in self._workers:
             return  # its requests wait on calls: the cluster polls busy_until instead
         log = self.log
-        mine = [e for e in self._heap if e[2] == ARRIVE and log.pod[e[1]] == pod.index]
+        mine = [e for e in self._heap if e[2] == ARRIVE and log.pod[e[3]] == pod.index]
         if not mine:
             return
-        self._heap = [e for e in self._heap if not (e[2] == ARRIVE and log.pod[e[1]] == pod.index)]
+        self._heap = [e for e in self._heap if not (e[2] == ARRIVE and log.pod[e[3]] == pod.index)]
         heapq.heapify(self._heap)
-        for when, rid, _ in sorted(mine):
+        for when, _, _, rid in sorted(mine):
             self._arrive(rid, when)
 
     def busy_until(self, pod: Pod) -> float | None:
@@ -144,11 +149,14 @@ class EventTraffic(Traffic):
     def _process(self, horizon: float) -> None:
         heap, handlers = self._heap, self._handlers
         while heap and heap[0][0] < horizon:
-            when, rid, kind = heapq.heappop(heap)
+            when, _, kind, rid = heapq.heappop(heap)
             handlers[kind](rid, when)
 
     def _push(self, when: float, rid: int, kind: int) -> None:
-        heapq.heappush(self._heap, (when, rid, kind))
+        """Ties in time go by the request's order key: its id, or for a call its parent's key
+        and the call's index, so the order never depends on when ids were handed out."""
+        key: Any = (self.call_keys.get(rid) or (rid,)) if self._plans else rid
+        heapq.heappush(self._heap, (when, key, kind, rid))
 
     # -- send stage hooks ----------------------------------------------------------------
     def _entered(self, flow: ClientFlow, ids: np.ndarray, t_entry: np.ndarray) -> None:
@@ -179,11 +187,12 @@ class EventTraffic(Traffic):
         return out
 
     # -- connections -------------------------------------------------------------------
-    def _connection(self, rid: int, now: float, node: int) -> _Conn | None:
-        """The open connection this request reuses, or None if it opens a new one."""
+    def _resolve(self, rid: int, now: float) -> tuple[_Conn | None, _Conn | None]:
+        """At the request's first hop: ``(riding, opening)``, the open connection it rides or
+        the new one it opens (its node and pod are set when they are chosen)."""
         slot = self._slot_of.pop(rid, None)
         if slot is None:
-            return None
+            return None, None
         pool = self._pools[int(self.log.client[rid])]
         conn = slot.conn
         if conn is not None and conn.pod >= 0:
@@ -195,10 +204,11 @@ class EventTraffic(Traffic):
                 conn.requests += 1
                 self.log.connection[rid] = conn.id
                 self.log.client_ip[rid] = conn.source_ip
-                return conn
-            self.dataplanes[conn.node].closes_at(conn.pod, now)
-        slot.conn = _Conn(rid, int(self.log.client_ip[rid]), node, now)
-        return None
+                return conn, None
+            if conn.counted:
+                self.dataplanes[conn.node].closes_at(conn.pod, now)
+        slot.conn = _Conn(rid, int(self.log.client_ip[rid]), -1, now)
+        return None, slot.conn
 
     # -- events ------------------------------------------------------------------------
     def _at_balancer(self, rid: int, now: float) -> None:
@@ -207,51 +217,58 @@ class EventTraffic(Traffic):
         port = int(log.service[rid])
         lb = self._lbs[port]
         if now < lb.provisioned_at:  # no ingress IP yet: nothing answers
+            self._slot_of.pop(rid, None)
             log.outcome[rid] = UNREACHABLE
             log.t_done[rid] = log.t_sent[rid] + self._timeout[client]
-            self._slot_of.pop(rid, None)
             return
         out, back = lb.latency_out.one(), lb.latency_back.one()
         log.back_s[rid] += back
-        if lb.direct:  # no node, no kube-proxy, no conntrack pool: the balancer picks the pod
-            self._slot_of.pop(rid, None)
-            pod = lb.choose_pod(port)
+        riding, opening = self._resolve(rid, now)
+        if lb.direct:  # no node, no kube-proxy: the balancer picks the pod itself
+            pod = riding.pod if riding is not None else lb.choose_pod(port)
             if pod < 0:
                 log.outcome[rid] = REFUSED
                 log.t_done[rid] = now + log.back_s[rid]
                 return
-            log.entry_node[rid] = log.pod_node[rid] = self._pod_node[pod]
+            node = int(self._pod_node[pod])
+            if opening is not None:
+                opening.node, opening.pod = node, pod
+            log.entry_node[rid] = log.pod_node[rid] = node
             log.pod[rid] = pod
             self._push(now + out, rid, ARRIVE)
             return
-        slot = self._slot_of.get(rid)
-        node = slot.conn.node if slot is not None and slot.conn is not None and slot.conn.pod >= 0 else lb.choose_node()
+        node = riding.node if riding is not None else lb.choose_node()
         log.entry_node[rid] = node
+        if riding is not None:
+            self._riding[rid] = riding
+        elif opening is not None:
+            opening.node = node
+            self._opening[rid] = opening
         self._push(now + out, rid, ENTRY)
 
     def _enter(self, rid: int, now: float) -> None:
         """The request reaches its entry node: conntrack or kube-proxy decides the pod."""
         log = self.log
+        riding, opening = self._riding.pop(rid, None), self._opening.pop(rid, None)
+        if riding is None and opening is None:
+            riding, opening = self._resolve(rid, now)
+        if riding is not None:  # the connection's packets enter where it was opened
+            log.entry_node[rid] = riding.node
         node = int(log.entry_node[rid])
-        conn = self._connection(rid, now, node)
-        if conn is not None and conn.node != node:  # the connection's packets enter where it was opened
-            node = conn.node
-            log.entry_node[rid] = node
         plane = self.dataplanes[node]
         hop_out, hop_back = self.hops_out[node].one(), self.hops_back[node].one()
-        if conn is not None:
-            pod = conn.pod
+        if riding is not None:
+            pod = riding.pod
         else:
             port = int(log.service[rid])
             client = int(log.client[rid])
             ask = Connection(int(log.client_ip[rid]), self._destinations[port], port)
             pod = plane.choose(port, self._external[client], ask, now)
-            slot_conn = self._fresh_conn(rid)
             if pod >= 0:
-                plane.opened(pod)
-                if slot_conn is not None:
-                    slot_conn.pod = pod
-                elif plane.scheduler.counts_connections:
+                counted = plane.opened(pod)
+                if opening is not None:
+                    opening.node, opening.pod, opening.counted = node, pod, counted
+                elif counted:
                     self._counted[rid] = node
         if pod < 0:
             self._unserved(rid, now, pod)
@@ -263,16 +280,6 @@ class EventTraffic(Traffic):
         if cross:
             log.back_s[rid] += hop_back
         self._push(now + (hop_out if cross else 0.0), rid, ARRIVE)
-
-    def _fresh_conn(self, rid: int) -> _Conn | None:
-        """The keep-alive connection ``rid`` just opened (its slot's connection), if any."""
-        client = int(self.log.client[rid])
-        if client not in self._slots:
-            return None
-        for slot in self._slots[client]:
-            if slot.conn is not None and slot.conn.id == rid:
-                return slot.conn
-        return None
 
     def _unserved(self, rid: int, now: float, action: int) -> None:
         log = self.log
@@ -292,6 +299,11 @@ class EventTraffic(Traffic):
         log.t_arrive[rid] = now
         worker = self._workers.get(pod.index)
         if worker is not None:
+            if now >= pod.gone_at:  # the pod has gone: nothing answers the SYN
+                log.outcome[rid] = UNREACHABLE
+                log.t_done[rid] = log.t_sent[rid] + self._timeout[int(log.client[rid])]
+                self._returned(rid)
+                return
             if worker.free:
                 worker.free -= 1
                 self._start(pod, rid, now)
@@ -311,6 +323,9 @@ class EventTraffic(Traffic):
     def _start(self, pod: Pod, rid: int, now: float) -> None:
         self.log.t_start[rid] = now
         self._progress[rid] = 0
+        if now >= pod.deadline:  # killed with the pod before a worker could take it
+            self._finish(pod, rid, now, RESET)
+            return
         self._push(now + pod.service.one(), rid, WORK_DONE)
 
     def _work_done(self, rid: int, now: float) -> None:
@@ -322,8 +337,11 @@ class EventTraffic(Traffic):
         pod = self.pods[int(log.pod[rid])]
         plan = self._plans[pod.deployment]
         done = self._progress[rid]
+        if now > pod.deadline:  # the pod was killed while this request waited: RST at the deadline
+            self._finish(pod, rid, pod.deadline, RESET)
+            return
         if done == len(plan.calls) or rid in self._failed:
-            self._finish(pod, rid, now)
+            self._finish(pod, rid, now, REJECTED if rid in self._failed else OK)
             return
         port, _ = plan.calls[done]
         child = int(self.log.new(1)[0])
@@ -335,6 +353,7 @@ class EventTraffic(Traffic):
         log.connection[child] = child
         log.parent[child] = rid
         log.back_s[child] = 0.0
+        self.call_keys[child] = (*(self.call_keys.get(rid) or (rid,)), done)
         self._parent_of[child] = rid
         self._push(now, child, ENTRY)
 
@@ -351,12 +370,12 @@ class EventTraffic(Traffic):
         self._progress[rid] += 1
         self._next_call(rid, now)
 
-    def _finish(self, pod: Pod, rid: int, now: float) -> None:
+    def _finish(self, pod: Pod, rid: int, now: float, outcome: int) -> None:
         log = self.log
         del self._progress[rid]
         log.service_s[rid] = now - log.t_start[rid]
         log.t_done[rid] = now + log.back_s[rid]
-        log.outcome[rid] = REJECTED if rid in self._failed else OK
+        log.outcome[rid] = outcome
         self._failed.discard(rid)
         node = self._counted.pop(rid, None)
         if node is not None:

@@ -371,3 +371,184 @@ def test_batch_and_event_engines_give_identical_results(name):
     pd.testing.assert_frame_equal(batch.requests, events.requests)
     pd.testing.assert_frame_equal(batch.timeline, events.timeline)
     pd.testing.assert_frame_equal(batch.pods, events.pods)
+
+
+# -- the event engine's own guarantees -------------------------------------------------------
+
+TIERS = """
+apiVersion: v1
+kind: Service
+metadata: {name: front}
+spec: {type: NodePort, selector: {app: front}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: back}
+spec: {selector: {app: back}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: headless}
+spec: {clusterIP: None, selector: {app: back}, ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: front}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: front}}
+  template:
+    metadata: {labels: {app: front}}
+    spec: {terminationGracePeriodSeconds: GRACE, containers: [{name: c, image: i}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: back}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: back}}
+  template:
+    metadata: {labels: {app: back}}
+    spec: {terminationGracePeriodSeconds: GRACE, containers: [{name: c, image: i}]}
+---
+apiVersion: svcsim/v1alpha1
+kind: Simulation
+metadata: {name: tiers}
+spec:
+  seed: 3
+  duration: 30s
+  cluster: {nodes: 3}
+  kubeProxy: {mode: ipvs, scheduler: lc, syncDelay: 500ms}
+  workloads:
+    front: {serviceTime: {distribution: exponential, mean: 2ms}, concurrency: 2, calls: [{service: back}, {service: back}]}
+    back: {serviceTime: {distribution: exponential, mean: BACKMS}, concurrency: 2}
+  clients:
+    - {name: c, ips: 5, target: {service: front}, rate: RATE, connections: {mode: keepalive, count: 3, maxAge: 2s}}
+  events:
+    - {at: 10s, scale: {deployment: front, replicas: 1}}
+    - {at: 10s, scale: {deployment: back, replicas: 1}}
+    - {at: 20s, scale: {deployment: back, replicas: 3}}
+"""
+
+
+def tiers(grace: int = 30, back_ms: str = "3ms", rate: int = 150) -> sim.Scenario:
+    text = TIERS.replace("GRACE", str(grace)).replace("BACKMS", back_ms).replace("RATE", str(rate))
+    return sim.load_scenario(text)
+
+
+def test_event_engine_results_do_not_depend_on_batch_length():
+    """Calls, keep-alive with maxAge, lc, source addresses and scale events (and a headless
+    Service that nothing calls): bit-identical tables for three batch lengths."""
+    runs = [sim.simulate(tiers(), batch_s=b) for b in (0.001, 0.37, 5.0)]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0].requests, other.requests)
+        pd.testing.assert_frame_equal(runs[0].timeline, other.timeline)
+        pd.testing.assert_frame_equal(runs[0].pods, other.pods)
+    req = runs[0].requests
+    calls = req[req["parent_id"].notna()]
+    assert (calls["parent_id"].to_numpy() < calls["request_id"].to_numpy()).all()  # each request, then its calls
+
+
+def test_a_request_fails_when_its_call_fails_and_a_deleted_caller_makes_no_more_calls():
+    """Overloaded backends (0.9 s of work, 8 calls/s for 4.4/s of capacity) with a 1 s grace
+    period are scaled 2 -> 1: calls still queued when a backend dies are reset, and their
+    callers cannot answer ok. A frontend pod deleted at 10 s (grace 1 s) issues no call
+    after its deadline."""
+    result = sim.simulate(tiers(grace=1, back_ms="900ms", rate=4))
+    req = result.requests.set_index("request_id")
+    calls = req[req["parent_id"].notna()]
+    failed_calls = calls[calls["outcome"] != "ok"]
+    assert len(failed_calls) > 0
+    parents = req.loc[failed_calls["parent_id"].astype(int)]
+    assert (parents["outcome"] != "ok").all()
+    dead = result.pods[(result.pods["deployment"] == "front") & result.pods["terminating"].notna()]
+    for pod in dead.itertuples():
+        mine = req[(req["pod"] == pod.pod) & req["parent_id"].isna()]
+        from_it = calls[calls["parent_id"].isin(mine.index)]
+        assert (from_it["t_sent"] <= pod.terminating + 1.0 + 1e-9).all()
+
+
+def test_internal_traffic_policy_local_keeps_cluster_ip_traffic_on_the_node():
+    scenario = web(
+        service_spec="internalTrafficPolicy: Local",
+        nodes="3",
+        replicas=2,
+        clients="[{name: a, location: node-1, target: {service: web, via: clusterIP}, rate: 50},"
+        " {name: b, location: node-3, target: {service: web, via: clusterIP}, rate: 50}]",
+        duration="20s",
+    )
+    req = sim.simulate(scenario).requests
+    a, b = req[req["client"] == "a"], req[req["client"] == "b"]
+    assert set(a["outcome"]) == {"ok"} and set(a["pod_node"].astype(str)) == {"node-1"}
+    assert set(b["outcome"]) == {"timeout"}  # node-3 has no pod: dropped
+
+
+def test_prefer_same_node_uses_the_local_pod_then_the_zone():
+    text = (SCENARIOS / "topology-zones.yaml").read_text().replace("PreferSameZone", "PreferSameNode")
+    req = sim.simulate(sim.load_scenario(text)).requests
+    assert set(req["pod_node"].astype(str)) == {"node-1"}
+
+
+def test_load_balancer_round_robin_alternates_nodes_and_keepalive_reconnects_spread():
+    """round-robin: consecutive new connections go to the nodes in turn. Keep-alive through
+    the balancer: a replaced connection is balanced afresh, so after node-3 joins the rotation
+    new connections reach it."""
+    text = (SCENARIOS / "loadbalancer-local.yaml").read_text()
+    text = text.replace("algorithm: random", "algorithm: round-robin")
+    rr = sim.simulate(sim.load_scenario(text)).requests
+    early = rr[(rr["t_sent"] > 11) & (rr["t_sent"] < 30)]["entry_node"].astype(str).tolist()
+    assert all(a != b for a, b in zip(early, early[1:], strict=False))
+    pooled = text.replace("rate: 150}", "rate: 150, connections: {mode: keepalive, count: 4, requestsPerConnection: 20}}")
+    req = sim.simulate(sim.load_scenario(pooled)).requests
+    window = req[(req["t_sent"] > 36) & (req["t_sent"] < 60)]
+    assert set(window["entry_node"].astype(str)) == {"node-1", "node-2", "node-3"}
+
+
+def test_keepalive_max_age_reopens_connections():
+    scenario = web(
+        clients="[{name: c, target: {service: web}, rate: 100, connections: {mode: keepalive, count: 2, maxAge: 5s}}]",
+        duration="30s",
+    )
+    req = sim.simulate(scenario).requests
+    opened = req.drop_duplicates("connection_id")["t_sent"].to_numpy()
+    assert 10 <= len(opened) <= 14  # 2 connections renewed about every 5 s over 30 s
+    ages = req["t_sent"].to_numpy() - req.set_index("request_id").loc[req["connection_id"], "t_sent"].to_numpy()
+    assert ages.max() < 5.0
+
+
+def test_direct_load_balancer_keeps_deleted_pods_out_of_its_targets():
+    """allocateLoadBalancerNodePorts: false, 3 -> 1 at 11 s: a removed pod stays until the
+    balancer's next health check drops it, so no request reaches a pod that has gone."""
+    text = textwrap.dedent("""
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web}
+    spec: {type: LoadBalancer, allocateLoadBalancerNodePorts: false, selector: {app: web}, ports: [{port: 80}]}
+    ---
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web}
+    spec:
+      replicas: 3
+      selector: {matchLabels: {app: web}}
+      template:
+        metadata: {labels: {app: web}}
+        spec: {containers: [{name: c, image: i}]}
+    ---
+    apiVersion: svcsim/v1alpha1
+    kind: Simulation
+    metadata: {name: direct}
+    spec:
+      seed: 1
+      duration: 30s
+      cluster: {nodes: 3, loadBalancer: {healthCheckInterval: 5s}}
+      workloads: {web: {serviceTime: 2ms}}
+      clients:
+        - {name: c, target: {service: web, via: loadBalancer}, rate: 100, connections: {mode: keepalive, count: 2}}
+      events: [{at: 11s, scale: {deployment: web, replicas: 1}}]
+    """)
+    result = sim.simulate(sim.load_scenario(text))
+    assert set(result.requests["outcome"]) == {"ok"}
+    assert result.requests["connection_id"].nunique() < 20  # the pool is used, not one connection per request
+    gone = result.pods["deleted"].dropna()
+    assert len(gone) == 2 and (gone >= 15.0).all()
