@@ -14,18 +14,23 @@ from typing import Any
 
 __all__ = [
     "DNS1035",
+    "DNS1035_MAX_LENGTH",
     "DNS1035_MSG",
     "DNS1123",
     "DNS1123_MSG",
+    "DNS1123_SUBDOMAIN_MAX_LENGTH",
     "IANA_SVC_NAME",
     "FieldError",
     "default",
+    "dns1123_subdomain_problems",
     "go",
     "go_map",
     "is_str_map",
     "mapping",
+    "max_length_problem",
     "object_name",
     "port_name_problems",
+    "sequence",
     "unsupported",
     "valid_port",
 ]
@@ -33,6 +38,8 @@ __all__ = [
 DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
+DNS1035_MAX_LENGTH = 63
+DNS1123_SUBDOMAIN_MAX_LENGTH = 253
 DNS1035_MSG = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
     "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
@@ -53,15 +60,38 @@ class FieldError:
     detail: str
 
 
-def object_name(meta: dict[str, Any], errors: list[FieldError], pattern: re.Pattern[str], msg: str) -> str:
+def object_name(
+    meta: dict[str, Any], errors: list[FieldError], pattern: re.Pattern[str], msg: str, max_length: int
+) -> str:
+    """``metadata.name``: required, and a DNS-1035 label (Services) or DNS-1123 subdomain (the rest).
+
+    Each failed rule is its own error, as ValidateObjectMeta reports them.
+    """
     name = meta.get("name")
     if not name:
         errors.append(FieldError("metadata.name", "Required value: name or generateName is required"))
         return ""
-    if not isinstance(name, str) or not pattern.match(name):
+    if not isinstance(name, str):
         errors.append(FieldError("metadata.name", f"Invalid value: {go(name)}: {msg}"))
         return str(name)
+    problems = [max_length_problem(max_length)] if len(name) > max_length else []
+    if not pattern.fullmatch(name):  # fullmatch: `$` alone would accept a trailing newline
+        problems.append(msg)
+    errors.extend(FieldError("metadata.name", f"Invalid value: {go(name)}: {p}") for p in problems)
     return name
+
+
+def max_length_problem(limit: int) -> str:
+    """apimachinery's MaxLenError."""
+    return f"must be no more than {limit} characters"
+
+
+def dns1123_subdomain_problems(name: str) -> list[str]:
+    """apimachinery's IsDNS1123Subdomain: the rule for Node names (ValidateNodeName) and most objects."""
+    problems = [max_length_problem(DNS1123_SUBDOMAIN_MAX_LENGTH)] if len(name) > DNS1123_SUBDOMAIN_MAX_LENGTH else []
+    if not DNS1123.fullmatch(name):
+        problems.append(DNS1123_MSG)
+    return problems
 
 
 def mapping(value: Any, path: str, errors: list[FieldError]) -> dict[str, Any]:
@@ -70,6 +100,16 @@ def mapping(value: Any, path: str, errors: list[FieldError]) -> dict[str, Any]:
     if not isinstance(value, dict):
         errors.append(FieldError(path, f"Invalid value: {go(value)}: must be a mapping"))
         return {}
+    return value
+
+
+def sequence(value: Any, path: str, errors: list[FieldError]) -> list[Any]:
+    """A list field; anything else is reported (a JSON decoder would refuse it) and read as empty."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.append(FieldError(path, f"Invalid value: {go(value)}: must be a list"))
+        return []
     return value
 
 

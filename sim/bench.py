@@ -19,7 +19,14 @@ import simpy
 from sim.engine import simulate
 from sim.scenario import load_scenario
 
-__all__ = ["BenchResult", "obvious_model", "reference_scenario", "run_bench"]
+__all__ = [
+    "MAX_BENCH_REQUESTS",
+    "MIN_BENCH_REQUESTS",
+    "BenchResult",
+    "obvious_model",
+    "reference_scenario",
+    "run_bench",
+]
 
 NODES = 3
 PODS = 6
@@ -28,6 +35,9 @@ UTILISATION = 0.7
 RATE = UTILISATION * PODS / SERVICE_MEAN_S  # 420 requests per second
 CLIENT_HOP_S = 0.0002
 NODE_HOP_S = 0.0001
+#: Fewer requests time mostly start-up; more keep the obvious model (a process each) busy for hours.
+MIN_BENCH_REQUESTS = 1000
+MAX_BENCH_REQUESTS = 10_000_000
 
 
 def reference_scenario(requests: int, seed: int = 1) -> str:
@@ -133,7 +143,15 @@ class BenchResult:
 
 
 def run_bench(requests: int = 200_000, seed: int = 1, repeat: int = 1) -> BenchResult:
-    """Time both models on the reference workload; the best of ``repeat`` runs each."""
+    """Time both models on the reference workload; the best of ``repeat`` runs each.
+
+    Raises ``ValueError`` for arguments ``svcsim bench`` refuses (the CLI checks them first).
+    """
+    if repeat < 1 or seed < 0 or not MIN_BENCH_REQUESTS <= requests <= MAX_BENCH_REQUESTS:
+        raise ValueError(
+            f"run_bench needs {MIN_BENCH_REQUESTS} <= requests <= {MAX_BENCH_REQUESTS}, seed >= 0 and repeat >= 1; "
+            f"got requests={requests}, seed={seed}, repeat={repeat}"
+        )
     scenario = load_scenario(reference_scenario(requests, seed))
     engine_s = obvious_s = float("inf")
     engine_n = obvious_n = 0

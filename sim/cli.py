@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.bench import run_bench
+from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, run_bench
 from sim.engine import simulate
 from sim.errors import Problem, ScenarioError
 from sim.kubectl import format_table, pod_rows, service_rows
@@ -29,6 +30,7 @@ from sim.units import format_duration, parse_duration
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     result = simulate(scenario) if args.quiet else _with_progress(scenario)
     _save(result, out, args.scenario)
     if not args.no_plots:
-        save_plots(out)
+        _writing(out, lambda: save_plots(out))
     if not args.quiet:
         _print_summary(result, out)
     return 0
@@ -123,14 +125,23 @@ def _save(result: Result, out: Path, source: str) -> None:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    for path in save_plots(args.run_dir):
+    for path in _writing(args.run_dir, lambda: save_plots(args.run_dir)):
         print(path)
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    print(write_report(args.run_dir))
+    print(_writing(args.run_dir, lambda: write_report(args.run_dir)))
     return 0
+
+
+def _writing(where: str | Path, write: Callable[[], T]) -> T:
+    """Run ``write``; a file that cannot be written (a directory in the way, a full disk) is one error line."""
+    try:
+        return write()
+    except OSError as err:
+        target = err.filename2 or err.filename or where  # a rename names its destination second
+        raise ScenarioError([Problem(str(where), "", "", f"cannot write {target}: {err.strerror or err}")]) from None
 
 
 def _with_progress(scenario: Scenario) -> Result:
@@ -215,8 +226,22 @@ def _until(scenario: Scenario, at_s: float) -> Scenario:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    if args.requests < 1000:
-        raise ScenarioError([Problem("", "", "--requests", "must be at least 1000")])
+    problems = []
+    if not MIN_BENCH_REQUESTS <= args.requests <= MAX_BENCH_REQUESTS:
+        problems.append(
+            Problem(
+                "",
+                "",
+                "--requests",
+                f"Invalid value: {args.requests}: must be between {MIN_BENCH_REQUESTS} and {MAX_BENCH_REQUESTS}",
+            )
+        )
+    if args.repeat < 1:
+        problems.append(Problem("", "", "--repeat", f"Invalid value: {args.repeat}: must be at least 1"))
+    if args.seed < 0:
+        problems.append(Problem("", "", "--seed", f"Invalid value: {args.seed}: must be >= 0"))
+    if problems:
+        raise ScenarioError(problems)
     r = run_bench(args.requests, args.seed, args.repeat)
     table = Table(title=f"reference workload: {args.requests} requests, 3 nodes, 6 pods, utilisation 0.7")
     for name in ("model", "requests", "wall s", "requests/s", "mean latency ms"):

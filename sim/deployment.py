@@ -12,17 +12,27 @@ from typing import Any
 from sim.apimachinery import (
     DNS1123,
     DNS1123_MSG,
+    DNS1123_SUBDOMAIN_MAX_LENGTH,
     FieldError,
+    default,
+    dns1123_subdomain_problems,
     go,
     go_map,
     is_str_map,
     mapping,
     object_name,
+    port_name_problems,
+    sequence,
     unsupported,
     valid_port,
 )
 
-__all__ = ["ContainerPort", "Deployment", "LabelSelector", "parse_deployment"]
+__all__ = ["MAX_REPLICAS", "ContainerPort", "Deployment", "LabelSelector", "parse_deployment"]
+
+#: svcsim's limit, not Kubernetes' (replicas is an int32 there): every pod is simulated.
+MAX_REPLICAS = 100_000
+PROTOCOLS = ("SCTP", "TCP", "UDP")
+OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
 @dataclass(frozen=True)
@@ -76,10 +86,17 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
     errors: list[FieldError] = []
     meta = mapping(doc.get("metadata"), "metadata", errors)
     spec = mapping(doc.get("spec"), "spec", errors)
-    name = object_name(meta, errors, DNS1123, DNS1123_MSG)
+    name = object_name(meta, errors, DNS1123, DNS1123_MSG, DNS1123_SUBDOMAIN_MAX_LENGTH)
     replicas = spec.get("replicas", 1)
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
         errors.append(FieldError("spec.replicas", f"Invalid value: {go(replicas)}: must be greater than or equal to 0"))
+    elif replicas > MAX_REPLICAS:
+        errors.append(
+            FieldError(
+                "spec.replicas",
+                f"Invalid value: {replicas}: must be less than or equal to {MAX_REPLICAS} (svcsim simulates every pod)",
+            )
+        )
     selector = _label_selector(spec.get("selector"), errors)
     template = mapping(spec.get("template"), "spec.template", errors)
     tmeta = mapping(template.get("metadata"), "spec.template.metadata", errors)
@@ -97,9 +114,12 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
             )
         )
     pod = mapping(template.get("spec"), "spec.template.spec", errors)
-    node_name = pod.get("nodeName")
+    node_name = default(pod.get("nodeName"), None)
     if node_name is not None and not isinstance(node_name, str):
         errors.append(FieldError("spec.template.spec.nodeName", f"Invalid value: {go(node_name)}: must be a string"))
+    elif node_name is not None:  # ValidatePodSpec: ValidateNodeName, message by message
+        for problem in dns1123_subdomain_problems(node_name):
+            errors.append(FieldError("spec.template.spec.nodeName", f"Invalid value: {go(node_name)}: {problem}"))
     node_selector = pod.get("nodeSelector") or {}
     if not is_str_map(node_selector):
         errors.append(
@@ -108,7 +128,7 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
             )
         )
     grace = pod.get("terminationGracePeriodSeconds", 30)
-    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0:
+    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace < 2**63:  # an int64
         errors.append(
             FieldError(
                 "spec.template.spec.terminationGracePeriodSeconds",
@@ -133,29 +153,42 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
 
 
 def _container_ports(pod: dict[str, Any], errors: list[FieldError]) -> tuple[ContainerPort, ...]:
-    containers = pod.get("containers") or []
-    if not isinstance(containers, list):
-        errors.append(FieldError("spec.template.spec.containers", "Invalid value: must be a list"))
-        return ()
+    """Container ports, checked as ValidatePodSpec does (number, name, protocol)."""
     ports: list[ContainerPort] = []
-    for ci, container in enumerate(containers):
-        raw_ports = container.get("ports") or [] if isinstance(container, dict) else []
-        for pi, raw in enumerate(raw_ports):
-            path = f"spec.template.spec.containers[{ci}].ports[{pi}]"
-            if not isinstance(raw, dict) or not valid_port(raw.get("containerPort")):
-                value = raw.get("containerPort") if isinstance(raw, dict) else raw
+    for ci, container in enumerate(sequence(pod.get("containers"), "spec.template.spec.containers", errors)):
+        cpath = f"spec.template.spec.containers[{ci}]"
+        if not isinstance(container, dict):
+            errors.append(FieldError(cpath, f"Invalid value: {go(container)}: must be a mapping"))
+            continue
+        for pi, raw in enumerate(sequence(container.get("ports"), f"{cpath}.ports", errors)):
+            path = f"{cpath}.ports[{pi}]"
+            if not isinstance(raw, dict):
+                errors.append(FieldError(path, f"Invalid value: {go(raw)}: must be a mapping"))
+                continue
+            before = len(errors)
+            number = raw.get("containerPort")
+            if number is None:
+                errors.append(FieldError(f"{path}.containerPort", "Required value"))
+            elif not valid_port(number):
                 errors.append(
                     FieldError(
-                        f"{path}.containerPort",
-                        f"Invalid value: {go(value)}: must be between 1 and 65535, inclusive",
+                        f"{path}.containerPort", f"Invalid value: {go(number)}: must be between 1 and 65535, inclusive"
                     )
                 )
-                continue
-            ports.append(ContainerPort(raw.get("name"), raw["containerPort"], raw.get("protocol", "TCP")))
+            name = default(raw.get("name"), None)
+            if name is not None:
+                problems = port_name_problems(name) if isinstance(name, str) else ["must be a string"]
+                errors.extend(FieldError(f"{path}.name", f"Invalid value: {go(name)}: {p}") for p in problems)
+            protocol = default(raw.get("protocol"), "TCP")
+            if protocol not in PROTOCOLS:
+                errors.append(unsupported(f"{path}.protocol", protocol, PROTOCOLS))
+            if len(errors) == before and isinstance(number, int):
+                ports.append(ContainerPort(name, number, protocol))
     return tuple(ports)
 
 
 def _label_selector(raw: Any, errors: list[FieldError]) -> LabelSelector | None:
+    """matchLabels and matchExpressions, with ValidateLabelSelectorRequirement's rules and wording."""
     if raw is None:
         errors.append(FieldError("spec.selector", "Required value"))
         return None
@@ -166,17 +199,37 @@ def _label_selector(raw: Any, errors: list[FieldError]) -> LabelSelector | None:
     if not is_str_map(labels):
         errors.append(FieldError("spec.selector.matchLabels", f"Invalid value: {go(labels)}: must be a map of strings"))
         return None
+    before = len(errors)
     expressions = []
-    for i, expr in enumerate(raw.get("matchExpressions") or []):
-        op = expr.get("operator") if isinstance(expr, dict) else None
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+    for i, expr in enumerate(sequence(raw.get("matchExpressions"), "spec.selector.matchExpressions", errors)):
+        path = f"spec.selector.matchExpressions[{i}]"
+        if not isinstance(expr, dict):
+            errors.append(FieldError(path, f"Invalid value: {go(expr)}: must be a mapping"))
+            continue
+        key, op = expr.get("key"), expr.get("operator")
+        values = sequence(expr.get("values"), f"{path}.values", errors)
+        if op in ("In", "NotIn") and not values and isinstance(expr.get("values"), list | None):
             errors.append(
-                unsupported(
-                    f"spec.selector.matchExpressions[{i}].operator", op, ("DoesNotExist", "Exists", "In", "NotIn")
+                FieldError(f"{path}.values", "Required value: must be specified when `operator` is 'In' or 'NotIn'")
+            )
+        elif op in ("Exists", "DoesNotExist") and values:
+            errors.append(
+                FieldError(
+                    f"{path}.values", "Forbidden: may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
                 )
             )
-            continue
-        expressions.append((str(expr.get("key")), op, tuple(str(v) for v in expr.get("values") or ())))
+        elif not (isinstance(op, str) and op in OPERATORS):
+            errors.append(FieldError(f"{path}.operator", f"Invalid value: {go(op)}: not a valid selector operator"))
+        if not isinstance(key, str):
+            errors.append(FieldError(f"{path}.key", f"Invalid value: {go(key)}: must be a string"))
+        elif not key:
+            errors.append(FieldError(f"{path}.key", 'Invalid value: "": name part must be non-empty'))
+        for j, value in enumerate(values):
+            if not isinstance(value, str):
+                errors.append(FieldError(f"{path}.values[{j}]", f"Invalid value: {go(value)}: must be a string"))
+        expressions.append((str(key), str(op), tuple(str(v) for v in values)))
+    if len(errors) > before:
+        return None
     if not labels and not expressions:
         errors.append(FieldError("spec.selector", "Invalid value: {}: empty selector is invalid for deployment"))
         return None

@@ -24,9 +24,12 @@ __all__ = [
     "LogNormal",
     "Uniform",
     "parse_distribution",
+    "parse_seconds",
 ]
 
 FloatArray = np.ndarray
+#: Coefficients of variation svcsim accepts for lognormal and gamma (its own bounds, not Kubernetes').
+CV_RANGE = (0.01, 100.0)
 
 
 class Distribution:
@@ -164,10 +167,9 @@ def parse_distribution(value: Any, *, allow_zero_mean: bool = False) -> Distribu
     The message of a ``ValueError`` may start with ``key: `` to point at a sub-field.
     """
     if not isinstance(value, dict):
-        seconds = parse_duration(value)
-        return Constant(seconds)
+        return Constant(parse_seconds(value))
     kind = value.get("distribution")
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:
         supported = ", ".join(f'"{k}"' for k in _FIELDS)
         raise ValueError(f"distribution: Unsupported value: {kind!r}: supported values: {supported}")
     unknown = sorted(set(value) - _FIELDS[kind])
@@ -187,8 +189,12 @@ def parse_distribution(value: Any, *, allow_zero_mean: bool = False) -> Distribu
     if kind == "constant":
         return Constant(mean)
     cv = value.get("cv", 1.0)
-    if isinstance(cv, bool) or not isinstance(cv, int | float) or not cv > 0:
-        raise ValueError(f"cv: must be a number > 0, got {cv!r}")
+    if isinstance(cv, bool) or not isinstance(cv, int | float) or not CV_RANGE[0] <= cv <= CV_RANGE[1]:
+        # Outside this range the parameters stop being numbers: cv 1e200 overflows sigma²,
+        # cv 1e-200 makes the gamma shape 1/cv² infinite.
+        raise ValueError(
+            f"cv: Invalid value: {cv!r}: must be a number between {CV_RANGE[0]:g} and {CV_RANGE[1]:g}, inclusive"
+        )
     return LogNormal(mean, float(cv)) if kind == "lognormal" else Gamma(mean, float(cv))
 
 
@@ -196,6 +202,14 @@ def _duration_field(value: dict[str, Any], key: str) -> float:
     if key not in value:
         raise ValueError(f"{key}: Required value")
     try:
-        return parse_duration(value[key])
+        return parse_seconds(value[key])
     except ValueError as err:
         raise ValueError(f"{key}: {err}") from None
+
+
+def parse_seconds(value: Any) -> float:
+    """:func:`sim.units.parse_duration`, with an integer too large for a float reported the same way."""
+    try:
+        return parse_duration(value)
+    except OverflowError:  # YAML reads 1 followed by 400 zeros as a Python int
+        raise ValueError(f"must be a finite duration >= 0, got a number with {len(str(value))} digits") from None

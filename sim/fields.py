@@ -8,12 +8,49 @@ recording one message per problem instead of stopping at the first.
 from __future__ import annotations
 
 import ipaddress
+import math
+import re
 from typing import Any
 
-from sim.distributions import Distribution, parse_distribution
-from sim.units import parse_duration
+import yaml
 
-__all__ = ["SpecErrors"]
+from sim.distributions import Distribution, parse_distribution, parse_seconds
+
+__all__ = ["SpecErrors", "yaml11_number_hint"]
+
+# What YAML 1.2 (and JSON, and Go's decoder) read as a number but PyYAML's YAML 1.1 resolver
+# leaves as text: an exponent without a dot in the mantissa or without a sign (1e12, 2.5e3).
+_YAML11_TEXT_NUMBER = re.compile(r"[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+")
+
+
+def yaml11_number_hint(value: Any, *, integer: bool = False) -> str:
+    """How to write a number that YAML read as text, as a parenthesised hint ("" if not a number).
+
+    PyYAML follows YAML 1.1, where ``1e12`` is a string: a float needs a dot and a signed
+    exponent (``1.0e+12``). A number in quotes is text in any YAML version.
+    """
+    if not (isinstance(value, str) and value.isascii()):  # float() also reads other scripts' digits
+        return ""
+    text = value.strip()
+    try:
+        number = float(text.replace("_", ""))
+        read_as_text = isinstance(yaml.safe_load(text), str)  # else it was a number in quotes
+    except (ValueError, yaml.YAMLError):
+        return ""
+    if not math.isfinite(number):
+        return ""
+    if integer and number.is_integer() and abs(number) < 1e15:
+        written = str(int(number))
+    elif read_as_text and _YAML11_TEXT_NUMBER.fullmatch(text):
+        mantissa, marker, exponent = text.replace("_", "").replace("E", "e").partition("e")
+        mantissa += "" if "." in mantissa else ".0"
+        exponent = exponent if exponent[0] in "+-" else f"+{exponent}"
+        written = f"{mantissa}{marker}{exponent}"
+    else:
+        written = text
+    if read_as_text:
+        return f" (write {written}: YAML 1.1 reads {text} as text)"
+    return f" (write {written} without quotes: a quoted number is text)"
 
 
 class SpecErrors:
@@ -47,9 +84,9 @@ class SpecErrors:
                 return 0.0
             return default
         try:
-            return parse_duration(value)
+            return parse_seconds(value)
         except ValueError as err:
-            self.add(path, str(err))
+            self.add(path, f"{err}{yaml11_number_hint(value)}")
             return 0.0
 
     def distribution(self, value: Any, path: str, allow_zero: bool = True) -> Distribution | None:
@@ -59,22 +96,61 @@ class SpecErrors:
             text = str(err)
             head, sep, rest = text.partition(": ")
             if sep and head.isidentifier():
-                self.add(f"{path}.{head}", rest)
+                hint = yaml11_number_hint(value.get(head)) if isinstance(value, dict) else ""
+                self.add(f"{path}.{head}", rest + hint)
             else:
-                self.add(path, text)
+                self.add(path, text + yaml11_number_hint(value))
             return None
 
     def number(
-        self, value: Any, path: str, *, integer: bool = False, minimum: float = 0, strict: bool = False
+        self,
+        value: Any,
+        path: str,
+        *,
+        integer: bool = False,
+        minimum: float = 0,
+        strict: bool = False,
+        maximum: float | None = None,
+        why: str = "",
     ) -> float:
-        kinds: tuple[type, ...] = (int,) if integer else (int, float)
-        ok = isinstance(value, kinds) and not isinstance(value, bool)
+        """A finite number (an integer if ``integer``) >= ``minimum`` (> if ``strict``), <= ``maximum``.
+
+        ``why`` says where a maximum comes from (svcsim's limits are not Kubernetes').
+        """
+        ok = not isinstance(value, bool) and (
+            isinstance(value, int) or (not integer and isinstance(value, float) and math.isfinite(value))
+        )
+        if ok and not integer and abs(value) >= 2**1024:  # an int no float can hold
+            ok = False
+        shown = _shown(value)
         if ok and (value > minimum if strict else value >= minimum):
-            return value
+            if maximum is None or value <= maximum:
+                return value
+            limit = int(maximum) if float(maximum).is_integer() else maximum
+            because = f" ({why})" if why else ""
+            self.add(path, f"Invalid value: {shown}: must be less than or equal to {limit}{because}")
+            return maximum
         sign = ">" if strict else ">="
-        what = "an integer" if integer else "a number"
-        self.add(path, f"Invalid value: {value!r}: must be {what} {sign} {minimum:g}")
+        what = "an integer" if integer else "a finite number"
+        hint = yaml11_number_hint(value, integer=integer)
+        self.add(path, f"Invalid value: {shown}: must be {what} {sign} {minimum:g}{hint}")
         return minimum
+
+    def string(self, value: Any, path: str) -> str:
+        """A non-empty string (a name, a reference to one); anything else is reported."""
+        if isinstance(value, str) and value:
+            return value
+        self.add(path, f"Invalid value: {value!r}: must be a non-empty string")
+        return ""
+
+    def port(self, value: Any, path: str) -> int | str | None:
+        """A port given by number (1-65535) or by name, as Service ports are named."""
+        if value is None or (isinstance(value, str) and value):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+            return value
+        self.add(path, f"Invalid value: {value!r}: must be a port number (1-65535) or a port name")
+        return None
 
     def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> str:
         if value in choices:
@@ -89,6 +165,14 @@ class SpecErrors:
         except ValueError as err:
             self.add(path, f"Invalid value: {value!r}: must be an IPv4 CIDR such as 10.244.0.0/16 ({err})")
             return ipaddress.IPv4Network("0.0.0.0/0")
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, with an integer of more than 20 digits shortened (1.23e+400)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        digits = str(abs(value))
+        return f"{'-' if value < 0 else ''}{digits[0]}.{digits[1:3]}e+{len(digits) - 1}"
+    return repr(value)
 
 
 def _join(path: str, key: object) -> str:

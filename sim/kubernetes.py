@@ -8,21 +8,25 @@ simulator does not model are accepted and kept in ``manifest`` untouched.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim.apimachinery import (
     DNS1035,
+    DNS1035_MAX_LENGTH,
     DNS1035_MSG,
     IANA_SVC_NAME,
     FieldError,
     default,
+    dns1123_subdomain_problems,
     go,
     is_str_map,
     mapping,
     object_name,
     port_name_problems,
+    sequence,
     unsupported,
     valid_port,
 )
@@ -99,18 +103,15 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     errors: list[FieldError] = []
     meta = mapping(doc.get("metadata"), "metadata", errors)
     spec = mapping(doc.get("spec"), "spec", errors)
-    name = object_name(meta, errors, DNS1035, DNS1035_MSG)
+    name = object_name(meta, errors, DNS1035, DNS1035_MSG, DNS1035_MAX_LENGTH)
     # SetDefaults_Service (defaults.go) treats "" like an omitted field throughout.
     svc_type = default(spec.get("type"), "ClusterIP")
     if svc_type not in SERVICE_TYPES:
         errors.append(unsupported("spec.type", svc_type, SERVICE_TYPES))
-    raw_ports = spec.get("ports")
-    if svc_type != "ExternalName" and not raw_ports:
+    raw_ports = sequence(spec.get("ports"), "spec.ports", errors)
+    if svc_type != "ExternalName" and not raw_ports and isinstance(spec.get("ports"), list | None):
         errors.append(FieldError("spec.ports", "Required value"))
-    if raw_ports is not None and not isinstance(raw_ports, list):
-        errors.append(FieldError("spec.ports", f"Invalid value: {go(raw_ports)}: must be a list"))
-        raw_ports = []
-    ports = [_service_port(p, i, svc_type, len(raw_ports or []), errors) for i, p in enumerate(raw_ports or [])]
+    ports = [_service_port(p, i, svc_type, len(raw_ports), errors) for i, p in enumerate(raw_ports)]
     seen_names: set[str] = set()
     for i, port in enumerate(ports):
         if port is not None and port.name is not None:
@@ -174,6 +175,8 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
                 f"Invalid value: \"None\": may not be set to 'None' for {svc_type} services",
             )
         )
+    _external_addresses(spec, svc_type, errors)
+    _status(doc.get("status"), errors)
     if errors:
         return None, errors
     return Service(
@@ -194,6 +197,44 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     ), []
 
 
+def _external_addresses(spec: dict[str, Any], svc_type: str, errors: list[FieldError]) -> None:
+    """``externalName`` (ExternalName Services: a DNS-1123 subdomain, maybe with a trailing dot)
+    and ``externalIPs`` (valid IPs), as ValidateServiceSpec checks them."""
+    name = spec.get("externalName")
+    if svc_type == "ExternalName":
+        cname = name.removesuffix(".") if isinstance(name, str) else name
+        if not cname:
+            errors.append(FieldError("spec.externalName", "Required value"))
+        elif not isinstance(cname, str):
+            errors.append(FieldError("spec.externalName", f"Invalid value: {go(name)}: must be a string"))
+        else:
+            for problem in dns1123_subdomain_problems(cname):
+                errors.append(FieldError("spec.externalName", f"Invalid value: {go(cname)}: {problem}"))
+    for i, ip in enumerate(sequence(spec.get("externalIPs"), "spec.externalIPs", errors)):
+        try:
+            ipaddress.ip_address(ip if isinstance(ip, str) else "")
+        except ValueError:
+            errors.append(
+                FieldError(
+                    f"spec.externalIPs[{i}]",
+                    f"Invalid value: {go(ip)}: must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                )
+            )
+
+
+def _status(raw: Any, errors: list[FieldError]) -> None:
+    """A pasted ``status`` is ignored on create, but it must still decode (svcsim reads its ingress IPs)."""
+    status = mapping(raw, "status", errors)
+    balancer = mapping(status.get("loadBalancer"), "status.loadBalancer", errors)
+    for i, item in enumerate(sequence(balancer.get("ingress"), "status.loadBalancer.ingress", errors)):
+        entry = mapping(item, f"status.loadBalancer.ingress[{i}]", errors)
+        for key in ("ip", "hostname"):
+            value = entry.get(key)
+            if value is not None and not isinstance(value, str):
+                path = f"status.loadBalancer.ingress[{i}].{key}"
+                errors.append(FieldError(path, f"Invalid value: {go(value)}: must be a string"))
+
+
 def _affinity_timeout(spec: dict[str, Any], affinity: str, errors: list[FieldError]) -> float:
     """``sessionAffinityConfig.clientIP.timeoutSeconds``: 10800 by default, 1–86400 allowed."""
     config = spec.get("sessionAffinityConfig")
@@ -203,7 +244,8 @@ def _affinity_timeout(spec: dict[str, Any], affinity: str, errors: list[FieldErr
     if affinity != "ClientIP":
         errors.append(FieldError(path, f"Invalid value: {go(config)}: must not be set when sessionAffinity is None"))
         return DEFAULT_AFFINITY_TIMEOUT_S
-    timeout = (mapping(config, path, errors).get("clientIP") or {}).get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT_S)
+    client_ip = mapping(mapping(config, path, errors).get("clientIP"), f"{path}.clientIP", errors)
+    timeout = client_ip.get("timeoutSeconds", DEFAULT_AFFINITY_TIMEOUT_S)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= MAX_AFFINITY_TIMEOUT_S:
         errors.append(
             FieldError(
@@ -224,7 +266,7 @@ def _service_port(raw: Any, i: int, svc_type: str, count: int, errors: list[Fiel
     name = raw.get("name")
     if name is None and count > 1:
         errors.append(FieldError(f"{path}.name", "Required value"))
-    elif name is not None and not (isinstance(name, str) and IANA_SVC_NAME.match(name)):
+    elif name is not None and not (isinstance(name, str) and IANA_SVC_NAME.fullmatch(name)):
         errors.append(FieldError(f"{path}.name", f"Invalid value: {go(name)}: must be a DNS label"))
     # Defaults treat the zero values as unset (SetDefaults_Service, defaults.go): protocol ""
     # is TCP, targetPort 0 or "" is the port, and nodePort 0 asks for an allocated port.

@@ -89,8 +89,32 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
     if missing:
         raise ScenarioError([Problem(str(folder), "", "", f"not a svcsim run folder: missing {', '.join(missing)}")])
     scenario = load_scenario(folder / "scenario.yaml")
-    summary = json.loads((folder / "summary.json").read_text())
-    pods = pd.read_parquet(folder / "pods.parquet")
+
+    def read(name: str, reader: Any, columns: tuple[str, ...] = ()) -> Any:
+        """One file of the run; a damaged one is a one-line ScenarioError naming it."""
+        path = folder / name
+        try:
+            data = reader(path)
+        # ArrowInvalid (a damaged parquet file) and JSONDecodeError are ValueErrors.
+        except (OSError, ValueError, TypeError, KeyError, NotImplementedError) as err:
+            detail = " ".join(str(err).split()) or type(err).__name__
+            raise ScenarioError([Problem(str(path), "", "", f"cannot read: {detail}")]) from None
+        absent = [c for c in columns if c not in data]
+        if absent:
+            message = f"not written by svcsim: no column {', '.join(absent)}"
+            raise ScenarioError([Problem(str(path), "", "", message)])
+        return data
+
+    def json_object(path: Path) -> dict[str, Any]:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict) or isinstance(data.get("seed"), bool) or not isinstance(data.get("seed"), int):
+            raise ValueError("expected a JSON object with an integer seed")
+        return data
+
+    summary = read("summary.json", json_object)
+    pods = read("pods.parquet", pd.read_parquet, ("pod", "deployment", "node", "ip"))
+    requests = read("requests.parquet", pd.read_parquet)
+    timeline = read("timeline.parquet", pd.read_parquet)
     topology = Topology(scenario)
     labels = {d.name: d.labels for d in scenario.deployments}
     for row in pods.itertuples():
@@ -100,8 +124,8 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
     return Result(
         scenario=scenario,
         seed=int(summary["seed"]),
-        requests=pd.read_parquet(folder / "requests.parquet"),
-        timeline=pd.read_parquet(folder / "timeline.parquet"),
+        requests=requests,
+        timeline=timeline,
         pods=pods,
         summary=summary,
         topology=topology,
@@ -142,6 +166,7 @@ def build_result(
         }
     )
     requests.loc[parent < 0, "parent_id"] = pd.NA
+    timeline = sorted(timeline, key=lambda row: row["time"])  # a late-found exit goes in its place
     timeline_df = pd.DataFrame(
         timeline, columns=["time", "deployment", "pods_total", "pods_ready", "endpoints", "event", "pod", "detail"]
     )

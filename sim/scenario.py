@@ -20,12 +20,15 @@ from typing import Any
 import yaml
 
 from sim.addresses import ClusterIPAllocator, NodePortAllocator, RangeFull
+from sim.apimachinery import go_map
 from sim.deployment import Deployment, parse_deployment
 from sim.errors import Problem, ScenarioError
 from sim.fields import SpecErrors
 from sim.kubernetes import Service, parse_service
 from sim.randomness import Streams
-from sim.spec import Client, Node, Simulation, parse_simulation
+from sim.simulation_doc import duration_problems, health_check_problems, parse_simulation, well_known_labels
+from sim.spec import Client, Node, Simulation
+from sim.yaml_documents import json_type, read_documents
 
 __all__ = ["Scenario", "load_scenario"]
 
@@ -63,6 +66,10 @@ class Scenario:
                     [Problem(self.source, "", "--duration", f"must be longer than spec.warmup ({sim.warmup_s:g}s)")]
                 )
             sim = dataclasses.replace(sim, duration_s=float(duration_s))
+            too_long = duration_problems(sim.duration_s, sim.clients, "--duration")
+            too_long += health_check_problems(sim, self.services, "--duration")
+            if too_long:
+                raise ScenarioError([Problem(self.source, "", path, message) for path, message in too_long])
         return dataclasses.replace(self, simulation=sim)
 
     def to_yaml(self) -> str:
@@ -100,6 +107,10 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
             text = Path(source).read_text(encoding="utf-8")
         except OSError as err:
             raise ScenarioError([Problem(name, "", "", f"cannot read file: {err.strerror}")]) from None
+        except UnicodeDecodeError as err:
+            byte = err.object[err.start]
+            message = f"cannot read file: not UTF-8 text (byte 0x{byte:02x} at offset {err.start})"
+            raise ScenarioError([Problem(name, "", "", message)]) from None
     else:
         name, text = "<string>", str(source)
     return _Loader(name).load(text)
@@ -110,6 +121,7 @@ class _Loader:
         self.name = name
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
+        self.where: dict[str, str] = {}  # "Kind/name" -> the document's label, for later problems
 
     def fail(self, document: str, path: str, message: str) -> None:
         self.problems.append(Problem(self.name, document, path, message))
@@ -121,11 +133,13 @@ class _Loader:
         others: list[dict[str, Any]] = []
         simulation: tuple[str, Simulation] | None = None
         simulation_ok = False
-        where: dict[str, str] = {}
+        where = self.where
         for number, line, doc in docs:
             kind, api = doc.get("kind"), doc.get("apiVersion")
             meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
             label = f"document {number} (line {line})"
+            if not self._type_meta_ok(label, doc):
+                continue
             if kind == "Simulation" and api == SIMULATION_API:
                 label = f'document {number} (Simulation "{meta.get("name", "")}", line {line})'
                 if simulation is not None:
@@ -157,6 +171,7 @@ class _Loader:
                 for fe in ferrs:
                     self.fail(label, fe.path, fe.detail)
                 if dep is not None:
+                    where[f"Deployment/{dep.name}"] = f'document {number} (line {line}): Deployment "{dep.name}"'
                     if any(d.name == dep.name for d in deployments):
                         self.fail(
                             label,
@@ -189,18 +204,24 @@ class _Loader:
             raise ScenarioError(sorted(self.problems, key=_document_number))
         return Scenario(self.name, sim, tuple(services), tuple(deployments), tuple(self.warnings), tuple(others))
 
+    def _type_meta_ok(self, label: str, doc: dict[str, Any]) -> bool:
+        """apiVersion and kind must be strings, or kubectl cannot even decode the object."""
+        ok = True
+        for key in ("apiVersion", "kind"):
+            value = doc.get(key)
+            if value is not None and not isinstance(value, str):
+                self.fail(
+                    label,
+                    key,
+                    f"cannot unmarshal {json_type(value)} into Go struct field TypeMeta.{key} of type string",
+                )
+                ok = False
+        return ok
+
     def _documents(self, text: str) -> list[tuple[int, int, dict[str, Any]]]:
-        try:
-            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-            data = list(yaml.safe_load_all(text))
-        except yaml.YAMLError as err:
-            self.fail(*_syntax_error(text, err))
-            raise ScenarioError(self.problems) from None
+        """Each non-empty document with its number and first line (YAML problems raise at once)."""
         out = []
-        for number, (node, doc) in enumerate(zip(nodes, data, strict=True), start=1):
-            if doc is None:
-                continue
-            line = node.start_mark.line + 1 if node is not None else 0
+        for number, line, doc in read_documents(self.name, text):
             if not isinstance(doc, dict):
                 self.fail(f"document {number} (line {line})", "", "must be a mapping with apiVersion and kind")
                 continue
@@ -208,7 +229,10 @@ class _Loader:
         return out
 
     def _resolve_cluster(self, label: str, sim: Simulation) -> Simulation:
-        """Give nodes without an IP addresses from nodeCIDR (.2 upward) and clients theirs."""
+        """Give nodes without an IP addresses from nodeCIDR (.2 upward) and clients theirs; label the nodes.
+
+        Every node gets the well-known labels the kubelet sets, under the user's own.
+        """
         cluster = sim.cluster
         used = {n.ip for n in cluster.nodes if n.ip} | {c.ip for c in sim.clients if c.ip}
         hosts = (str(h) for h in cluster.node_cidr.hosts() if int(h) - int(cluster.node_cidr.network_address) >= 2)
@@ -222,7 +246,7 @@ class _Loader:
                         label, "spec.cluster.nodeCIDR", f"{cluster.node_cidr} has no address left for {node.name}"
                     )
                     return sim
-            nodes.append(Node(node.name, ip, node.labels))
+            nodes.append(Node(node.name, ip, {**well_known_labels(node.name), **node.labels}))
         ips = [n.ip for n in nodes]
         for i, ip in enumerate(ips):
             if ip in ips[:i]:
@@ -349,6 +373,27 @@ class _Loader:
                     f"spec.events[{i}].scale.deployment",
                     f'no Deployment named "{event.deployment}" in this scenario',
                 )
+        for path, message in health_check_problems(sim, services):
+            self.fail(label, path, message)
+        for dep in deployments:
+            self._warn_unschedulable(sim, dep)
+
+    def _warn_unschedulable(self, sim: Simulation, dep: Deployment) -> None:
+        """A pod whose nodeName or nodeSelector fits no node stays Pending: legal, but rarely meant."""
+        nodes = sim.cluster.nodes
+        where = f"{self.name}: {self.where[f'Deployment/{dep.name}']}"
+        if dep.node_name is not None:
+            if all(n.name != dep.node_name for n in nodes):
+                self.warnings.append(
+                    f'{where}: spec.template.spec.nodeName: no node named "{dep.node_name}" '
+                    f"(nodes: {', '.join(n.name for n in nodes)}): its pods stay Pending"
+                )
+        elif not any(all(n.labels.get(k) == v for k, v in dep.node_selector.items()) for n in nodes):
+            self.warnings.append(
+                f"{where}: spec.template.spec.nodeSelector: no node has the labels {go_map(dep.node_selector)}: "
+                f"its pods stay Pending (0/{len(nodes)} nodes are available: {len(nodes)} node(s) didn't match "
+                "Pod's node affinity/selector.)"
+            )
 
     def _check_target(self, label: str, path: str, client: Client, svc_by_name: dict[str, Service]) -> None:
         svc = svc_by_name.get(client.target.service)
@@ -397,28 +442,6 @@ def _document_number(problem: Problem) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _syntax_error(text: str, err: yaml.YAMLError) -> tuple[str, str, str]:
-    """(document, field, message) for a YAML error: which document, line and column, and why."""
-    mark = getattr(err, "problem_mark", None)
-    problem = getattr(err, "problem", None) or str(err)
-    if mark is None:
-        return "", "", f"YAML syntax error: {problem}"
-    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
-    if context and context_mark is not None and context_mark.line != mark.line:
-        problem += f" ({context} that starts at line {context_mark.line + 1}, column {context_mark.column + 1})"
-    starts = 0
-    try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.DocumentStartEvent):
-                if event.start_mark is not None and event.start_mark.index > mark.index:
-                    break
-                starts += 1
-    except yaml.YAMLError:
-        pass
-    where = f"document {max(starts, 1)}, line {mark.line + 1}, column {mark.column + 1}"
-    return where, "", f"YAML syntax error: {problem}"
-
-
 def _quote(value: Any) -> str:
     return f'"{value}"' if isinstance(value, str) else "null" if value is None else str(value)
 
@@ -426,10 +449,15 @@ def _quote(value: Any) -> str:
 def _pasted_ingress(svc: Service) -> str | None:
     """An ingress IP from a pasted ``status.loadBalancer``, if the user kept one."""
     status = svc.manifest.get("status")
-    ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") if isinstance(status, dict) else None
-    for item in ingress or []:
-        if isinstance(item, dict) and item.get("ip"):
-            return str(item["ip"])
+    balancer = status.get("loadBalancer") if isinstance(status, dict) else None
+    ingress = balancer.get("ingress") if isinstance(balancer, dict) else None
+    for item in ingress if isinstance(ingress, list) else []:
+        ip = item.get("ip") if isinstance(item, dict) else None
+        if isinstance(ip, str):
+            try:
+                return str(ipaddress.ip_address(ip))
+            except ValueError:
+                continue  # the API server ignores status on create; so does svcsim
     return None
 
 

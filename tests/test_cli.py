@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 import sim
+from sim.bench import run_bench
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,11 +162,50 @@ spec:
             [r"{file}: --seed: Invalid value: -1: must be >= 0"],
             id="negative-seed",
         ),
+        pytest.param(
+            GUIDE.read_text(),
+            ["--duration", "1000h"],
+            [r"{file}: --duration: Invalid value: 1000h: must be at most 720h \(30 days\) of simulated time"],
+            id="duration-override-too-long",
+        ),
+        pytest.param(
+            GUIDE.read_text(),
+            ["--duration", "200h"],
+            [
+                r"{file}: spec\.clients: about 1\.44e\+08 requests expected \(rates 200/s in all × --duration 200h\), "
+                r"more than the 100,000,000 svcsim can keep in memory \(~100 bytes each\): lower the rates or the "
+                r"duration"
+            ],
+            id="duration-override-too-many-requests",
+        ),
+        pytest.param(
+            b"apiVersion: v1\nkind: Service\nmetadata: {name: caf\xe9}\n",
+            [],
+            [r"{file}: cannot read file: not UTF-8 text \(byte 0xe9 at offset 49\)"],
+            id="not-utf8",
+        ),
+        pytest.param(
+            GUIDE.read_text().replace("  seed: 42\n", "  seed: 42\n  seed: 7\n"),
+            [],
+            [r'{file}: document 3, line 44, column 3: YAML error: key "seed" already set in map \(first at line 43\)'],
+            id="duplicate-key",
+        ),
+        pytest.param(
+            GUIDE.read_text().replace("kind: Service", "kind: [Service]"),
+            [],
+            [
+                r"{file}: document 1 \(line 3\): kind: cannot unmarshal array into Go struct field TypeMeta\.kind "
+                r"of type string"
+            ],
+            id="kind-not-a-string",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line_per_problem_and_writes_nothing(tmp_path, capsys, content, flags, expected):
     scenario = tmp_path / "bad.yaml"
-    if content is not None:
+    if isinstance(content, bytes):
+        scenario.write_bytes(content)
+    elif content is not None:
         scenario.write_text(content)
     out = tmp_path / "out"
     code, stdout, stderr = run_cli(capsys, "run", scenario, "--out", out, *flags)
@@ -359,3 +399,111 @@ def test_python_dash_m_sim_and_the_svcsim_script_print_the_same(tmp_path):
     ]
     assert outputs[0] == outputs[1]
     assert "80:30008/TCP" in outputs[0]
+
+
+# --- bench flags --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        pytest.param(["--repeat", "0"], "--repeat: Invalid value: 0: must be at least 1", id="repeat-0"),
+        pytest.param(["--repeat", "-3"], "--repeat: Invalid value: -3: must be at least 1", id="repeat-negative"),
+        pytest.param(
+            ["--requests", "10"], "--requests: Invalid value: 10: must be between 1000 and 10000000", id="requests-few"
+        ),
+        pytest.param(
+            ["--requests", "1000000000"],
+            "--requests: Invalid value: 1000000000: must be between 1000 and 10000000",
+            id="requests-many",
+        ),
+        pytest.param(["--seed", "-1"], "--seed: Invalid value: -1: must be >= 0", id="seed-negative"),
+    ],
+)
+def test_bench_refuses_bad_flags_before_running(capsys, flags, expected):
+    code, stdout, stderr = run_cli(capsys, "bench", *flags)
+    assert (code, stdout, stderr) == (2, "", f"error: {expected}\n")
+
+
+def test_run_bench_refuses_zero_repeats():
+    with pytest.raises(ValueError, match="repeat >= 1"):
+        run_bench(1000, 1, 0)
+
+
+# --- saved runs: damaged files and unwritable outputs ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One short run of the guide, saved without plots; tests copy it before changing it."""
+    base = tmp_path_factory.mktemp("saved")
+    scenario = base / "quick.yaml"
+    scenario.write_text(GUIDE.read_text().replace("warmup: 10s", "warmup: 1s"))
+    out = base / "run"
+    assert main(["run", str(scenario), "--out", str(out), "--duration", "3s", "--quiet", "--no-plots"]) == 0
+    return out
+
+
+@pytest.fixture
+def run_copy(saved_run: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(saved_run, copy)
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        pytest.param("summary.json", b"{not json", r"cannot read: Expecting property name .*", id="summary-not-json"),
+        pytest.param(
+            "summary.json", b"[1, 2]", r"cannot read: expected a JSON object with an integer seed", id="summary-list"
+        ),
+        pytest.param(
+            "summary.json", b"\xff\xfe", r"cannot read: 'utf-8' codec can't decode byte 0xff .*", id="summary-binary"
+        ),
+        pytest.param("pods.parquet", b"not parquet", r"cannot read: .*[Pp]arquet.*", id="pods"),
+        pytest.param("requests.parquet", b"", r"cannot read: .+", id="requests-empty"),
+        pytest.param("timeline.parquet", b"PAR1garbagePAR1", r"cannot read: .+", id="timeline"),
+    ],
+)
+def test_a_damaged_run_file_is_one_error_naming_it(run_copy, capsys, name, content, problem):
+    (run_copy / name).write_bytes(content)
+    with pytest.raises(sim.ScenarioError) as info:
+        sim.load_result(run_copy)
+    [found] = info.value.problems
+    assert (found.file, found.document, found.field) == (str(run_copy / name), "", "")
+    assert re.fullmatch(problem, found.message), found.message
+    for command in ("plot", "report"):
+        code, stdout, stderr = run_cli(capsys, command, run_copy)
+        assert (code, stdout, stderr) == (2, "", f"error: {run_copy / name}: {found.message}\n")
+    assert {p.name for p in run_copy.iterdir()} == RESULT_FILES | {"pods.parquet"}  # no plots, no report
+
+
+def test_a_parquet_file_without_the_expected_columns_is_named(run_copy):
+    pd.DataFrame({"x": [1]}).to_parquet(run_copy / "pods.parquet")
+    with pytest.raises(sim.ScenarioError) as info:
+        sim.load_result(run_copy)
+    assert [str(p) for p in info.value.problems] == [
+        f"{run_copy / 'pods.parquet'}: not written by svcsim: no column pod, deployment, node, ip"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "blocked"),
+    [
+        pytest.param("plot", "plots/latency.png", id="plot-file-is-a-directory"),
+        pytest.param("plot", "plots", id="plots-folder-is-a-file"),
+        pytest.param("report", "report.html", id="report-is-a-directory"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_one_error(run_copy, capsys, command, blocked):
+    target = run_copy / blocked
+    if blocked == "plots":
+        target.write_text("in the way")
+    else:
+        target.mkdir(parents=True)
+    code, stdout, stderr = run_cli(capsys, command, run_copy)
+    assert (code, stdout) == (2, "")
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert re.fullmatch(rf"error: {re.escape(str(run_copy))}: cannot write {re.escape(str(target))}: .+", lines[0])

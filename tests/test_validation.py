@@ -6,6 +6,7 @@ the file and the document, so a user can find the line and compare with ``kubect
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 from pathlib import Path
@@ -763,3 +764,755 @@ def test_resolved_scenario_loads_again_with_the_same_addresses(tmp_path, source)
     again = sim.load_scenario(again_path)
     assert addresses(again) == addresses(first)
     assert again.simulation.duration_s == first.simulation.duration_s
+
+
+# --- inputs that used to crash or pass silently (one contract each) ---------------------------
+
+
+def sim_error(path: Path, detail: str, *, doc: int = 3) -> str:
+    return f'{path}: document {doc} (Simulation "test", line {doc_line(path, doc)}): {detail}'
+
+
+def deployment_error(path: Path, detail: str, *, doc: int = 2, name: str = "web") -> str:
+    return f'{path}: document {doc} (line {doc_line(path, doc)}): The Deployment "{name}" is invalid: {detail}'
+
+
+def web_simulation(**spec: Any) -> dict[str, Any]:
+    """A Simulation with the ``web`` workload the helpers' Deployment needs."""
+    return simulation(**{"workloads": {"web": {"serviceTime": "10ms"}}, **spec})
+
+
+def client(**fields: Any) -> dict[str, Any]:
+    return {"name": "c", "target": {"service": "web"}, "rate": 10, **fields}
+
+
+@pytest.mark.parametrize(
+    ("pod_cidr", "nodes", "needed"),
+    [
+        pytest.param("10.244.0.0/24", 2, "/23", id="slash-24-two-nodes"),
+        pytest.param("10.244.0.0/23", 3, "/22", id="slash-23-three-nodes"),
+        pytest.param("10.244.0.0/16", 257, "/15", id="slash-16-257-nodes"),
+        pytest.param("10.244.0.0/25", 2, "/23", id="smaller-than-one-node-range"),
+    ],
+)
+def test_pod_cidr_must_hold_a_slash_24_for_every_node(tmp_path, pod_cidr, nodes, needed):
+    """kube-controller-manager gives each node its own /24 (--node-cidr-mask-size 24)."""
+    doc = web_simulation(cluster={"nodes": nodes, "podCIDR": pod_cidr, "nodeCIDR": "10.0.0.0/16"})
+    path = write(tmp_path, service(), deployment(), doc)
+    assert problems(path) == [
+        sim_error(
+            path,
+            f'spec.cluster.podCIDR: Invalid value: "{pod_cidr}": CIDR allocation failed; there are no remaining '
+            f"CIDRs left to allocate in the accepted range: each node gets a /24 (--node-cidr-mask-size), so "
+            f"{nodes} nodes need a {needed} or larger",
+        )
+    ]
+
+
+@pytest.mark.parametrize(("pod_cidr", "nodes"), [("10.244.0.0/24", 1), ("10.244.0.0/23", 2), ("10.244.0.0/16", 256)])
+def test_pod_cidr_with_room_for_every_node_is_accepted(tmp_path, pod_cidr, nodes):
+    doc = web_simulation(cluster={"nodes": nodes, "podCIDR": pod_cidr, "nodeCIDR": "10.0.0.0/16"})
+    assert len(sim.load_scenario(write(tmp_path, service(), deployment(), doc)).simulation.cluster.nodes) == nodes
+
+
+@pytest.mark.parametrize(
+    ("spec", "detail"),
+    [
+        pytest.param(
+            {"clients": [client(rate=float("inf"))]},
+            "spec.clients[0].rate: Invalid value: inf: must be a finite number > 0",
+            id="rate-inf",
+        ),
+        pytest.param(
+            {"clients": [client(rate=float("nan"))]},
+            "spec.clients[0].rate: Invalid value: nan: must be a finite number > 0",
+            id="rate-nan",
+        ),
+        pytest.param(
+            {"clients": [client(rate=1.0e7)], "duration": "1h"},
+            "spec.clients: about 3.6e+10 requests expected (rates 1e+07/s in all × spec.duration 1h), more than "
+            "the 100,000,000 svcsim can keep in memory (~100 bytes each): lower the rates or the duration",
+            id="rate-times-duration",
+        ),
+        pytest.param(
+            {"clients": [client(rate=30_000), client(name="d", rate=30_000)], "duration": "30m"},
+            "spec.clients: about 1.08e+08 requests expected (rates 60000/s in all × spec.duration 30m), more than "
+            "the 100,000,000 svcsim can keep in memory (~100 bytes each): lower the rates or the duration",
+            id="sum-of-rates",
+        ),
+        pytest.param(
+            {"clients": [client()], "duration": 1.0e300},
+            "spec.duration: Invalid value: 2.77778e+296h: must be at most 720h (30 days) of simulated time",
+            id="duration-1e300",
+        ),
+        pytest.param(
+            {"duration": "721h"},
+            "spec.duration: Invalid value: 721h: must be at most 720h (30 days) of simulated time",
+            id="duration-without-clients",
+        ),
+    ],
+)
+def test_run_must_be_finite_and_fit_in_memory(tmp_path, spec, detail):
+    path = write(tmp_path, service(), deployment(), web_simulation(**spec))
+    assert problems(path) == [sim_error(path, detail)]
+
+
+def test_expected_requests_at_the_limit_are_accepted(tmp_path):
+    doc = web_simulation(clients=[client(rate=1000)], duration="100000s")  # exactly 10⁸
+    assert sim.load_scenario(write(tmp_path, service(), deployment(), doc)).simulation.clients[0].rate == 1000
+
+
+def test_load_balancer_health_checks_are_bounded(tmp_path):
+    """A 1 µs probe interval over an hour would be 3.6e9 events per node: refused at load."""
+    doc = web_simulation(cluster={"nodes": 2, "loadBalancer": {"healthCheckInterval": "1us"}}, duration="1h")
+    path = write(tmp_path, service(type="LoadBalancer"), deployment(), doc)
+    assert problems(path) == [
+        sim_error(
+            path,
+            "spec.cluster.loadBalancer.healthCheckInterval: Invalid value: 1us: 1 load balancer(s) probing every "
+            "1us for 1h (spec.duration) make 3.6e+09 health checks, more than the 10,000,000 svcsim allows: "
+            "lengthen the interval",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "detail"),
+    [
+        pytest.param(
+            {"workloads": {"web": {"serviceTime": "10ms", "concurrency": 10_000_000_000}}},
+            "spec.workloads.web.concurrency: Invalid value: 10000000000: must be less than or equal to 100000 "
+            "(svcsim keeps a slot per worker)",
+            id="concurrency",
+        ),
+        pytest.param(
+            {"cluster": {"nodes": 10_001, "podCIDR": "10.0.0.0/8", "nodeCIDR": "172.16.0.0/12"}},
+            "spec.cluster.nodes: Invalid value: 10001: must be less than or equal to 10000 (svcsim's limit)",
+            id="node-count",
+        ),
+        pytest.param(
+            {"events": [{"at": "1s", "scale": {"deployment": "web", "replicas": 100_001}}]},
+            "spec.events[0].scale.replicas: Invalid value: 100001: must be less than or equal to 100000 "
+            "(svcsim simulates every pod)",
+            id="event-replicas",
+        ),
+        pytest.param(
+            {"clients": [client(connections={"mode": "keepalive", "count": 10**9})]},
+            "spec.clients[0].connections.count: Invalid value: 1000000000: must be less than or equal to 100000 "
+            "(svcsim keeps a slot per connection)",
+            id="keepalive-connections",
+        ),
+        pytest.param(
+            {"clients": [client(ips=10**12)]},
+            "spec.clients[0].ips: Invalid value: 1000000000000: must be less than or equal to 65536 (a /16)",
+            id="client-ips",
+        ),
+    ],
+)
+def test_sizes_are_capped_with_a_clear_error(tmp_path, spec, detail):
+    path = write(tmp_path, service(), deployment(), web_simulation(**spec))
+    assert problems(path) == [sim_error(path, detail)]
+
+
+def test_deployment_replicas_are_capped(tmp_path):
+    path = write(tmp_path, service(), deployment(replicas=100_001))
+    assert problems(path) == [
+        deployment_error(
+            path,
+            "spec.replicas: Invalid value: 100001: must be less than or equal to 100000 (svcsim simulates every pod)",
+        )
+    ]
+
+
+@pytest.mark.parametrize("kind", ["lognormal", "gamma"])
+@pytest.mark.parametrize(
+    ("cv", "shown"),
+    [
+        pytest.param(1e200, "1e+200", id="overflows"),
+        pytest.param(1e-200, "1e-200", id="divides-by-zero"),
+        pytest.param(100.5, "100.5", id="above-100"),
+        pytest.param(0.009, "0.009", id="below-0.01"),
+        pytest.param(0, "0", id="zero"),
+        pytest.param(float("inf"), "inf", id="inf"),
+        pytest.param(float("nan"), "nan", id="nan"),
+        pytest.param(True, "True", id="bool"),
+    ],
+)
+def test_cv_must_be_a_finite_number_between_0_01_and_100(tmp_path, kind, cv, shown):
+    workload = {"serviceTime": {"distribution": kind, "mean": "10ms", "cv": cv}}
+    path = write(tmp_path, service(), deployment(), simulation(workloads={"web": workload}))
+    assert problems(path) == [
+        sim_error(
+            path,
+            f"spec.workloads.web.serviceTime.cv: Invalid value: {shown}: must be a number between 0.01 and 100, "
+            "inclusive",
+        )
+    ]
+
+
+@pytest.mark.parametrize("kind", ["lognormal", "gamma"])
+@pytest.mark.parametrize("cv", [0.01, 100])
+def test_cv_at_the_bounds_draws_finite_positive_times(tmp_path, kind, cv):
+    workload = {"serviceTime": {"distribution": kind, "mean": "10ms", "cv": cv}}
+    scenario = sim.load_scenario(write(tmp_path, service(), deployment(), simulation(workloads={"web": workload})))
+    draws = scenario.simulation.workloads["web"].service_time.sample(np.random.default_rng(1), 10_000)
+    assert np.isfinite(draws).all() and (draws >= 0).all()
+
+
+@pytest.mark.parametrize("key", ["kind", "apiVersion"])
+@pytest.mark.parametrize(
+    ("value", "json_type"), [(["Service"], "array"), ({"a": 1}, "object"), (5, "number"), (True, "bool")]
+)
+def test_kind_and_api_version_must_be_strings(tmp_path, key, value, json_type):
+    """kubectl cannot decode such an object at all; svcsim says so instead of crashing on an unhashable kind."""
+    svc = service()
+    svc[key] = value
+    path = write(tmp_path, svc, deployment())
+    assert problems(path) == [
+        f"{path}: document 1 (line {doc_line(path, 1)}): {key}: cannot unmarshal {json_type} into Go struct "
+        f"field TypeMeta.{key} of type string"
+    ]
+
+
+def rich_documents() -> list[dict[str, Any]]:
+    """Every field the parsers read, so that each can be replaced by a wrong type."""
+    svc = service(
+        type="LoadBalancer",
+        externalTrafficPolicy="Local",
+        sessionAffinity="ClientIP",
+        sessionAffinityConfig={"clientIP": {"timeoutSeconds": 100}},
+        externalIPs=["198.51.100.7"],
+        ports=[{"name": "http", "port": 80, "targetPort": "http", "nodePort": 30080, "protocol": "TCP"}],
+    )
+    svc["status"] = {"loadBalancer": {"ingress": [{"ip": "20.1.2.3"}]}}
+    alias = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "alias"},
+        "spec": {"type": "ExternalName", "externalName": "db.example.com"},
+    }
+    dep = deployment(
+        selector={
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a"]}],
+        },
+        labels={"app": "web", "tier": "a"},
+    )
+    pod = dep["spec"]["template"]["spec"]
+    pod.update(nodeSelector={"zone": "a"}, terminationGracePeriodSeconds=10)
+    pod["containers"][0]["ports"] = [{"name": "http", "containerPort": 80, "protocol": "TCP"}]
+    doc = simulation(
+        warmup="1s",
+        cluster={
+            "nodes": [{"name": "n1", "ip": "192.168.1.2", "labels": {"zone": "a"}}, {"name": "n2"}],
+            "podCIDR": "10.244.0.0/16",
+            "network": {"clientToNode": {"distribution": "lognormal", "mean": "1ms", "cv": 0.5}},
+            "loadBalancer": {"latency": {"distribution": "uniform", "min": "1ms", "max": "2ms"}},
+        },
+        kubeProxy={"mode": "ipvs", "scheduler": "rr", "syncDelay": "1s"},
+        workloads={
+            "web": {"serviceTime": {"distribution": "gamma", "mean": "10ms", "cv": 2}, "concurrency": 2, "calls": []}
+        },
+        clients=[
+            client(
+                ip="192.168.1.20",
+                ips=2,
+                location="external",
+                target={"service": "web", "via": "nodePort", "port": "http"},
+                nodes=["n1"],
+                timeout="2s",
+                connections={"mode": "keepalive", "count": 2, "requestsPerConnection": 10, "maxAge": "5s"},
+            )
+        ],
+        events=[{"at": "2s", "scale": {"deployment": "web", "replicas": 3}}],
+    )
+    return [svc, alias, dep, doc]
+
+
+def nested_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, child in children:
+        found += nested_paths(child, (*prefix, key))
+    return found
+
+
+@pytest.mark.parametrize("bad", [5, "x", [], {}, None, [5]], ids=repr)
+def test_any_nested_value_of_a_wrong_type_is_a_scenario_error(tmp_path, bad):
+    """Replace each value of every document, one at a time: loading either works or raises ScenarioError.
+
+    Before, ``matchExpressions: 5``, ``values: 5``, ``ports: 5`` and the like raised TypeError.
+    """
+    docs = rich_documents()
+    assert sim.load_scenario(write(tmp_path, *docs)).warnings == ()
+    crashes = []
+    for d, doc in enumerate(docs):
+        for where in nested_paths(doc):
+            changed = copy.deepcopy(docs)
+            target = changed[d]
+            for key in where[:-1]:
+                target = target[key]
+            target[where[-1]] = bad
+            try:
+                sim.load_scenario(yaml.safe_dump_all(changed, sort_keys=False))
+            except sim.ScenarioError as err:
+                assert all("\n" not in str(p) for p in err.problems)
+            except Exception as err:  # anything else is the bug this test looks for
+                crashes.append((d, where, f"{type(err).__name__}: {err}"))
+    assert crashes == []
+
+
+def with_pod_spec(**fields: Any) -> dict[str, Any]:
+    dep = deployment()
+    dep["spec"]["template"]["spec"].update(fields)
+    return dep
+
+
+@pytest.mark.parametrize(
+    ("dep", "details"),
+    [
+        pytest.param(
+            deployment(selector={"matchLabels": {"app": "web"}, "matchExpressions": 5}),
+            ["spec.selector.matchExpressions: Invalid value: 5: must be a list"],
+            id="matchExpressions-5",
+        ),
+        pytest.param(
+            deployment(selector={"matchExpressions": [{"key": "app", "operator": "In", "values": 5}]}),
+            ["spec.selector.matchExpressions[0].values: Invalid value: 5: must be a list"],
+            id="values-5",
+        ),
+        pytest.param(
+            deployment(selector={"matchExpressions": [{"key": "app", "operator": "In"}]}),
+            [
+                "spec.selector.matchExpressions[0].values: Required value: must be specified when `operator` is "
+                "'In' or 'NotIn'"
+            ],
+            id="In-without-values",
+        ),
+        pytest.param(
+            deployment(
+                selector={
+                    "matchLabels": {"app": "web"},
+                    "matchExpressions": [{"key": "app", "operator": "Exists", "values": ["web"]}],
+                }
+            ),
+            [
+                "spec.selector.matchExpressions[0].values: Forbidden: may not be specified when `operator` is "
+                "'Exists' or 'DoesNotExist'"
+            ],
+            id="Exists-with-values",
+        ),
+        pytest.param(
+            deployment(selector={"matchExpressions": [{"key": "app", "operator": "Equals", "values": ["web"]}]}),
+            ['spec.selector.matchExpressions[0].operator: Invalid value: "Equals": not a valid selector operator'],
+            id="unknown-operator",
+        ),
+        pytest.param(
+            with_pod_spec(containers=[{"name": "c", "image": "i", "ports": 5}]),
+            ["spec.template.spec.containers[0].ports: Invalid value: 5: must be a list"],
+            id="container-ports-5",
+        ),
+        pytest.param(
+            with_pod_spec(containers=5),
+            ["spec.template.spec.containers: Invalid value: 5: must be a list"],
+            id="containers-5",
+        ),
+        pytest.param(
+            with_pod_spec(containers=[{"name": "c", "image": "i", "ports": [{"containerPort": 80, "name": "HTTP"}]}]),
+            [  # one error per rule IsValidPortName breaks, as ValidatePodSpec reports them
+                'spec.template.spec.containers[0].ports[0].name: Invalid value: "HTTP": must contain only '
+                "alpha-numeric characters (a-z, 0-9), and hyphens (-)",
+                'spec.template.spec.containers[0].ports[0].name: Invalid value: "HTTP": must contain at least one '
+                "letter (a-z)",
+            ],
+            id="container-port-name",
+        ),
+        pytest.param(
+            with_pod_spec(
+                containers=[{"name": "c", "image": "i", "ports": [{"containerPort": 80, "protocol": "tcp"}]}]
+            ),
+            [
+                'spec.template.spec.containers[0].ports[0].protocol: Unsupported value: "tcp": supported values: '
+                '"SCTP", "TCP", "UDP"'
+            ],
+            id="container-port-protocol",
+        ),
+        pytest.param(
+            with_pod_spec(nodeName="Node_1"),
+            [f'spec.template.spec.nodeName: Invalid value: "Node_1": {sim.apimachinery.DNS1123_MSG}'],
+            id="nodeName",
+        ),
+    ],
+)
+def test_wrong_nested_deployment_fields_are_refused_with_kubernetes_wording(tmp_path, dep, details):
+    path = write(tmp_path, service(), dep)
+    assert problems(path) == [deployment_error(path, d) for d in details]
+
+
+@pytest.mark.parametrize(
+    ("svc", "details"),
+    [
+        pytest.param(
+            service(sessionAffinity="ClientIP", sessionAffinityConfig={"clientIP": 5}),
+            ["spec.sessionAffinityConfig.clientIP: Invalid value: 5: must be a mapping"],
+            id="affinity-clientIP-5",
+        ),
+        pytest.param(
+            service(externalIPs=["x"]),
+            ['spec.externalIPs[0]: Invalid value: "x": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)'],
+            id="externalIPs",
+        ),
+        pytest.param(
+            service(type="ExternalName", ports=[], selector=None),
+            ["spec.externalName: Required value"],
+            id="externalName-required",
+        ),
+        pytest.param(
+            {**service(type="LoadBalancer"), "status": {"loadBalancer": {"ingress": 5}}},
+            ["status.loadBalancer.ingress: Invalid value: 5: must be a list"],
+            id="status-ingress",
+        ),
+        pytest.param(
+            {**service(), "metadata": {"name": "a" * 64}},
+            [f'metadata.name: Invalid value: "{"a" * 64}": must be no more than 63 characters'],
+            id="name-too-long",
+        ),
+    ],
+)
+def test_wrong_nested_service_fields_are_refused_with_kubernetes_wording(tmp_path, svc, details):
+    path = write(tmp_path, svc, deployment())
+    name = svc["metadata"]["name"]
+    assert problems(path) == [service_error(path, d, name=name) for d in details]
+
+
+@pytest.mark.parametrize(
+    ("content", "where", "message"),
+    [
+        pytest.param(
+            b"\xff\xfeapiVersion: v1\n", "", "cannot read file: not UTF-8 text (byte 0xff at offset 0)", id="utf-16"
+        ),
+        pytest.param(
+            b"kind: Service\nname: caf\xe9\n",
+            "",
+            "cannot read file: not UTF-8 text (byte 0xe9 at offset 23)",
+            id="latin-1",
+        ),
+        pytest.param(
+            b"kind: Service\n\x00\x01\x02",
+            "line 2, column 1: ",
+            "YAML syntax error: unacceptable character #x0000: special characters are not allowed",
+            id="binary",
+        ),
+    ],
+)
+def test_a_file_that_is_not_utf8_text_is_one_clean_error(tmp_path, content, where, message):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    assert problems(path) == [f"{path}: {where}{message}"]
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path):
+    path = write(tmp_path, service(), deployment())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert sim.load_scenario(path).service("web").name == "web"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "key", "first"),
+    [
+        pytest.param(
+            GUIDE.read_text().replace("  warmup: 10s\n", "  warmup: 10s\n  duration: 1h\n"),
+            "document 3, line 46, column 3",
+            "duration",
+            44,
+            id="simulation",
+        ),
+        pytest.param(
+            GUIDE.read_text().replace("  type: NodePort\n", "  type: NodePort\n  type: ClusterIP\n"),
+            "document 1, line 9, column 3",
+            "type",
+            8,
+            id="service",
+        ),
+        pytest.param(
+            GUIDE.read_text().replace("      app: myapp\n  template", "      app: myapp\n      app: other\n  template"),
+            "document 2, line 27, column 7",
+            "app",
+            26,
+            id="nested",
+        ),
+    ],
+)
+def test_duplicate_keys_are_refused_with_line_and_column(tmp_path, text, where, key, first):
+    """kubectl's strict decoder refuses them; PyYAML alone would keep the last one silently."""
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    assert problems(path) == [f'{path}: {where}: YAML error: key "{key}" already set in map (first at line {first})']
+
+
+def test_merge_keys_may_be_overridden(tmp_path):
+    """``<<: *laptop`` then an explicit key is YAML's override, not a duplicate."""
+    path = tmp_path / "merge.yaml"
+    path.write_text(
+        GUIDE.read_text()
+        .replace("  clients:\n    - name: laptop\n", "  clients:\n    - &laptop\n      name: laptop\n")
+        .replace(
+            "      arrival: poisson\n",
+            "      arrival: poisson\n    - <<: *laptop\n      name: phone\n      ip: 192.168.1.11\n",
+        )
+    )
+    clients = sim.load_scenario(path).simulation.clients
+    assert [(c.name, c.ip, c.rate) for c in clients] == [
+        ("laptop", "192.168.1.10", 200),
+        ("phone", "192.168.1.11", 200),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "detail"),
+    [
+        pytest.param(
+            "rate: 200",
+            "rate: 1e12",
+            "spec.clients[0].rate: Invalid value: '1e12': must be a finite number > 0 "
+            "(write 1.0e+12: YAML 1.1 reads 1e12 as text)",
+            id="rate-1e12",
+        ),
+        pytest.param(
+            "rate: 200",
+            "rate: 2.5e2",
+            "spec.clients[0].rate: Invalid value: '2.5e2': must be a finite number > 0 "
+            "(write 2.5e+2: YAML 1.1 reads 2.5e2 as text)",
+            id="rate-unsigned-exponent",
+        ),
+        pytest.param(
+            "rate: 200",
+            'rate: "200"',
+            "spec.clients[0].rate: Invalid value: '200': must be a finite number > 0 "
+            "(write 200 without quotes: a quoted number is text)",
+            id="rate-quoted",
+        ),
+        pytest.param(
+            "concurrency: 1",
+            "concurrency: 1e3",
+            "spec.workloads.myapp.concurrency: Invalid value: '1e3': must be an integer >= 1 "
+            "(write 1000: YAML 1.1 reads 1e3 as text)",
+            id="integer-field",
+        ),
+        pytest.param(
+            "duration: 300s",
+            "duration: 3e2",
+            "spec.duration: expected a duration such as 10ms, 2s or 5m, got '3e2' "
+            "(write 3.0e+2: YAML 1.1 reads 3e2 as text)",
+            id="bare-duration",
+        ),
+        pytest.param(
+            "serviceTime: {distribution: exponential, mean: 10ms}",
+            "serviceTime: {distribution: lognormal, mean: 10ms, cv: 5e-1}",
+            "spec.workloads.myapp.serviceTime.cv: Invalid value: '5e-1': must be a number between 0.01 and 100, "
+            "inclusive (write 5.0e-1: YAML 1.1 reads 5e-1 as text)",
+            id="cv",
+        ),
+    ],
+)
+def test_numbers_yaml_reads_as_text_get_a_hint(tmp_path, old, new, detail):
+    """PyYAML follows YAML 1.1: ``1e12`` is a string there, though JSON and YAML 1.2 read a number."""
+    text = GUIDE.read_text()
+    assert old in text
+    path = tmp_path / "hint.yaml"
+    path.write_text(text.replace(old, new))
+    line = next(i for i, t in enumerate(text.splitlines(), start=1) if t == "kind: Simulation") - 1
+    assert problems(path) == [f'{path}: document 3 (Simulation "nodeport-basic", line {line}): {detail}']
+
+
+@pytest.mark.parametrize(
+    ("name", "details"),
+    [
+        pytest.param("Node_1", [f'Invalid value: "Node_1": {sim.apimachinery.DNS1123_MSG}'], id="underscore"),
+        pytest.param("-node", [f'Invalid value: "-node": {sim.apimachinery.DNS1123_MSG}'], id="leading-hyphen"),
+        pytest.param("node.", [f'Invalid value: "node.": {sim.apimachinery.DNS1123_MSG}'], id="trailing-dot"),
+        pytest.param("a" * 254, [f'Invalid value: "{"a" * 254}": must be no more than 253 characters'], id="254-chars"),
+        pytest.param("", ["Required value"], id="empty"),
+        pytest.param(5, ["Invalid value: 5: must be a string"], id="number"),
+    ],
+)
+def test_node_names_follow_kubernetes_node_name_rules(tmp_path, name, details):
+    doc = web_simulation(cluster={"nodes": [{"name": "ok"}, {"name": name}]})
+    path = write(tmp_path, service(), deployment(), doc)
+    assert problems(path) == [sim_error(path, f"spec.cluster.nodes[1].name: {d}") for d in details]
+
+
+@pytest.mark.parametrize("name", ["node-1", "worker.eu-west.example.com", "a" * 253, "1"])
+def test_valid_node_names_are_accepted(tmp_path, name):
+    doc = web_simulation(cluster={"nodes": [{"name": name}]})
+    assert sim.load_scenario(write(tmp_path, service(), deployment(), doc)).simulation.cluster.nodes[0].name == name
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        pytest.param({"name": 5}, "spec.clients[0].name: Invalid value: 5: must be a non-empty string", id="number"),
+        pytest.param({"name": ""}, "spec.clients[0].name: Invalid value: '': must be a non-empty string", id="empty"),
+        pytest.param(
+            {"name": None}, "spec.clients[0].name: Invalid value: None: must be a non-empty string", id="null"
+        ),
+        pytest.param(
+            {"name": ["a"]}, "spec.clients[0].name: Invalid value: ['a']: must be a non-empty string", id="list"
+        ),
+        pytest.param(
+            {"target": {"service": 5}},
+            "spec.clients[0].target.service: Invalid value: 5: must be a non-empty string",
+            id="target-service",
+        ),
+        pytest.param(
+            {"target": {"service": "web", "port": [80]}},
+            "spec.clients[0].target.port: Invalid value: [80]: must be a port number (1-65535) or a port name",
+            id="target-port",
+        ),
+    ],
+)
+def test_client_names_and_references_must_be_strings(tmp_path, fields, detail):
+    path = write(tmp_path, service(), deployment(), web_simulation(clients=[client(**fields)]))
+    assert problems(path) == [sim_error(path, detail)]
+
+
+# --- nodes as Kubernetes labels them -----------------------------------------------------------
+
+
+def test_nodes_carry_the_well_known_labels_under_the_users_labels(tmp_path):
+    nodes = [{"name": "a"}, {"name": "b", "labels": {"disk": "ssd", "kubernetes.io/arch": "arm64"}}]
+    scenario = sim.load_scenario(write(tmp_path, service(), deployment(), web_simulation(cluster={"nodes": nodes})))
+    assert [n.labels for n in scenario.simulation.cluster.nodes] == [
+        {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": "a", "kubernetes.io/os": "linux"},
+        {"kubernetes.io/arch": "arm64", "kubernetes.io/hostname": "b", "kubernetes.io/os": "linux", "disk": "ssd"},
+    ]
+    assert scenario.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("selector", "nodes"),
+    [
+        pytest.param({"kubernetes.io/os": "linux"}, {"node-1", "node-2"}, id="os"),
+        pytest.param({"kubernetes.io/hostname": "node-2"}, {"node-2"}, id="hostname"),
+        pytest.param({"kubernetes.io/arch": "amd64", "kubernetes.io/os": "linux"}, {"node-1", "node-2"}, id="both"),
+    ],
+)
+def test_a_pasted_node_selector_on_well_known_labels_schedules(tmp_path, selector, nodes):
+    dep = with_pod_spec(nodeSelector=selector)
+    dep["spec"]["replicas"] = 4
+    scenario = sim.load_scenario(write(tmp_path, service(), dep))
+    assert scenario.warnings == ()
+    pods = sim.simulate(scenario).pods
+    assert set(pods["node"]) == nodes
+
+
+@pytest.mark.parametrize(
+    ("pod_spec", "warning"),
+    [
+        pytest.param(
+            {"nodeSelector": {"disk": "nvme"}},
+            'spec.template.spec.nodeSelector: no node has the labels map[string]string{"disk":"nvme"}: its pods '
+            "stay Pending (0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector.)",
+            id="nodeSelector",
+        ),
+        pytest.param(
+            {"nodeName": "node-9"},
+            'spec.template.spec.nodeName: no node named "node-9" (nodes: node-1, node-2): its pods stay Pending',
+            id="nodeName",
+        ),
+    ],
+)
+def test_a_deployment_that_fits_no_node_is_a_warning(tmp_path, pod_spec, warning):
+    path = write(tmp_path, service(), with_pod_spec(**pod_spec))
+    scenario = sim.load_scenario(path)
+    assert scenario.warnings == (f'{path}: document 2 (line {doc_line(path, 2)}): Deployment "web": {warning}',)
+    assert sim.simulate(scenario).pods["node"].isna().all()
+
+
+HUGE = 10**400  # YAML reads it as a Python int that no float can hold
+
+
+@pytest.mark.parametrize(
+    ("docs", "detail"),
+    [
+        pytest.param(
+            lambda: (service(), deployment(), web_simulation(clients=[client(rate=HUGE)])),
+            "spec.clients[0].rate: Invalid value: 1.00e+400: must be a finite number > 0",
+            id="rate",
+        ),
+        pytest.param(
+            lambda: (service(), deployment(), web_simulation(duration=HUGE)),
+            "spec.duration: must be a finite duration >= 0, got a number with 401 digits",
+            id="duration",
+        ),
+        pytest.param(
+            lambda: (service(), deployment(), simulation(workloads={"web": {"serviceTime": HUGE}})),
+            "spec.workloads.web.serviceTime: must be a finite duration >= 0, got a number with 401 digits",
+            id="service-time",
+        ),
+        pytest.param(
+            lambda: (
+                service(),
+                deployment(),
+                web_simulation(workloads={"web": {"serviceTime": "1ms", "concurrency": HUGE}}),
+            ),
+            "spec.workloads.web.concurrency: Invalid value: 1.00e+400: must be less than or equal to 100000 "
+            "(svcsim keeps a slot per worker)",
+            id="concurrency",
+        ),
+    ],
+)
+def test_a_number_too_large_for_a_float_is_an_error(tmp_path, docs, detail):
+    path = write(tmp_path, *docs())
+    assert problems(path) == [sim_error(path, detail)]
+
+
+def test_huge_termination_grace_period_is_refused(tmp_path):
+    path = write(tmp_path, service(), with_pod_spec(terminationGracePeriodSeconds=HUGE))
+    assert problems(path) == [
+        deployment_error(
+            path,
+            f"spec.template.spec.terminationGracePeriodSeconds: Invalid value: {HUGE}: must be greater than or equal "
+            "to 0",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        pytest.param(
+            "a: 1" + "0" * 5000 + "\n",
+            "document 1, line 1",
+            "YAML error: cannot read a value: Exceeds the limit (4300 digits) for integer string conversion: "
+            "value has 5001 digits",
+            id="5000-digit-number",
+        ),
+        pytest.param(
+            "a: 2024-13-45\n",
+            "document 1, line 1",
+            "YAML error: cannot read a value: month must be in 1..12",
+            id="impossible-date",
+        ),
+        pytest.param(
+            "a: &a [*a]\n", "document 1, line 1", "YAML error: an anchor's value contains itself", id="recursive-alias"
+        ),
+        pytest.param(
+            "a: &a [x,x,x,x,x,x,x,x,x]\n"
+            + "".join(f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
+            "document 1, line 1",
+            "YAML error: document contains excessive aliasing",
+            id="billion-laughs",
+        ),
+        pytest.param(
+            "a: " + "[" * 3000 + "]" * 3000 + "\n",
+            "document 1",
+            "YAML error: nested too deeply to read",
+            id="deep-nesting",
+        ),
+    ],
+)
+def test_yaml_that_python_cannot_hold_is_one_clean_error(tmp_path, text, where, message):
+    path = tmp_path / "odd.yaml"
+    path.write_text(text)
+    assert problems(path) == [f"{path}: {where}: {message}"]

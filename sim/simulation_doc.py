@@ -1,0 +1,471 @@
+"""Reading the ``svcsim/v1alpha1 Simulation`` document into the frozen dataclasses of :mod:`sim.spec`.
+
+Every field is checked once, here: unknown keys, types, units, and the bounds that keep a
+run finite. Kubernetes' rules and wording are used where Kubernetes has them (node names,
+pod CIDRs per node); svcsim's own limits say that they are svcsim's and why.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from typing import Any
+
+from sim.apimachinery import dns1123_subdomain_problems
+from sim.deployment import MAX_REPLICAS
+from sim.distributions import parse_distribution
+from sim.fields import SpecErrors
+from sim.kubernetes import Service
+from sim.spec import (
+    ARRIVALS,
+    CONNECTION_MODES,
+    DEFAULT_NETWORK,
+    IPVS_SCHEDULERS,
+    LB_ALGORITHMS,
+    PROXY_MODES,
+    VIAS,
+    Call,
+    Client,
+    Cluster,
+    Connections,
+    KubeProxy,
+    LoadBalancer,
+    Network,
+    Node,
+    ScaleEvent,
+    Simulation,
+    Target,
+    Workload,
+)
+from sim.units import format_duration
+
+__all__ = [
+    "MAX_CLIENT_IPS",
+    "MAX_CONCURRENCY",
+    "MAX_CONNECTIONS",
+    "MAX_DURATION_S",
+    "MAX_HEALTH_CHECKS",
+    "MAX_NODES",
+    "MAX_REQUESTS",
+    "NODE_CIDR_MASK_SIZE",
+    "duration_problems",
+    "health_check_problems",
+    "parse_simulation",
+    "well_known_labels",
+]
+
+#: kube-controller-manager's ``--node-cidr-mask-size`` default: each node gets its own /24.
+NODE_CIDR_MASK_SIZE = 24
+# svcsim's limits (Kubernetes has none of these): each keeps one run within memory and time.
+#: Every request is a row kept in memory (~100 bytes each), so 10⁸ requests is ~10 GB.
+MAX_REQUESTS = 100_000_000
+#: The engine steps through simulated time at least every 5 s, health checks and all.
+MAX_DURATION_S = 30 * 24 * 3600.0
+MAX_NODES = 10_000
+#: Workers per pod and keep-alive connections per client are each a slot in memory.
+MAX_CONCURRENCY = 100_000
+MAX_CONNECTIONS = 100_000
+#: Source addresses per client: a /16 worth.
+MAX_CLIENT_IPS = 65_536
+#: Load-balancer health checks per run (each probes every node).
+MAX_HEALTH_CHECKS = 10_000_000
+
+
+def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
+    """Read the Simulation document; problems go to ``errors`` (the result is then partial)."""
+    errors.keys(doc, "", ("apiVersion", "kind", "metadata", "spec"))
+    meta = errors.keys(doc.get("metadata"), "metadata", ("name", "labels", "annotations"))
+    spec = errors.keys(
+        doc.get("spec"),
+        "spec",
+        ("seed", "duration", "warmup", "cluster", "kubeProxy", "workloads", "clients", "events"),
+        required=("duration",),
+    )
+    seed = spec.get("seed")
+    if seed is not None:
+        seed = int(errors.number(seed, "spec.seed", integer=True))
+    before = len(errors.items)
+    duration = errors.duration(spec.get("duration"), "spec.duration", default=0.0)
+    if "duration" in spec and duration <= 0 and len(errors.items) == before:
+        errors.add("spec.duration", "must be > 0")
+    warmup = errors.duration(spec.get("warmup"), "spec.warmup", default=0.0)
+    if duration > 0 and warmup >= duration:
+        errors.add("spec.warmup", f"must be shorter than spec.duration ({format_duration(duration)})")
+    duration_ok = len(errors.items) == before
+    proxy = errors.keys(spec.get("kubeProxy"), "spec.kubeProxy", ("mode", "scheduler", "syncDelay"))
+    mode = errors.choice(proxy.get("mode", "iptables"), "spec.kubeProxy.mode", PROXY_MODES)
+    scheduler = None
+    if mode == "ipvs":
+        scheduler = errors.choice(proxy.get("scheduler", "rr"), "spec.kubeProxy.scheduler", IPVS_SCHEDULERS)
+    elif "scheduler" in proxy:
+        errors.add("spec.kubeProxy.scheduler", f'Forbidden: only used with mode "ipvs", not "{mode}"')
+    kube_proxy = KubeProxy(
+        mode=mode,
+        sync_delay_s=errors.duration(proxy.get("syncDelay"), "spec.kubeProxy.syncDelay", default=1.0),
+        scheduler=scheduler,
+    )
+    name = _name(meta.get("name", "simulation"), errors)
+    cluster = _cluster(spec.get("cluster"), errors)
+    workloads = _workloads(spec.get("workloads"), errors)
+    before = len(errors.items)
+    clients = _clients(spec.get("clients"), errors)
+    clients_ok = len(errors.items) == before
+    events = _events(spec.get("events"), errors)
+    if duration_ok and clients_ok:
+        for path, message in duration_problems(duration, clients):
+            errors.add(path, message)
+    return Simulation(
+        name=name,
+        seed=seed,
+        duration_s=duration,
+        warmup_s=warmup,
+        cluster=cluster,
+        kube_proxy=kube_proxy,
+        workloads=workloads,
+        clients=clients,
+        events=events,
+    )
+
+
+def duration_problems(
+    duration_s: float, clients: tuple[Client, ...], field: str = "spec.duration"
+) -> list[tuple[str, str]]:
+    """``(field, message)`` if the run would be too long or produce too many requests to keep.
+
+    The expected request count is the sum of the clients' rates times the duration (calls
+    between Services come on top); ``field`` names the duration as the user gave it.
+    """
+    if duration_s > MAX_DURATION_S:
+        return [
+            (
+                field,
+                f"Invalid value: {format_duration(duration_s)}: must be at most {format_duration(MAX_DURATION_S)} "
+                "(30 days) of simulated time",
+            )
+        ]
+    total_rate = sum(c.rate for c in clients)
+    expected = total_rate * duration_s
+    if expected <= MAX_REQUESTS:
+        return []
+    return [
+        (
+            "spec.clients",
+            f"about {expected:.3g} requests expected (rates {total_rate:g}/s in all × {field} "
+            f"{format_duration(duration_s)}), more than the {MAX_REQUESTS:,} svcsim can keep in memory "
+            "(~100 bytes each): lower the rates or the duration",
+        )
+    ]
+
+
+def health_check_problems(
+    sim: Simulation, services: tuple[Service, ...] | list[Service], field: str = "spec.duration"
+) -> list[tuple[str, str]]:
+    """``(field, message)`` if the load balancers would probe more often than svcsim can afford."""
+    balancers = sum(1 for s in services if s.type == "LoadBalancer")
+    interval = sim.cluster.load_balancer.health_check_interval_s
+    checks = sim.duration_s / interval * balancers
+    if checks <= MAX_HEALTH_CHECKS:
+        return []
+    return [
+        (
+            "spec.cluster.loadBalancer.healthCheckInterval",
+            f"Invalid value: {format_duration(interval)}: {balancers} load balancer(s) probing every "
+            f"{format_duration(interval)} for {format_duration(sim.duration_s)} ({field}) make {checks:.3g} "
+            f"health checks, more than the {MAX_HEALTH_CHECKS:,} svcsim allows: lengthen the interval",
+        )
+    ]
+
+
+def well_known_labels(node: str) -> dict[str, str]:
+    """The labels the kubelet puts on every Node (kubernetes.io/docs/reference/labels-annotations-taints/).
+
+    svcsim's nodes are linux/amd64, so a pasted ``nodeSelector: {kubernetes.io/os: linux}`` schedules.
+    """
+    return {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node, "kubernetes.io/os": "linux"}
+
+
+def _name(value: Any, errors: SpecErrors) -> str:
+    """metadata.name names the results folder (runs/<name>), so it must be a DNS-1123 subdomain."""
+    if not isinstance(value, str):
+        errors.add("metadata.name", f"Invalid value: {value!r}: must be a string")
+        return str(value)
+    for problem in dns1123_subdomain_problems(value):
+        errors.add("metadata.name", f'Invalid value: "{value}": {problem}')
+    return value
+
+
+def _cluster(raw: Any, errors: SpecErrors) -> Cluster:
+    path = "spec.cluster"
+    c = errors.keys(
+        raw, path, ("nodes", "nodeCIDR", "podCIDR", "serviceCIDR", "nodePortRange", "network", "loadBalancer")
+    )
+    nodes = _nodes(c.get("nodes", 1), f"{path}.nodes", errors)
+    ports_raw = str(c.get("nodePortRange", "30000-32767"))
+    low, _, high = ports_raw.partition("-")
+    if not (low.strip().isdigit() and high.strip().isdigit() and 0 < int(low) <= int(high) <= 65535):
+        errors.add(f"{path}.nodePortRange", f"Invalid value: {ports_raw!r}: must be LOW-HIGH, such as 30000-32767")
+        low, high = "30000", "32767"
+    net = errors.keys(c.get("network"), f"{path}.network", ("clientToNode", "nodeToNode"))
+    network = Network(
+        client_to_node=errors.distribution(
+            net.get("clientToNode", DEFAULT_NETWORK["clientToNode"]), f"{path}.network.clientToNode"
+        )
+        or parse_distribution(0),
+        node_to_node=errors.distribution(
+            net.get("nodeToNode", DEFAULT_NETWORK["nodeToNode"]), f"{path}.network.nodeToNode"
+        )
+        or parse_distribution(0),
+    )
+    before = len(errors.items)
+    pod_cidr = errors.cidr(c.get("podCIDR", "10.244.0.0/16"), f"{path}.podCIDR")
+    if len(errors.items) == before:
+        _check_pod_cidr(pod_cidr, len(nodes), f"{path}.podCIDR", errors)
+    return Cluster(
+        nodes=tuple(nodes),
+        node_cidr=errors.cidr(c.get("nodeCIDR", "192.168.1.0/24"), f"{path}.nodeCIDR"),
+        pod_cidr=pod_cidr,
+        service_cidr=errors.cidr(c.get("serviceCIDR", "10.96.0.0/12"), f"{path}.serviceCIDR"),
+        node_port_range=(int(low), int(high)),
+        network=network,
+        load_balancer=_load_balancer(c.get("loadBalancer"), errors),
+    )
+
+
+def _nodes(raw: Any, path: str, errors: SpecErrors) -> list[Node]:
+    """A node count, or a list of nodes whose names follow Kubernetes' ValidateNodeName."""
+    nodes: list[Node] = []
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        count = int(errors.number(raw, path, integer=True, minimum=1, maximum=MAX_NODES, why="svcsim's limit"))
+        nodes = [Node(f"node-{i}", None, {}) for i in range(1, count + 1)]
+    elif isinstance(raw, list) and raw:
+        if len(raw) > MAX_NODES:
+            errors.add(path, f"Too many: {len(raw)}: must have at most {MAX_NODES} items (svcsim's limit)")
+            return []
+        for i, item in enumerate(raw):
+            n = errors.keys(item, f"{path}[{i}]", ("name", "ip", "labels"), required=("name",))
+            name = n.get("name", f"node-{i + 1}")
+            if not isinstance(name, str):
+                errors.add(f"{path}[{i}].name", f"Invalid value: {name!r}: must be a string")
+                name = str(name)
+            elif not name:
+                errors.add(f"{path}[{i}].name", "Required value")
+            else:
+                for problem in dns1123_subdomain_problems(name):
+                    errors.add(f"{path}[{i}].name", f'Invalid value: "{name}": {problem}')
+            labels = n.get("labels") or {}
+            if not (isinstance(labels, dict) and all(isinstance(x, str) for kv in labels.items() for x in kv)):
+                errors.add(f"{path}[{i}].labels", f"Invalid value: {labels!r}: must be a mapping of strings")
+                labels = {}
+            ip = n.get("ip")
+            if ip is not None:
+                try:
+                    ip = str(ipaddress.IPv4Address(str(ip)))
+                except ValueError:
+                    errors.add(f"{path}[{i}].ip", f"Invalid value: {ip!r}: must be an IPv4 address")
+            nodes.append(Node(name, ip, dict(labels)))
+    else:
+        errors.add(path, f"Invalid value: {raw!r}: must be a count or a list of nodes")
+    names = [n.name for n in nodes]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            errors.add(f"{path}[{i}].name", f'Duplicate value: "{name}"')
+    return nodes
+
+
+def _check_pod_cidr(pod_cidr: ipaddress.IPv4Network, nodes: int, path: str, errors: SpecErrors) -> None:
+    """Each node takes a /24 of the pod CIDR (a smaller CIDR is one node's range), as
+    kube-controller-manager's range allocator hands them out (--node-cidr-mask-size 24)."""
+    prefix = max(NODE_CIDR_MASK_SIZE, pod_cidr.prefixlen)
+    room = 2 ** (prefix - pod_cidr.prefixlen)
+    if nodes <= room:
+        return
+    needed = NODE_CIDR_MASK_SIZE - math.ceil(math.log2(nodes))
+    errors.add(
+        path,
+        f'Invalid value: "{pod_cidr}": CIDR allocation failed; there are no remaining CIDRs left to allocate '
+        f"in the accepted range: each node gets a /{NODE_CIDR_MASK_SIZE} (--node-cidr-mask-size), so {nodes} "
+        f"nodes need a /{needed} or larger",
+    )
+
+
+def _load_balancer(raw: Any, errors: SpecErrors) -> LoadBalancer:
+    path = "spec.cluster.loadBalancer"
+    lb = errors.keys(raw, path, ("latency", "algorithm", "ipPool", "provisioningDelay", "healthCheckInterval"))
+    interval = errors.duration(lb.get("healthCheckInterval"), f"{path}.healthCheckInterval", default=5.0)
+    if interval <= 0:
+        errors.add(f"{path}.healthCheckInterval", "must be > 0")
+    return LoadBalancer(
+        latency=errors.distribution(lb.get("latency", "1ms"), f"{path}.latency") or parse_distribution(0),
+        algorithm=errors.choice(lb.get("algorithm", "random"), f"{path}.algorithm", LB_ALGORITHMS),
+        ip_pool=errors.cidr(lb.get("ipPool", "203.0.113.0/24"), f"{path}.ipPool"),
+        provisioning_delay_s=errors.duration(lb.get("provisioningDelay"), f"{path}.provisioningDelay", default=0.0),
+        health_check_interval_s=interval or 5.0,
+    )
+
+
+def _workloads(raw: Any, errors: SpecErrors) -> dict[str, Workload]:
+    out: dict[str, Workload] = {}
+    if raw is None:
+        return out
+    if not isinstance(raw, dict):
+        errors.add("spec.workloads", "must be a mapping keyed by Deployment name")
+        return out
+    for name in raw:
+        path = f"spec.workloads.{name}"
+        w = errors.keys(
+            raw[name], path, ("serviceTime", "concurrency", "startupTime", "calls"), required=("serviceTime",)
+        )
+        service = errors.distribution(w.get("serviceTime", "10ms"), f"{path}.serviceTime")
+        concurrency = int(
+            errors.number(
+                w.get("concurrency", 1),
+                f"{path}.concurrency",
+                integer=True,
+                minimum=1,
+                maximum=MAX_CONCURRENCY,
+                why="svcsim keeps a slot per worker",
+            )
+        )
+        startup = errors.duration(w.get("startupTime"), f"{path}.startupTime", default=0.0)
+        out[str(name)] = Workload(
+            service or parse_distribution(0), concurrency, startup, _calls(w.get("calls"), path, errors)
+        )
+    return out
+
+
+def _calls(raw: Any, path: str, errors: SpecErrors) -> tuple[Call, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add(f"{path}.calls", "must be a list of {service, port}")
+        return ()
+    calls = []
+    for i, item in enumerate(raw):
+        c = errors.keys(item, f"{path}.calls[{i}]", ("service", "port"), required=("service",))
+        service = errors.string(c["service"], f"{path}.calls[{i}].service") if "service" in c else ""
+        calls.append(Call(service, errors.port(c.get("port"), f"{path}.calls[{i}].port")))
+    return tuple(calls)
+
+
+def _connections(raw: Any, path: str, errors: SpecErrors) -> Connections:
+    c = errors.keys(raw, path, ("mode", "count", "requestsPerConnection", "maxAge"))
+    mode = errors.choice(c.get("mode", "per-request"), f"{path}.mode", CONNECTION_MODES)
+    if mode == "per-request":
+        for key in ("count", "requestsPerConnection", "maxAge"):
+            if key in c:
+                errors.add(f"{path}.{key}", 'Forbidden: only used with mode "keepalive"')
+        return Connections()
+    per = c.get("requestsPerConnection")
+    age = c.get("maxAge")
+    return Connections(
+        mode=mode,
+        count=int(
+            errors.number(
+                c.get("count", 1),
+                f"{path}.count",
+                integer=True,
+                minimum=1,
+                maximum=MAX_CONNECTIONS,
+                why="svcsim keeps a slot per connection",
+            )
+        ),
+        requests_per_connection=None
+        if per is None
+        else int(errors.number(per, f"{path}.requestsPerConnection", integer=True, minimum=1)),
+        max_age_s=None if age is None else errors.duration(age, f"{path}.maxAge"),
+    )
+
+
+def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add("spec.clients", "must be a list of clients")
+        return ()
+    clients = []
+    for i, item in enumerate(raw):
+        path = f"spec.clients[{i}]"
+        c = errors.keys(
+            item,
+            path,
+            (
+                "name",
+                "ip",
+                "ips",
+                "location",
+                "target",
+                "rate",
+                "arrival",
+                "nodes",
+                "connectTimeout",
+                "timeout",
+                "connections",
+            ),
+            required=("name", "target", "rate"),
+        )
+        t = errors.keys(c.get("target"), f"{path}.target", ("service", "via", "port"), required=("service",))
+        target = Target(
+            service=errors.string(t["service"], f"{path}.target.service") if "service" in t else "",
+            via=errors.choice(t.get("via", "nodePort"), f"{path}.target.via", VIAS),
+            port=errors.port(t.get("port"), f"{path}.target.port"),
+        )
+        nodes = c.get("nodes")
+        if nodes is not None and not (isinstance(nodes, list) and nodes and all(isinstance(n, str) for n in nodes)):
+            errors.add(f"{path}.nodes", f"Invalid value: {nodes!r}: must be a non-empty list of node names")
+            nodes = None
+        ip = c.get("ip")
+        if ip is not None:
+            try:
+                ip = str(ipaddress.IPv4Address(str(ip)))
+            except ValueError:
+                errors.add(f"{path}.ip", f"Invalid value: {ip!r}: must be an IPv4 address")
+                ip = None
+        timeout = c.get("timeout")
+        clients.append(
+            Client(
+                name=errors.string(c["name"], f"{path}.name") if "name" in c else f"client-{i}",
+                ip=ip,
+                location=errors.string(c.get("location", "external"), f"{path}.location"),
+                target=target,
+                rate=float(errors.number(c.get("rate", 1.0), f"{path}.rate", strict=True)),
+                arrival=errors.choice(c.get("arrival", "poisson"), f"{path}.arrival", ARRIVALS),
+                nodes=tuple(nodes) if nodes is not None else None,
+                connect_timeout_s=errors.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
+                timeout_s=None if timeout is None else errors.duration(timeout, f"{path}.timeout"),
+                ips=int(
+                    errors.number(
+                        c.get("ips", 1), f"{path}.ips", integer=True, minimum=1, maximum=MAX_CLIENT_IPS, why="a /16"
+                    )
+                ),
+                connections=_connections(c.get("connections"), f"{path}.connections", errors),
+            )
+        )
+    return tuple(clients)
+
+
+def _events(raw: Any, errors: SpecErrors) -> tuple[ScaleEvent, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        errors.add("spec.events", "must be a list of events")
+        return ()
+    events = []
+    for i, item in enumerate(raw):
+        path = f"spec.events[{i}]"
+        e = errors.keys(item, path, ("at", "scale"), required=("at", "scale"))
+        at = errors.duration(e.get("at"), f"{path}.at", default=0.0)
+        s = errors.keys(
+            e.get("scale"), f"{path}.scale", ("deployment", "replicas"), required=("deployment", "replicas")
+        )
+        replicas = int(
+            errors.number(
+                s.get("replicas", 0),
+                f"{path}.scale.replicas",
+                integer=True,
+                maximum=MAX_REPLICAS,
+                why="svcsim simulates every pod",
+            )
+        )
+        deployment = errors.string(s["deployment"], f"{path}.scale.deployment") if "deployment" in s else ""
+        events.append(ScaleEvent(at, deployment, replicas))
+    return tuple(events)

@@ -1,0 +1,176 @@
+"""Reading scenario YAML as kubectl reads manifests: strictly, into JSON-like data.
+
+PyYAML's safe loader plus what sigs.k8s.io/yaml adds on the way to JSON: a key given twice
+in one mapping is an error (``key "x" already set in map``), mapping keys become text
+(``1:`` is ``"1"``), and a document that expands through aliases into millions of values,
+or contains itself, is refused. Every problem is one line naming document, line and column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from sim.errors import Problem, ScenarioError
+
+__all__ = ["MAX_DOCUMENT_VALUES", "json_type", "read_documents"]
+
+#: Values in one document once YAML aliases are expanded (go-yaml refuses "excessive aliasing" too).
+MAX_DOCUMENT_VALUES = 1_000_000
+
+
+def read_documents(name: str, text: str) -> list[tuple[int, int, Any]]:
+    """``(number, first line, content)`` of each non-empty document of ``text``, keys as text.
+
+    Raises
+    ------
+    ScenarioError
+        For a syntax error, or for every duplicate key, naming file ``name``, document, line and column.
+    """
+    problems: list[Problem] = []
+    loaded: list[tuple[yaml.Node, Any]] = []
+    try:
+        loader = _StrictLoader(text)
+        try:
+            while loader.check_node():
+                node = loader.get_node()
+                assert node is not None, "check_node() promised a document"
+                size = _expanded_size(node)
+                if size < 0 or size > MAX_DOCUMENT_VALUES:  # an alias to itself, or a "billion laughs"
+                    where = f"document {len(loaded) + 1}, line {node.start_mark.line + 1}"
+                    why = "an anchor's value contains itself" if size < 0 else "document contains excessive aliasing"
+                    raise ScenarioError([Problem(name, where, "", f"YAML error: {why}")])
+                try:
+                    loaded.append((node, loader.construct_document(node)))
+                except ValueError as err:  # a constructor's own: a date like 2024-13-45, a 5000-digit number
+                    where = f"document {len(loaded) + 1}, line {node.start_mark.line + 1}"
+                    detail = str(err).split(";")[0]
+                    raise ScenarioError(
+                        [Problem(name, where, "", f"YAML error: cannot read a value: {detail}")]
+                    ) from None
+                for mark, key, first in loader.take_duplicates():
+                    where = f"document {len(loaded)}, line {mark.line + 1}, column {mark.column + 1}"
+                    message = f'YAML error: key "{_key_text(key)}" already set in map (first at line {first})'
+                    problems.append(Problem(name, where, "", message))
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as err:
+        raise ScenarioError([Problem(name, *_syntax_error(text, err))]) from None
+    except RecursionError:
+        where = f"document {len(loaded) + 1}"
+        raise ScenarioError([Problem(name, where, "", "YAML error: nested too deeply to read")]) from None
+    if problems:  # last-one-wins would silently simulate something else
+        raise ScenarioError(problems)
+    return [
+        (number, node.start_mark.line + 1, _string_keys(doc))
+        for number, (node, doc) in enumerate(loaded, start=1)
+        if doc is not None
+    ]
+
+
+def json_type(value: Any) -> str:
+    """The JSON type Go's decoder names in ``cannot unmarshal <type> into ...``."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else type(value).__name__
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, noting duplicate mapping keys as kubectl's strict decoder refuses them.
+
+    PyYAML keeps the last value silently; sigs.k8s.io/yaml says ``key "x" already set in map``.
+    Keys brought in by a merge (``<<: *base``) may be overridden, as YAML intends.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._duplicates: list[tuple[yaml.Mark, Any, int]] = []
+
+    def take_duplicates(self) -> list[tuple[yaml.Mark, Any, int]]:
+        """``(mark, key, first line)`` of each duplicate key met since the last call."""
+        found, self._duplicates = self._duplicates, []
+        return found
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            typed = (type(key).__name__, key)  # 1 and true are different keys, though 1 == True
+            try:
+                seen = typed in first_line
+            except TypeError:  # unhashable: the base class reports it
+                continue
+            if seen:
+                self._duplicates.append((key_node.start_mark, key, first_line[typed]))
+            else:
+                first_line[typed] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _string_keys(value: Any) -> Any:
+    """Mapping keys as text, as sigs.k8s.io/yaml turns YAML into JSON for kubectl (``1:`` is ``"1"``)."""
+    if isinstance(value, dict):
+        return {_key_text(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    return value
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return "null" if key is None else str(key)
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int] | None = None) -> int:
+    """How many values a document holds once its aliases are expanded; -1 if an alias contains itself."""
+    memo = {} if memo is None else memo
+    key = id(node)
+    if key not in memo:
+        memo[key] = -1  # in progress: meeting it again below means a cycle
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        sizes = [_expanded_size(child, memo) for child in children]
+        memo[key] = -1 if -1 in sizes else 1 + sum(sizes)
+    return memo[key]
+
+
+def _syntax_error(text: str, err: yaml.YAMLError) -> tuple[str, str, str]:
+    """(document, field, message) for a YAML error: which document, line and column, and why."""
+    if isinstance(err, yaml.reader.ReaderError):  # a character YAML forbids, such as NUL in a binary file
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
+        what = f"#x{err.character:04x}" if isinstance(err.character, int) else repr(err.character)
+        return f"line {line}, column {column}", "", f"YAML syntax error: unacceptable character {what}: {err.reason}"
+    mark = getattr(err, "problem_mark", None)
+    problem = " ".join((getattr(err, "problem", None) or str(err)).split())  # always one line
+    if mark is None:
+        return "", "", f"YAML syntax error: {problem}"
+    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and context_mark is not None and context_mark.line != mark.line:
+        problem += f" ({context} that starts at line {context_mark.line + 1}, column {context_mark.column + 1})"
+    starts = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                if event.start_mark is not None and event.start_mark.index > mark.index:
+                    break
+                starts += 1
+    except yaml.YAMLError:
+        pass
+    where = f"document {max(starts, 1)}, line {mark.line + 1}, column {mark.column + 1}"
+    return where, "", f"YAML syntax error: {problem}"
