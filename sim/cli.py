@@ -21,7 +21,7 @@ from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, run_bench
 from sim.engine import simulate
 from sim.errors import Problem, ScenarioError
 from sim.kubectl import format_table, pod_rows, service_rows
-from sim.plots import save_plots
+from sim.plots import render_plots, save_plots
 from sim.report import write_report
 from sim.results import Result
 from sim.scenario import Scenario, load_scenario
@@ -109,17 +109,16 @@ def _run(args: argparse.Namespace) -> int:
     scenario = scenario.with_overrides(seed=args.seed, duration_s=duration)
     out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
     result = simulate(scenario) if args.quiet else _with_progress(scenario)
-    _save(result, out, args.scenario)
-    if not args.no_plots:
-        _writing(out, lambda: save_plots(out))
+    plots = {} if args.no_plots else {f"plots/{name}": data for name, data in render_plots(result).items()}
+    _save(result, out, args.scenario, plots)  # tables and plots land together, or not at all
     if not args.quiet:
         _print_summary(result, out)
     return 0
 
 
-def _save(result: Result, out: Path, source: str) -> None:
+def _save(result: Result, out: Path, source: str, extra: dict[str, bytes]) -> None:
     try:
-        result.save(out)
+        result.save(out, extra)
     except OSError as err:
         raise ScenarioError([Problem(source, "", "--out", f"cannot write {out}: {err.strerror or err}")]) from None
 

@@ -10,6 +10,7 @@ requests draws in a few seconds. Colours are fixed per node (and per outcome) ac
 from __future__ import annotations
 
 import functools
+import io
 import math
 import os
 from collections.abc import Callable
@@ -44,6 +45,7 @@ __all__ = [
     "load_panels",
     "node_colors",
     "outcomes_over_time",
+    "render_plots",
     "save_plots",
     "topology",
 ]
@@ -350,18 +352,28 @@ PLOTS: dict[str, Callable[[Result], Figure]] = {
 }
 
 
+def render_plots(run: RunLike) -> dict[str, bytes]:
+    """Every plot as PNG bytes, by file name (drawn before anything is written)."""
+    result = _result(run)
+    rendered = {}
+    for name, draw in PLOTS.items():
+        buffer = io.BytesIO()
+        draw(result).savefig(buffer, format="png", dpi=110)
+        rendered[name] = buffer.getvalue()
+    return rendered
+
+
 def save_plots(run: RunLike, directory: str | os.PathLike[str] | None = None) -> list[Path]:
     """Write every plot as a PNG into ``directory`` (default: the run folder's ``plots/``)."""
-    result = _result(run)
     if directory is None:
         if isinstance(run, Result):
             raise ValueError("save_plots needs a directory when given a Result")
         directory = Path(run) / "plots"
+    rendered = render_plots(run)
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, draw in PLOTS.items():
-        fig = draw(result)
-        fig.savefig(out / name, dpi=110)
+    for name, data in rendered.items():
+        (out / name).write_bytes(data)
         written.append(out / name)
     return written

@@ -182,6 +182,9 @@ def write_report(run_dir: str | os.PathLike[str]) -> Path:
     result = load_result(run_dir)
     target = Path(run_dir) / "report.html"
     staging = target.with_suffix(".html.tmp")
-    staging.write_text(render_report(result), encoding="utf-8")
-    os.replace(staging, target)
+    try:
+        staging.write_text(render_report(result), encoding="utf-8")
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
     return target

@@ -55,11 +55,14 @@ class Result:
     summary: dict[str, Any]
     topology: Topology | None = field(default=None, repr=False)
 
-    def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write the tables, summary and resolved scenario into ``directory``.
+    def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
+        """Write the tables, summary and resolved scenario (and ``extra`` files, by relative
+        path, such as rendered plots) into ``directory``.
 
-        Files are written to a temporary folder first and moved in at the end, so an
-        interrupted save never leaves a half-written results folder.
+        Everything is written to a temporary folder first and moved in at the end, so an
+        interrupted save never leaves a half-written results folder. Outputs derived from
+        an earlier run in the same folder (``plots/``, ``report.html``) are removed, as
+        they would no longer match the tables.
         """
         target = Path(directory)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +74,17 @@ class Result:
             (staging / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml())
+            for relative, data in (extra or {}).items():
+                path = staging / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
             target.mkdir(exist_ok=True)
+            for stale in DERIVED:
+                old = target / stale
+                if old.is_dir() and not old.is_symlink():
+                    shutil.rmtree(old)
+                elif old.exists():
+                    old.unlink()
             for item in staging.iterdir():
                 os.replace(item, target / item.name)
         finally:
@@ -79,6 +92,7 @@ class Result:
         return target
 
 
+DERIVED = ("plots", "report.html")  # drawn from the tables; stale once the tables are replaced
 RUN_FILES = ("requests.parquet", "timeline.parquet", "pods.parquet", "summary.json", "scenario.yaml")
 
 

@@ -229,3 +229,16 @@ def test_cli_plot_on_a_folder_that_is_not_a_run_is_a_usage_error(tmp_path, capsy
     assert main(["plot", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a svcsim run folder" in err[0] and "Traceback" not in err[0]
+
+
+def test_a_new_run_in_the_same_folder_removes_plots_and_report_of_the_old_one(tmp_path):
+    scenario = str(ROOT / "scenarios" / "nodeport-basic.yaml")
+    out = tmp_path / "run"
+    assert main(["run", scenario, "--out", str(out), "--duration", "20s", "--quiet"]) == 0
+    assert main(["report", str(out)]) == 0
+    assert (out / "plots" / "latency.png").exists() and (out / "report.html").exists()
+    assert main(["run", scenario, "--out", str(out), "--duration", "20s", "--quiet", "--no-plots"]) == 0
+    assert not (out / "plots").exists() and not (out / "report.html").exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["pods.parquet", "requests.parquet", "scenario.yaml", "summary.json", "timeline.parquet"]
+    )
