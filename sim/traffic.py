@@ -24,6 +24,7 @@ Two engines share the send stage (:class:`Traffic`):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,7 +74,7 @@ class Traffic:
         hops_out: list[BlockStream],
         hops_back: list[BlockStream],
         pods: list[Pod],
-        first_endpoint: object,
+        first_endpoint: Callable[[int], Pod | None],
         send_until: float,
     ) -> None:
         self.log = log
@@ -184,7 +185,7 @@ class Traffic:
         log = self.log
         n = len(ids)
         log.entry_node[ids] = flow.own_node
-        pod = self.first_endpoint(flow.port)  # type: ignore[operator]
+        pod = self.first_endpoint(flow.port)
         if pod is None:
             log.outcome[ids] = REFUSED
             log.t_done[ids] = t_sent
