@@ -126,6 +126,23 @@ class _Loader:
     def fail(self, document: str, path: str, message: str) -> None:
         self.problems.append(Problem(self.name, document, path, message))
 
+    def _add_object(self, kind: str, parse: Any, doc: dict[str, Any], number: int, line: int, items: list[Any]) -> None:
+        """Parse one Kubernetes object, report its problems under its document, keep it if valid."""
+        meta: dict[str, Any] = doc["metadata"] if isinstance(doc.get("metadata"), dict) else {}
+        label = f'document {number} (line {line}): The {kind} "{meta.get("name", "")}" is invalid'
+        obj, field_errors = parse(doc)
+        for fe in field_errors:
+            self.fail(label, fe.path, fe.detail)
+        if obj is None:
+            return
+        # Services are named in later allocation problems as the API server names them.
+        self.where[f"{kind}/{obj.name}"] = (
+            label if kind == "Service" else f'document {number} (line {line}): {kind} "{obj.name}"'
+        )
+        if any(item.name == obj.name for item in items):
+            self.fail(label, "metadata.name", f'Duplicate value: "{obj.name}": a {kind} with this name comes earlier')
+        items.append(obj)
+
     def load(self, text: str) -> Scenario:
         docs = self._documents(text)
         services: list[Service] = []
@@ -152,33 +169,9 @@ class _Loader:
                 simulation = (label, parsed)
                 simulation_ok = not errors.items
             elif kind == "Service" and api == "v1":
-                svc, ferrs = parse_service(doc)
-                label = f'document {number} (line {line}): The Service "{meta.get("name", "")}" is invalid'
-                for fe in ferrs:
-                    self.fail(label, fe.path, fe.detail)
-                if svc is not None:
-                    where[f"Service/{svc.name}"] = label
-                    if any(s.name == svc.name for s in services):
-                        self.fail(
-                            label,
-                            "metadata.name",
-                            f'Duplicate value: "{svc.name}": a Service with this name comes earlier',
-                        )
-                    services.append(svc)
+                self._add_object("Service", parse_service, doc, number, line, services)
             elif kind == "Deployment" and api == "apps/v1":
-                dep, ferrs = parse_deployment(doc)
-                label = f'document {number} (line {line}): The Deployment "{meta.get("name", "")}" is invalid'
-                for fe in ferrs:
-                    self.fail(label, fe.path, fe.detail)
-                if dep is not None:
-                    where[f"Deployment/{dep.name}"] = f'document {number} (line {line}): Deployment "{dep.name}"'
-                    if any(d.name == dep.name for d in deployments):
-                        self.fail(
-                            label,
-                            "metadata.name",
-                            f'Duplicate value: "{dep.name}": a Deployment with this name comes earlier',
-                        )
-                    deployments.append(dep)
+                self._add_object("Deployment", parse_deployment, doc, number, line, deployments)
             elif kind in API_VERSIONS:
                 self.fail(
                     label, "apiVersion", f'Unsupported value: {_quote(api)}: supported values: "{API_VERSIONS[kind]}"'
