@@ -41,10 +41,6 @@ class Distribution:
     def variance(self) -> float:
         raise NotImplementedError
 
-    @property
-    def is_constant(self) -> bool:
-        return False
-
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         raise NotImplementedError
 
@@ -60,10 +56,6 @@ class Constant(Distribution):
     @property
     def variance(self) -> float:
         return 0.0
-
-    @property
-    def is_constant(self) -> bool:
-        return True
 
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         return np.full(size, self.mean)

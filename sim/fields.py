@@ -62,6 +62,15 @@ class SpecErrors:
     def add(self, path: str, message: str) -> None:
         self.items.append((path, message))
 
+    def listing(self, value: Any, path: str, what: str) -> list[Any]:
+        """``value`` as a list (an omitted field is empty); anything else is reported."""
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.add(path, f"must be a list of {what}")
+            return []
+        return value
+
     def keys(self, value: Any, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
         """Check ``value`` is a mapping with only ``allowed`` keys; return it (or {})."""
         if value is None:

@@ -122,7 +122,6 @@ class RequestLog:
             cut = idx[killed]
             outcome[cut] = RESET
             t_done[cut] = deadline_by_pod[pods[killed]] + self.back_s[cut]
-        self._fail_parents()
         limit = timeout_by_client[self.client[:n]]
         late = (t_done - t_sent) > limit
         outcome[late] = TIMEOUT

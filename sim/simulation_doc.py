@@ -334,13 +334,8 @@ def _workloads(raw: Any, errors: SpecErrors) -> dict[str, Workload]:
 
 
 def _calls(raw: Any, path: str, errors: SpecErrors) -> tuple[Call, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        errors.add(f"{path}.calls", "must be a list of {service, port}")
-        return ()
     calls = []
-    for i, item in enumerate(raw):
+    for i, item in enumerate(errors.listing(raw, f"{path}.calls", "{service, port}")):
         c = errors.keys(item, f"{path}.calls[{i}]", ("service", "port"), required=("service",))
         service = errors.string(c["service"], f"{path}.calls[{i}].service") if "service" in c else ""
         calls.append(Call(service, errors.port(c.get("port"), f"{path}.calls[{i}].port")))
@@ -377,13 +372,8 @@ def _connections(raw: Any, path: str, errors: SpecErrors) -> Connections:
 
 
 def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        errors.add("spec.clients", "must be a list of clients")
-        return ()
     clients = []
-    for i, item in enumerate(raw):
+    for i, item in enumerate(errors.listing(raw, "spec.clients", "clients")):
         path = f"spec.clients[{i}]"
         c = errors.keys(
             item,
@@ -444,13 +434,8 @@ def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
 
 
 def _events(raw: Any, errors: SpecErrors) -> tuple[ScaleEvent, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        errors.add("spec.events", "must be a list of events")
-        return ()
     events = []
-    for i, item in enumerate(raw):
+    for i, item in enumerate(errors.listing(raw, "spec.events", "events")):
         path = f"spec.events[{i}]"
         e = errors.keys(item, path, ("at", "scale"), required=("at", "scale"))
         at = errors.duration(e.get("at"), f"{path}.at", default=0.0)
