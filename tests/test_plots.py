@@ -137,7 +137,9 @@ def test_rolling_percentiles_are_on_the_0_to_100_scale(scaled):
     ok = scaled.requests[scaled.requests["outcome"] == "ok"]
     _, table = rolling_percentiles(ok, 260)
     overall_p50 = ok["latency"].median() * 1e3
-    assert np.nanmedian(table[50]) == pytest.approx(overall_p50, rel=0.5)
+    # Median of per-bin medians vs the overall median: 12.9 vs 13.4 ms measured (seed 3); a
+    # quantile on the 0-1 scale or in seconds would be off by orders of magnitude.
+    assert np.nanmedian(table[50]) == pytest.approx(overall_p50, rel=0.1)
     assert np.all(table[99][~np.isnan(table[99])] >= table[50][~np.isnan(table[50])])
 
 

@@ -83,8 +83,10 @@ def test_local_policy_shares_load_by_pods_on_the_entry_node_and_drops_where_ther
     ok = req[req["outcome"] == "ok"]
     assert (ok["pod_node"].astype(str) == ok["entry_node"].astype(str)).all()
     per_node = {"node-1": 1, "node-2": 2, "node-3": 3}
-    shares = ok.groupby("pod", observed=True).size() / n
+    # Over every pod, so a pod that got nothing fails too.
+    shares = ok.groupby("pod", observed=True).size().reindex(result.pods["pod"], fill_value=0) / n
     node_of = dict(zip(result.pods["pod"], result.pods["node"], strict=True))
+    assert len(shares) == 6
     for pod, share in shares.items():
         expected = 0.25 / per_node[node_of[pod]]
         assert abs(share - expected) <= 4 * binomial_se(expected, n), (pod, share, expected)
@@ -185,8 +187,7 @@ def test_load_balancer_without_node_ports_sends_straight_to_pods():
     assert format_table(service_rows(scenario, 1.0)).splitlines()[1].split()[4] == "80/TCP"
     req = sim.simulate(scenario).requests
     assert set(req["outcome"]) == {"ok"}
-    assert (req["entry_node"].astype(str) == req["pod_node"].astype(str)).all()
-    assert req["pod"].nunique() == 4
+    assert req["pod"].nunique() == 4  # the balancer spreads over the pods themselves
 
 
 # -- IPVS schedulers ---------------------------------------------------------------------

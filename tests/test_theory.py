@@ -73,8 +73,7 @@ def test_mmc_waiting_and_sojourn_time_match_erlang_c():
 
     assert erlang_c(c, lam / mu) == pytest.approx(0.6472, abs=1e-4)  # the formula, against a table value
     measured = result.summary["latency_ms"]["mean"]
-    assert measured == pytest.approx(sojourn_ms, abs=0.65)
-    assert measured - 1e3 / mu == pytest.approx(wait_ms, abs=0.65)
+    assert measured == pytest.approx(sojourn_ms, abs=0.65)  # so Wq = W - 1/μ is within ±0.65 ms too
 
 
 @pytest.mark.parametrize(("concurrency", "rate"), [(1, 200.0), (3, 600.0)], ids=["c1", "c3"])
@@ -277,7 +276,7 @@ def test_distribution_samples_are_floats_not_truncated_to_integers(name):
     x = dist.sample(np.random.default_rng(7), 10_000)
     assert x.dtype.kind == "f"
     assert not np.any(x == np.floor(x))
-    if dist.is_constant:
+    if dist.variance == 0:
         assert np.all(x == 2.5)
     else:
         assert len(np.unique(x)) == len(x)
