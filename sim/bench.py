@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.engine import simulate
-from sim.scenario import load_scenario
+from sim.api import simulate
+from sim.scenario.load import load_scenario
 
 __all__ = [
     "MAX_BENCH_REQUESTS",

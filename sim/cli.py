@@ -17,14 +17,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from sim.api import simulate
 from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, run_bench
-from sim.engine import simulate
 from sim.errors import Problem, ScenarioError
-from sim.kubectl import format_table, pod_rows, service_rows
-from sim.plots import render_plots, save_plots
-from sim.report import write_report
-from sim.results import Result
-from sim.scenario import Scenario, load_scenario
+from sim.results.kubectl import format_table, pod_rows, service_rows
+from sim.results.plots import render_plots, save_plots
+from sim.results.report import write_report
+from sim.results.result import Result
+from sim.scenario.load import Scenario, load_scenario
 from sim.units import format_duration, parse_duration
 
 __all__ = ["main"]

@@ -83,15 +83,18 @@ def log(result: sim.Result) -> list[tuple[float, str, float, str]]:
     """(sent, outcome, latency in ms, pod IP) per request, rounded to the microsecond."""
     ips = dict(zip(result.pods["pod"], result.pods["ip"], strict=True))
     return [
-        (round(r.t_sent, 6), r.outcome, round(r.latency * 1e3, 3), ips.get(r.pod, "-") if isinstance(r.pod, str) else "-")
+        (
+            round(r.t_sent, 6),
+            r.outcome,
+            round(r.latency * 1e3, 3),
+            ips.get(r.pod, "-") if isinstance(r.pod, str) else "-",
+        )
         for r in result.requests.itertuples()
     ]
 
 
 def timeline(result: sim.Result) -> list[tuple[float, str, int, int, int]]:
-    return [
-        (round(r.time, 6), r.event, r.pods_total, r.pods_ready, r.endpoints) for r in result.timeline.itertuples()
-    ]
+    return [(round(r.time, 6), r.event, r.pods_total, r.pods_ready, r.endpoints) for r in result.timeline.itertuples()]
 
 
 def test_one_pod_serves_constant_requests_in_exactly_service_plus_network_time():
@@ -103,8 +106,12 @@ def test_one_pod_serves_constant_requests_in_exactly_service_plus_network_time()
 def test_requests_closer_than_the_service_time_queue_fifo():
     """Arrivals every 5 ms, service 10 ms, one worker: request i waits 5·i ms (FIFO, Lindley)."""
     result = sim.simulate(scenario(rate=200, duration="20ms"))
-    assert log(result) == [(0.0, "ok", 10.0, "10.244.0.2"), (0.005, "ok", 15.0, "10.244.0.2"),
-                           (0.01, "ok", 20.0, "10.244.0.2"), (0.015, "ok", 25.0, "10.244.0.2")]
+    assert log(result) == [
+        (0.0, "ok", 10.0, "10.244.0.2"),
+        (0.005, "ok", 15.0, "10.244.0.2"),
+        (0.01, "ok", 20.0, "10.244.0.2"),
+        (0.015, "ok", 25.0, "10.244.0.2"),
+    ]
 
 
 def test_two_workers_serve_two_requests_at_once():
@@ -171,10 +178,16 @@ def test_pod_ip_is_unreachable_from_outside_but_works_from_a_node():
 
 def test_a_pod_on_another_node_costs_a_node_hop_each_way():
     """Entry on node-1, the only pod on node-2: 2 × (0.5 + 0.2) ms of network on top of service."""
-    result = sim.simulate(scenario(
-        nodes="2", duration="100ms", client_to_node="0.5ms", node_to_node="0.2ms",
-        client_extra="nodes: [node-1]", pod_extra="nodeName: node-2",
-    ))
+    result = sim.simulate(
+        scenario(
+            nodes="2",
+            duration="100ms",
+            client_to_node="0.5ms",
+            node_to_node="0.2ms",
+            client_extra="nodes: [node-1]",
+            pod_extra="nodeName: node-2",
+        )
+    )
     row = result.requests.iloc[0]
     assert (row.entry_node, row.pod_node, round(row.latency * 1e3, 6)) == ("node-1", "node-2", 11.4)
 

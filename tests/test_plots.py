@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 import sim
 from sim import plots
 from sim.cli import main
-from sim.plot_data import expected_requests, phases, rolling_percentiles, step_series, time_bins
-from sim.report import render_report
+from sim.results.plots.data import expected_requests, phases, rolling_percentiles, step_series, time_bins
+from sim.results.report import render_report
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -199,8 +199,9 @@ def test_notebook_runs_top_to_bottom(notebook: Path, monkeypatch: pytest.MonkeyP
     assert all(not cell.get("outputs") for cell in book.cells if cell.cell_type == "code"), "commit without outputs"
     monkeypatch.setenv("SVCSIM_NOTEBOOK_DURATION", "260")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    nbclient.NotebookClient(book, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    nbclient.NotebookClient(
+        book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
+    ).execute()
     errors = [o for c in book.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
 

@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 import sim
-from sim.kubectl import format_table, service_rows
+from sim.results.kubectl import format_table, service_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -27,9 +27,18 @@ def run(name: str, **overrides: object) -> sim.Result:
     return sim.simulate(sim.load_scenario(SCENARIOS / name), **overrides)  # type: ignore[arg-type]
 
 
-def web(*, service_type: str = "NodePort", service_spec: str = "", replicas: int = 4, proxy: str = "{}", clients: str, nodes: str = "1",
-        duration: str = "60s", workload: str = "{serviceTime: {distribution: exponential, mean: 10ms}}",
-        containers: str = "[{name: app, image: app}]") -> sim.Scenario:
+def web(
+    *,
+    service_type: str = "NodePort",
+    service_spec: str = "",
+    replicas: int = 4,
+    proxy: str = "{}",
+    clients: str,
+    nodes: str = "1",
+    duration: str = "60s",
+    workload: str = "{serviceTime: {distribution: exponential, mean: 10ms}}",
+    containers: str = "[{name: app, image: app}]",
+) -> sim.Scenario:
     """One Service ``web`` (NodePort) over one Deployment ``web``, zero network latency."""
     text = f"""
     apiVersion: v1
@@ -253,7 +262,9 @@ def test_session_affinity_forgets_an_address_after_the_timeout():
 
 
 def test_ipvs_destination_hashing_sends_every_connection_to_one_pod():
-    scenario = web(proxy="{mode: ipvs, scheduler: dh}", clients="[{name: c, ips: 20, target: {service: web}, rate: 50}]")
+    scenario = web(
+        proxy="{mode: ipvs, scheduler: dh}", clients="[{name: c, ips: 20, target: {service: web}, rate: 50}]"
+    )
     assert sim.simulate(scenario).requests["pod"].nunique() == 1
 
 
@@ -499,7 +510,9 @@ def test_load_balancer_round_robin_alternates_nodes_and_keepalive_reconnects_spr
     rr = sim.simulate(sim.load_scenario(text)).requests
     early = rr[(rr["t_sent"] > 11) & (rr["t_sent"] < 30)]["entry_node"].astype(str).tolist()
     assert all(a != b for a, b in zip(early, early[1:], strict=False))
-    pooled = text.replace("rate: 150}", "rate: 150, connections: {mode: keepalive, count: 4, requestsPerConnection: 20}}")
+    pooled = text.replace(
+        "rate: 150}", "rate: 150, connections: {mode: keepalive, count: 4, requestsPerConnection: 20}}"
+    )
     req = sim.simulate(sim.load_scenario(pooled)).requests
     window = req[(req["t_sent"] > 36) & (req["t_sent"] < 60)]
     assert set(window["entry_node"].astype(str)) == {"node-1", "node-2", "node-3"}

@@ -20,10 +20,10 @@ from scenario_text import scenario
 from scipy import stats
 
 import sim
-from sim.dataplane import iptables_cascade_choice
-from sim.randomness import Streams
-from sim.schedulers import Connection, UniformRandom
 from sim.distributions import Constant, Distribution, Exponential, Gamma, LogNormal, Uniform
+from sim.endpoint_choice import Connection, UniformRandom
+from sim.randomness import Streams
+from sim.runtime.dataplane import iptables_cascade_choice
 
 ALPHA = 0.001
 

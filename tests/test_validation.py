@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 import sim
-from sim.addresses import NodePortAllocator, RangeFull, node_pod_cidr
-from sim.kubectl import format_table, service_rows
+from sim.kube.addresses import NodePortAllocator, RangeFull, node_pod_cidr
+from sim.results.kubectl import format_table, service_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "scenarios" / "nodeport-basic.yaml"
@@ -1139,7 +1139,7 @@ def with_pod_spec(**fields: Any) -> dict[str, Any]:
         ),
         pytest.param(
             with_pod_spec(nodeName="Node_1"),
-            [f'spec.template.spec.nodeName: Invalid value: "Node_1": {sim.apimachinery.DNS1123_MSG}'],
+            [f'spec.template.spec.nodeName: Invalid value: "Node_1": {sim.kube.validation.DNS1123_MSG}'],
             id="nodeName",
         ),
     ],
@@ -1328,9 +1328,9 @@ def test_numbers_yaml_reads_as_text_get_a_hint(tmp_path, old, new, detail):
 @pytest.mark.parametrize(
     ("name", "details"),
     [
-        pytest.param("Node_1", [f'Invalid value: "Node_1": {sim.apimachinery.DNS1123_MSG}'], id="underscore"),
-        pytest.param("-node", [f'Invalid value: "-node": {sim.apimachinery.DNS1123_MSG}'], id="leading-hyphen"),
-        pytest.param("node.", [f'Invalid value: "node.": {sim.apimachinery.DNS1123_MSG}'], id="trailing-dot"),
+        pytest.param("Node_1", [f'Invalid value: "Node_1": {sim.kube.validation.DNS1123_MSG}'], id="underscore"),
+        pytest.param("-node", [f'Invalid value: "-node": {sim.kube.validation.DNS1123_MSG}'], id="leading-hyphen"),
+        pytest.param("node.", [f'Invalid value: "node.": {sim.kube.validation.DNS1123_MSG}'], id="trailing-dot"),
         pytest.param("a" * 254, [f'Invalid value: "{"a" * 254}": must be no more than 253 characters'], id="254-chars"),
         pytest.param("", ["Required value"], id="empty"),
         pytest.param(5, ["Invalid value: 5: must be a string"], id="number"),

@@ -12,8 +12,8 @@ import math
 
 import pandas as pd
 
-from sim.kubernetes import Service
-from sim.scenario import Scenario
+from sim.kube.service import Service
+from sim.scenario.load import Scenario
 from sim.units import human_age
 
 __all__ = ["format_table", "pod_rows", "service_rows"]

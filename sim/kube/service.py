@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.apimachinery import (
+from sim.kube.validation import (
     DNS1035,
     DNS1035_MAX_LENGTH,
     DNS1035_MSG,

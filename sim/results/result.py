@@ -30,13 +30,15 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import Problem, ScenarioError
-from sim.records import OUTCOMES, RequestLog
-from sim.scenario import load_scenario
-from sim.topology import Topology
+from sim.runtime.requests.request_log import OUTCOMES, RequestLog
+from sim.runtime.topology import Topology
+from sim.scenario.load import load_scenario
+from sim.version import VERSION
 
 if TYPE_CHECKING:
-    from sim.pods import Pod
-    from sim.scenario import Scenario
+    from sim.runtime.pods import Pod
+    from sim.runtime.run import RunRecord
+    from sim.scenario.load import Scenario
 
 __all__ = ["Result", "build_result", "load_result", "summarize"]
 
@@ -146,16 +148,9 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
     )
 
 
-def build_result(
-    scenario: Scenario,
-    seed: int,
-    log: RequestLog,
-    pods: list[Pod],
-    timeline: list[dict[str, Any]],
-    topology: Topology | None = None,
-    callers: list[str] | None = None,
-) -> Result:
-    """Turn the engine's columns into tables and compute the summary from them."""
+def build_result(record: RunRecord) -> Result:
+    """Turn a run's columns into tables and compute the summary from them."""
+    scenario, seed, log, pods, callers = record.scenario, record.seed, record.log, record.pods, record.callers
     sim = scenario.simulation
     node_names = [n.name for n in sim.cluster.nodes]
     client_names = [c.name for c in sim.clients] + list(callers or [])  # calls: under their Deployment
@@ -180,14 +175,14 @@ def build_result(
         }
     )
     requests.loc[parent < 0, "parent_id"] = pd.NA
-    timeline = sorted(timeline, key=lambda row: row["time"])  # a late-found exit goes in its place
+    timeline = sorted(record.timeline, key=lambda row: row["time"])  # a late-found exit goes in its place
     timeline_df = pd.DataFrame(
         timeline, columns=["time", "deployment", "pods_total", "pods_ready", "endpoints", "event", "pod", "detail"]
     )
     pods_df = _pod_table(sim.warmup_s, sim.duration_s, log, pods, node_names)
     summary = summarize(requests, pods_df, sim.warmup_s, sim.duration_s)
-    summary = {"scenario": sim.name, "seed": seed, **summary}
-    return Result(scenario, seed, requests, timeline_df, pods_df, summary, topology)
+    summary = {"scenario": sim.name, "seed": seed, **summary, "engine": record.engine, "svcsim_version": VERSION}
+    return Result(scenario, seed, requests, timeline_df, pods_df, summary, record.topology)
 
 
 def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, duration_s: float) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.schedulers import Connection, Scheduler, UniformRandom
+from sim.endpoint_choice import Connection, Scheduler, UniformRandom
 
 __all__ = ["DROP", "REJECT", "Dataplane", "EndpointInfo", "Rules", "iptables_cascade_choice"]
 

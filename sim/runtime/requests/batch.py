@@ -16,7 +16,7 @@ Two engines share the send stage (:class:`Traffic`):
   what happened before the horizon and every later stage's time is at least the earlier
   one's, so no request is overtaken by one handled in a later batch: the result is that
   of an event-by-event run and does not depend on where the horizons fall.
-- :class:`sim.request_events.EventTraffic` handles the rest one event at a time, in
+- :class:`sim.runtime.requests.events.EventTraffic` handles the rest one event at a time, in
   the same time order and drawing the same random numbers, so on a scenario both can
   run they agree exactly (a test checks this).
 """
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.dataplane import DROP, REJECT, Dataplane
-from sim.pods import Pod
 from sim.randomness import BlockStream
-from sim.records import OK, REFUSED, TIMEOUT, UNREACHABLE, RequestLog
+from sim.runtime.dataplane import DROP, REJECT, Dataplane
+from sim.runtime.pods import Pod
+from sim.runtime.requests.request_log import OK, REFUSED, TIMEOUT, UNREACHABLE, RequestLog
 
 __all__ = ["BatchTraffic", "ClientFlow", "Traffic"]
 

@@ -1,4 +1,4 @@
-"""Reading the ``svcsim/v1alpha1 Simulation`` document into the frozen dataclasses of :mod:`sim.spec`.
+"""Reading the ``svcsim/v1alpha1 Simulation`` document into the frozen dataclasses of :mod:`sim.scenario.simulation`.
 
 Every field is checked once, here: unknown keys, types, units, and the bounds that keep a
 run finite. Kubernetes' rules and wording are used where Kubernetes has them (node names,
@@ -11,12 +11,12 @@ import ipaddress
 import math
 from typing import Any
 
-from sim.apimachinery import dns1123_subdomain_problems
-from sim.deployment import MAX_REPLICAS
 from sim.distributions import parse_distribution
-from sim.fields import SpecErrors
-from sim.kubernetes import Service
-from sim.spec import (
+from sim.kube.deployment import MAX_REPLICAS
+from sim.kube.service import Service
+from sim.kube.validation import dns1123_subdomain_problems
+from sim.scenario.field_reader import SpecErrors
+from sim.scenario.simulation import (
     ARRIVALS,
     CONNECTION_MODES,
     DEFAULT_NETWORK,

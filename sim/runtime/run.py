@@ -2,7 +2,7 @@
 
 SimPy drives time. Control processes (scale events, pod start-up and termination,
 kube-proxy syncs) are SimPy processes; a ticker moves the request batches forward (see
-:mod:`sim.traffic`), and so does every control event before it changes anything.
+:mod:`sim.runtime.requests.batch`), and so does every control event before it changes anything.
 """
 
 from __future__ import annotations
@@ -11,65 +11,58 @@ import functools
 import ipaddress
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import simpy
 
-from sim.cluster import ZONE_LABEL, ClusterRuntime, service_ports
-from sim.dataplane import Dataplane
 from sim.distributions import Distribution
-from sim.kubernetes import Service
-from sim.loadbalancer import LoadBalancerRuntime, health_checks
-from sim.pods import Pod
+from sim.endpoint_choice import Scheduler, make_scheduler
+from sim.kube.service import Service
 from sim.randomness import BlockStream, Streams
-from sim.records import RequestLog
-from sim.request_events import CallPlan, EventTraffic
-from sim.results import Result, build_result
-from sim.scenario import Scenario
-from sim.schedulers import Scheduler, make_scheduler
-from sim.spec import Client
-from sim.topology import Topology
-from sim.traffic import BatchTraffic, ClientFlow, Traffic
+from sim.runtime.control_plane import ZONE_LABEL, ClusterRuntime, service_ports
+from sim.runtime.dataplane import Dataplane
+from sim.runtime.load_balancer import LoadBalancerRuntime, health_checks
+from sim.runtime.pods import Pod
+from sim.runtime.requests.batch import BatchTraffic, ClientFlow, Traffic
+from sim.runtime.requests.events import CallPlan, EventTraffic
+from sim.runtime.requests.request_log import RequestLog
+from sim.runtime.topology import Topology
+from sim.scenario.load import Scenario
+from sim.scenario.simulation import Client
 
-__all__ = ["simulate"]
+__all__ = ["RunRecord", "run"]
 
 #: Requests handled per batch on average; any value gives the same result, this one is fast.
 _BATCH_REQUESTS = 4096
 
 
-def simulate(
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run leaves behind, before it is turned into tables (:mod:`sim.results`)."""
+
+    scenario: Scenario
+    seed: int
+    engine: str
+    log: RequestLog
+    pods: list[Pod]
+    timeline: list[dict[str, Any]]
+    topology: Topology
+    callers: list[str]
+
+
+def run(
     scenario: Scenario,
     seed: int | None = None,
     *,
     progress: Callable[[float], None] | None = None,
     batch_s: float | None = None,
     engine: str | None = None,
-) -> Result:
-    """Run ``scenario`` and return its :class:`~sim.results.Result`.
+) -> RunRecord:
+    """Run ``scenario`` and return what it recorded (:func:`sim.simulate` turns it into a Result).
 
-    Parameters
-    ----------
-    scenario : Scenario
-        From :func:`sim.load_scenario`.
-    seed : int, optional
-        Overrides the scenario's ``spec.seed``. With neither, a fresh seed is drawn and
-        recorded in the summary, so the run can be repeated.
-    progress : callable, optional
-        Called with the simulated time as the run advances (for progress bars).
-    batch_s : float, optional
-        How far the request batches advance per tick. It changes speed, never results.
-    engine : {"batch", "events"}, optional
-        Force the request engine. By default the vectorised batch engine runs whenever
-        nothing stateful is in play, else the event engine; on a scenario both can run
-        they give identical results, which the tests check.
-
-    Examples
-    --------
-    >>> import sim
-    >>> result = sim.simulate(sim.load_scenario("scenarios/nodeport-basic.yaml"), seed=1)  # doctest: +SKIP
-    >>> result.summary["outcomes"]["ok"] > 0  # doctest: +SKIP
-    True
+    The parameters are those of :func:`sim.simulate`.
     """
     sim = scenario.simulation
     if seed is None:
@@ -80,7 +73,7 @@ def simulate(
         raise ValueError(f'engine must be "batch" or "events", not {engine!r}')
     run = _Run(scenario, int(seed), batch_s, engine)
     run.execute(progress)
-    return run.result()
+    return run.record()
 
 
 class _Run:
@@ -267,7 +260,7 @@ class _Run:
             yield self.env.timeout(self.batch_s)
             self.traffic.advance(self.env.now)
 
-    def result(self) -> Result:
+    def record(self) -> RunRecord:
         sim = self.scenario.simulation
         pods: list[Pod] = self.cluster.pods
         deadline = np.array([p.deadline for p in pods] or [math.inf])
@@ -282,8 +275,9 @@ class _Run:
             keys = self.traffic.call_keys
             self.log.reorder(np.array(sorted(range(self.log.size), key=lambda i: keys.get(i) or (i,))))
         self.log.finalize(deadline, gone, connect, timeout)
-        return build_result(
-            self.scenario, self.seed, self.log, pods, self.cluster.timeline, self.topology, callers=self.callers
+        engine = "events" if isinstance(self.traffic, EventTraffic) else "batch"
+        return RunRecord(
+            self.scenario, self.seed, engine, self.log, pods, self.cluster.timeline, self.topology, self.callers
         )
 
 

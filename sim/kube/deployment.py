@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.apimachinery import (
+from sim.kube.validation import (
     DNS1123,
     DNS1123_MSG,
     DNS1123_SUBDOMAIN_MAX_LENGTH,

@@ -15,7 +15,7 @@ Rules (../shared/KUBERNETES.md):
 - a Service port's endpoints are the pods its selector matches whose ``targetPort``
   resolves (a named port must be one of the pod's container ports), each with its
   ``ready`` and ``serving`` conditions; each node's kube-proxy then decides which it
-  may use (:mod:`sim.dataplane`).
+  may use (:mod:`sim.runtime.dataplane`).
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ from typing import Any, Protocol
 
 import simpy
 
-from sim.addresses import PodIPAllocator, RangeFull, node_pod_cidr
-from sim.dataplane import Dataplane, EndpointInfo, Rules
-from sim.deployment import Deployment
-from sim.kubernetes import Service, ServicePort
-from sim.pods import INF, Pod
+from sim.kube.addresses import PodIPAllocator, RangeFull, node_pod_cidr
+from sim.kube.deployment import Deployment
+from sim.kube.service import Service, ServicePort
 from sim.randomness import Streams
-from sim.scenario import Scenario
-from sim.topology import Topology
+from sim.runtime.dataplane import Dataplane, EndpointInfo, Rules
+from sim.runtime.pods import INF, Pod
+from sim.runtime.topology import Topology
+from sim.scenario.load import Scenario
 
 __all__ = ["ClusterRuntime"]
 

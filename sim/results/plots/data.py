@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from sim.results import Result
+from sim.results.result import Result
 
 __all__ = [
     "expected_requests",

@@ -13,8 +13,8 @@ import math
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from sim.results import Result
-from sim.topology import Topology
+from sim.results.result import Result
+from sim.runtime.topology import Topology
 
 __all__ = ["draw_topology"]
 

@@ -58,7 +58,7 @@ class UniformRandom(Scheduler):
 
     iptables writes rule i of n with ``-m statistic --mode random --probability 1/(n-i)``
     and the last rule unconditional; the product of "not taken" before i and "taken" at
-    i is 1/n for every i (:func:`sim.dataplane.iptables_cascade_choice` is the literal
+    i is 1/n for every i (:func:`sim.runtime.dataplane.iptables_cascade_choice` is the literal
     walk, and a test checks that the two agree). One uniform draw per connection is
     therefore exact.
     """

@@ -19,10 +19,10 @@ from typing import Any
 
 import simpy
 
-from sim.dataplane import Dataplane
-from sim.kubernetes import Service
+from sim.kube.service import Service
 from sim.randomness import BlockStream
-from sim.spec import LoadBalancer
+from sim.runtime.dataplane import Dataplane
+from sim.scenario.simulation import LoadBalancer
 
 __all__ = ["LoadBalancerRuntime", "health_checks"]
 

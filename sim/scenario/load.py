@@ -19,16 +19,16 @@ from typing import Any
 
 import yaml
 
-from sim.addresses import ClusterIPAllocator, NodePortAllocator, RangeFull
-from sim.apimachinery import go_map
-from sim.deployment import Deployment, parse_deployment
 from sim.errors import Problem, ScenarioError
-from sim.fields import SpecErrors
-from sim.kubernetes import Service, parse_service
+from sim.kube.addresses import ClusterIPAllocator, NodePortAllocator, RangeFull
+from sim.kube.deployment import Deployment, parse_deployment
+from sim.kube.service import Service, parse_service
+from sim.kube.validation import go_map
 from sim.randomness import Streams
-from sim.simulation_doc import duration_problems, health_check_problems, parse_simulation, well_known_labels
-from sim.spec import Client, Node, Simulation
-from sim.yaml_documents import json_type, read_documents
+from sim.scenario.field_reader import SpecErrors
+from sim.scenario.simulation import Client, Node, Simulation
+from sim.scenario.simulation_parser import duration_problems, health_check_problems, parse_simulation, well_known_labels
+from sim.scenario.yaml_reader import json_type, read_documents
 
 __all__ = ["Scenario", "load_scenario"]
 

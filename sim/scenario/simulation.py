@@ -1,6 +1,6 @@
 """The ``svcsim/v1alpha1 Simulation`` document: load, timing, cluster and events.
 
-Parsed into these frozen dataclasses once, at load (:mod:`sim.simulation_doc` reads and
+Parsed into these frozen dataclasses once, at load (:mod:`sim.scenario.simulation_parser` reads and
 checks the document); the engine reads them and never changes them. Unknown fields are
 errors there (unlike in Kubernetes manifests), because a typo in a load or timing field
 would silently change what is simulated.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.distributions import Distribution
-from sim.fields import SpecErrors
+from sim.scenario.field_reader import SpecErrors
 from sim.units import format_duration
 
 __all__ = [
@@ -261,7 +261,7 @@ def _client_manifest(c: Client) -> dict[str, Any]:
 
 
 def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
-    """Read the Simulation document; problems go to ``errors`` (see :mod:`sim.simulation_doc`)."""
-    from sim.simulation_doc import parse_simulation as parse  # noqa: PLC0415 (that module imports this one)
+    """Read the Simulation document; problems go to ``errors`` (see :mod:`sim.scenario.simulation_parser`)."""
+    from sim.scenario.simulation_parser import parse_simulation as parse  # noqa: PLC0415 (that module imports this one)
 
     return parse(doc, errors)

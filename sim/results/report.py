@@ -15,9 +15,9 @@ import os
 import re
 from pathlib import Path
 
-from sim.kubectl import format_table, service_rows
-from sim.plots import PLOTS
-from sim.results import Result, load_result
+from sim.results.kubectl import format_table, service_rows
+from sim.results.plots import PLOTS
+from sim.results.result import Result, load_result
 from sim.units import format_duration
 
 __all__ = ["describe", "render_report", "write_report"]

@@ -6,7 +6,7 @@ before it, so this engine handles requests as events in time order: a request en
 node (kube-proxy chooses, or conntrack keeps the connection's pod), arrives at a pod,
 and, for a pod that calls other Services, finishes its own work, calls, and returns.
 Ties are broken by request id. The events live in a heap of plain tuples, not SimPy
-processes; SimPy still drives the horizon up to which they run (see :mod:`sim.traffic`).
+processes; SimPy still drives the horizon up to which they run (see :mod:`sim.runtime.requests.batch`).
 
 It draws the same random numbers in the same order as the batch engine, so a scenario
 both can run gives identical results on both (a test checks this).
@@ -35,13 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from sim.dataplane import DROP, REJECT
-from sim.loadbalancer import LoadBalancerRuntime
-from sim.pods import Pod
-from sim.records import OK, REFUSED, REJECTED, RESET, TIMEOUT, UNREACHABLE
-from sim.schedulers import Connection
-from sim.spec import Connections
-from sim.traffic import ClientFlow, Traffic
+from sim.endpoint_choice import Connection
+from sim.runtime.dataplane import DROP, REJECT
+from sim.runtime.load_balancer import LoadBalancerRuntime
+from sim.runtime.pods import Pod
+from sim.runtime.requests.batch import ClientFlow, Traffic
+from sim.runtime.requests.request_log import OK, REFUSED, REJECTED, RESET, TIMEOUT, UNREACHABLE
+from sim.scenario.simulation import Connections
 
 __all__ = ["CallPlan", "EventTraffic"]
 

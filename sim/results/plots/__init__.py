@@ -1,0 +1,379 @@
+"""Pictures of a run: latency while pods scale, load per pod and node, outcomes, topology.
+
+Every function takes a :class:`~sim.results.result.Result` (or a run folder) and an optional
+matplotlib ``ax``, and returns the Figure. Figures are made with ``matplotlib.figure.Figure``,
+never pyplot, so no global state leaks between calls. Large runs are aggregated into time
+bins before drawing and the faint per-request layer is a bounded sample, so a run of 10^6
+requests draws in a few seconds. Colours are fixed per node (and per outcome) across plots.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from sim.results.plots.cluster_drawing import draw_topology
+from sim.results.plots.data import (
+    expected_requests,
+    phases,
+    rate_per_pod,
+    rolling_percentiles,
+    scale_events,
+    step_series,
+    time_bins,
+)
+from sim.results.result import Result, load_result
+
+__all__ = [
+    "PLOTS",
+    "latency_cdf",
+    "latency_over_time",
+    "load_distribution",
+    "load_over_time",
+    "load_panels",
+    "node_colors",
+    "outcomes_over_time",
+    "render_plots",
+    "save_plots",
+    "topology",
+]
+
+OUTCOME_COLORS = {
+    "ok": "#2ca02c",
+    "refused": "#d62728",
+    "unreachable": "#9467bd",
+    "rejected": "#8c564b",
+    "reset": "#ff7f0e",
+    "timeout": "#e377c2",
+}
+PERCENTILE_COLORS = {50: "#1f77b4", 95: "#ff7f0e", 99: "#d62728"}
+_NODE_PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#e377c2"]
+_MAX_POINTS = 20_000  # faint per-request layer: at most this many points
+_MAX_FAILURE_POINTS = 5_000
+
+RunLike = Result | str | os.PathLike[str]
+_Draw = TypeVar("_Draw", bound=Callable[..., Figure])
+
+
+def _plain_text(draw: _Draw) -> _Draw:
+    """Names in a scenario are text, never math: a ``$`` in a pod or client name must not
+    reach matplotlib's mathtext parser."""
+
+    @functools.wraps(draw)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _result(run: RunLike) -> Result:
+    return run if isinstance(run, Result) else load_result(run)
+
+
+def _axes(ax: Axes | None, size: tuple[float, float] = (10, 5)) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def node_colors(result: Result) -> dict[str, str]:
+    """One colour per node, the same in every plot of the run."""
+    names = [n.name for n in result.scenario.simulation.cluster.nodes]
+    return {name: _NODE_PALETTE[i % len(_NODE_PALETTE)] for i, name in enumerate(names)}
+
+
+def _title(ax: Axes, what: str, result: Result) -> None:
+    sim = result.scenario.simulation
+    rate = sum(c.rate for c in sim.clients)
+    ax.set_title(
+        f"{what}\nscenario {sim.name}: {rate:g} req/s for {sim.duration_s:g} s, seed {result.seed}",
+        fontsize=10,
+        loc="left",
+    )
+
+
+def _mark_scale_events(ax: Axes, result: Result) -> None:
+    for t, label in scale_events(result.timeline):
+        ax.axvline(t, color="0.35", linestyle="--", linewidth=1)
+        ax.annotate(
+            label,
+            xy=(t, 1),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -3),
+            textcoords="offset points",
+            va="top",
+            fontsize=8,
+            color="0.25",
+        )
+
+
+@_plain_text
+def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
+    """Rolling p50/p95/p99 latency with Ready pods and dataplane endpoints on a second axis."""
+    result = _result(run)
+    fig, ax = _axes(ax)
+    req = result.requests
+    ok = req[req["outcome"] == "ok"]
+    duration = result.scenario.simulation.duration_s
+    if len(ok):
+        step = max(1, math.ceil(len(ok) / _MAX_POINTS))
+        sample = ok.iloc[::step]
+        ax.scatter(
+            sample["t_sent"],
+            sample["latency"] * 1e3,
+            s=2,
+            color="0.6",
+            alpha=0.25,
+            linewidths=0,
+            label=f"ok requests ({'1 in ' + str(step) if step > 1 else 'all'})",
+            rasterized=True,
+        )
+        centers, table = rolling_percentiles(ok, duration)
+        for q, color in PERCENTILE_COLORS.items():
+            ax.plot(centers, table[q], color=color, linewidth=1.6, label=f"p{q}")
+    failed = req[req["outcome"] != "ok"]
+    if len(failed):
+        step = max(1, math.ceil(len(failed) / _MAX_FAILURE_POINTS))
+        for outcome, group in failed.iloc[::step].groupby("outcome", observed=True):
+            ax.scatter(
+                group["t_sent"],
+                group["latency"] * 1e3,
+                marker="x",
+                s=14,
+                color=OUTCOME_COLORS[str(outcome)],
+                label=f"{outcome} ({int((failed['outcome'] == outcome).sum())})",
+            )
+    ax.set_yscale("log")
+    ax.set_xlim(0, duration)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("latency (ms, log scale)")
+    pods_ax = ax.twinx()
+    times, ready, endpoints = step_series(result.timeline, duration)
+    pods_ax.step(times, ready, where="post", color="black", linewidth=1.2, label="Ready pods")
+    pods_ax.step(
+        times, endpoints, where="post", color="black", linewidth=1.2, linestyle=":", label="endpoints in dataplane"
+    )
+    pods_ax.set_ylabel("pods")
+    pods_ax.set_ylim(0, max([*ready, *endpoints, 1]) * 1.6)
+    pods_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    _mark_scale_events(ax, result)
+    handles, labels = ax.get_legend_handles_labels()
+    more, more_labels = pods_ax.get_legend_handles_labels()
+    ax.legend(
+        handles + more, labels + more_labels, loc="upper left", bbox_to_anchor=(1.08, 1), fontsize=8, markerscale=3
+    )
+    _title(ax, "Latency over time (rolling percentiles) and pods", result)
+    return fig
+
+
+@_plain_text
+def load_distribution(run: RunLike, ax: Axes | None = None) -> Figure:
+    """Requests per pod, grouped and coloured by node, against the share uniform choice predicts."""
+    result = _result(run)
+    fig, ax = _axes(ax)
+    pods = result.pods[result.pods["requests"] > 0].copy()
+    pods["node"] = pods["node"].fillna("<none>")
+    pods = pods.sort_values(["node", "created", "pod"])
+    colors = node_colors(result)
+    expected = expected_requests(result)
+    x = np.arange(len(pods))
+    ax.bar(x, pods["requests"], color=[colors.get(n, "0.5") for n in pods["node"]], width=0.8)
+    ax.scatter(
+        x,
+        [expected.get(p, np.nan) for p in pods["pod"]],
+        marker="_",
+        s=600,
+        color="black",
+        zorder=3,
+        label="expected with uniform random choice",
+    )
+    ax.set_xticks(
+        x, [f"{p}\n{ip}" for p, ip in zip(pods["pod"], pods["ip"], strict=True)], rotation=30, ha="right", fontsize=7
+    )
+    for node, color in colors.items():
+        ax.bar([np.nan], [np.nan], color=color, label=node)
+    ax.set_ylabel("requests routed to the pod")
+    ax.set_xlabel("pod (grouped by node)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _title(ax, "Requests per pod, coloured by node", result)
+    return fig
+
+
+@_plain_text
+def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
+    """Per-pod request rate over time, stacked: load moving onto new pods and off removed ones."""
+    result = _result(run)
+    fig, ax = _axes(ax)
+    duration = result.scenario.simulation.duration_s
+    centers, rates = rate_per_pod(result.requests, duration)
+    node_of = dict(zip(result.pods["pod"], result.pods["node"], strict=True))
+    colors = node_colors(result)
+    created = {str(p): i for i, p in enumerate(result.pods["pod"])}  # the pods table is in creation order
+    order = sorted(rates, key=lambda p: (str(node_of.get(p)), created.get(p, 0)))
+    shades = _pod_shades(order, node_of, colors)
+    if order:
+        ax.stackplot(
+            centers, [rates[p] for p in order], colors=[shades[p] for p in order], linewidth=0.2, edgecolor="white"
+        )
+    for node, color in colors.items():
+        ax.fill_between([], [], color=color, label=node)
+    ax.set_xlim(0, duration)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("requests per second")
+    _mark_scale_events(ax, result)
+    ax.legend(
+        fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="node (one shade per pod)", title_fontsize=8
+    )
+    _title(ax, "Request rate per pod over time (stacked)", result)
+    return fig
+
+
+@_plain_text
+def load_panels(run: RunLike) -> Figure:
+    """Both load views in one figure, as written to ``load.png``."""
+    result = _result(run)
+    fig = Figure(figsize=(11, 9), layout="constrained")
+    top, bottom = fig.subplots(2, 1)
+    load_distribution(result, top)
+    load_over_time(result, bottom)
+    return fig
+
+
+def _pod_shades(
+    pods: list[str], node_of: dict[str, object], colors: dict[str, str]
+) -> dict[str, tuple[float, float, float]]:
+    """Pods on one node share the node's hue, each a little lighter than the last."""
+    shades: dict[str, tuple[float, float, float]] = {}
+    for node, color in colors.items():
+        mine = [p for p in pods if node_of.get(p) == node]
+        base = np.array(to_rgb(color))
+        for i, pod in enumerate(mine):
+            mix = 0.55 * i / max(1, len(mine) - 1) if len(mine) > 1 else 0.0
+            r, g, b = (base + (1 - base) * mix).tolist()
+            shades[pod] = (r, g, b)
+    for pod in pods:
+        shades.setdefault(pod, (0.5, 0.5, 0.5))
+    return shades
+
+
+@_plain_text
+def latency_cdf(run: RunLike, ax: Axes | None = None) -> Figure:
+    """Latency CDF on a log axis, one line per phase between scale events, p50 and p99 marked."""
+    result = _result(run)
+    fig, ax = _axes(ax)
+    req = result.requests
+    ok = req[req["outcome"] == "ok"]
+    cmap = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    for i, (start, end, label) in enumerate(phases(result)):
+        lat = np.sort(ok.loc[(ok["t_sent"] >= start) & (ok["t_sent"] < end), "latency"].to_numpy() * 1e3)
+        if not len(lat):
+            continue
+        color = cmap[i % len(cmap)]
+        keep = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), 2000)).astype(int))
+        p50, p99 = np.percentile(lat, [50, 99])
+        ax.plot(
+            lat[keep],
+            (keep + 1) / len(lat),
+            color=color,
+            label=f"{label}: {len(lat)} ok, p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        )
+        ax.plot([p50], [0.5], marker="o", color=color)
+        ax.plot([p99], [0.99], marker="D", color=color)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel("fraction of ok requests")
+    ax.axhline(0.5, color="0.8", linewidth=0.8)
+    ax.axhline(0.99, color="0.8", linewidth=0.8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower right", title="phase (o p50, ◆ p99)", title_fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no ok requests after warm-up", transform=ax.transAxes, ha="center")
+    _title(ax, "Latency distribution per phase between scale events", result)
+    return fig
+
+
+@_plain_text
+def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
+    """Rate of each outcome (ok, refused, unreachable, reset, timeout, rejected) over time."""
+    result = _result(run)
+    fig, ax = _axes(ax)
+    req = result.requests
+    duration = result.scenario.simulation.duration_s
+    edges = time_bins(duration, len(req))
+    centers = (edges[:-1] + edges[1:]) / 2
+    width = np.diff(edges)
+    for outcome, color in OUTCOME_COLORS.items():
+        times = req.loc[req["outcome"] == outcome, "t_sent"].to_numpy()
+        if outcome != "ok" and not len(times):
+            continue
+        counts, _ = np.histogram(times, bins=edges)
+        ax.plot(centers, counts / width, color=color, label=f"{outcome} ({len(times)})", linewidth=1.4)
+    ax.set_xlim(0, duration)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("simulated time (s, by send time)")
+    ax.set_ylabel("requests per second")
+    _mark_scale_events(ax, result)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _title(ax, "Outcomes over time", result)
+    return fig
+
+
+@_plain_text
+def topology(run: RunLike, ax: Axes | None = None, at_s: float | None = None) -> Figure:
+    """The cluster as one pictures it: clients outside, nodes with pods inside, the NodePort path."""
+    result = _result(run)
+    fig, ax = _axes(ax, size=(11, 6.5))
+    draw_topology(ax, result, node_colors(result), at_s)
+    _title(ax, "Topology: clients → node IP:nodePort → kube-proxy → pods", result)
+    return fig
+
+
+PLOTS: dict[str, Callable[[Result], Figure]] = {
+    "latency.png": latency_over_time,
+    "load.png": load_panels,
+    "latency_cdf.png": latency_cdf,
+    "outcomes.png": outcomes_over_time,
+    "topology.png": topology,
+}
+
+
+def render_plots(run: RunLike) -> dict[str, bytes]:
+    """Every plot as PNG bytes, by file name (drawn before anything is written)."""
+    result = _result(run)
+    rendered = {}
+    for name, draw in PLOTS.items():
+        buffer = io.BytesIO()
+        draw(result).savefig(buffer, format="png", dpi=110)
+        rendered[name] = buffer.getvalue()
+    return rendered
+
+
+def save_plots(run: RunLike, directory: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Write every plot as a PNG into ``directory`` (default: the run folder's ``plots/``)."""
+    if directory is None:
+        if isinstance(run, Result):
+            raise ValueError("save_plots needs a directory when given a Result")
+        directory = Path(run) / "plots"
+    rendered = render_plots(run)
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in rendered.items():
+        (out / name).write_bytes(data)
+        written.append(out / name)
+    return written
