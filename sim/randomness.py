@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from sim.distributions import Distribution
 
-__all__ = ["BlockStream", "Streams"]
+__all__ = ["BlockStream", "Streams", "uniform_index"]
 
 _FIRST_BLOCK = 64
 _LAST_BLOCK = 8192
@@ -92,3 +93,21 @@ class BlockStream:
         value = float(self._block[self._pos])
         self._pos += 1
         return value
+
+
+def uniform_index(u: float | np.ndarray, n: int | np.ndarray) -> Any:
+    """The item a uniform draw ``u`` in [0, 1) picks among ``n`` equally likely ones:
+    ``floor(u * n)``, capped at ``n - 1`` in case ``u * n`` rounds up to ``n``.
+
+    The one formula behind every uniform pick (endpoints, entry nodes, source addresses);
+    a float gives an int, an array gives an array of indices.
+
+    >>> uniform_index(0.5, 4), uniform_index(0.9999999999999999, 3)
+    (2, 2)
+    >>> uniform_index(np.array([0.0, 0.3, 0.99]), 3).tolist()
+    [0, 0, 2]
+    """
+    if isinstance(u, float):
+        i = int(u * n)
+        return i if i < n else n - 1
+    return np.minimum((u * n).astype(np.int64), np.asarray(n) - 1)

@@ -21,7 +21,7 @@ from scipy import stats
 
 import sim
 from sim.distributions import Constant, Distribution, Exponential, Gamma, LogNormal, Uniform
-from sim.endpoint_choice import Connection, UniformRandom
+from sim.endpoint_choice import ChoiceContext, Connection, UniformRandom
 from sim.randomness import Streams
 from sim.runtime.dataplane import iptables_cascade_choice
 
@@ -192,7 +192,7 @@ def test_iptables_cascade_and_the_single_draw_strategy_have_the_same_distributio
     rng = np.random.default_rng(11)
     cascade = np.bincount([iptables_cascade_choice(n, rng) for _ in range(size)], minlength=n)
     endpoints = np.arange(100, 100 + n)
-    strategy = UniformRandom(Streams(12).uniform("test"))
+    strategy = UniformRandom(ChoiceContext(Streams(12).uniform("test"), lambda pod: 0))
     conn = Connection(source_ip=1, destination_ip=2, service_port=0)
     picks = np.array([strategy.choose(endpoints.tolist(), conn) for _ in range(size)])
     assert set(np.unique(picks)) == set(endpoints.tolist())

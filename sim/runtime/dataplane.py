@@ -3,7 +3,7 @@
 Each node's kube-proxy keeps its own copy of every Service port's endpoints, updated
 when it syncs, and its own choice state. A choice is made once per new connection, on
 the node where the connection enters (pkg/proxy/iptables/proxier.go). Which endpoints a
-connection may use (pkg/proxy/topology.go, ../shared/KUBERNETES.md):
+connection may use (pkg/proxy/topology.go; docs/semantics.md#kube-proxy-dataplane):
 
 - only Ready endpoints; if none is Ready, serving-and-terminating ones
   (ProxyTerminatingEndpoints, GA 1.28);
@@ -25,7 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.endpoint_choice import Connection, Scheduler, UniformRandom
+from sim.endpoint_choice import ChoiceContext, Connection, ConnectionBatch, EndpointChoice
+from sim.randomness import BlockStream
 
 __all__ = ["DROP", "REJECT", "Dataplane", "EndpointInfo", "Rules", "iptables_cascade_choice"]
 
@@ -67,12 +68,23 @@ def iptables_cascade_choice(n: int, rng: np.random.Generator) -> int:
 
 
 class Dataplane:
-    """One node's installed rules and its scheduler, affinity tables and connection counts."""
+    """One node's installed rules and its endpoint choice, affinity tables and connection counts."""
 
-    def __init__(self, node: int, zone: str | None, n_ports: int, scheduler: Scheduler) -> None:
+    def __init__(
+        self,
+        node: int,
+        zone: str | None,
+        destinations: list[int],
+        choice: type[EndpointChoice],
+        draws: BlockStream,
+    ) -> None:
+        """``destinations``: each Service port's virtual address (what ``dh`` hashes);
+        ``choice``: the strategy class, built here with this node's ``draws`` and counts."""
         self.node = node
         self.zone = zone
-        self.scheduler = scheduler
+        self.destinations = np.array(destinations, dtype=np.int64)
+        self.choice = choice(ChoiceContext(draws, self.open_connections))
+        n_ports = len(destinations)
         empty = np.empty(0, dtype=np.int64)
         self.external = [empty] * n_ports  # endpoints for traffic entering from outside
         self.internal = [empty] * n_ports  # endpoints for in-cluster traffic (ClusterIP)
@@ -119,44 +131,51 @@ class Dataplane:
     def endpoints(self, port: int, external: bool) -> np.ndarray:
         return self.external[port] if external else self.internal[port]
 
-    def choose(self, port: int, external: bool, conn: Connection, now: float) -> int:
-        """A pod for a new connection at ``now``, or REJECT / DROP."""
+    def choose(self, port: int, external: bool, source_ip: int, now: float) -> int:
+        """A pod for a new connection from ``source_ip`` at ``now``, or REJECT / DROP."""
         endpoints = self.endpoints(port, external)
         if not len(endpoints):
-            if isinstance(self.scheduler, UniformRandom):
-                self.scheduler.draws.one()  # spent either way, so both engine paths draw alike
-            return self._on_empty[port][0 if external else 1]
+            return self.empty_action(port, external)
         timeout = self._affinity_timeout[port]
         if timeout is not None:
             table = self._affinity[port]
-            known = table.get(conn.source_ip)
+            known = table.get(source_ip)
             if known is not None and now - known[1] <= timeout and known[0] in endpoints:
-                table[conn.source_ip] = (known[0], now)
+                table[source_ip] = (known[0], now)
                 return known[0]
-        if self.scheduler.counts_connections:
+        if self.choice.counts_connections:
             self._expire(now)
-        pod = self.scheduler.choose(endpoints.tolist(), conn)
+        pod = self.choice.choose(endpoints.tolist(), Connection(source_ip, int(self.destinations[port]), port))
         if timeout is not None:
-            self._affinity[port][conn.source_ip] = (pod, now)
+            self._affinity[port][source_ip] = (pod, now)
         return pod
 
-    def choose_many(self, ports: np.ndarray, external: np.ndarray) -> np.ndarray:
-        """Uniform choices for a batch of new connections in entry order (iptables/nftables,
-        no affinity): one draw each, as :meth:`choose` makes them; REJECT/DROP where empty."""
-        assert isinstance(self.scheduler, UniformRandom)
-        draws = self.scheduler.draws.take(len(ports))
+    def choose_many(self, ports: np.ndarray, external: np.ndarray, source_ips: np.ndarray) -> np.ndarray:
+        """Choices for a batch of new connections in entry order, REJECT/DROP where there is no
+        endpoint: exactly the sequence :meth:`choose` would give one by one, for a strategy
+        that keeps no state and ports without session affinity (the batch engine's case)."""
+        assert not self.choice.keeps_state
         picks = np.empty(len(ports), dtype=np.int64)
+        which = np.empty(len(ports), dtype=np.int64)
+        routable = np.zeros(len(ports), dtype=bool)
+        endpoint_sets: list[np.ndarray] = []
         for port in np.unique(ports).tolist():
+            assert self._affinity_timeout[port] is None
             for outside in (True, False):
                 mask = (ports == port) & (external == outside)
                 if not mask.any():
                     continue
                 endpoints = self.endpoints(port, outside)
                 if len(endpoints):
-                    index = (draws[mask] * len(endpoints)).astype(np.int64)
-                    picks[mask] = endpoints[np.minimum(index, len(endpoints) - 1)]
+                    which[mask] = len(endpoint_sets)
+                    endpoint_sets.append(endpoints)
+                    routable |= mask
                 else:
                     picks[mask] = self.empty_action(port, outside)
+        if routable.any():
+            chosen = ports[routable]
+            conns = ConnectionBatch(source_ips[routable], self.destinations[chosen], chosen)
+            picks[routable] = self.choice.choose_many(endpoint_sets, which[routable], conns)
         return picks
 
     def empty_action(self, port: int, external: bool) -> int:
@@ -165,7 +184,7 @@ class Dataplane:
     # -- connection counts (least-connection schedulers) -------------------------------
     def opened(self, pod: int) -> bool:
         """A connection to ``pod`` opened; whether this node's scheduler counts it."""
-        if not self.scheduler.counts_connections:
+        if not self.choice.counts_connections:
             return False
         self._open[pod] += 1
         return True

@@ -6,7 +6,7 @@ straight over the pods' IPs. Which nodes are in rotation comes from health check
 ``healthCheckInterval``: with ``externalTrafficPolicy: Local`` the balancer probes the
 ``healthCheckNodePort``, where kube-proxy answers 200 only if the node has a local
 endpoint (``{"localEndpoints": N}``, else 503), so nodes without one leave the rotation
-at the next check (../shared/KUBERNETES.md). With policy Cluster every node is healthy.
+at the next check (docs/semantics.md#load-balancers). With policy Cluster every node is healthy.
 If no node passes, the balancer fails open and uses them all, as AWS and GCP network
 balancers do. Until the balancer is provisioned the Service has no ingress IP and
 connections to it go unanswered.
@@ -19,12 +19,15 @@ from typing import Any
 
 import simpy
 
+from sim.endpoint_choice import BALANCER_ALGORITHMS, ChoiceContext, Connection
 from sim.kube.service import Service
 from sim.randomness import BlockStream
 from sim.runtime.dataplane import Dataplane
 from sim.scenario.simulation import LoadBalancer
 
 __all__ = ["LoadBalancerRuntime", "health_checks"]
+
+_NO_CONNECTION = Connection(0, 0, -1)  # the balancer's algorithms look at no address
 
 
 class LoadBalancerRuntime:
@@ -51,17 +54,13 @@ class LoadBalancerRuntime:
         self.direct = not service.allocate_load_balancer_node_ports and not any(p.node_port for p in service.ports)
         self.rotation: list[int] = list(range(n_nodes))
         self.targets: dict[int, list[int]] = {p: [] for p in ports}  # direct mode: pods per port
-        self.draws = draws
+        self.choice = BALANCER_ALGORITHMS[spec.algorithm](ChoiceContext(draws, lambda pod: 0))
         self.latency_out = latency_out
         self.latency_back = latency_back
         self._all_nodes = list(range(n_nodes))
-        self._turn = 0
 
     def _pick(self, choices: list[int]) -> int:
-        if self.spec.algorithm == "round-robin":
-            self._turn += 1
-            return choices[(self._turn - 1) % len(choices)]
-        return choices[min(int(self.draws.one() * len(choices)), len(choices) - 1)]
+        return self.choice.choose(choices, _NO_CONNECTION)
 
     def choose_node(self) -> int:
         """The node a new connection is sent to."""

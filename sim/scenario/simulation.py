@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim import endpoint_choice
 from sim.distributions import Distribution
 from sim.scenario.field_reader import SpecErrors
 from sim.units import format_duration
@@ -35,9 +36,9 @@ __all__ = [
 VIAS = ("nodePort", "clusterIP", "loadBalancer", "podIP")
 ARRIVALS = ("poisson", "constant")
 PROXY_MODES = ("iptables", "nftables", "ipvs")
-#: IPVS schedulers kube-proxy accepts (pkg/proxy/ipvs); lblc and lblcr are not modelled.
-IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh", "mh")
-LB_ALGORITHMS = ("random", "round-robin")
+#: IPVS schedulers svcsim models, from the strategy registry (:mod:`sim.endpoint_choice`).
+IPVS_SCHEDULERS = tuple(endpoint_choice.IPVS_SCHEDULERS)
+LB_ALGORITHMS = tuple(endpoint_choice.BALANCER_ALGORITHMS)  # from the strategy registry
 CONNECTION_MODES = ("per-request", "keepalive")
 DEFAULT_NETWORK = {"clientToNode": "0.5ms", "nodeToNode": "0.2ms"}
 
