@@ -33,7 +33,9 @@ def module_name(path: Path) -> str:
 def imports(path: Path) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and (node.module == "sim" or node.module.startswith("sim.")):
+        if isinstance(node, ast.ImportFrom) and node.module == "sim":  # from sim import units
+            found += [f"sim.{a.name}" for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sim."):
             found.append(node.module)
         elif isinstance(node, ast.Import):
             found += [a.name for a in node.names if a.name == "sim" or a.name.startswith("sim.")]

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import Problem, ScenarioError
-from sim.runtime.requests.request_log import OUTCOMES, RequestLog
+from sim.runtime.requests.outcomes import OUTCOMES
+from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.topology import Topology
 from sim.scenario.load import load_scenario
 from sim.version import VERSION

@@ -9,13 +9,13 @@ longer be overtaken by an earlier one, which keeps the order exact.
 
 from __future__ import annotations
 
-import heapq
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.randomness import BlockStream
+from sim.runtime.requests.rules import fifo_starts
 
 __all__ = ["Pod"]
 
@@ -94,37 +94,10 @@ class Pod:
         if cut == 0:
             return None
         service = self.service.take(cut)
-        start = self._start_times(t.tolist(), service.tolist())
+        start = np.asarray(fifo_starts(self._free, t.tolist(), service.tolist()))
         return ids, t, start, service
 
     def serve_one(self, arrive: float) -> tuple[float, float]:
         """One FIFO arrival, in arrival order: its (start, service time)."""
         service = self.service.one()
-        if self.concurrency == 1:
-            free = self._free[0]
-            begin = arrive if arrive > free else free
-            self._free[0] = begin + service
-        else:
-            heap = self._free  # always a heap: it starts all zeros and only heapreplace touches it
-            free = heap[0]
-            begin = arrive if arrive > free else free
-            heapq.heapreplace(heap, begin + service)
-        return begin, service
-
-    def _start_times(self, arrivals: list[float], service: list[float]) -> np.ndarray:
-        start = [0.0] * len(arrivals)
-        if self.concurrency == 1:
-            free = self._free[0]
-            for i, arrive in enumerate(arrivals):
-                begin = arrive if arrive > free else free
-                start[i] = begin
-                free = begin + service[i]
-            self._free[0] = free
-        else:
-            heap = self._free  # a min-heap of worker free times
-            for i, arrive in enumerate(arrivals):
-                free = heap[0]
-                begin = arrive if arrive > free else free
-                start[i] = begin
-                heapq.heapreplace(heap, begin + service[i])
-        return np.asarray(start)
+        return fifo_starts(self._free, [arrive], [service])[0], service

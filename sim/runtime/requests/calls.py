@@ -1,0 +1,171 @@
+"""Calls between Services: a pod that calls others holds its worker until they answer.
+
+A pod whose workload has ``calls`` does its own work, then calls each Service in turn through
+its own node's kube-proxy (ClusterIP traffic), holding its worker the whole time. A failed
+call (refused, dropped, unreachable) makes the request fail as ``rejected``: the pod answers
+with an error (docs/semantics.md#calls-between-services). Such a pod's queue cannot be
+computed ahead (a worker's release waits on other pods), so the event engine asks this
+module when a worker frees.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sim.runtime.pods import Pod
+from sim.runtime.requests import outcomes
+from sim.runtime.requests.outcomes import REJECTED, RESET, SERVED
+from sim.runtime.requests.request_log import RequestLog
+
+__all__ = ["CallPlan", "Calls"]
+
+
+@dataclass(frozen=True)
+class CallPlan:
+    """The calls pods of one Deployment make, as (Service port index, destination IP)."""
+
+    client: int  # the client index its calls are recorded under
+    calls: tuple[tuple[int, int], ...]
+
+
+@dataclass(eq=False)
+class _Workers:
+    """Queue and free workers of a pod whose requests wait on calls."""
+
+    free: int
+    queue: deque[int] = field(default_factory=deque)
+    idle_since: float = 0.0
+
+
+class Calls:
+    """Workers of calling pods and the progress of each request through its calls.
+
+    ``schedule(when, rid, kind)`` is the engine's: WORK_DONE when a request's own work ends,
+    ENTRY when a call is sent. ``answered(rid, pod, when)`` tells the connections a request
+    left its pod.
+    """
+
+    def __init__(
+        self,
+        log: RequestLog,
+        pods: list[Pod],
+        plans: dict[str, CallPlan],
+        schedule_work_done: Callable[[float, int], None],
+        schedule_call: Callable[[float, int], None],
+        answered: Callable[[int, int, float], None],
+    ) -> None:
+        self.log = log
+        self.pods = pods
+        self.plans = plans  # Deployment -> calls
+        self.keys: dict[int, tuple[int, ...]] = {}  # a call's key: its parent's key + (index,)
+        self._schedule_work_done = schedule_work_done
+        self._schedule_call = schedule_call
+        self._answered = answered
+        self._workers: dict[int, _Workers] = {}
+        self._progress: dict[int, int] = {}  # request waiting on calls -> calls done
+        self._failed: set[int] = set()
+        self._parent_of: dict[int, int] = {}
+
+    def key(self, rid: int) -> tuple[int, ...]:
+        """The order of a request among simultaneous events: its id, or for a call its
+        parent's key and the call's index, so the order never depends on when ids were handed out."""
+        return self.keys.get(rid) or (rid,)
+
+    def pod_added(self, pod: Pod) -> None:
+        if pod.deployment in self.plans:
+            self._workers[pod.index] = _Workers(free=pod.concurrency)
+
+    def holds(self, pod: Pod) -> bool:
+        """Whether ``pod`` makes calls (its queue is managed here)."""
+        return pod.index in self._workers
+
+    def busy_until(self, pod: Pod) -> float | None:
+        workers = self._workers[pod.index]
+        if workers.queue or workers.free < pod.concurrency:
+            return None
+        return workers.idle_since
+
+    def arrive(self, pod: Pod, rid: int, now: float) -> None:
+        """A request reaches a calling pod: a free worker takes it, or it queues (FIFO)."""
+        workers = self._workers[pod.index]
+        if workers.free:
+            workers.free -= 1
+            if self._take(pod, rid, now):
+                self._free_worker(pod, now)
+        else:
+            workers.queue.append(rid)
+
+    def work_done(self, rid: int, now: float) -> None:
+        self._next_call(rid, now)
+
+    def call_returned(self, rid: int, now: float) -> None:
+        self._progress[rid] += 1
+        self._next_call(rid, now)
+
+    def returned(self, rid: int) -> int | None:
+        """A request has its verdict; if it was a call, the parent that resumes (else None)."""
+        parent = self._parent_of.pop(rid, None)
+        if parent is None:
+            return None
+        if self.log.verdict[rid] != SERVED:
+            self._failed.add(parent)
+        return parent
+
+    def _take(self, pod: Pod, rid: int, now: float) -> bool:
+        """A worker takes ``rid``; whether it is done at once (killed with its pod)."""
+        self.log.t_start[rid] = now
+        self._progress[rid] = 0
+        if now >= pod.deadline:  # killed with the pod before a worker could take it
+            self._answer(pod, rid, now, RESET)
+            return True
+        self._schedule_work_done(now + pod.service.one(), rid)
+        return False
+
+    def _next_call(self, rid: int, now: float) -> None:
+        """Make the request's next call, or answer it if none is left (or one failed)."""
+        log = self.log
+        pod = self.pods[int(log.pod[rid])]
+        plan = self.plans[pod.deployment]
+        done = self._progress[rid]
+        if now > pod.deadline:  # the pod was killed while this request waited: RST at the deadline
+            self._release(pod, rid, pod.deadline, RESET)
+            return
+        if done == len(plan.calls) or rid in self._failed:
+            self._release(pod, rid, now, REJECTED if rid in self._failed else SERVED)
+            return
+        port, _ = plan.calls[done]
+        child = int(log.new(1)[0])
+        log.t_sent[child] = now
+        log.client[child] = plan.client
+        log.client_ip[child] = int(ipaddress.IPv4Address(pod.ip)) if pod.ip else 0
+        log.entry_node[child] = pod.node if pod.node is not None else -1
+        log.service[child] = port
+        log.connection[child] = child
+        log.parent[child] = rid
+        log.back_s[child] = 0.0
+        self.keys[child] = (*self.key(rid), done)
+        self._parent_of[child] = rid
+        self._schedule_call(now, child)
+
+    def _release(self, pod: Pod, rid: int, now: float, verdict: int) -> None:
+        """Answer ``rid`` and hand its worker to the queue, iteratively: a queued request the
+        worker takes may end at once (its pod killed), freeing the worker again."""
+        self._answer(pod, rid, now, verdict)
+        self._free_worker(pod, now)
+
+    def _free_worker(self, pod: Pod, now: float) -> None:
+        workers = self._workers[pod.index]
+        while workers.queue:
+            if not self._take(pod, workers.queue.popleft(), now):
+                return
+        workers.free += 1
+        workers.idle_since = now
+
+    def _answer(self, pod: Pod, rid: int, now: float, verdict: int) -> None:
+        del self._progress[rid]
+        outcomes.answered(self.log, rid, now, verdict)
+        self._failed.discard(rid)
+        self._answered(rid, pod.index, now)

@@ -1,0 +1,144 @@
+"""How a request ends: the one place that decides refused, timeout, unreachable, reset and ok.
+
+During the run an engine records each request's *verdict* as soon as it is known: refused
+(REJECT), timeout (DROP), unreachable (nothing answers), rejected (a call failed), reset
+(killed with its pod), or SERVED: a pod took it, and whether that answer stands depends on
+what only the whole run knows (was the pod gone before it arrived, killed before it
+finished, was the client's timeout shorter). :func:`settle` turns every verdict into the
+request's ``outcome`` once, after the run; nothing else writes ``outcome``.
+
+Every function takes one request id or an array of them (docs/semantics.md#clients-and-outcomes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim.runtime.dataplane import DROP, REJECT
+from sim.runtime.requests.request_log import RequestLog
+
+__all__ = [
+    "OUTCOMES",
+    "PENDING",
+    "SERVED",
+    "ClientTable",
+    "answered",
+    "dropped",
+    "no_answer",
+    "no_endpoint",
+    "refused",
+    "served",
+    "settle",
+]
+
+OUTCOMES = ("ok", "refused", "unreachable", "rejected", "reset", "timeout")
+OK, REFUSED, UNREACHABLE, REJECTED, RESET, TIMEOUT = range(len(OUTCOMES))
+SERVED = OK  # the provisional verdict of a request a pod took; settle decides if it stands
+PENDING = -1  # no verdict yet
+
+
+@dataclass(frozen=True)
+class ClientTable:
+    """Per client index (clients, then one per calling Deployment): what their requests'
+    fate depends on."""
+
+    external: np.ndarray  # traffic from outside follows externalTrafficPolicy
+    connect_timeout_s: np.ndarray  # how long an unanswered SYN waits
+    timeout_s: np.ndarray  # the client's request timeout (inf: none)
+
+
+def refused(log: RequestLog, ids: Any, t_done: Any) -> None:
+    """A RST came back: refused at ``t_done``."""
+    log.verdict[ids] = REFUSED
+    log.t_done[ids] = t_done
+
+
+def no_answer(log: RequestLog, ids: Any, connect_timeout_s: Any) -> None:
+    """Nothing answers the SYN (an address not routable from here, a gone pod, a balancer not
+    provisioned yet): ``unreachable`` once the client's connect timeout runs out."""
+    log.verdict[ids] = UNREACHABLE
+    log.t_done[ids] = log.t_sent[ids] + connect_timeout_s
+
+
+def dropped(log: RequestLog, ids: Any, connect_timeout_s: Any) -> None:
+    """The packet is dropped (policy Local, no local endpoint): ``timeout`` after the
+    connect timeout."""
+    log.verdict[ids] = TIMEOUT
+    log.t_done[ids] = log.t_sent[ids] + connect_timeout_s
+
+
+def no_endpoint(
+    log: RequestLog, ids: np.ndarray, t_entry: np.ndarray, action: np.ndarray, clients: ClientTable
+) -> None:
+    """kube-proxy found no endpoint: REJECT is refused at once (the RST travels back), DROP
+    times out (docs/semantics.md#kube-proxy-dataplane)."""
+    rejected = action == REJECT
+    refused(log, ids[rejected], t_entry[rejected] + log.back_s[ids[rejected]])
+    gone = ids[action == DROP]
+    dropped(log, gone, clients.connect_timeout_s[log.client[gone]])
+
+
+def served(log: RequestLog, ids: Any, t_arrive: Any, start: Any, service: Any) -> None:
+    """A pod took the request at ``start`` and worked ``service`` seconds on it."""
+    log.t_arrive[ids] = t_arrive
+    log.t_start[ids] = start
+    log.service_s[ids] = service
+    log.t_done[ids] = start + service + log.back_s[ids]
+    log.verdict[ids] = SERVED
+
+
+def answered(log: RequestLog, ids: Any, now: Any, verdict: int) -> None:
+    """A pod that held the request (waiting on its calls) answers at ``now`` with
+    ``verdict``: SERVED, REJECTED (a call failed) or RESET (the pod was killed)."""
+    log.service_s[ids] = now - log.t_start[ids]
+    log.t_done[ids] = now + log.back_s[ids]
+    log.verdict[ids] = verdict
+
+
+def settle(log: RequestLog, deadline_by_pod: np.ndarray, gone_by_pod: np.ndarray, clients: ClientTable) -> None:
+    """Write every request's outcome from its verdict and what the whole run knows.
+
+    - SERVED by a pod that had gone before it arrived: nothing answered, ``unreachable``
+      after the client's connect timeout;
+    - SERVED but still in the pod when its grace period ended: ``reset`` at the deadline
+      (the RST travels back);
+    - slower than its client's timeout: ``timeout`` at that moment;
+    - a request whose call failed fails too: ``rejected`` (the pod answered with an error).
+    """
+    n = log.size
+    verdict = log.verdict[:n]
+    assert (verdict != PENDING).all(), "every request sent has a verdict"
+    outcome = log.outcome[:n]
+    outcome[:] = verdict
+    pod, t_done, t_sent = log.pod[:n], log.t_done[:n], log.t_sent[:n]
+    served_ = np.flatnonzero((pod >= 0) & (verdict == SERVED))
+    if len(served_):
+        pods = pod[served_]
+        finish = log.t_start[served_] + log.service_s[served_]
+        gone = log.t_arrive[served_] >= gone_by_pod[pods]
+        killed = ~gone & (finish > deadline_by_pod[pods])
+        lost = served_[gone]
+        outcome[lost] = UNREACHABLE
+        t_done[lost] = t_sent[lost] + clients.connect_timeout_s[log.client[lost]]
+        cut = served_[killed]
+        outcome[cut] = RESET
+        t_done[cut] = deadline_by_pod[pods[killed]] + log.back_s[cut]
+    limit = clients.timeout_s[log.client[:n]]
+    late = (t_done - t_sent) > limit
+    outcome[late] = TIMEOUT
+    t_done[late] = t_sent[late] + limit[late]
+    _fail_parents(outcome, log.parent[:n])
+
+
+def _fail_parents(outcome: np.ndarray, parent: np.ndarray) -> None:
+    """Up the chain of calls: a request whose call failed answers with an error."""
+    while True:
+        failed = (parent >= 0) & (outcome != OK)
+        parents = parent[failed]
+        flip = parents[outcome[parents] == OK]
+        if not len(flip):
+            return
+        outcome[flip] = REJECTED
