@@ -1,27 +1,23 @@
-"""The control plane at run time: ReplicaSets, the scheduler, EndpointSlices, kube-proxy sync.
+"""The control plane at run time: ReplicaSets, pod lifecycle, EndpointSlice publication, kube-proxy sync.
 
 These are SimPy processes: they are few (one per pod start, stop and dataplane sync)
-and they set the state that requests see. Every change first lets the traffic engine
+and they set the state that requests see. Every change first lets the request engine
 catch up to the current time, so requests before the change see the old state and
-requests after it the new one.
+requests after it the new one. Naming (:mod:`~sim.runtime.pod_identity`), placement
+(:mod:`~sim.runtime.placement`), pod IPs (:mod:`sim.kube.addresses`) and endpoints
+(:mod:`~sim.runtime.endpoint_slices`) live in their own modules.
 
-Rules (../shared/KUBERNETES.md):
+Rules (docs/semantics.md#scaling-and-termination, #endpoint-lifecycle-and-propagation):
 - a new pod is Ready ``startupTime`` after creation; its endpoint reaches every node's
   dataplane ``syncDelay`` later;
 - scale-down deletes not-ready pods first, then the newest (ReplicaSet ``ActivePods``
   ranking, pkg/controller/controller_utils.go); a deleted pod is ``terminating`` at
   once, leaves the dataplanes at the next sync, finishes what it holds and exits, or
-  is killed when its grace period (``terminationGracePeriodSeconds``, 30 s) ends;
-- a Service port's endpoints are the pods its selector matches whose ``targetPort``
-  resolves (a named port must be one of the pod's container ports), each with its
-  ``ready`` and ``serving`` conditions; each node's kube-proxy then decides which it
-  may use (:mod:`sim.runtime.dataplane`).
+  is killed when its grace period (``terminationGracePeriodSeconds``, 30 s) ends.
 """
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -29,17 +25,16 @@ import simpy
 
 from sim.kube.addresses import PodIPAllocator, RangeFull, node_pod_cidr
 from sim.kube.deployment import Deployment
-from sim.kube.service import Service, ServicePort
 from sim.randomness import Streams
-from sim.runtime.dataplane import Dataplane, EndpointInfo, Rules
+from sim.runtime.dataplane import Dataplane, Rules
+from sim.runtime.endpoint_slices import EndpointSlices
+from sim.runtime.placement import place
+from sim.runtime.pod_identity import PodNames
 from sim.runtime.pods import INF, Pod
 from sim.runtime.topology import Topology
 from sim.scenario.load import Scenario
 
-__all__ = ["ClusterRuntime"]
-
-# kube's SafeEncodeString alphabet (no vowels, no confusable digits) for pod-name suffixes.
-_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+__all__ = ["ZONE_LABEL", "ControlPlane"]
 
 
 class TrafficHooks(Protocol):
@@ -54,12 +49,7 @@ class TrafficHooks(Protocol):
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
-def service_ports(services: tuple[Service, ...] | list[Service]) -> list[tuple[Service, ServicePort]]:
-    """Every (Service, port) pair: the unit kube-proxy programs rules for, in a fixed order."""
-    return [(svc, port) for svc in services for port in svc.ports]
-
-
-class ClusterRuntime:
+class ControlPlane:
     """Pods, their placement and lifecycle, and what every node's dataplane holds."""
 
     def __init__(
@@ -69,69 +59,42 @@ class ClusterRuntime:
         streams: Streams,
         topology: Topology,
         dataplanes: list[Dataplane],
+        pods: list[Pod],
+        live: dict[int, Pod],
+        slices: EndpointSlices,
+        engine: TrafficHooks,
+        poll_s: float,
+        balancer_routes: list[Callable[[], set[int]]],
     ) -> None:
+        """``pods`` (every pod, by index) and ``live`` (those not gone) are shared with
+        ``slices`` and the request ``engine``; ``poll_s`` is how often a pod whose end cannot
+        be predicted is looked at again; ``balancer_routes`` give the pods balancers send
+        to directly."""
         self.env = env
         self.scenario = scenario
         self.sim = scenario.simulation
         self.streams = streams
         self.topology = topology
         self.dataplanes = dataplanes
-        self.traffic: TrafficHooks | None = None
-        self.pods: list[Pod] = []
+        self.pods = pods
+        self.slices = slices
+        self.engine = engine
+        self.poll_s = poll_s
+        self.balancer_routes = balancer_routes
         self.node_names = [n.name for n in self.sim.cluster.nodes]
-        self.services = list(scenario.services)
-        self.ports = service_ports(scenario.services)
-        self.zones = [n.labels.get(ZONE_LABEL) for n in self.sim.cluster.nodes]
-        self._named_ports = {d.name: {p.name for p in d.ports if p.name} for d in scenario.deployments}
-        self.batch_s = 1.0  # the engine sets its ticker period (used to poll pods it cannot predict)
+        self.n_ports = len(slices.ports)
         self._ipam = [PodIPAllocator(node_pod_cidr(self.sim.cluster.pod_cidr, i)) for i in range(len(self.node_names))]
-        self._names = {d.name: streams.generator(f"deployment/{d.name}/names") for d in scenario.deployments}
-        self._hash = {d.name: _template_hash(d) for d in scenario.deployments}
+        self._names = PodNames(
+            scenario.deployments,
+            {d.name: streams.generator(f"deployment/{d.name}/names") for d in scenario.deployments},
+        )
         self._unrouted: dict[int, simpy.Event] = {}
         self._syncs: dict[float, list[Rules]] = {}  # due time -> rules to install
         self.timeline: list[dict[str, Any]] = []
-        self.balancer_routes: list[Callable[[], set[int]]] = []  # pods balancers send to directly
-        self._live: dict[int, Pod] = {}  # pods not gone, by index (creation order)
-        self._taken_names: set[str] = set()
+        self._live = live
 
-    # -- queries ---------------------------------------------------------------------
     def live_pods(self, deployment: str) -> list[Pod]:
         return [p for p in self._live.values() if p.deployment == deployment]
-
-    def endpoints(self, port: int) -> list[Pod]:
-        """A Service port's endpoints as the EndpointSlice controller publishes them now:
-        scheduled, not gone, selected, with the target port; in name order."""
-        svc, service_port = self.ports[port]
-        target = service_port.target_port
-        return sorted(
-            (
-                p
-                for p in self._live.values()
-                if p.node is not None
-                and svc.selects(p.labels)
-                and (not isinstance(target, str) or target in self._named_ports[p.deployment])
-            ),
-            key=lambda p: p.name,
-        )
-
-    def rules(self, port: int) -> Rules:
-        """What kube-proxy programs for a Service port, from its endpoints now."""
-        svc, _ = self.ports[port]
-        infos = tuple(
-            EndpointInfo(p.index, p.node, self.zones[p.node], p.ready, p.serving)  # type: ignore[index,arg-type]
-            for p in self.endpoints(port)
-        )
-        return Rules(
-            endpoints=infos,
-            external_local=svc.external_traffic_policy == "Local",
-            internal_local=svc.internal_traffic_policy == "Local",
-            distribution=svc.traffic_distribution,
-            affinity_timeout_s=svc.affinity_timeout_s if svc.session_affinity == "ClientIP" else None,
-        )
-
-    def first_endpoint(self, port: int) -> Pod | None:
-        """The first Ready pod of the Service by name (a ``via: podIP`` client's target)."""
-        return next((p for p in self.endpoints(port) if p.ready), None)
 
     # -- changes ---------------------------------------------------------------------
     def start(self) -> None:
@@ -142,8 +105,8 @@ class ClusterRuntime:
                 if pod.node is not None:
                     pod.ready_at = 0.0
                     pod.routed_at = 0.0
-        for port in range(len(self.ports)):
-            rules = self.rules(port)
+        for port in range(self.n_ports):
+            rules = self.slices.rules(port)
             for plane in self.dataplanes:
                 plane.install(port, rules)
         for dep in self.scenario.deployments:
@@ -168,8 +131,8 @@ class ClusterRuntime:
 
     def _create(self, dep: Deployment) -> Pod:
         workload = self.sim.workloads[dep.name]
-        name = self._pod_name(dep)
-        node = self._schedule(dep)
+        name = self._names.new(dep.name)
+        node = place(dep, self.sim.cluster.nodes, (p.node for p in self._live.values()))
         ip = None
         if node is not None:
             try:
@@ -190,36 +153,12 @@ class ClusterRuntime:
         )
         self.pods.append(pod)
         self._live[pod.index] = pod
-        self._taken_names.add(pod.name)
         self.topology.add_pod(pod.name, pod.ip, pod.deployment, self._node_name(pod.node), pod.labels)
-        self._hooks().pod_added(pod)
+        self.engine.pod_added(pod)
         return pod
 
     def _node_name(self, node: int | None) -> str | None:
         return None if node is None else self.node_names[node]
-
-    def _schedule(self, dep: Deployment) -> int | None:
-        """nodeName if set; else among nodes matching nodeSelector, the one with fewest pods."""
-        nodes = self.sim.cluster.nodes
-        if dep.node_name is not None:
-            return self.node_names.index(dep.node_name) if dep.node_name in self.node_names else None
-        fits = [i for i, n in enumerate(nodes) if all(n.labels.get(k) == v for k, v in dep.node_selector.items())]
-        if not fits:
-            return None
-        load = dict.fromkeys(fits, 0)
-        for p in self._live.values():
-            if p.node in load:
-                load[p.node] += 1
-        return min(fits, key=lambda i: (load[i], nodes[i].name))
-
-    def _pod_name(self, dep: Deployment) -> str:
-        taken = self._taken_names
-        rng = self._names[dep.name]
-        while True:
-            suffix = "".join(_ALPHABET[int(i)] for i in rng.integers(0, len(_ALPHABET), 5))
-            name = f"{dep.name}-{self._hash[dep.name]}-{suffix}"
-            if name not in taken:
-                return name
 
     def _start_up(self, pod: Pod) -> Any:
         yield self.env.timeout(self.sim.workloads[pod.deployment].startup_time_s)
@@ -247,9 +186,9 @@ class ClusterRuntime:
         self._catch_up()
         if unrouted.triggered:  # no node sends it new requests: finish what it holds
             left = env.now
-            self._hooks().finish_pod(pod)
+            self.engine.finish_pod(pod)
             while env.now < pod.deadline:
-                until = self._hooks().busy_until(pod)
+                until = self.engine.busy_until(pod)
                 if until is not None:
                     exit_at = min(pod.deadline, max(left, until))
                     if exit_at < env.now:  # found idle on a later look: it went when it fell idle
@@ -258,7 +197,7 @@ class ClusterRuntime:
                     yield env.timeout(exit_at - env.now)
                     break
                 # A pod whose requests wait on calls cannot be predicted: look again later.
-                yield env.timeout(min(self.batch_s, pod.deadline - env.now))
+                yield env.timeout(min(self.poll_s, pod.deadline - env.now))
                 self._catch_up()
         yield from self._exit(pod)
 
@@ -280,7 +219,7 @@ class ClusterRuntime:
         batches them (``minSyncPeriod``), so the dataplane at time t holds the endpoints
         as they were at t - syncDelay.
         """
-        snapshot = [self.rules(port) for port in range(len(self.ports))]
+        snapshot = [self.slices.rules(port) for port in range(self.n_ports)]
         due = self.env.now + self.sim.kube_proxy.sync_delay_s
         if due not in self._syncs:
             self.env.process(self._sync(due))
@@ -322,7 +261,7 @@ class ClusterRuntime:
         for extra in self.balancer_routes:
             routed.update(extra())
         for plane in self.dataplanes:
-            for port in range(len(self.ports)):
+            for port in range(self.n_ports):
                 routed.update(plane.external[port].tolist())
                 routed.update(plane.internal[port].tolist())
         return routed
@@ -354,22 +293,6 @@ class ClusterRuntime:
             "detail": detail,
         }
 
-    def _hooks(self) -> TrafficHooks:
-        assert self.traffic is not None, "attach the traffic engine before the run starts"
-        return self.traffic
-
     def _catch_up(self) -> None:
         """Let every request reach the present before the state it sees changes."""
-        self._hooks().advance(self.env.now)
-
-
-def _template_hash(dep: Deployment) -> str:
-    """A stable 10-character pod-template-hash, as the Deployment controller adds to names."""
-    template = dep.manifest.get("spec", {}).get("template", {})
-    value = zlib.crc32(json.dumps(template, sort_keys=True, default=str).encode())
-    value = value * 2654435761 % (27**10)
-    chars = []
-    for _ in range(10):
-        value, rest = divmod(value, 27)
-        chars.append(_ALPHABET[rest])
-    return "".join(chars)
+        self.engine.advance(self.env.now)

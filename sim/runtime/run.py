@@ -18,15 +18,21 @@ import numpy as np
 import simpy
 
 from sim.distributions import Distribution
-from sim.endpoint_choice import Scheduler, make_scheduler
+from sim.endpoint_choice import kube_proxy_choice
 from sim.kube.service import Service
-from sim.randomness import BlockStream, Streams
-from sim.runtime.control_plane import ZONE_LABEL, ClusterRuntime, service_ports
+from sim.randomness import Streams
+from sim.runtime.control_plane import ZONE_LABEL, ControlPlane
 from sim.runtime.dataplane import Dataplane
+from sim.runtime.endpoint_slices import EndpointSlices, service_ports
 from sim.runtime.load_balancer import LoadBalancerRuntime, health_checks
 from sim.runtime.pods import Pod
-from sim.runtime.requests.batch import BatchTraffic, ClientFlow, Traffic
-from sim.runtime.requests.events import CallPlan, EventTraffic
+from sim.runtime.requests.batch import BatchEngine
+from sim.runtime.requests.calls import CallPlan
+from sim.runtime.requests.clients import ClientFlow, arrival_stream
+from sim.runtime.requests.engine import RequestEngine, RequestPath
+from sim.runtime.requests.engine_choice import Engine, choose_engine
+from sim.runtime.requests.events import EventEngine
+from sim.runtime.requests.outcomes import ClientTable, settle
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.topology import Topology
 from sim.scenario.load import Scenario
@@ -69,15 +75,15 @@ def run(
         seed = sim.seed
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
-    if engine not in (None, "batch", "events"):
-        raise ValueError(f'engine must be "batch" or "events", not {engine!r}')
-    run = _Run(scenario, int(seed), batch_s, engine)
-    run.execute(progress)
-    return run.record()
+    wiring = _Wiring(scenario, int(seed), batch_s, choose_engine(scenario, engine))
+    wiring.execute(progress)
+    return wiring.record()
 
 
-class _Run:
-    def __init__(self, scenario: Scenario, seed: int, batch_s: float | None, engine: str | None = None) -> None:
+class _Wiring:
+    """Builds every run-time object through its constructor, in dependency order, then runs."""
+
+    def __init__(self, scenario: Scenario, seed: int, batch_s: float | None, engine: Engine) -> None:
         self.scenario = scenario
         self.seed = seed
         sim = scenario.simulation
@@ -89,57 +95,80 @@ class _Run:
         self.dataplanes = [self._dataplane(i) for i in range(len(nodes))]
         total_rate = sum(c.rate for c in sim.clients)
         self.log = RequestLog(int(total_rate * sim.duration_s * 1.05) + 1024)
-        self.cluster = ClusterRuntime(self.env, scenario, self.streams, self.topology, self.dataplanes)
         self.callers = sorted(name for name, w in sim.workloads.items() if w.calls)
-        hop = [self._hop_dist(n.name) for n in nodes]
-        common: dict[str, Any] = {
-            "log": self.log,
-            "clients": [self._flow(i, c) for i, c in enumerate(sim.clients)],
-            "dataplanes": self.dataplanes,
-            "hops_out": [self.streams.variates(f"node/{n.name}/hop-out", hop[i]) for i, n in enumerate(nodes)],
-            "hops_back": [self.streams.variates(f"node/{n.name}/hop-back", hop[i]) for i, n in enumerate(nodes)],
-            "pods": self.cluster.pods,
-            "first_endpoint": self.cluster.first_endpoint,
-            "send_until": sim.duration_s,
-        }
+        self.client_table = self._client_table()
         self.load_balancers = self._load_balancers()
-        self.traffic: Traffic
-        if engine == "batch" and self._needs_events():
-            raise ValueError("this scenario needs the event engine (keep-alive, affinity, IPVS, balancer or calls)")
-        if engine == "events" or (engine is None and self._needs_events()):
-            self.traffic = EventTraffic(
-                **common,
+        self.pods: list[Pod] = []
+        live: dict[int, Pod] = {}
+        slices = EndpointSlices(
+            self.ports,
+            {d.name: {p.name for p in d.ports if p.name} for d in scenario.deployments},
+            [n.labels.get(ZONE_LABEL) for n in nodes],
+            live,
+        )
+        hop = [self._hop_dist(n.name) for n in nodes]
+        path = RequestPath(
+            log=self.log,
+            clients=[self._flow(i, c) for i, c in enumerate(sim.clients)],
+            client_table=self.client_table,
+            dataplanes=self.dataplanes,
+            hops_out=[self.streams.variates(f"node/{n.name}/hop-out", hop[i]) for i, n in enumerate(nodes)],
+            hops_back=[self.streams.variates(f"node/{n.name}/hop-back", hop[i]) for i, n in enumerate(nodes)],
+            pods=self.pods,
+            first_endpoint=slices.first_ready,
+            send_until=sim.duration_s,
+        )
+        self.engine: RequestEngine
+        if engine == Engine.EVENTS:
+            self.engine = EventEngine(
+                path,
                 pools={i: c.connections for i, c in enumerate(sim.clients) if c.connections.keepalive},
-                destinations=[_address(svc.cluster_ip) for svc, _ in self.ports],
                 load_balancers={port: lb for lb in self.load_balancers for port in lb.ports},
                 call_plans=self._call_plans(),
-                n_clients=len(sim.clients) + len(self.callers),
             )
         else:
-            self.traffic = BatchTraffic(**common)
-        self.cluster.traffic = self.traffic
+            self.engine = BatchEngine(path)
         if batch_s is None:
             batch_s = min(5.0, max(1e-3, _BATCH_REQUESTS / total_rate)) if total_rate > 0 else sim.duration_s
         self.batch_s = batch_s
-        self.cluster.batch_s = batch_s
+        self.cluster = ControlPlane(
+            self.env,
+            scenario,
+            self.streams,
+            self.topology,
+            self.dataplanes,
+            self.pods,
+            live,
+            slices,
+            self.engine,
+            poll_s=batch_s,
+            balancer_routes=[lb.routed_pods for lb in self.load_balancers if lb.direct],
+        )
+        self.slices = slices
 
     def _dataplane(self, i: int) -> Dataplane:
         sim = self.scenario.simulation
         node = sim.cluster.nodes[i]
-        plane = Dataplane(i, node.labels.get(ZONE_LABEL), len(self.ports), Scheduler())
-        draws = self.streams.uniform(f"node/{node.name}/kube-proxy")
-        plane.scheduler = make_scheduler(sim.kube_proxy.mode, sim.kube_proxy.scheduler, draws, plane.open_connections)
-        return plane
+        return Dataplane(
+            i,
+            node.labels.get(ZONE_LABEL),
+            [_address(svc.cluster_ip) for svc, _ in self.ports],
+            kube_proxy_choice(sim.kube_proxy.mode, sim.kube_proxy.scheduler),
+            self.streams.uniform(f"node/{node.name}/kube-proxy"),
+        )
 
-    def _needs_events(self) -> bool:
-        """Whether anything stateful is in play; else the vectorised engine is exact and faster."""
-        sim = self.scenario.simulation
-        targeted = {c.target.service for c in sim.clients}
-        return (
-            sim.kube_proxy.mode == "ipvs"
-            or any(c.connections.keepalive or c.target.via == "loadBalancer" for c in sim.clients)
-            or any(s.session_affinity == "ClientIP" for s in self.scenario.services if s.name in targeted)
-            or bool(self.callers)
+    def _client_table(self) -> ClientTable:
+        """Per client index: the clients, then one per calling Deployment (calls are internal,
+        wait 1 s for a SYN answer, and have no timeout of their own)."""
+        clients, calls = self.scenario.simulation.clients, len(self.callers) + 1  # + 1: never empty
+        return ClientTable(
+            external=np.array(
+                [c.target.via in ("nodePort", "loadBalancer") for c in clients] + [False] * calls, dtype=bool
+            ),
+            connect_timeout_s=np.array([c.connect_timeout_s for c in clients] + [1.0] * calls),
+            timeout_s=np.array(
+                [c.timeout_s if c.timeout_s is not None else math.inf for c in clients] + [math.inf] * calls
+            ),
         )
 
     def _port_index(self, service: str, port: int | str | None) -> int:
@@ -201,7 +230,7 @@ class _Run:
             port=self._port_index(client.target.service, client.target.port),
             own_node=own,
             entry_nodes=np.array(entry, dtype=np.int64),
-            arrivals=_arrival_stream(self.streams, prefix, client),
+            arrivals=arrival_stream(self.streams, prefix, client),
             entry_draws=self.streams.uniform(f"{prefix}/entry"),
             link_out=self.streams.variates(f"{prefix}/link-out", link),
             link_back=self.streams.variates(f"{prefix}/link-back", link),
@@ -215,14 +244,12 @@ class _Run:
         env, sim = self.env, self.scenario.simulation
         self.cluster.start()
         for lb in self.load_balancers:
-            if lb.direct:
-                self.cluster.balancer_routes.append(lb.routed_pods)
             env.process(
                 health_checks(
                     env,
                     lb,
                     self.dataplanes,
-                    self._ready_targets,
+                    self.slices.ready_pods,
                     self._catch_up,
                     functools.partial(self._record_rotation, lb.service),
                     [n.name for n in sim.cluster.nodes],
@@ -237,14 +264,11 @@ class _Run:
             env.run(until=sim.duration_s * k / steps)
             if progress:
                 progress(env.now)
-        self.traffic.advance(sim.duration_s)
-        self.traffic.drain()
-
-    def _ready_targets(self, port: int) -> list[int]:
-        return [p.index for p in self.cluster.endpoints(port) if p.ready]
+        self.engine.advance(sim.duration_s)
+        self.engine.drain()
 
     def _catch_up(self) -> None:
-        self.traffic.advance(self.env.now)
+        self.engine.advance(self.env.now)
 
     def _record_rotation(self, svc: Service, detail: str) -> None:
         for dep in self.scenario.deployments:
@@ -258,26 +282,30 @@ class _Run:
     def _ticker(self) -> Any:
         while True:
             yield self.env.timeout(self.batch_s)
-            self.traffic.advance(self.env.now)
+            self.engine.advance(self.env.now)
 
     def record(self) -> RunRecord:
-        sim = self.scenario.simulation
-        pods: list[Pod] = self.cluster.pods
-        deadline = np.array([p.deadline for p in pods] or [math.inf])
-        gone = np.array([p.gone_at for p in pods] or [math.inf])
-        calls = len(self.callers)
-        connect = np.array([c.connect_timeout_s for c in sim.clients] + [1.0] * calls + [1.0])
-        limits = [c.timeout_s if c.timeout_s is not None else math.inf for c in sim.clients]
-        timeout = np.array(limits + [math.inf] * (calls + 1))
-        if isinstance(self.traffic, EventTraffic) and self.traffic.call_keys:
+        pods = self.pods
+        if isinstance(self.engine, EventEngine) and self.engine.call_keys:
             # Calls got ids as they happened; number every request in a fixed order instead
             # (each client request followed by its calls), so ids never depend on batching.
-            keys = self.traffic.call_keys
+            keys = self.engine.call_keys
             self.log.reorder(np.array(sorted(range(self.log.size), key=lambda i: keys.get(i) or (i,))))
-        self.log.finalize(deadline, gone, connect, timeout)
-        engine = "events" if isinstance(self.traffic, EventTraffic) else "batch"
+        settle(
+            self.log,
+            np.array([p.deadline for p in pods] or [math.inf]),
+            np.array([p.gone_at for p in pods] or [math.inf]),
+            self.client_table,
+        )
         return RunRecord(
-            self.scenario, self.seed, engine, self.log, pods, self.cluster.timeline, self.topology, self.callers
+            self.scenario,
+            self.seed,
+            self.engine.name,
+            self.log,
+            pods,
+            self.cluster.timeline,
+            self.topology,
+            self.callers,
         )
 
 
@@ -287,22 +315,3 @@ def _address(ip: str | None) -> int:
         return int(ipaddress.IPv4Address(ip or "0.0.0.0"))
     except ValueError:
         return 0
-
-
-def _arrival_stream(streams: Streams, prefix: str, client: Client) -> BlockStream:
-    """Send times as an increasing stream, built in fixed blocks so batching cannot change them."""
-    rng = streams.generator(f"{prefix}/arrivals")
-    mean_gap = 1.0 / client.rate
-    state = {"last": 0.0, "count": 0}
-
-    def poisson(gen: np.random.Generator, n: int) -> np.ndarray:
-        times = state["last"] + np.cumsum(gen.exponential(mean_gap, n))
-        state["last"] = float(times[-1])
-        return times
-
-    def constant(gen: np.random.Generator, n: int) -> np.ndarray:
-        start = state["count"]
-        state["count"] += n
-        return (start + np.arange(n)) / client.rate
-
-    return BlockStream(rng, poisson if client.arrival == "poisson" else constant)
