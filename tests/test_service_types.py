@@ -1,7 +1,7 @@
 """Service types, traffic policies, affinity, IPVS schedulers and keep-alive connections.
 
 Each behaviour runs its scenario under scenarios/ with a fixed seed and checks the figure
-Kubernetes' rules (../shared/KUBERNETES.md) or probability predict, with the tolerance
+Kubernetes' rules (docs/semantics.md) or probability predict, with the tolerance
 stated in the test. Tiny inline scenarios pin exact values.
 """
 

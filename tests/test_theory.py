@@ -164,7 +164,7 @@ class _Draw:
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 10, 33])
 def test_iptables_cascade_gives_every_endpoint_exactly_one_nth(n):
     """Rule i of n matches with probability 1/(n − i), the last unconditionally, so
-    P(i) = Π_{j<i} (1 − 1/(n − j)) · 1/(n − i) = 1/n exactly (KUBERNETES.md, proxier.go).
+    P(i) = Π_{j<i} (1 − 1/(n − j)) · 1/(n − i) = 1/n exactly (docs/semantics.md#kube-proxy-dataplane, proxier.go).
 
     The probabilities are read from :func:`iptables_cascade_choice` itself (a probe rng
     logs each threshold it is compared with) and multiplied as exact fractions.
@@ -206,7 +206,7 @@ def test_iptables_cascade_and_the_single_draw_strategy_have_the_same_distributio
 def test_cross_node_hops_happen_with_probability_one_minus_local_share():
     """With externalTrafficPolicy Cluster the pod may be on any node, so a request entering
     node k crosses to another node with probability 1 − (pods on k / all pods)
-    (KUBERNETES.md). 3 nodes, 4 pods (placed 2/1/1: expected 0.5, 0.75, 0.75), 60 000
+    (docs/semantics.md#kube-proxy-dataplane). 3 nodes, 4 pods (placed 2/1/1: expected 0.5, 0.75, 0.75), 60 000
     requests, seed 9; tolerance 4 binomial standard errors sqrt(p(1 − p)/n_k) ≈ 0.013.
     """
     result = sim.simulate(scenario(nodes=3, replicas=4, rate=1_000.0, duration=60.0), seed=9)
@@ -270,7 +270,7 @@ def _seconds_scale(dist: Distribution) -> Distribution:
 
 @pytest.mark.parametrize("name", list(DISTRIBUTIONS))
 def test_distribution_samples_are_floats_not_truncated_to_integers(name):
-    """A known bug of other simulators: integer-truncated "exponential" draws (KUBERNETES.md).
+    """A known bug of other simulators: integer-truncated "exponential" draws (docs/semantics.md#latency-numbers).
     At a 2.5 s scale every draw is a float and none is a whole number (seed 7)."""
     dist = _seconds_scale(DISTRIBUTIONS[name][0])
     x = dist.sample(np.random.default_rng(7), 10_000)

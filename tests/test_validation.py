@@ -1,6 +1,6 @@
 """Loading a scenario: Kubernetes' defaults, validation and wording, address resolution.
 
-The expected messages are the API server's own (../shared/KUBERNETES.md), prefixed with
+The expected messages are the API server's own (docs/semantics.md#service-defaults-and-validation), prefixed with
 the file and the document, so a user can find the line and compare with ``kubectl apply``.
 """
 
@@ -253,7 +253,7 @@ def test_wrong_api_version_is_refused(tmp_path):
 
 
 def test_duplicate_node_port_is_already_allocated(tmp_path):
-    """The example of KUBERNETES.md: the second Service asking for 30080 is refused."""
+    """The example of docs/semantics.md#addresses: the second Service asking for 30080 is refused."""
     path = write(
         tmp_path,
         service("web", ports=[{"port": 80, "nodePort": 30080}]),

@@ -3,7 +3,7 @@
 Vertices are clients, nodes, pods and Services, each with its kind and IP; edges carry
 the one-way ``latency`` (a :class:`~sim.distributions.Distribution`). An external client
 is linked to node IPs only, because pod IPs are not routable from outside the cluster
-(../shared/KUBERNETES.md, "Addresses"); a client on a node shares that node's vertex
+(docs/semantics.md#addresses); a client on a node shares that node's vertex
 links. Nodes form a full mesh; a pod hangs off its node (veth, no cost). Services link
 to the pods they select (for drawing and inspection; the dataplane does the routing).
 """

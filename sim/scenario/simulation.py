@@ -53,7 +53,7 @@ class Node:
 @dataclass(frozen=True)
 class Network:
     """One-way latencies; a cross-node hop inside one datacentre is ~0.1–0.5 ms round trip
-    (../shared/KUBERNETES.md, "Latency numbers": no Kubernetes source gives a figure)."""
+    (docs/semantics.md#latency-numbers: no Kubernetes source gives a figure)."""
 
     client_to_node: Distribution
     node_to_node: Distribution
