@@ -9,7 +9,9 @@ shows its ClusterIP and ports. Arrows follow the NodePort path: client → node 
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -77,8 +79,6 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
     nodes = [n for n, d in g.nodes(data=True) if d["kind"] == "node"]
     services = [d for _, d in g.nodes(data=True) if d["kind"] == "service"]
     clients = [d for _, d in g.nodes(data=True) if d["kind"] == "client"]
-    node_ports = sorted({p.node_port for s in result.scenario.services for p in s.ports if p.node_port})
-    port_text = ":" + ",".join(map(str, node_ports)) if node_ports else ""
 
     # The cluster and its Services.
     left = 0.2
@@ -91,6 +91,25 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
         va="top",
         color="0.35",
     )
+    svc_pos = _draw_services(ax, services, left)
+    node_top, pod_pos = _draw_nodes(ax, result, g, nodes, alive, colors, left, at)
+    lb_pos = _draw_balancers(ax, result, node_top, colors)
+    _draw_calls(ax, result, svc_pos)
+    _draw_clients(ax, result, clients, svc_pos, node_top, lb_pos, colors)
+    _draw_dnat(ax, g, services, svc_pos, pod_pos)
+    ax.text(
+        0.01,
+        0.04,
+        "solid: client → node IP:nodePort\ndash-dot: in-cluster client → its node\n"
+        "dotted: kube-proxy rules (any node)\ndashed: DNAT to an endpoint",
+        fontsize=7,
+        color="0.3",
+        va="bottom",
+    )
+
+
+def _draw_services(ax: Axes, services: list[dict[str, Any]], left: float) -> dict[str, tuple[float, float]]:
+    """One box per Service; returns where its arrows start."""
     svc_w = min(0.3, 0.74 / max(1, len(services)))
     svc_pos: dict[str, tuple[float, float]] = {}
     for i, svc in enumerate(services):
@@ -106,7 +125,22 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
         )
         svc_pos[svc["name"]] = (x + svc_w / 2, 0.68)
 
-    # Nodes with their pods.
+    return svc_pos
+
+
+def _draw_nodes(
+    ax: Axes,
+    result: Result,
+    g: Any,
+    nodes: list[str],
+    alive: pd.DataFrame,
+    colors: dict[str, str],
+    left: float,
+    at: float,
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """Nodes with their IP:nodePort and the pods alive on them; returns node tops and pod anchors."""
+    node_ports = sorted({p.node_port for s in result.scenario.services for p in s.ports if p.node_port})
+    port_text = ":" + ",".join(map(str, node_ports)) if node_ports else ""
     width = (0.76 - 0.015 * (len(nodes) - 1)) / max(1, len(nodes))
     node_top: dict[str, tuple[float, float]] = {}
     pod_pos: dict[str, tuple[float, float]] = {}
@@ -139,7 +173,13 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
         if len(mine) > len(shown):
             ax.text(x + width / 2, 0.07, f"+{len(mine) - len(shown)} more pods", ha="center", fontsize=7)
 
-    # Load balancers, between the clients and the nodes.
+    return node_top, pod_pos
+
+
+def _draw_balancers(
+    ax: Axes, result: Result, node_top: dict[str, tuple[float, float]], colors: dict[str, str]
+) -> dict[str, tuple[float, float]]:
+    """Load balancers, between the clients and the nodes."""
     lb_pos: dict[str, tuple[float, float]] = {}
     balancers = [s for s in result.scenario.services if s.type == "LoadBalancer"]
     for k, lb in enumerate(balancers):
@@ -150,7 +190,12 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
         for name, top in node_top.items():
             _arrow(ax, (0.16, y), top, colors.get(name, "0.3"), lw=0.8)
 
-    # Calls between Services: from the Service of the calling pods to the one they call.
+    return lb_pos
+
+
+def _draw_calls(ax: Axes, result: Result, svc_pos: dict[str, tuple[float, float]]) -> None:
+    """Calls between Services: from the Service of the calling pods to the one they call."""
+    sim = result.scenario.simulation
     for dep in result.scenario.deployments:
         for call in sim.workloads[dep.name].calls:
             callers = [s.name for s in result.scenario.services if s.selects(dep.labels) and s.name in svc_pos]
@@ -160,7 +205,18 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
                     _arrow(ax, (start[0], start[1] + 0.12), (end[0], end[1] + 0.12), "#b03030", rad=-0.3)
                     ax.text((start[0] + end[0]) / 2, 0.85, "calls", color="#b03030", fontsize=7, ha="center")
 
-    # Clients outside, and the path their requests take.
+
+def _draw_clients(
+    ax: Axes,
+    result: Result,
+    clients: list[dict[str, Any]],
+    svc_pos: dict[str, tuple[float, float]],
+    node_top: dict[str, tuple[float, float]],
+    lb_pos: dict[str, tuple[float, float]],
+    colors: dict[str, str],
+) -> None:
+    """Clients outside, and the path their requests take."""
+    sim = result.scenario.simulation
     for j, client in enumerate(clients):
         y = 0.8 - j * 0.14
         _box(ax, 0.01, y - 0.05, 0.15, 0.1, edge="0.2", face="#fff8e6")
@@ -178,6 +234,16 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
         if svc is not None and spec.target.via in ("nodePort", "loadBalancer", "clusterIP"):
             for name in list(node_top)[:1]:
                 _arrow(ax, node_top[name], svc, "0.3", style=":", rad=-0.2)
+
+
+def _draw_dnat(
+    ax: Axes,
+    g: Any,
+    services: list[dict[str, Any]],
+    svc_pos: dict[str, tuple[float, float]],
+    pod_pos: dict[str, tuple[float, float]],
+) -> None:
+    """DNAT from each Service to its endpoints."""
     for svc in services:
         if svc["name"] not in svc_pos:
             continue
@@ -185,12 +251,3 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
             name = g.nodes[pod_vid].get("name")
             if g.nodes[pod_vid].get("kind") == "pod" and name in pod_pos:
                 _arrow(ax, svc_pos[svc["name"]], pod_pos[name], "0.45", style="--", lw=0.8)
-    ax.text(
-        0.01,
-        0.04,
-        "solid: client → node IP:nodePort\ndash-dot: in-cluster client → its node\n"
-        "dotted: kube-proxy rules (any node)\ndashed: DNAT to an endpoint",
-        fontsize=7,
-        color="0.3",
-        va="bottom",
-    )
