@@ -12,7 +12,7 @@ The public API for scripts and notebooks::
 
 The package is layered; each layer imports only those before it (``tests/test_layers.py``):
 
-- vocabulary: ``units``, ``distributions``, ``randomness``, ``errors``, ``limits``, ``version``,
+- vocabulary: ``units``, ``distributions``, ``randomness``, ``errors``, ``version``,
   ``endpoint_choice`` (kube-proxy's and the balancers' endpoint-choice strategies);
 - :mod:`sim.kube`: Kubernetes objects, their defaults and validation;
 - :mod:`sim.scenario`: the scenario file read, resolved and checked;

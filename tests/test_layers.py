@@ -1,6 +1,6 @@
 """The package's layers import downwards only.
 
-vocabulary (units, distributions, randomness, errors, limits, version, endpoint_choice)
+vocabulary (units, distributions, randomness, errors, version, endpoint_choice)
 ← kube ← scenario ← runtime ← results ← the entry points (api, plots, cli, bench).
 A module may import its own layer and any layer below it, never one above.
 """
@@ -12,7 +12,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sim"
 LAYERS = {"vocabulary": 0, "kube": 1, "scenario": 2, "runtime": 3, "results": 4, "entry": 5}
-VOCABULARY = {"units", "distributions", "randomness", "errors", "limits", "version", "endpoint_choice"}
+VOCABULARY = {"units", "distributions", "randomness", "errors", "version", "endpoint_choice"}
 
 
 def layer_of(module: str) -> str:

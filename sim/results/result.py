@@ -3,12 +3,15 @@
 Tables (documented columns; times in seconds from the start of the run):
 
 - ``requests``: one row per request: ``request_id, client, t_sent, t_done, latency,
-  entry_node, pod, pod_node, outcome``. Rows that never reached a pod have empty
-  (null) pod fields.
+  entry_node, pod, pod_node, outcome, client_ip, connection_id, parent_id``. Rows that
+  never reached a pod have empty (null) pod fields; ``connection_id`` is the id of the
+  request that opened the connection; ``parent_id`` is set on calls between Services.
 - ``timeline``: one row per change: ``time, deployment, pods_total, pods_ready,
-  endpoints`` (pods the dataplane routes to), ``event``, ``pod``.
+  endpoints`` (pods the dataplane routes to), ``event``, ``pod``, ``detail``.
 - ``pods``: one row per pod that ever existed: ``pod, deployment, node, ip, created,
-  ready, terminating, deleted, requests, utilisation``.
+  ready, terminating, deleted, routed, unrouted, requests, utilisation``.
+
+The summary also records the ``seed``, the ``engine`` that ran and the ``svcsim_version``.
 
 The summary's statistics are computed from these tables, over the measurement window
 ``[warmup, duration]``.
