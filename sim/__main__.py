@@ -4,4 +4,5 @@ import sys
 
 from sim.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing it (pytest --doctest-modules does) runs nothing
+    sys.exit(main())

@@ -1,7 +1,9 @@
 """The ``svcsim`` command line: run, plot, report, validate, get, bench.
 
 User mistakes (a bad scenario, a bad flag value) print one line per problem on stderr
-and exit with code 2; nothing is written. Tracebacks are for bugs only.
+and exit with code 2; nothing is written. Warnings (a valid scenario that is probably not
+meant) print as ``warning: ...``, one unwrapped line each on stderr, so ``grep`` finds them.
+Tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -95,9 +97,10 @@ def _duration_arg(source: str, flag: str, value: str) -> float:
 
 def _load(path: str) -> Scenario:
     scenario = load_scenario(Path(path))
-    err = Console(stderr=True)
     for warning in scenario.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        # One plain line per warning, as for errors: rich would wrap it at the terminal's width
+        # (80 columns off a terminal) and read brackets in it (``map[string]string``) as markup.
+        print(f"warning: {warning}", file=sys.stderr)
     return scenario
 
 

@@ -50,8 +50,10 @@ def parse_duration(value: object) -> float:
 def format_duration(seconds: float) -> str:
     """Write ``seconds`` back in the shortest exact unit, so resolved scenarios read naturally.
 
+    >>> format_duration(0.0105)
+    '10.5ms'
     >>> format_duration(0.0005)
-    '0.5ms'
+    '500us'
     >>> format_duration(300.0)
     '5m'
     """

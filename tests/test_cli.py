@@ -265,6 +265,32 @@ def test_validate_reports_every_problem_and_exits_2(tmp_path, capsys):
     assert "`selector` does not match template `labels`" in lines[1]
 
 
+@pytest.fixture
+def warned(quick: Path) -> Path:
+    """The quick guide scenario plus an ignored ConfigMap and a nodeSelector no node has: two long warnings."""
+    text = quick.read_text()
+    pod_spec = "    spec:\n      containers:"
+    assert pod_spec in text
+    text = text.replace(pod_spec, "    spec:\n      nodeSelector: {disk: nvme}\n      containers:")
+    quick.write_text(text + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\ndata: {a: b}\n")
+    return quick
+
+
+@pytest.mark.parametrize("command", [("validate",), ("run", "--quiet", "--no-plots", "--duration", "2s")])
+def test_each_warning_is_one_unwrapped_line_on_stderr(tmp_path, warned, capsys, monkeypatch, command):
+    monkeypatch.setenv("COLUMNS", "40")  # a narrow terminal must not wrap them either
+    extra = ("--out", tmp_path / "out") if command[0] == "run" else ()
+    code, _, stderr = run_cli(capsys, command[0], warned, *command[1:], *extra)
+    assert code == 0
+    assert stderr.splitlines() == [
+        f"warning: {warned}: document 4 (line 75): kind 'ConfigMap' is not simulated and is ignored",
+        f'warning: {warned}: document 2 (line 16): Deployment "myapp": spec.template.spec.nodeSelector: '
+        'no node has the labels map[string]string{"disk":"nvme"}: its pods stay Pending '
+        "(0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.)",
+    ]
+    assert all(len(line) > 80 for line in stderr.splitlines())
+
+
 # --- get --------------------------------------------------------------------------------------
 
 
