@@ -25,7 +25,7 @@ from sim.kube.deployment import Deployment, parse_deployment
 from sim.kube.service import Service, parse_service
 from sim.kube.validation import go_map
 from sim.randomness import Streams
-from sim.scenario.field_reader import SpecErrors
+from sim.scenario.field_reader import FieldReader
 from sim.scenario.simulation import Client, Node, Simulation
 from sim.scenario.simulation_parser import duration_problems, health_check_problems, parse_simulation, well_known_labels
 from sim.scenario.yaml_reader import json_type, read_documents
@@ -162,12 +162,12 @@ class _Loader:
                 if simulation is not None:
                     self.fail(label, "kind", f"a scenario has exactly one Simulation; the first is {simulation[0]}")
                     continue
-                errors = SpecErrors()
-                parsed = parse_simulation(doc, errors)
-                for path, message in errors.items:
+                fields = FieldReader()
+                parsed = parse_simulation(doc, fields)
+                for path, message in fields.problems:
                     self.fail(label, path, message)
                 simulation = (label, parsed)
-                simulation_ok = not errors.items
+                simulation_ok = not fields.problems
             elif kind == "Service" and api == "v1":
                 self._add_object("Service", parse_service, doc, number, line, services)
             elif kind == "Deployment" and api == "apps/v1":

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.distributions import Distribution
-from sim.scenario.field_reader import SpecErrors
 from sim.units import format_duration
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "Simulation",
     "Target",
     "Workload",
-    "parse_simulation",
 ]
 
 VIAS = ("nodePort", "clusterIP", "loadBalancer", "podIP")
@@ -258,10 +256,3 @@ def _client_manifest(c: Client) -> dict[str, Any]:
             conn["maxAge"] = format_duration(c.connections.max_age_s)
     out["connections"] = conn
     return out
-
-
-def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
-    """Read the Simulation document; problems go to ``errors`` (see :mod:`sim.scenario.simulation_parser`)."""
-    from sim.scenario.simulation_parser import parse_simulation as parse  # noqa: PLC0415 (that module imports this one)
-
-    return parse(doc, errors)
