@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from sim.distributions import parse_distribution
@@ -158,7 +159,7 @@ def duration_problems(
 
 
 def health_check_problems(
-    sim: Simulation, services: tuple[Service, ...] | list[Service], field: str = "spec.duration"
+    sim: Simulation, services: Sequence[Service], field: str = "spec.duration"
 ) -> list[tuple[str, str]]:
     """``(field, message)`` if the load balancers would probe more often than svcsim can afford."""
     balancers = sum(1 for s in services if s.type == "LoadBalancer")
