@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sim.kube.deployment import Deployment
-from sim.kube.service import Service
+from sim.kube.service import Service, ServiceType
 from sim.kube.validation import go_map
 from sim.scenario.documents import DeploymentDocument, Findings, Origin
 from sim.scenario.simulation import Client, Simulation
@@ -110,7 +110,7 @@ def _check_target(
             f"{path}.target.via",
             f'Invalid value: "nodePort": Service "{svc.name}" has type {svc.type} and no nodePort',
         )
-    if via == "loadBalancer" and svc.type != "LoadBalancer":
+    if via == "loadBalancer" and svc.type != ServiceType.LOAD_BALANCER:
         findings.fail(
             origin, f"{path}.target.via", f'Invalid value: "loadBalancer": Service "{svc.name}" has type {svc.type}'
         )

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterator, Sequence
 
 from sim.kube.addresses import ClusterIPAllocator, NodePortAllocator, RangeFull
-from sim.kube.service import Service, ServicePort
+from sim.kube.service import Service, ServicePort, ServiceType
 from sim.randomness import Streams
 from sim.scenario.documents import Findings, Origin, ServiceDocument
 from sim.scenario.simulation import Client, Node, Simulation
@@ -134,7 +134,7 @@ def _allocate(
 ) -> Service:
     """The Service with what it did not ask for allocated: ClusterIP, nodePorts, health-check port, ingress IP."""
     cluster_ip = svc.cluster_ip
-    if cluster_ip is None and svc.type != "ExternalName":  # an ExternalName is only a DNS alias
+    if cluster_ip is None and svc.type != ServiceType.EXTERNAL_NAME:  # an ExternalName is only a DNS alias
         try:
             cluster_ip = ips.allocate()
         except RangeFull as err:
@@ -154,7 +154,7 @@ def _allocate(
             health = ports.allocate()
         except RangeFull as err:
             findings.fail(origin, "spec.healthCheckNodePort", str(err))
-    ingress = _pasted_ingress(svc) or next(pool, None) if svc.type == "LoadBalancer" else None
+    ingress = _pasted_ingress(svc) or next(pool, None) if svc.type == ServiceType.LOAD_BALANCER else None
     return dataclasses.replace(
         svc, cluster_ip=cluster_ip, ports=tuple(new_ports), health_check_node_port=health, ingress_ip=ingress
     )

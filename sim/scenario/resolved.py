@@ -16,7 +16,7 @@ import yaml
 
 from sim.errors import Problem, ScenarioError
 from sim.kube.deployment import Deployment
-from sim.kube.service import Service
+from sim.kube.service import Service, SessionAffinity
 from sim.scenario.simulation import Simulation
 from sim.scenario.simulation_parser import duration_problems, health_check_problems
 
@@ -71,7 +71,8 @@ class Scenario:
 def _service_manifest(svc: Service) -> dict[str, Any]:
     doc = _copy(svc.manifest)
     spec = doc.setdefault("spec", {})
-    spec["type"] = svc.type
+    # Plain strings: YAML's safe dumper refuses str subclasses such as the StrEnums.
+    spec["type"] = str(svc.type)
     if svc.cluster_ip is not None:
         spec["clusterIP"] = svc.cluster_ip
         spec["clusterIPs"] = [svc.cluster_ip]
@@ -89,12 +90,12 @@ def _service_manifest(svc: Service) -> dict[str, Any]:
         }
         for p in svc.ports
     ]
-    spec["sessionAffinity"] = svc.session_affinity
-    if svc.session_affinity == "ClientIP":
+    spec["sessionAffinity"] = str(svc.session_affinity)
+    if svc.session_affinity == SessionAffinity.CLIENT_IP:
         spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": int(svc.affinity_timeout_s)}}
     if svc.external_traffic_policy:
-        spec["externalTrafficPolicy"] = svc.external_traffic_policy
-    spec["internalTrafficPolicy"] = svc.internal_traffic_policy
+        spec["externalTrafficPolicy"] = str(svc.external_traffic_policy)
+    spec["internalTrafficPolicy"] = str(svc.internal_traffic_policy)
     if svc.health_check_node_port is not None:
         spec["healthCheckNodePort"] = svc.health_check_node_port
     return doc

@@ -14,7 +14,7 @@ from typing import Any
 
 from sim.distributions import parse_distribution
 from sim.kube.deployment import MAX_REPLICAS
-from sim.kube.service import Service
+from sim.kube.service import Service, ServiceType
 from sim.kube.validation import dns1123_subdomain_problems
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.simulation import (
@@ -162,7 +162,7 @@ def health_check_problems(
     sim: Simulation, services: Sequence[Service], field: str = "spec.duration"
 ) -> list[tuple[str, str]]:
     """``(field, message)`` if the load balancers would probe more often than svcsim can afford."""
-    balancers = sum(1 for s in services if s.type == "LoadBalancer")
+    balancers = sum(1 for s in services if s.type == ServiceType.LOAD_BALANCER)
     interval = sim.cluster.load_balancer.health_check_interval_s
     checks = sim.duration_s / interval * balancers
     if checks <= MAX_HEALTH_CHECKS:
