@@ -13,7 +13,7 @@ from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
 from sim.kube.validation import go_map
 from sim.scenario.documents import DeploymentDocument, Findings, Origin
-from sim.scenario.simulation import Client, Simulation
+from sim.scenario.simulation import Client, Simulation, Via
 from sim.scenario.simulation_parser import health_check_problems
 
 __all__ = ["cross_check"]
@@ -104,17 +104,17 @@ def _check_target(
         )
         return
     via = client.target.via
-    if via == "nodePort" and not svc.has_node_ports:
+    if via == Via.NODE_PORT and not svc.has_node_ports:
         findings.fail(
             origin,
             f"{path}.target.via",
             f'Invalid value: "nodePort": Service "{svc.name}" has type {svc.type} and no nodePort',
         )
-    if via == "loadBalancer" and svc.type != ServiceType.LOAD_BALANCER:
+    if via == Via.LOAD_BALANCER and svc.type != ServiceType.LOAD_BALANCER:
         findings.fail(
             origin, f"{path}.target.via", f'Invalid value: "loadBalancer": Service "{svc.name}" has type {svc.type}'
         )
-    if via == "clusterIP" and svc.cluster_ip in (None, "None"):
+    if via == Via.CLUSTER_IP and svc.cluster_ip in (None, "None"):
         findings.fail(
             origin, f"{path}.target.via", f'Invalid value: "clusterIP": Service "{svc.name}" has no ClusterIP'
         )

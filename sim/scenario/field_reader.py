@@ -10,13 +10,17 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import yaml
 
 from sim.distributions import Distribution, parse_distribution, parse_seconds
+from sim.kube.validation import member
 
 __all__ = ["FieldReader", "yaml11_number_hint"]
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 # What YAML 1.2 (and JSON, and Go's decoder) read as a number but PyYAML's YAML 1.1 resolver
 # leaves as text: an exponent without a dot in the mantissa or without a sign (1e12, 2.5e3).
@@ -166,9 +170,21 @@ class FieldReader:
     def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> str:
         if value in choices:
             return str(value)
+        self._unsupported(value, path, choices)
+        return choices[0]
+
+    def one_of(self, value: Any, path: str, kind: type[_Choice]) -> _Choice:
+        """``value`` as a member of the fixed-choice field ``kind``; if it is none, that is
+        reported with the supported values in order, and the first member stands in."""
+        found = member(kind, value)
+        if found is None:
+            self._unsupported(value, path, tuple(kind))
+            return next(iter(kind))
+        return found
+
+    def _unsupported(self, value: Any, path: str, choices: tuple[str, ...]) -> None:
         listed = ", ".join(f'"{c}"' for c in choices)
         self.fail(path, f"Unsupported value: {value!r}: supported values: {listed}")
-        return choices[0]
 
     def cidr(self, value: Any, path: str) -> ipaddress.IPv4Network:
         try:

@@ -10,33 +10,34 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sim.distributions import Distribution
 from sim.units import format_duration
 
 __all__ = [
+    "Arrival",
     "Call",
     "Client",
     "Cluster",
+    "ConnectionMode",
     "Connections",
     "KubeProxy",
     "LoadBalancer",
     "Network",
     "Node",
+    "ProxyMode",
     "ScaleEvent",
     "Simulation",
     "Target",
+    "Via",
     "Workload",
 ]
 
-VIAS = ("nodePort", "clusterIP", "loadBalancer", "podIP")
-ARRIVALS = ("poisson", "constant")
-PROXY_MODES = ("iptables", "nftables", "ipvs")
 #: IPVS schedulers kube-proxy accepts (pkg/proxy/ipvs); lblc and lblcr are not modelled.
 IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "sed", "nq", "sh", "dh", "mh")
 LB_ALGORITHMS = ("random", "round-robin")
-CONNECTION_MODES = ("per-request", "keepalive")
 DEFAULT_NETWORK = {"clientToNode": "0.5ms", "nodeToNode": "0.2ms"}
 
 
@@ -83,9 +84,17 @@ class Cluster:
     load_balancer: LoadBalancer
 
 
+class ProxyMode(StrEnum):
+    """kube-proxy's ``--proxy-mode``: how the dataplane picks an endpoint for a new connection."""
+
+    IPTABLES = "iptables"
+    NFTABLES = "nftables"
+    IPVS = "ipvs"
+
+
 @dataclass(frozen=True)
 class KubeProxy:
-    mode: str
+    mode: ProxyMode
     sync_delay_s: float
     scheduler: str | None = None  # IPVS mode only; kube-proxy's default is rr
 
@@ -108,6 +117,13 @@ class Workload:
     calls: tuple[Call, ...] = ()
 
 
+class ConnectionMode(StrEnum):
+    """A new TCP connection for every request, or a pool of connections kept alive."""
+
+    PER_REQUEST = "per-request"
+    KEEPALIVE = "keepalive"
+
+
 @dataclass(frozen=True)
 class Connections:
     """How a client uses TCP connections: one per request, or a pool kept alive.
@@ -116,20 +132,37 @@ class Connections:
     connection to its pod), so keep-alive connections stay where they were opened.
     """
 
-    mode: str = "per-request"
+    mode: ConnectionMode = ConnectionMode.PER_REQUEST
     count: int = 1
     requests_per_connection: int | None = None
     max_age_s: float | None = None
 
     @property
     def keepalive(self) -> bool:
-        return self.mode == "keepalive"
+        return self.mode == ConnectionMode.KEEPALIVE
+
+
+class Via(StrEnum):
+    """How a client reaches its Service: a node's nodePort, the ClusterIP, the cloud load
+    balancer, or a pod IP directly (bypassing kube-proxy)."""
+
+    NODE_PORT = "nodePort"
+    CLUSTER_IP = "clusterIP"
+    LOAD_BALANCER = "loadBalancer"
+    POD_IP = "podIP"
+
+
+class Arrival(StrEnum):
+    """When a client's requests start: a Poisson process, or evenly spaced at the rate."""
+
+    POISSON = "poisson"
+    CONSTANT = "constant"
 
 
 @dataclass(frozen=True)
 class Target:
     service: str
-    via: str
+    via: Via
     port: int | str | None = None
 
 
@@ -140,7 +173,7 @@ class Client:
     location: str  # "external" or a node name
     target: Target
     rate: float
-    arrival: str
+    arrival: Arrival
     nodes: tuple[str, ...] | None
     connect_timeout_s: float
     timeout_s: float | None
@@ -212,7 +245,7 @@ def _lb_manifest(lb: LoadBalancer) -> dict[str, Any]:
 
 
 def _proxy_manifest(proxy: KubeProxy) -> dict[str, Any]:
-    out: dict[str, Any] = {"mode": proxy.mode, "syncDelay": format_duration(proxy.sync_delay_s)}
+    out: dict[str, Any] = {"mode": str(proxy.mode), "syncDelay": format_duration(proxy.sync_delay_s)}
     if proxy.scheduler is not None:
         out["scheduler"] = proxy.scheduler
     return out
@@ -230,7 +263,8 @@ def _workload_manifest(w: Workload) -> dict[str, Any]:
 
 
 def _client_manifest(c: Client) -> dict[str, Any]:
-    target: dict[str, Any] = {"service": c.target.service, "via": c.target.via}
+    # Fixed choices as plain strings: YAML's safe dumper refuses str subclasses such as StrEnums.
+    target: dict[str, Any] = {"service": c.target.service, "via": str(c.target.via)}
     if c.target.port is not None:
         target["port"] = c.target.port
     out: dict[str, Any] = {
@@ -239,7 +273,7 @@ def _client_manifest(c: Client) -> dict[str, Any]:
         "location": c.location,
         "target": target,
         "rate": c.rate,
-        "arrival": c.arrival,
+        "arrival": str(c.arrival),
     }
     if c.nodes is not None:
         out["nodes"] = list(c.nodes)
@@ -247,7 +281,7 @@ def _client_manifest(c: Client) -> dict[str, Any]:
     if c.timeout_s is not None:
         out["timeout"] = format_duration(c.timeout_s)
     out["ips"] = c.ips
-    conn: dict[str, Any] = {"mode": c.connections.mode}
+    conn: dict[str, Any] = {"mode": str(c.connections.mode)}
     if c.connections.keepalive:
         conn["count"] = c.connections.count
         if c.connections.requests_per_connection is not None:

@@ -18,24 +18,24 @@ from sim.kube.service import Service, ServiceType
 from sim.kube.validation import dns1123_subdomain_problems
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.simulation import (
-    ARRIVALS,
-    CONNECTION_MODES,
     DEFAULT_NETWORK,
     IPVS_SCHEDULERS,
     LB_ALGORITHMS,
-    PROXY_MODES,
-    VIAS,
+    Arrival,
     Call,
     Client,
     Cluster,
+    ConnectionMode,
     Connections,
     KubeProxy,
     LoadBalancer,
     Network,
     Node,
+    ProxyMode,
     ScaleEvent,
     Simulation,
     Target,
+    Via,
     Workload,
 )
 from sim.units import format_duration
@@ -94,7 +94,7 @@ def parse_simulation(doc: dict[str, Any], fields: FieldReader) -> Simulation:
         fields.fail("spec.warmup", f"must be shorter than spec.duration ({format_duration(duration)})")
     duration_ok = len(fields.problems) == before
     proxy = fields.keys(spec.get("kubeProxy"), "spec.kubeProxy", ("mode", "scheduler", "syncDelay"))
-    mode = fields.choice(proxy.get("mode", "iptables"), "spec.kubeProxy.mode", PROXY_MODES)
+    mode = fields.one_of(proxy.get("mode", ProxyMode.IPTABLES), "spec.kubeProxy.mode", ProxyMode)
     scheduler = None
     if mode == "ipvs":
         scheduler = fields.choice(proxy.get("scheduler", "rr"), "spec.kubeProxy.scheduler", IPVS_SCHEDULERS)
@@ -345,8 +345,8 @@ def _calls(raw: Any, path: str, fields: FieldReader) -> tuple[Call, ...]:
 
 def _connections(raw: Any, path: str, fields: FieldReader) -> Connections:
     c = fields.keys(raw, path, ("mode", "count", "requestsPerConnection", "maxAge"))
-    mode = fields.choice(c.get("mode", "per-request"), f"{path}.mode", CONNECTION_MODES)
-    if mode == "per-request":
+    mode = fields.one_of(c.get("mode", ConnectionMode.PER_REQUEST), f"{path}.mode", ConnectionMode)
+    if mode == ConnectionMode.PER_REQUEST:
         for key in ("count", "requestsPerConnection", "maxAge"):
             if key in c:
                 fields.fail(f"{path}.{key}", 'Forbidden: only used with mode "keepalive"')
@@ -397,7 +397,7 @@ def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
         t = fields.keys(c.get("target"), f"{path}.target", ("service", "via", "port"), required=("service",))
         target = Target(
             service=fields.string(t["service"], f"{path}.target.service") if "service" in t else "",
-            via=fields.choice(t.get("via", "nodePort"), f"{path}.target.via", VIAS),
+            via=fields.one_of(t.get("via", Via.NODE_PORT), f"{path}.target.via", Via),
             port=fields.port(t.get("port"), f"{path}.target.port"),
         )
         nodes = c.get("nodes")
@@ -419,7 +419,7 @@ def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
                 location=fields.string(c.get("location", "external"), f"{path}.location"),
                 target=target,
                 rate=float(fields.number(c.get("rate", 1.0), f"{path}.rate", strict=True)),
-                arrival=fields.choice(c.get("arrival", "poisson"), f"{path}.arrival", ARRIVALS),
+                arrival=fields.one_of(c.get("arrival", Arrival.POISSON), f"{path}.arrival", Arrival),
                 nodes=tuple(nodes) if nodes is not None else None,
                 connect_timeout_s=fields.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
                 timeout_s=None if timeout is None else fields.duration(timeout, f"{path}.timeout"),
