@@ -13,8 +13,8 @@ from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
 from sim.kube.validation import go_map
 from sim.scenario.documents import DeploymentDocument, Findings, Origin
+from sim.scenario.run_limits import health_check_problems
 from sim.scenario.simulation import Client, Simulation, Via
-from sim.scenario.simulation_parser import health_check_problems
 
 __all__ = ["cross_check"]
 

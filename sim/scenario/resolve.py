@@ -17,9 +17,8 @@ from sim.kube.service import Service, ServicePort, ServiceType
 from sim.randomness import Streams
 from sim.scenario.documents import Findings, Origin, ServiceDocument
 from sim.scenario.simulation import Client, Node, Simulation
-from sim.scenario.simulation_parser import well_known_labels
 
-__all__ = ["resolve_cluster", "resolve_services"]
+__all__ = ["resolve_cluster", "resolve_services", "well_known_labels"]
 
 
 def resolve_cluster(simulation: Simulation, origin: Origin, findings: Findings) -> Simulation:
@@ -50,6 +49,14 @@ def resolve_cluster(simulation: Simulation, origin: Origin, findings: Findings) 
     return dataclasses.replace(
         simulation, cluster=dataclasses.replace(cluster, nodes=tuple(nodes)), clients=tuple(clients)
     )
+
+
+def well_known_labels(node: str) -> dict[str, str]:
+    """The labels the kubelet puts on every Node (kubernetes.io/docs/reference/labels-annotations-taints/).
+
+    svcsim's nodes are linux/amd64, so a pasted ``nodeSelector: {kubernetes.io/os: linux}`` schedules.
+    """
+    return {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node, "kubernetes.io/os": "linux"}
 
 
 def _client_ips(

@@ -17,8 +17,8 @@ import yaml
 from sim.errors import Problem, ScenarioError
 from sim.kube.deployment import Deployment
 from sim.kube.service import Service, SessionAffinity
+from sim.scenario.run_limits import duration_problems, health_check_problems
 from sim.scenario.simulation import Simulation
-from sim.scenario.simulation_parser import duration_problems, health_check_problems
 
 __all__ = ["Scenario"]
 
