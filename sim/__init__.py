@@ -24,7 +24,7 @@ The package is layered; each layer imports only those before it (``tests/test_la
 from sim.api import load_result, load_scenario, simulate
 from sim.errors import Problem, ScenarioError
 from sim.results.result import Result
-from sim.scenario.load import Scenario
+from sim.scenario.resolved import Scenario
 from sim.version import VERSION
 
 __all__ = ["Problem", "Result", "Scenario", "ScenarioError", "load_result", "load_scenario", "simulate"]

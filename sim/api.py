@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 from sim.results.result import Result, build_result, load_result
 from sim.runtime.run import run
-from sim.scenario.load import Scenario, load_scenario
+from sim.scenario.load import load_scenario
+from sim.scenario.resolved import Scenario
 
 __all__ = ["load_result", "load_scenario", "simulate"]
 

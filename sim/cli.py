@@ -26,7 +26,8 @@ from sim.results.kubectl import format_table, pod_rows, service_rows
 from sim.results.plots import render_plots, save_plots
 from sim.results.report import write_report
 from sim.results.result import Result
-from sim.scenario.load import Scenario, load_scenario
+from sim.scenario.load import load_scenario
+from sim.scenario.resolved import Scenario
 from sim.units import format_duration, parse_duration
 
 __all__ = ["main"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sim.kube.validation import (
@@ -24,6 +25,7 @@ from sim.kube.validation import (
     go,
     is_str_map,
     mapping,
+    member,
     object_name,
     port_name_problems,
     sequence,
@@ -31,13 +33,52 @@ from sim.kube.validation import (
     valid_port,
 )
 
-__all__ = ["FieldError", "Service", "ServicePort", "parse_service"]
+__all__ = [
+    "FieldError",
+    "Service",
+    "ServicePort",
+    "ServiceType",
+    "SessionAffinity",
+    "TrafficDistribution",
+    "TrafficPolicy",
+    "parse_service",
+]
 
-SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
-TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameNode", "PreferSameZone")
 DEFAULT_AFFINITY_TIMEOUT_S = 10800.0  # sessionAffinityConfig.clientIP.timeoutSeconds default (3 h)
 MAX_AFFINITY_TIMEOUT_S = 86400
 PROTOCOLS = ("SCTP", "TCP", "UDP")
+
+
+class ServiceType(StrEnum):
+    """``spec.type``: how the Service is reached (an ExternalName is only a DNS alias)."""
+
+    CLUSTER_IP = "ClusterIP"
+    EXTERNAL_NAME = "ExternalName"
+    LOAD_BALANCER = "LoadBalancer"
+    NODE_PORT = "NodePort"
+
+
+class TrafficPolicy(StrEnum):
+    """``spec.externalTrafficPolicy`` and ``spec.internalTrafficPolicy``: any ready endpoint in the
+    cluster, or only those on the node the traffic arrived at."""
+
+    CLUSTER = "Cluster"
+    LOCAL = "Local"
+
+
+class SessionAffinity(StrEnum):
+    """``spec.sessionAffinity``: ClientIP pins a client's connections to one endpoint for a while."""
+
+    CLIENT_IP = "ClientIP"
+    NONE = "None"
+
+
+class TrafficDistribution(StrEnum):
+    """``spec.trafficDistribution``: a preference for topologically close endpoints (KEP-4444)."""
+
+    PREFER_CLOSE = "PreferClose"
+    PREFER_SAME_NODE = "PreferSameNode"
+    PREFER_SAME_ZONE = "PreferSameZone"
 
 
 @dataclass(frozen=True)
@@ -61,16 +102,16 @@ class Service:
 
     name: str
     namespace: str
-    type: str
+    type: ServiceType
     selector: dict[str, str] | None
     ports: tuple[ServicePort, ...]
     cluster_ip: str | None
-    external_traffic_policy: str | None
-    session_affinity: str
+    external_traffic_policy: TrafficPolicy | None
+    session_affinity: SessionAffinity
     manifest: dict[str, Any] = field(repr=False, compare=False)
     affinity_timeout_s: float = DEFAULT_AFFINITY_TIMEOUT_S
-    internal_traffic_policy: str = "Cluster"
-    traffic_distribution: str | None = None
+    internal_traffic_policy: TrafficPolicy = TrafficPolicy.CLUSTER
+    traffic_distribution: TrafficDistribution | None = None
     allocate_load_balancer_node_ports: bool = True
     health_check_node_port: int | None = None
     ingress_ip: str | None = None  # the load balancer's address, once provisioned
@@ -78,12 +119,14 @@ class Service:
     @property
     def has_node_ports(self) -> bool:
         """NodePort Services, and LoadBalancers unless ``allocateLoadBalancerNodePorts: false``."""
-        return self.type == "NodePort" or (self.type == "LoadBalancer" and self.allocate_load_balancer_node_ports)
+        return self.type == ServiceType.NODE_PORT or (
+            self.type == ServiceType.LOAD_BALANCER and self.allocate_load_balancer_node_ports
+        )
 
     @property
     def needs_health_check_port(self) -> bool:
         """A LoadBalancer with policy Local gets a healthCheckNodePort (service/storage/alloc.go)."""
-        return self.type == "LoadBalancer" and self.external_traffic_policy == "Local"
+        return self.type == ServiceType.LOAD_BALANCER and self.external_traffic_policy == TrafficPolicy.LOCAL
 
     def port(self, wanted: int | str | None) -> ServicePort:
         """The port a client or call names (number or name); the first if none is named."""
@@ -105,11 +148,11 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     spec = mapping(doc.get("spec"), "spec", errors)
     name = object_name(meta, errors, DNS1035, DNS1035_MSG, DNS1035_MAX_LENGTH)
     # SetDefaults_Service (defaults.go) treats "" like an omitted field throughout.
-    svc_type = default(spec.get("type"), "ClusterIP")
-    if svc_type not in SERVICE_TYPES:
-        errors.append(unsupported("spec.type", svc_type, SERVICE_TYPES))
+    svc_type = default(spec.get("type"), ServiceType.CLUSTER_IP)
+    if member(ServiceType, svc_type) is None:
+        errors.append(unsupported("spec.type", svc_type, ServiceType))
     raw_ports = sequence(spec.get("ports"), "spec.ports", errors)
-    if svc_type != "ExternalName" and not raw_ports and isinstance(spec.get("ports"), list | None):
+    if svc_type != ServiceType.EXTERNAL_NAME and not raw_ports and isinstance(spec.get("ports"), list | None):
         errors.append(FieldError("spec.ports", "Required value"))
     ports = [_service_port(p, i, svc_type, len(raw_ports), errors) for i, p in enumerate(raw_ports)]
     seen_names: set[str] = set()
@@ -123,29 +166,29 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
         errors.append(FieldError("spec.selector", f"Invalid value: {go(selector)}: must be a map of strings"))
         selector = None
     etp = default(spec.get("externalTrafficPolicy"), None)
-    if etp is not None and etp not in ("Cluster", "Local"):
-        errors.append(unsupported("spec.externalTrafficPolicy", etp, ("Cluster", "Local")))
-    if etp is not None and svc_type not in ("NodePort", "LoadBalancer"):
+    if etp is not None and member(TrafficPolicy, etp) is None:
+        errors.append(unsupported("spec.externalTrafficPolicy", etp, TrafficPolicy))
+    if etp is not None and svc_type not in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
         errors.append(
             FieldError(
                 "spec.externalTrafficPolicy",
                 f"Invalid value: {go(etp)}: may only be set for externally-accessible services",
             )
         )
-    if etp is None and svc_type in ("NodePort", "LoadBalancer"):
-        etp = "Cluster"
-    affinity = default(spec.get("sessionAffinity"), "None")
-    if affinity not in ("ClientIP", "None"):
-        errors.append(unsupported("spec.sessionAffinity", affinity, ("ClientIP", "None")))
+    if etp is None and svc_type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
+        etp = TrafficPolicy.CLUSTER
+    affinity = default(spec.get("sessionAffinity"), SessionAffinity.NONE)
+    if member(SessionAffinity, affinity) is None:
+        errors.append(unsupported("spec.sessionAffinity", affinity, SessionAffinity))
     affinity_timeout = _affinity_timeout(spec, affinity, errors)
-    itp = default(spec.get("internalTrafficPolicy"), "Cluster")
-    if itp not in ("Cluster", "Local"):
-        errors.append(unsupported("spec.internalTrafficPolicy", itp, ("Cluster", "Local")))
+    itp = default(spec.get("internalTrafficPolicy"), TrafficPolicy.CLUSTER)
+    if member(TrafficPolicy, itp) is None:
+        errors.append(unsupported("spec.internalTrafficPolicy", itp, TrafficPolicy))
     distribution = default(spec.get("trafficDistribution"), None)
-    if distribution is not None and distribution not in TRAFFIC_DISTRIBUTIONS:
-        errors.append(unsupported("spec.trafficDistribution", distribution, TRAFFIC_DISTRIBUTIONS))
+    if distribution is not None and member(TrafficDistribution, distribution) is None:
+        errors.append(unsupported("spec.trafficDistribution", distribution, TrafficDistribution))
     allocate = spec.get("allocateLoadBalancerNodePorts")
-    if allocate is not None and svc_type != "LoadBalancer":
+    if allocate is not None and svc_type != ServiceType.LOAD_BALANCER:
         errors.append(
             FieldError(
                 "spec.allocateLoadBalancerNodePorts", "Forbidden: may only be used when `type` is 'LoadBalancer'"
@@ -156,7 +199,9 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
             FieldError("spec.allocateLoadBalancerNodePorts", f"Invalid value: {go(allocate)}: must be a boolean")
         )
     health_port = spec.get("healthCheckNodePort")
-    if health_port is not None and not (valid_port(health_port) and svc_type == "LoadBalancer" and etp == "Local"):
+    if health_port is not None and not (
+        valid_port(health_port) and svc_type == ServiceType.LOAD_BALANCER and etp == TrafficPolicy.LOCAL
+    ):
         errors.append(
             FieldError(
                 "spec.healthCheckNodePort",
@@ -168,7 +213,7 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     if cluster_ip is not None and not isinstance(cluster_ip, str):
         errors.append(FieldError("spec.clusterIP", f"Invalid value: {go(cluster_ip)}: must be a valid IP address"))
         cluster_ip = None
-    if cluster_ip == "None" and svc_type in ("NodePort", "LoadBalancer"):
+    if cluster_ip == "None" and svc_type in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
         errors.append(
             FieldError(
                 "spec.clusterIPs[0]",
@@ -182,16 +227,16 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     return Service(
         name=name,
         namespace=str(meta.get("namespace", "default")),
-        type=svc_type,
+        type=ServiceType(svc_type),
         selector=dict(selector) if selector is not None else None,
         ports=tuple(p for p in ports if p is not None),
         cluster_ip=cluster_ip or None,
-        external_traffic_policy=etp,
-        session_affinity=affinity,
+        external_traffic_policy=TrafficPolicy(etp) if etp is not None else None,
+        session_affinity=SessionAffinity(affinity),
         manifest=doc,
         affinity_timeout_s=affinity_timeout,
-        internal_traffic_policy=itp,
-        traffic_distribution=distribution,
+        internal_traffic_policy=TrafficPolicy(itp),
+        traffic_distribution=TrafficDistribution(distribution) if distribution is not None else None,
         allocate_load_balancer_node_ports=allocate is not False,
         health_check_node_port=health_port,
     ), []
@@ -201,7 +246,7 @@ def _external_addresses(spec: dict[str, Any], svc_type: str, errors: list[FieldE
     """``externalName`` (ExternalName Services: a DNS-1123 subdomain, maybe with a trailing dot)
     and ``externalIPs`` (valid IPs), as ValidateServiceSpec checks them."""
     name = spec.get("externalName")
-    if svc_type == "ExternalName":
+    if svc_type == ServiceType.EXTERNAL_NAME:
         cname = name.removesuffix(".") if isinstance(name, str) else name
         if not cname:
             errors.append(FieldError("spec.externalName", "Required value"))
@@ -241,7 +286,7 @@ def _affinity_timeout(spec: dict[str, Any], affinity: str, errors: list[FieldErr
     if config is None:
         return DEFAULT_AFFINITY_TIMEOUT_S
     path = "spec.sessionAffinityConfig"
-    if affinity != "ClientIP":
+    if affinity != SessionAffinity.CLIENT_IP:
         errors.append(FieldError(path, f"Invalid value: {go(config)}: must not be set when sessionAffinity is None"))
         return DEFAULT_AFFINITY_TIMEOUT_S
     client_ip = mapping(mapping(config, path, errors).get("clientIP"), f"{path}.clientIP", errors)
@@ -293,7 +338,7 @@ def _service_port(raw: Any, i: int, svc_type: str, count: int, errors: list[Fiel
     if node_port == 0 and not isinstance(node_port, bool):
         node_port = None
     if node_port is not None:
-        if svc_type not in ("NodePort", "LoadBalancer"):
+        if svc_type not in (ServiceType.NODE_PORT, ServiceType.LOAD_BALANCER):
             errors.append(FieldError(f"{path}.nodePort", f"Forbidden: may not be used when `type` is '{svc_type}'"))
         elif not valid_port(node_port):
             errors.append(

@@ -8,9 +8,10 @@ rendered in messages the way Go prints them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 __all__ = [
     "DNS1035",
@@ -28,12 +29,15 @@ __all__ = [
     "is_str_map",
     "mapping",
     "max_length_problem",
+    "member",
     "object_name",
     "port_name_problems",
     "sequence",
     "unsupported",
     "valid_port",
 ]
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -142,7 +146,16 @@ def is_str_map(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
 
-def unsupported(path: str, value: Any, supported: tuple[str, ...]) -> FieldError:
+def member(kind: type[_Choice], value: Any) -> _Choice | None:
+    """The member of the fixed-choice field ``kind`` whose value is ``value``, or None.
+
+    (Python 3.11's ``value in kind`` raises TypeError for a plain string.)
+    """
+    return next((choice for choice in kind if choice == value), None)
+
+
+def unsupported(path: str, value: Any, supported: Iterable[str]) -> FieldError:
+    """NotSupported: ``value`` is none of the ``supported`` values, which are listed in order."""
     choices = ", ".join(f'"{s}"' for s in supported)
     return FieldError(path, f"Unsupported value: {go(value)}: supported values: {choices}")
 

@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from sim.kube.service import Service
-from sim.scenario.load import Scenario
+from sim.scenario.resolved import Scenario
 from sim.units import human_age
 
 __all__ = ["format_table", "pod_rows", "service_rows"]

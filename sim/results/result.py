@@ -42,7 +42,7 @@ from sim.version import VERSION
 if TYPE_CHECKING:
     from sim.runtime.pods import Pod
     from sim.runtime.run import RunRecord
-    from sim.scenario.load import Scenario
+    from sim.scenario.resolved import Scenario
 
 __all__ = ["Result", "build_result", "load_result", "summarize"]
 

@@ -32,7 +32,7 @@ from sim.runtime.placement import place
 from sim.runtime.pod_identity import PodNames
 from sim.runtime.pods import INF, Pod
 from sim.runtime.topology import Topology
-from sim.scenario.load import Scenario
+from sim.scenario.resolved import Scenario
 
 __all__ = ["ZONE_LABEL", "ControlPlane"]
 

@@ -35,7 +35,7 @@ from sim.runtime.requests.events import EventEngine
 from sim.runtime.requests.outcomes import ClientTable, settle
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.topology import Topology
-from sim.scenario.load import Scenario
+from sim.scenario.resolved import Scenario
 from sim.scenario.simulation import Client
 
 __all__ = ["RunRecord", "run"]

@@ -17,7 +17,7 @@ import networkx as nx
 from sim.distributions import Constant, Distribution
 
 if TYPE_CHECKING:
-    from sim.scenario.load import Scenario
+    from sim.scenario.resolved import Scenario
 
 __all__ = ["Topology"]
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 import yaml
 
 from sim.distributions import Distribution, parse_distribution, parse_seconds
+from sim.kube.validation import member
 
-__all__ = ["SpecErrors", "yaml11_number_hint"]
+__all__ = ["FieldReader", "yaml11_number_hint"]
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
 
 # What YAML 1.2 (and JSON, and Go's decoder) read as a number but PyYAML's YAML 1.1 resolver
 # leaves as text: an exponent without a dot in the mantissa or without a sign (1e12, 2.5e3).
@@ -53,21 +57,23 @@ def yaml11_number_hint(value: Any, *, integer: bool = False) -> str:
     return f" (write {written} without quotes: a quoted number is text)"
 
 
-class SpecErrors:
-    """Collects ``(field path, message)`` pairs while a document is read."""
+class FieldReader:
+    """Reads user fields by path, each method returning a usable value even when the field is
+    wrong, and collects every problem as ``(field path, message)`` in ``problems``."""
 
     def __init__(self) -> None:
-        self.items: list[tuple[str, str]] = []
+        self.problems: list[tuple[str, str]] = []
 
-    def add(self, path: str, message: str) -> None:
-        self.items.append((path, message))
+    def fail(self, path: str, message: str) -> None:
+        """Record a problem with the field at ``path``."""
+        self.problems.append((path, message))
 
     def listing(self, value: Any, path: str, what: str) -> list[Any]:
         """``value`` as a list (an omitted field is empty); anything else is reported."""
         if value is None:
             return []
         if not isinstance(value, list):
-            self.add(path, f"must be a list of {what}")
+            self.fail(path, f"must be a list of {what}")
             return []
         return value
 
@@ -76,26 +82,26 @@ class SpecErrors:
         if value is None:
             value = {}
         if not isinstance(value, dict):
-            self.add(path, f"must be a mapping, got {value!r}")
+            self.fail(path, f"must be a mapping, got {value!r}")
             return {}
         for key in value:
             if key not in allowed:
-                self.add(_join(path, key), f"unknown field; expected one of: {', '.join(allowed)}")
+                self.fail(_join(path, key), f"unknown field; expected one of: {', '.join(allowed)}")
         for key in required:
             if key not in value:
-                self.add(_join(path, key), "Required value")
+                self.fail(_join(path, key), "Required value")
         return value
 
     def duration(self, value: Any, path: str, default: float | None = None) -> float:
         if value is None:
             if default is None:
-                self.add(path, "Required value")
+                self.fail(path, "Required value")
                 return 0.0
             return default
         try:
             return parse_seconds(value)
         except ValueError as err:
-            self.add(path, f"{err}{yaml11_number_hint(value)}")
+            self.fail(path, f"{err}{yaml11_number_hint(value)}")
             return 0.0
 
     def distribution(self, value: Any, path: str, allow_zero: bool = True) -> Distribution | None:
@@ -106,9 +112,9 @@ class SpecErrors:
             head, sep, rest = text.partition(": ")
             if sep and head.isidentifier():
                 hint = yaml11_number_hint(value.get(head)) if isinstance(value, dict) else ""
-                self.add(f"{path}.{head}", rest + hint)
+                self.fail(f"{path}.{head}", rest + hint)
             else:
-                self.add(path, text + yaml11_number_hint(value))
+                self.fail(path, text + yaml11_number_hint(value))
             return None
 
     def number(
@@ -137,19 +143,19 @@ class SpecErrors:
                 return value
             limit = int(maximum) if float(maximum).is_integer() else maximum
             because = f" ({why})" if why else ""
-            self.add(path, f"Invalid value: {shown}: must be less than or equal to {limit}{because}")
+            self.fail(path, f"Invalid value: {shown}: must be less than or equal to {limit}{because}")
             return maximum
         sign = ">" if strict else ">="
         what = "an integer" if integer else "a finite number"
         hint = yaml11_number_hint(value, integer=integer)
-        self.add(path, f"Invalid value: {shown}: must be {what} {sign} {minimum:g}{hint}")
+        self.fail(path, f"Invalid value: {shown}: must be {what} {sign} {minimum:g}{hint}")
         return minimum
 
     def string(self, value: Any, path: str) -> str:
         """A non-empty string (a name, a reference to one); anything else is reported."""
         if isinstance(value, str) and value:
             return value
-        self.add(path, f"Invalid value: {value!r}: must be a non-empty string")
+        self.fail(path, f"Invalid value: {value!r}: must be a non-empty string")
         return ""
 
     def port(self, value: Any, path: str) -> int | str | None:
@@ -158,21 +164,33 @@ class SpecErrors:
             return value
         if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
             return value
-        self.add(path, f"Invalid value: {value!r}: must be a port number (1-65535) or a port name")
+        self.fail(path, f"Invalid value: {value!r}: must be a port number (1-65535) or a port name")
         return None
 
     def choice(self, value: Any, path: str, choices: tuple[str, ...]) -> str:
         if value in choices:
             return str(value)
-        listed = ", ".join(f'"{c}"' for c in choices)
-        self.add(path, f"Unsupported value: {value!r}: supported values: {listed}")
+        self._unsupported(value, path, choices)
         return choices[0]
+
+    def one_of(self, value: Any, path: str, kind: type[_Choice]) -> _Choice:
+        """``value`` as a member of the fixed-choice field ``kind``; if it is none, that is
+        reported with the supported values in order, and the first member stands in."""
+        found = member(kind, value)
+        if found is None:
+            self._unsupported(value, path, tuple(kind))
+            return next(iter(kind))
+        return found
+
+    def _unsupported(self, value: Any, path: str, choices: tuple[str, ...]) -> None:
+        listed = ", ".join(f'"{c}"' for c in choices)
+        self.fail(path, f"Unsupported value: {value!r}: supported values: {listed}")
 
     def cidr(self, value: Any, path: str) -> ipaddress.IPv4Network:
         try:
             return ipaddress.IPv4Network(str(value), strict=True)
         except ValueError as err:
-            self.add(path, f"Invalid value: {value!r}: must be an IPv4 CIDR such as 10.244.0.0/16 ({err})")
+            self.fail(path, f"Invalid value: {value!r}: must be an IPv4 CIDR such as 10.244.0.0/16 ({err})")
             return ipaddress.IPv4Network("0.0.0.0/0")
 
 

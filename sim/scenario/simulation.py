@@ -10,36 +10,32 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from sim import endpoint_choice
 from sim.distributions import Distribution
-from sim.scenario.field_reader import SpecErrors
+from sim.endpoint_choice import ProxyMode
 from sim.units import format_duration
 
 __all__ = [
+    "Arrival",
     "Call",
     "Client",
     "Cluster",
+    "ConnectionMode",
     "Connections",
     "KubeProxy",
     "LoadBalancer",
     "Network",
     "Node",
+    "ProxyMode",
     "ScaleEvent",
     "Simulation",
     "Target",
+    "Via",
     "Workload",
-    "parse_simulation",
 ]
 
-VIAS = ("nodePort", "clusterIP", "loadBalancer", "podIP")
-ARRIVALS = ("poisson", "constant")
-PROXY_MODES = ("iptables", "nftables", "ipvs")
-#: IPVS schedulers svcsim models, from the strategy registry (:mod:`sim.endpoint_choice`).
-IPVS_SCHEDULERS = tuple(endpoint_choice.IPVS_SCHEDULERS)
-LB_ALGORITHMS = tuple(endpoint_choice.BALANCER_ALGORITHMS)  # from the strategy registry
-CONNECTION_MODES = ("per-request", "keepalive")
 DEFAULT_NETWORK = {"clientToNode": "0.5ms", "nodeToNode": "0.2ms"}
 
 
@@ -88,7 +84,7 @@ class Cluster:
 
 @dataclass(frozen=True)
 class KubeProxy:
-    mode: str
+    mode: ProxyMode
     sync_delay_s: float
     scheduler: str | None = None  # IPVS mode only; kube-proxy's default is rr
 
@@ -111,6 +107,13 @@ class Workload:
     calls: tuple[Call, ...] = ()
 
 
+class ConnectionMode(StrEnum):
+    """A new TCP connection for every request, or a pool of connections kept alive."""
+
+    PER_REQUEST = "per-request"
+    KEEPALIVE = "keepalive"
+
+
 @dataclass(frozen=True)
 class Connections:
     """How a client uses TCP connections: one per request, or a pool kept alive.
@@ -119,20 +122,37 @@ class Connections:
     connection to its pod), so keep-alive connections stay where they were opened.
     """
 
-    mode: str = "per-request"
+    mode: ConnectionMode = ConnectionMode.PER_REQUEST
     count: int = 1
     requests_per_connection: int | None = None
     max_age_s: float | None = None
 
     @property
     def keepalive(self) -> bool:
-        return self.mode == "keepalive"
+        return self.mode == ConnectionMode.KEEPALIVE
+
+
+class Via(StrEnum):
+    """How a client reaches its Service: a node's nodePort, the ClusterIP, the cloud load
+    balancer, or a pod IP directly (bypassing kube-proxy)."""
+
+    NODE_PORT = "nodePort"
+    CLUSTER_IP = "clusterIP"
+    LOAD_BALANCER = "loadBalancer"
+    POD_IP = "podIP"
+
+
+class Arrival(StrEnum):
+    """When a client's requests start: a Poisson process, or evenly spaced at the rate."""
+
+    POISSON = "poisson"
+    CONSTANT = "constant"
 
 
 @dataclass(frozen=True)
 class Target:
     service: str
-    via: str
+    via: Via
     port: int | str | None = None
 
 
@@ -143,7 +163,7 @@ class Client:
     location: str  # "external" or a node name
     target: Target
     rate: float
-    arrival: str
+    arrival: Arrival
     nodes: tuple[str, ...] | None
     connect_timeout_s: float
     timeout_s: float | None
@@ -215,7 +235,7 @@ def _lb_manifest(lb: LoadBalancer) -> dict[str, Any]:
 
 
 def _proxy_manifest(proxy: KubeProxy) -> dict[str, Any]:
-    out: dict[str, Any] = {"mode": proxy.mode, "syncDelay": format_duration(proxy.sync_delay_s)}
+    out: dict[str, Any] = {"mode": str(proxy.mode), "syncDelay": format_duration(proxy.sync_delay_s)}
     if proxy.scheduler is not None:
         out["scheduler"] = proxy.scheduler
     return out
@@ -233,7 +253,8 @@ def _workload_manifest(w: Workload) -> dict[str, Any]:
 
 
 def _client_manifest(c: Client) -> dict[str, Any]:
-    target: dict[str, Any] = {"service": c.target.service, "via": c.target.via}
+    # Fixed choices as plain strings: YAML's safe dumper refuses str subclasses such as StrEnums.
+    target: dict[str, Any] = {"service": c.target.service, "via": str(c.target.via)}
     if c.target.port is not None:
         target["port"] = c.target.port
     out: dict[str, Any] = {
@@ -242,7 +263,7 @@ def _client_manifest(c: Client) -> dict[str, Any]:
         "location": c.location,
         "target": target,
         "rate": c.rate,
-        "arrival": c.arrival,
+        "arrival": str(c.arrival),
     }
     if c.nodes is not None:
         out["nodes"] = list(c.nodes)
@@ -250,7 +271,7 @@ def _client_manifest(c: Client) -> dict[str, Any]:
     if c.timeout_s is not None:
         out["timeout"] = format_duration(c.timeout_s)
     out["ips"] = c.ips
-    conn: dict[str, Any] = {"mode": c.connections.mode}
+    conn: dict[str, Any] = {"mode": str(c.connections.mode)}
     if c.connections.keepalive:
         conn["count"] = c.connections.count
         if c.connections.requests_per_connection is not None:
@@ -259,10 +280,3 @@ def _client_manifest(c: Client) -> dict[str, Any]:
             conn["maxAge"] = format_duration(c.connections.max_age_s)
     out["connections"] = conn
     return out
-
-
-def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
-    """Read the Simulation document; problems go to ``errors`` (see :mod:`sim.scenario.simulation_parser`)."""
-    from sim.scenario.simulation_parser import parse_simulation as parse  # noqa: PLC0415 (that module imports this one)
-
-    return parse(doc, errors)

@@ -2,7 +2,8 @@
 
 Every field is checked once, here: unknown keys, types, units, and the bounds that keep a
 run finite. Kubernetes' rules and wording are used where Kubernetes has them (node names,
-pod CIDRs per node); svcsim's own limits say that they are svcsim's and why.
+pod CIDRs per node); svcsim's own limits (:mod:`sim.scenario.run_limits`) say that they are
+svcsim's and why.
 """
 
 from __future__ import annotations
@@ -12,70 +13,49 @@ import math
 from typing import Any
 
 from sim.distributions import parse_distribution
+from sim.endpoint_choice import BALANCER_ALGORITHMS, IPVS_SCHEDULERS
 from sim.kube.deployment import MAX_REPLICAS
-from sim.kube.service import Service
 from sim.kube.validation import dns1123_subdomain_problems
-from sim.scenario.field_reader import SpecErrors
+from sim.scenario.field_reader import FieldReader
+from sim.scenario.run_limits import (
+    MAX_CLIENT_IPS,
+    MAX_CONCURRENCY,
+    MAX_CONNECTIONS,
+    MAX_NODES,
+    duration_problems,
+)
 from sim.scenario.simulation import (
-    ARRIVALS,
-    CONNECTION_MODES,
     DEFAULT_NETWORK,
-    IPVS_SCHEDULERS,
-    LB_ALGORITHMS,
-    PROXY_MODES,
-    VIAS,
+    Arrival,
     Call,
     Client,
     Cluster,
+    ConnectionMode,
     Connections,
     KubeProxy,
     LoadBalancer,
     Network,
     Node,
+    ProxyMode,
     ScaleEvent,
     Simulation,
     Target,
+    Via,
     Workload,
 )
 from sim.units import format_duration
 
-__all__ = [
-    "MAX_CLIENT_IPS",
-    "MAX_CONCURRENCY",
-    "MAX_CONNECTIONS",
-    "MAX_DURATION_S",
-    "MAX_HEALTH_CHECKS",
-    "MAX_NODES",
-    "MAX_REQUESTS",
-    "NODE_CIDR_MASK_SIZE",
-    "duration_problems",
-    "health_check_problems",
-    "parse_simulation",
-    "well_known_labels",
-]
+__all__ = ["NODE_CIDR_MASK_SIZE", "parse_simulation"]
 
 #: kube-controller-manager's ``--node-cidr-mask-size`` default: each node gets its own /24.
 NODE_CIDR_MASK_SIZE = 24
-# svcsim's limits (Kubernetes has none of these): each keeps one run within memory and time.
-#: Every request is a row kept in memory (~100 bytes each), so 10⁸ requests is ~10 GB.
-MAX_REQUESTS = 100_000_000
-#: The engine steps through simulated time at least every 5 s, health checks and all.
-MAX_DURATION_S = 30 * 24 * 3600.0
-MAX_NODES = 10_000
-#: Workers per pod and keep-alive connections per client are each a slot in memory.
-MAX_CONCURRENCY = 100_000
-MAX_CONNECTIONS = 100_000
-#: Source addresses per client: a /16 worth.
-MAX_CLIENT_IPS = 65_536
-#: Load-balancer health checks per run (each probes every node).
-MAX_HEALTH_CHECKS = 10_000_000
 
 
-def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
-    """Read the Simulation document; problems go to ``errors`` (the result is then partial)."""
-    errors.keys(doc, "", ("apiVersion", "kind", "metadata", "spec"))
-    meta = errors.keys(doc.get("metadata"), "metadata", ("name", "labels", "annotations"))
-    spec = errors.keys(
+def parse_simulation(doc: dict[str, Any], fields: FieldReader) -> Simulation:
+    """Read the Simulation document; problems go to ``fields`` (the result is then partial)."""
+    fields.keys(doc, "", ("apiVersion", "kind", "metadata", "spec"))
+    meta = fields.keys(doc.get("metadata"), "metadata", ("name", "labels", "annotations"))
+    spec = fields.keys(
         doc.get("spec"),
         "spec",
         ("seed", "duration", "warmup", "cluster", "kubeProxy", "workloads", "clients", "events"),
@@ -83,37 +63,37 @@ def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
     )
     seed = spec.get("seed")
     if seed is not None:
-        seed = int(errors.number(seed, "spec.seed", integer=True))
-    before = len(errors.items)
-    duration = errors.duration(spec.get("duration"), "spec.duration", default=0.0)
-    if "duration" in spec and duration <= 0 and len(errors.items) == before:
-        errors.add("spec.duration", "must be > 0")
-    warmup = errors.duration(spec.get("warmup"), "spec.warmup", default=0.0)
+        seed = int(fields.number(seed, "spec.seed", integer=True))
+    before = len(fields.problems)
+    duration = fields.duration(spec.get("duration"), "spec.duration", default=0.0)
+    if "duration" in spec and duration <= 0 and len(fields.problems) == before:
+        fields.fail("spec.duration", "must be > 0")
+    warmup = fields.duration(spec.get("warmup"), "spec.warmup", default=0.0)
     if duration > 0 and warmup >= duration:
-        errors.add("spec.warmup", f"must be shorter than spec.duration ({format_duration(duration)})")
-    duration_ok = len(errors.items) == before
-    proxy = errors.keys(spec.get("kubeProxy"), "spec.kubeProxy", ("mode", "scheduler", "syncDelay"))
-    mode = errors.choice(proxy.get("mode", "iptables"), "spec.kubeProxy.mode", PROXY_MODES)
+        fields.fail("spec.warmup", f"must be shorter than spec.duration ({format_duration(duration)})")
+    duration_ok = len(fields.problems) == before
+    proxy = fields.keys(spec.get("kubeProxy"), "spec.kubeProxy", ("mode", "scheduler", "syncDelay"))
+    mode = fields.one_of(proxy.get("mode", ProxyMode.IPTABLES), "spec.kubeProxy.mode", ProxyMode)
     scheduler = None
     if mode == "ipvs":
-        scheduler = errors.choice(proxy.get("scheduler", "rr"), "spec.kubeProxy.scheduler", IPVS_SCHEDULERS)
+        scheduler = fields.choice(proxy.get("scheduler", "rr"), "spec.kubeProxy.scheduler", tuple(IPVS_SCHEDULERS))
     elif "scheduler" in proxy:
-        errors.add("spec.kubeProxy.scheduler", f'Forbidden: only used with mode "ipvs", not "{mode}"')
+        fields.fail("spec.kubeProxy.scheduler", f'Forbidden: only used with mode "ipvs", not "{mode}"')
     kube_proxy = KubeProxy(
         mode=mode,
-        sync_delay_s=errors.duration(proxy.get("syncDelay"), "spec.kubeProxy.syncDelay", default=1.0),
+        sync_delay_s=fields.duration(proxy.get("syncDelay"), "spec.kubeProxy.syncDelay", default=1.0),
         scheduler=scheduler,
     )
-    name = _name(meta.get("name", "simulation"), errors)
-    cluster = _cluster(spec.get("cluster"), errors)
-    workloads = _workloads(spec.get("workloads"), errors)
-    before = len(errors.items)
-    clients = _clients(spec.get("clients"), errors)
-    clients_ok = len(errors.items) == before
-    events = _events(spec.get("events"), errors)
+    name = _name(meta.get("name", "simulation"), fields)
+    cluster = _cluster(spec.get("cluster"), fields)
+    workloads = _workloads(spec.get("workloads"), fields)
+    before = len(fields.problems)
+    clients = _clients(spec.get("clients"), fields)
+    clients_ok = len(fields.problems) == before
+    events = _events(spec.get("events"), fields)
     if duration_ok and clients_ok:
         for path, message in duration_problems(duration, clients):
-            errors.add(path, message)
+            fields.fail(path, message)
     return Simulation(
         name=name,
         seed=seed,
@@ -127,152 +107,95 @@ def parse_simulation(doc: dict[str, Any], errors: SpecErrors) -> Simulation:
     )
 
 
-def duration_problems(
-    duration_s: float, clients: tuple[Client, ...], field: str = "spec.duration"
-) -> list[tuple[str, str]]:
-    """``(field, message)`` if the run would be too long or produce too many requests to keep.
-
-    The expected request count is the sum of the clients' rates times the duration (calls
-    between Services come on top); ``field`` names the duration as the user gave it.
-    """
-    if duration_s > MAX_DURATION_S:
-        return [
-            (
-                field,
-                f"Invalid value: {format_duration(duration_s)}: must be at most {format_duration(MAX_DURATION_S)} "
-                "(30 days) of simulated time",
-            )
-        ]
-    total_rate = sum(c.rate for c in clients)
-    expected = total_rate * duration_s
-    if expected <= MAX_REQUESTS:
-        return []
-    return [
-        (
-            "spec.clients",
-            f"about {expected:.3g} requests expected (rates {total_rate:g}/s in all × {field} "
-            f"{format_duration(duration_s)}), more than the {MAX_REQUESTS:,} svcsim can keep in memory "
-            "(~100 bytes each): lower the rates or the duration",
-        )
-    ]
-
-
-def health_check_problems(
-    sim: Simulation, services: tuple[Service, ...] | list[Service], field: str = "spec.duration"
-) -> list[tuple[str, str]]:
-    """``(field, message)`` if the load balancers would probe more often than svcsim can afford."""
-    balancers = sum(1 for s in services if s.type == "LoadBalancer")
-    interval = sim.cluster.load_balancer.health_check_interval_s
-    checks = sim.duration_s / interval * balancers
-    if checks <= MAX_HEALTH_CHECKS:
-        return []
-    return [
-        (
-            "spec.cluster.loadBalancer.healthCheckInterval",
-            f"Invalid value: {format_duration(interval)}: {balancers} load balancer(s) probing every "
-            f"{format_duration(interval)} for {format_duration(sim.duration_s)} ({field}) make {checks:.3g} "
-            f"health checks, more than the {MAX_HEALTH_CHECKS:,} svcsim allows: lengthen the interval",
-        )
-    ]
-
-
-def well_known_labels(node: str) -> dict[str, str]:
-    """The labels the kubelet puts on every Node (kubernetes.io/docs/reference/labels-annotations-taints/).
-
-    svcsim's nodes are linux/amd64, so a pasted ``nodeSelector: {kubernetes.io/os: linux}`` schedules.
-    """
-    return {"kubernetes.io/arch": "amd64", "kubernetes.io/hostname": node, "kubernetes.io/os": "linux"}
-
-
-def _name(value: Any, errors: SpecErrors) -> str:
+def _name(value: Any, fields: FieldReader) -> str:
     """metadata.name names the results folder (runs/<name>), so it must be a DNS-1123 subdomain."""
     if not isinstance(value, str):
-        errors.add("metadata.name", f"Invalid value: {value!r}: must be a string")
+        fields.fail("metadata.name", f"Invalid value: {value!r}: must be a string")
         return str(value)
     for problem in dns1123_subdomain_problems(value):
-        errors.add("metadata.name", f'Invalid value: "{value}": {problem}')
+        fields.fail("metadata.name", f'Invalid value: "{value}": {problem}')
     return value
 
 
-def _cluster(raw: Any, errors: SpecErrors) -> Cluster:
+def _cluster(raw: Any, fields: FieldReader) -> Cluster:
     path = "spec.cluster"
-    c = errors.keys(
+    c = fields.keys(
         raw, path, ("nodes", "nodeCIDR", "podCIDR", "serviceCIDR", "nodePortRange", "network", "loadBalancer")
     )
-    nodes = _nodes(c.get("nodes", 1), f"{path}.nodes", errors)
+    nodes = _nodes(c.get("nodes", 1), f"{path}.nodes", fields)
     ports_raw = str(c.get("nodePortRange", "30000-32767"))
     low, _, high = ports_raw.partition("-")
     if not (low.strip().isdigit() and high.strip().isdigit() and 0 < int(low) <= int(high) <= 65535):
-        errors.add(f"{path}.nodePortRange", f"Invalid value: {ports_raw!r}: must be LOW-HIGH, such as 30000-32767")
+        fields.fail(f"{path}.nodePortRange", f"Invalid value: {ports_raw!r}: must be LOW-HIGH, such as 30000-32767")
         low, high = "30000", "32767"
-    net = errors.keys(c.get("network"), f"{path}.network", ("clientToNode", "nodeToNode"))
+    net = fields.keys(c.get("network"), f"{path}.network", ("clientToNode", "nodeToNode"))
     network = Network(
-        client_to_node=errors.distribution(
+        client_to_node=fields.distribution(
             net.get("clientToNode", DEFAULT_NETWORK["clientToNode"]), f"{path}.network.clientToNode"
         )
         or parse_distribution(0),
-        node_to_node=errors.distribution(
+        node_to_node=fields.distribution(
             net.get("nodeToNode", DEFAULT_NETWORK["nodeToNode"]), f"{path}.network.nodeToNode"
         )
         or parse_distribution(0),
     )
-    before = len(errors.items)
-    pod_cidr = errors.cidr(c.get("podCIDR", "10.244.0.0/16"), f"{path}.podCIDR")
-    if len(errors.items) == before:
-        _check_pod_cidr(pod_cidr, len(nodes), f"{path}.podCIDR", errors)
+    before = len(fields.problems)
+    pod_cidr = fields.cidr(c.get("podCIDR", "10.244.0.0/16"), f"{path}.podCIDR")
+    if len(fields.problems) == before:
+        _check_pod_cidr(pod_cidr, len(nodes), f"{path}.podCIDR", fields)
     return Cluster(
         nodes=tuple(nodes),
-        node_cidr=errors.cidr(c.get("nodeCIDR", "192.168.1.0/24"), f"{path}.nodeCIDR"),
+        node_cidr=fields.cidr(c.get("nodeCIDR", "192.168.1.0/24"), f"{path}.nodeCIDR"),
         pod_cidr=pod_cidr,
-        service_cidr=errors.cidr(c.get("serviceCIDR", "10.96.0.0/12"), f"{path}.serviceCIDR"),
+        service_cidr=fields.cidr(c.get("serviceCIDR", "10.96.0.0/12"), f"{path}.serviceCIDR"),
         node_port_range=(int(low), int(high)),
         network=network,
-        load_balancer=_load_balancer(c.get("loadBalancer"), errors),
+        load_balancer=_load_balancer(c.get("loadBalancer"), fields),
     )
 
 
-def _nodes(raw: Any, path: str, errors: SpecErrors) -> list[Node]:
+def _nodes(raw: Any, path: str, fields: FieldReader) -> list[Node]:
     """A node count, or a list of nodes whose names follow Kubernetes' ValidateNodeName."""
     nodes: list[Node] = []
     if isinstance(raw, int) and not isinstance(raw, bool):
-        count = int(errors.number(raw, path, integer=True, minimum=1, maximum=MAX_NODES, why="svcsim's limit"))
+        count = int(fields.number(raw, path, integer=True, minimum=1, maximum=MAX_NODES, why="svcsim's limit"))
         nodes = [Node(f"node-{i}", None, {}) for i in range(1, count + 1)]
     elif isinstance(raw, list) and raw:
         if len(raw) > MAX_NODES:
-            errors.add(path, f"Too many: {len(raw)}: must have at most {MAX_NODES} items (svcsim's limit)")
+            fields.fail(path, f"Too many: {len(raw)}: must have at most {MAX_NODES} items (svcsim's limit)")
             return []
         for i, item in enumerate(raw):
-            n = errors.keys(item, f"{path}[{i}]", ("name", "ip", "labels"), required=("name",))
+            n = fields.keys(item, f"{path}[{i}]", ("name", "ip", "labels"), required=("name",))
             name = n.get("name", f"node-{i + 1}")
             if not isinstance(name, str):
-                errors.add(f"{path}[{i}].name", f"Invalid value: {name!r}: must be a string")
+                fields.fail(f"{path}[{i}].name", f"Invalid value: {name!r}: must be a string")
                 name = str(name)
             elif not name:
-                errors.add(f"{path}[{i}].name", "Required value")
+                fields.fail(f"{path}[{i}].name", "Required value")
             else:
                 for problem in dns1123_subdomain_problems(name):
-                    errors.add(f"{path}[{i}].name", f'Invalid value: "{name}": {problem}')
+                    fields.fail(f"{path}[{i}].name", f'Invalid value: "{name}": {problem}')
             labels = n.get("labels") or {}
             if not (isinstance(labels, dict) and all(isinstance(x, str) for kv in labels.items() for x in kv)):
-                errors.add(f"{path}[{i}].labels", f"Invalid value: {labels!r}: must be a mapping of strings")
+                fields.fail(f"{path}[{i}].labels", f"Invalid value: {labels!r}: must be a mapping of strings")
                 labels = {}
             ip = n.get("ip")
             if ip is not None:
                 try:
                     ip = str(ipaddress.IPv4Address(str(ip)))
                 except ValueError:
-                    errors.add(f"{path}[{i}].ip", f"Invalid value: {ip!r}: must be an IPv4 address")
+                    fields.fail(f"{path}[{i}].ip", f"Invalid value: {ip!r}: must be an IPv4 address")
             nodes.append(Node(name, ip, dict(labels)))
     else:
-        errors.add(path, f"Invalid value: {raw!r}: must be a count or a list of nodes")
+        fields.fail(path, f"Invalid value: {raw!r}: must be a count or a list of nodes")
     names = [n.name for n in nodes]
     for i, name in enumerate(names):
         if name in names[:i]:
-            errors.add(f"{path}[{i}].name", f'Duplicate value: "{name}"')
+            fields.fail(f"{path}[{i}].name", f'Duplicate value: "{name}"')
     return nodes
 
 
-def _check_pod_cidr(pod_cidr: ipaddress.IPv4Network, nodes: int, path: str, errors: SpecErrors) -> None:
+def _check_pod_cidr(pod_cidr: ipaddress.IPv4Network, nodes: int, path: str, fields: FieldReader) -> None:
     """Each node takes a /24 of the pod CIDR (a smaller CIDR is one node's range), as
     kube-controller-manager's range allocator hands them out (--node-cidr-mask-size 24)."""
     prefix = max(NODE_CIDR_MASK_SIZE, pod_cidr.prefixlen)
@@ -280,7 +203,7 @@ def _check_pod_cidr(pod_cidr: ipaddress.IPv4Network, nodes: int, path: str, erro
     if nodes <= room:
         return
     needed = NODE_CIDR_MASK_SIZE - math.ceil(math.log2(nodes))
-    errors.add(
+    fields.fail(
         path,
         f'Invalid value: "{pod_cidr}": CIDR allocation failed; there are no remaining CIDRs left to allocate '
         f"in the accepted range: each node gets a /{NODE_CIDR_MASK_SIZE} (--node-cidr-mask-size), so {nodes} "
@@ -288,36 +211,36 @@ def _check_pod_cidr(pod_cidr: ipaddress.IPv4Network, nodes: int, path: str, erro
     )
 
 
-def _load_balancer(raw: Any, errors: SpecErrors) -> LoadBalancer:
+def _load_balancer(raw: Any, fields: FieldReader) -> LoadBalancer:
     path = "spec.cluster.loadBalancer"
-    lb = errors.keys(raw, path, ("latency", "algorithm", "ipPool", "provisioningDelay", "healthCheckInterval"))
-    interval = errors.duration(lb.get("healthCheckInterval"), f"{path}.healthCheckInterval", default=5.0)
+    lb = fields.keys(raw, path, ("latency", "algorithm", "ipPool", "provisioningDelay", "healthCheckInterval"))
+    interval = fields.duration(lb.get("healthCheckInterval"), f"{path}.healthCheckInterval", default=5.0)
     if interval <= 0:
-        errors.add(f"{path}.healthCheckInterval", "must be > 0")
+        fields.fail(f"{path}.healthCheckInterval", "must be > 0")
     return LoadBalancer(
-        latency=errors.distribution(lb.get("latency", "1ms"), f"{path}.latency") or parse_distribution(0),
-        algorithm=errors.choice(lb.get("algorithm", "random"), f"{path}.algorithm", LB_ALGORITHMS),
-        ip_pool=errors.cidr(lb.get("ipPool", "203.0.113.0/24"), f"{path}.ipPool"),
-        provisioning_delay_s=errors.duration(lb.get("provisioningDelay"), f"{path}.provisioningDelay", default=0.0),
+        latency=fields.distribution(lb.get("latency", "1ms"), f"{path}.latency") or parse_distribution(0),
+        algorithm=fields.choice(lb.get("algorithm", "random"), f"{path}.algorithm", tuple(BALANCER_ALGORITHMS)),
+        ip_pool=fields.cidr(lb.get("ipPool", "203.0.113.0/24"), f"{path}.ipPool"),
+        provisioning_delay_s=fields.duration(lb.get("provisioningDelay"), f"{path}.provisioningDelay", default=0.0),
         health_check_interval_s=interval or 5.0,
     )
 
 
-def _workloads(raw: Any, errors: SpecErrors) -> dict[str, Workload]:
+def _workloads(raw: Any, fields: FieldReader) -> dict[str, Workload]:
     out: dict[str, Workload] = {}
     if raw is None:
         return out
     if not isinstance(raw, dict):
-        errors.add("spec.workloads", "must be a mapping keyed by Deployment name")
+        fields.fail("spec.workloads", "must be a mapping keyed by Deployment name")
         return out
     for name in raw:
         path = f"spec.workloads.{name}"
-        w = errors.keys(
+        w = fields.keys(
             raw[name], path, ("serviceTime", "concurrency", "startupTime", "calls"), required=("serviceTime",)
         )
-        service = errors.distribution(w.get("serviceTime", "10ms"), f"{path}.serviceTime")
+        service = fields.distribution(w.get("serviceTime", "10ms"), f"{path}.serviceTime")
         concurrency = int(
-            errors.number(
+            fields.number(
                 w.get("concurrency", 1),
                 f"{path}.concurrency",
                 integer=True,
@@ -326,36 +249,36 @@ def _workloads(raw: Any, errors: SpecErrors) -> dict[str, Workload]:
                 why="svcsim keeps a slot per worker",
             )
         )
-        startup = errors.duration(w.get("startupTime"), f"{path}.startupTime", default=0.0)
+        startup = fields.duration(w.get("startupTime"), f"{path}.startupTime", default=0.0)
         out[str(name)] = Workload(
-            service or parse_distribution(0), concurrency, startup, _calls(w.get("calls"), path, errors)
+            service or parse_distribution(0), concurrency, startup, _calls(w.get("calls"), path, fields)
         )
     return out
 
 
-def _calls(raw: Any, path: str, errors: SpecErrors) -> tuple[Call, ...]:
+def _calls(raw: Any, path: str, fields: FieldReader) -> tuple[Call, ...]:
     calls = []
-    for i, item in enumerate(errors.listing(raw, f"{path}.calls", "{service, port}")):
-        c = errors.keys(item, f"{path}.calls[{i}]", ("service", "port"), required=("service",))
-        service = errors.string(c["service"], f"{path}.calls[{i}].service") if "service" in c else ""
-        calls.append(Call(service, errors.port(c.get("port"), f"{path}.calls[{i}].port")))
+    for i, item in enumerate(fields.listing(raw, f"{path}.calls", "{service, port}")):
+        c = fields.keys(item, f"{path}.calls[{i}]", ("service", "port"), required=("service",))
+        service = fields.string(c["service"], f"{path}.calls[{i}].service") if "service" in c else ""
+        calls.append(Call(service, fields.port(c.get("port"), f"{path}.calls[{i}].port")))
     return tuple(calls)
 
 
-def _connections(raw: Any, path: str, errors: SpecErrors) -> Connections:
-    c = errors.keys(raw, path, ("mode", "count", "requestsPerConnection", "maxAge"))
-    mode = errors.choice(c.get("mode", "per-request"), f"{path}.mode", CONNECTION_MODES)
-    if mode == "per-request":
+def _connections(raw: Any, path: str, fields: FieldReader) -> Connections:
+    c = fields.keys(raw, path, ("mode", "count", "requestsPerConnection", "maxAge"))
+    mode = fields.one_of(c.get("mode", ConnectionMode.PER_REQUEST), f"{path}.mode", ConnectionMode)
+    if mode == ConnectionMode.PER_REQUEST:
         for key in ("count", "requestsPerConnection", "maxAge"):
             if key in c:
-                errors.add(f"{path}.{key}", 'Forbidden: only used with mode "keepalive"')
+                fields.fail(f"{path}.{key}", 'Forbidden: only used with mode "keepalive"')
         return Connections()
     per = c.get("requestsPerConnection")
     age = c.get("maxAge")
     return Connections(
         mode=mode,
         count=int(
-            errors.number(
+            fields.number(
                 c.get("count", 1),
                 f"{path}.count",
                 integer=True,
@@ -366,16 +289,16 @@ def _connections(raw: Any, path: str, errors: SpecErrors) -> Connections:
         ),
         requests_per_connection=None
         if per is None
-        else int(errors.number(per, f"{path}.requestsPerConnection", integer=True, minimum=1)),
-        max_age_s=None if age is None else errors.duration(age, f"{path}.maxAge"),
+        else int(fields.number(per, f"{path}.requestsPerConnection", integer=True, minimum=1)),
+        max_age_s=None if age is None else fields.duration(age, f"{path}.maxAge"),
     )
 
 
-def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
+def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
     clients = []
-    for i, item in enumerate(errors.listing(raw, "spec.clients", "clients")):
+    for i, item in enumerate(fields.listing(raw, "spec.clients", "clients")):
         path = f"spec.clients[{i}]"
-        c = errors.keys(
+        c = fields.keys(
             item,
             path,
             (
@@ -393,57 +316,57 @@ def _clients(raw: Any, errors: SpecErrors) -> tuple[Client, ...]:
             ),
             required=("name", "target", "rate"),
         )
-        t = errors.keys(c.get("target"), f"{path}.target", ("service", "via", "port"), required=("service",))
+        t = fields.keys(c.get("target"), f"{path}.target", ("service", "via", "port"), required=("service",))
         target = Target(
-            service=errors.string(t["service"], f"{path}.target.service") if "service" in t else "",
-            via=errors.choice(t.get("via", "nodePort"), f"{path}.target.via", VIAS),
-            port=errors.port(t.get("port"), f"{path}.target.port"),
+            service=fields.string(t["service"], f"{path}.target.service") if "service" in t else "",
+            via=fields.one_of(t.get("via", Via.NODE_PORT), f"{path}.target.via", Via),
+            port=fields.port(t.get("port"), f"{path}.target.port"),
         )
         nodes = c.get("nodes")
         if nodes is not None and not (isinstance(nodes, list) and nodes and all(isinstance(n, str) for n in nodes)):
-            errors.add(f"{path}.nodes", f"Invalid value: {nodes!r}: must be a non-empty list of node names")
+            fields.fail(f"{path}.nodes", f"Invalid value: {nodes!r}: must be a non-empty list of node names")
             nodes = None
         ip = c.get("ip")
         if ip is not None:
             try:
                 ip = str(ipaddress.IPv4Address(str(ip)))
             except ValueError:
-                errors.add(f"{path}.ip", f"Invalid value: {ip!r}: must be an IPv4 address")
+                fields.fail(f"{path}.ip", f"Invalid value: {ip!r}: must be an IPv4 address")
                 ip = None
         timeout = c.get("timeout")
         clients.append(
             Client(
-                name=errors.string(c["name"], f"{path}.name") if "name" in c else f"client-{i}",
+                name=fields.string(c["name"], f"{path}.name") if "name" in c else f"client-{i}",
                 ip=ip,
-                location=errors.string(c.get("location", "external"), f"{path}.location"),
+                location=fields.string(c.get("location", "external"), f"{path}.location"),
                 target=target,
-                rate=float(errors.number(c.get("rate", 1.0), f"{path}.rate", strict=True)),
-                arrival=errors.choice(c.get("arrival", "poisson"), f"{path}.arrival", ARRIVALS),
+                rate=float(fields.number(c.get("rate", 1.0), f"{path}.rate", strict=True)),
+                arrival=fields.one_of(c.get("arrival", Arrival.POISSON), f"{path}.arrival", Arrival),
                 nodes=tuple(nodes) if nodes is not None else None,
-                connect_timeout_s=errors.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
-                timeout_s=None if timeout is None else errors.duration(timeout, f"{path}.timeout"),
+                connect_timeout_s=fields.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
+                timeout_s=None if timeout is None else fields.duration(timeout, f"{path}.timeout"),
                 ips=int(
-                    errors.number(
+                    fields.number(
                         c.get("ips", 1), f"{path}.ips", integer=True, minimum=1, maximum=MAX_CLIENT_IPS, why="a /16"
                     )
                 ),
-                connections=_connections(c.get("connections"), f"{path}.connections", errors),
+                connections=_connections(c.get("connections"), f"{path}.connections", fields),
             )
         )
     return tuple(clients)
 
 
-def _events(raw: Any, errors: SpecErrors) -> tuple[ScaleEvent, ...]:
+def _events(raw: Any, fields: FieldReader) -> tuple[ScaleEvent, ...]:
     events = []
-    for i, item in enumerate(errors.listing(raw, "spec.events", "events")):
+    for i, item in enumerate(fields.listing(raw, "spec.events", "events")):
         path = f"spec.events[{i}]"
-        e = errors.keys(item, path, ("at", "scale"), required=("at", "scale"))
-        at = errors.duration(e.get("at"), f"{path}.at", default=0.0)
-        s = errors.keys(
+        e = fields.keys(item, path, ("at", "scale"), required=("at", "scale"))
+        at = fields.duration(e.get("at"), f"{path}.at", default=0.0)
+        s = fields.keys(
             e.get("scale"), f"{path}.scale", ("deployment", "replicas"), required=("deployment", "replicas")
         )
         replicas = int(
-            errors.number(
+            fields.number(
                 s.get("replicas", 0),
                 f"{path}.scale.replicas",
                 integer=True,
@@ -451,6 +374,6 @@ def _events(raw: Any, errors: SpecErrors) -> tuple[ScaleEvent, ...]:
                 why="svcsim simulates every pod",
             )
         )
-        deployment = errors.string(s["deployment"], f"{path}.scale.deployment") if "deployment" in s else ""
+        deployment = fields.string(s["deployment"], f"{path}.scale.deployment") if "deployment" in s else ""
         events.append(ScaleEvent(at, deployment, replicas))
     return tuple(events)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from sim.endpoint_choice import kube_proxy_choice
-from sim.scenario.load import Scenario
+from sim.scenario.resolved import Scenario
 
 __all__ = ["EVENT_FEATURES", "Engine", "choose_engine", "event_features"]
 

@@ -1,0 +1,115 @@
+"""The resolved scenario: the checked Simulation plus the Services and Deployments it runs, with
+every default Kubernetes and svcsim fill in (node and client IPs, ClusterIPs, nodePorts).
+
+A :class:`Scenario` is frozen; the run reads it and never changes it. :meth:`Scenario.to_yaml`
+writes it back as manifests, saved next to the results of every run so a run folder explains
+itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from sim.errors import Problem, ScenarioError
+from sim.kube.deployment import Deployment
+from sim.kube.service import Service, SessionAffinity
+from sim.scenario.run_limits import duration_problems, health_check_problems
+from sim.scenario.simulation import Simulation
+
+__all__ = ["Scenario"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A checked scenario: the Simulation plus the Services and Deployments it runs."""
+
+    source: str
+    simulation: Simulation
+    services: tuple[Service, ...]
+    deployments: tuple[Deployment, ...]
+    warnings: tuple[str, ...] = ()
+    other_documents: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.services if s.name == name)
+
+    def deployment(self, name: str) -> Deployment:
+        return next(d for d in self.deployments if d.name == name)
+
+    def with_overrides(self, *, seed: int | None = None, duration_s: float | None = None) -> Scenario:
+        """The same scenario with a different seed or duration (the CLI's --seed, --duration)."""
+        sim = self.simulation
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+                raise ScenarioError([Problem(self.source, "", "--seed", f"Invalid value: {seed}: must be >= 0")])
+            sim = dataclasses.replace(sim, seed=seed)
+        if duration_s is not None:
+            if duration_s <= sim.warmup_s:
+                raise ScenarioError(
+                    [Problem(self.source, "", "--duration", f"must be longer than spec.warmup ({sim.warmup_s:g}s)")]
+                )
+            sim = dataclasses.replace(sim, duration_s=float(duration_s))
+            too_long = duration_problems(sim.duration_s, sim.clients, "--duration")
+            too_long += health_check_problems(sim, self.services, "--duration")
+            if too_long:
+                raise ScenarioError([Problem(self.source, "", path, message) for path, message in too_long])
+        return dataclasses.replace(self, simulation=sim)
+
+    def to_yaml(self) -> str:
+        """The resolved scenario: every document with Kubernetes' and svcsim's defaults filled in."""
+        docs: list[dict[str, Any]] = [_service_manifest(s) for s in self.services]
+        docs += [_deployment_manifest(d) for d in self.deployments]
+        docs += list(self.other_documents)
+        docs.append(self.simulation.to_manifest())
+        return yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False)
+
+
+def _service_manifest(svc: Service) -> dict[str, Any]:
+    doc = _copy(svc.manifest)
+    spec = doc.setdefault("spec", {})
+    # Plain strings: YAML's safe dumper refuses str subclasses such as the StrEnums.
+    spec["type"] = str(svc.type)
+    if svc.cluster_ip is not None:
+        spec["clusterIP"] = svc.cluster_ip
+        spec["clusterIPs"] = [svc.cluster_ip]
+    spec["ports"] = [
+        {
+            k: v
+            for k, v in (
+                ("name", p.name),
+                ("protocol", p.protocol),
+                ("port", p.port),
+                ("targetPort", p.target_port),
+                ("nodePort", p.node_port),
+            )
+            if v is not None
+        }
+        for p in svc.ports
+    ]
+    spec["sessionAffinity"] = str(svc.session_affinity)
+    if svc.session_affinity == SessionAffinity.CLIENT_IP:
+        spec["sessionAffinityConfig"] = {"clientIP": {"timeoutSeconds": int(svc.affinity_timeout_s)}}
+    if svc.external_traffic_policy:
+        spec["externalTrafficPolicy"] = str(svc.external_traffic_policy)
+    spec["internalTrafficPolicy"] = str(svc.internal_traffic_policy)
+    if svc.health_check_node_port is not None:
+        spec["healthCheckNodePort"] = svc.health_check_node_port
+    return doc
+
+
+def _deployment_manifest(dep: Deployment) -> dict[str, Any]:
+    doc = _copy(dep.manifest)
+    doc.setdefault("spec", {})["replicas"] = dep.replicas
+    return doc
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
