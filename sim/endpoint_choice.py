@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import ClassVar, TypeVar
+from typing import ClassVar, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -56,9 +56,9 @@ class ProxyMode(StrEnum):
     IPVS = "ipvs"
 
 
-@dataclass(frozen=True)
-class Connection:
-    """What a strategy may look at: the source address and the virtual address dialled."""
+class Connection(NamedTuple):
+    """What a strategy may look at: the source address and the virtual address dialled
+    (a named tuple: one is made per new connection, so it must be cheap)."""
 
     source_ip: int
     destination_ip: int

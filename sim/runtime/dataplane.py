@@ -83,6 +83,7 @@ class Dataplane:
         self.node = node
         self.zone = zone
         self.destinations = np.array(destinations, dtype=np.int64)
+        self._destination = list(destinations)  # the same, for one connection at a time
         self.choice = choice(ChoiceContext(draws, self.open_connections))
         n_ports = len(destinations)
         empty = np.empty(0, dtype=np.int64)
@@ -145,7 +146,7 @@ class Dataplane:
                 return known[0]
         if self.choice.counts_connections:
             self._expire(now)
-        pod = self.choice.choose(endpoints.tolist(), Connection(source_ip, int(self.destinations[port]), port))
+        pod = self.choice.choose(endpoints.tolist(), Connection(source_ip, self._destination[port], port))
         if timeout is not None:
             self._affinity[port][source_ip] = (pod, now)
         return pod

@@ -100,4 +100,4 @@ class Pod:
     def serve_one(self, arrive: float) -> tuple[float, float]:
         """One FIFO arrival, in arrival order: its (start, service time)."""
         service = self.service.one()
-        return fifo_starts(self._free, [arrive], [service])[0], service
+        return fifo_starts(self._free, (arrive,), (service,))[0], service

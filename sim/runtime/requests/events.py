@@ -59,6 +59,9 @@ class EventEngine(RequestEngine):
             answered=self._pod_answered,
         )
         self._lbs = load_balancers  # Service port -> its balancer
+        self._with_calls = bool(call_plans)  # without calls, skip their bookkeeping on the hot path
+        self._external = path.client_table.external.tolist()  # per client, as plain bools
+        self._hops_out, self._hops_back = path.hops_out, path.hops_back
         self._handlers = (self._enter, self._at_balancer, self._arrive, self.calls.work_done, self.calls.call_returned)
 
     @property
@@ -93,7 +96,7 @@ class EventEngine(RequestEngine):
             handlers[kind](rid, when)
 
     def _push(self, when: float, rid: int, kind: int) -> None:
-        key: Any = self.calls.key(rid) if self.calls.plans else rid
+        key: Any = self.calls.key(rid) if self._with_calls else rid
         heapq.heappush(self._heap, (when, key, kind, rid))
 
     # -- send stage hooks ----------------------------------------------------------------
@@ -147,12 +150,12 @@ class EventEngine(RequestEngine):
         if riding is not None:  # the connection's packets enter where it was opened
             log.entry_node[rid] = riding.node
         node = int(log.entry_node[rid])
-        hop_out, hop_back = self.path.hops_out[node].one(), self.path.hops_back[node].one()
+        hop_out, hop_back = self._hops_out[node].one(), self._hops_back[node].one()
         if riding is not None:
             pod = riding.pod
         else:
             port = int(log.service[rid])
-            external = bool(self.client_table.external[log.client[rid]])
+            external = self._external[log.client[rid]]
             pod = self.dataplanes[node].choose(port, external, int(log.client_ip[rid]), now)
             if pod >= 0:
                 self.connections.chosen(rid, opening, node, pod)
@@ -164,14 +167,15 @@ class EventEngine(RequestEngine):
         log.pod[rid] = pod
         log.pod_node[rid] = pod_node
         out, back = pod_hop(node, pod_node, hop_out, hop_back)
-        log.back_s[rid] += back
+        if back:
+            log.back_s[rid] += back
         self._push(now + out, rid, ARRIVE)
 
     def _arrive(self, rid: int, now: float) -> None:
         log = self.log
         pod = self.pods[int(log.pod[rid])]
-        log.t_arrive[rid] = now
-        if self.calls.holds(pod):
+        if self._with_calls and self.calls.holds(pod):
+            log.t_arrive[rid] = now
             if now >= pod.gone_at:  # the pod has gone: nothing answers the SYN
                 outcomes.no_answer(log, rid, self.client_table.connect_timeout_s[log.client[rid]])
                 self._returned(rid)
@@ -180,7 +184,9 @@ class EventEngine(RequestEngine):
             return
         start, service = pod.serve_one(now)
         outcomes.served(log, rid, now, start, service)
-        self._pod_answered(rid, pod.index, start + service)
+        self.connections.answered(rid, pod.index, start + service)
+        if self._with_calls:
+            self._returned(rid)
 
     def _pod_answered(self, rid: int, pod: int, when: float) -> None:
         self.connections.answered(rid, pod, when)
@@ -188,6 +194,8 @@ class EventEngine(RequestEngine):
 
     def _returned(self, rid: int) -> None:
         """A call's answer (or failure) is back at the calling pod."""
+        if not self._with_calls:
+            return
         parent = self.calls.returned(rid)
         if parent is not None:
             self._push(float(self.log.t_done[rid]), parent, CALL_RETURN)

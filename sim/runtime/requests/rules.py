@@ -29,6 +29,7 @@ every stream in the same order, so a scenario both can run gives identical resul
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["fifo_starts", "pod_hop"]
@@ -49,7 +50,7 @@ def pod_hop(entry_node: Any, pod_node: Any, hop_out: Any, hop_back: Any) -> tupl
     return hop_out * cross, hop_back * cross
 
 
-def fifo_starts(free: list[float], arrivals: list[float], service: list[float]) -> list[float]:
+def fifo_starts(free: list[float], arrivals: Sequence[float], service: Sequence[float]) -> list[float]:
     """Start times of requests taken in FIFO order by workers free at ``free`` (a min-heap,
     updated in place): Lindley's recursion for c workers, start = max(arrival, earliest free).
 
