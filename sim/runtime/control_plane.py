@@ -248,9 +248,14 @@ class ControlPlane:
         """Release terminating pods that nothing routes to any more.
 
         Only state taken after the pod began terminating can have dropped it for good; an
-        older snapshot may lack it merely because it was not Ready yet.
+        older snapshot may lack it merely because it was not Ready yet. A snapshot published
+        but not yet installed may still route it (as a terminating fallback when no endpoint
+        is Ready), so a pod in one is not released either.
         """
         routed = self._routed()
+        for snapshot in self._syncs.values():
+            for rules in snapshot:
+                routed |= rules.usable_pods()
         for index, event in list(self._unrouted.items()):
             if index not in routed and not event.triggered and self.pods[index].terminating_at <= taken_at:
                 event.succeed()

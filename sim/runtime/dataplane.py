@@ -55,6 +55,12 @@ class Rules:
     distribution: str | None = None
     affinity_timeout_s: float | None = None  # None: sessionAffinity None
 
+    def usable_pods(self) -> set[int]:
+        """The pods some node may route to once these rules are installed: the Ready endpoints,
+        or with none Ready the serving terminating ones (before any node's own filtering)."""
+        ready = {e.pod for e in self.endpoints if e.ready}
+        return ready or {e.pod for e in self.endpoints if e.serving}
+
 
 def iptables_cascade_choice(n: int, rng: np.random.Generator) -> int:
     """The literal iptables walk: rule i matches with probability 1/(n-i), in order.

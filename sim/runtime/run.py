@@ -181,11 +181,7 @@ class _Wiring:
         plans = {}
         for k, name in enumerate(self.callers):
             calls = tuple(
-                (
-                    self._port_index(call.service, call.port),
-                    _address(self.scenario.service(call.service).cluster_ip),
-                )
-                for call in sim.workloads[name].calls
+                (self._port_index(call.service, call.port), call.timeout_s) for call in sim.workloads[name].calls
             )
             plans[name] = CallPlan(client=len(sim.clients) + k, calls=calls)
         return plans

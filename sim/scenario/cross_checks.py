@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import networkx as nx
+
 from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
 from sim.kube.validation import go_map
@@ -69,6 +71,7 @@ def cross_check(
         findings.fail(origin, path, message)
     for document in deployments:
         _warn_unschedulable(simulation, document.deployment, document.origin, findings)
+    _warn_call_cycles(origin, simulation, services, [d.deployment for d in deployments], findings)
 
 
 def _warn_unschedulable(simulation: Simulation, dep: Deployment, origin: Origin, findings: Findings) -> None:
@@ -138,3 +141,28 @@ def _check_calls(origin: Origin, simulation: Simulation, svc_by_name: dict[str, 
                 findings.fail(origin, f"{path}.service", f'Service "{svc.name}" has no ClusterIP to call')
             else:
                 _check_port(origin, f"{path}.port", svc, call.port, findings)
+
+
+def _warn_call_cycles(
+    origin: Origin,
+    simulation: Simulation,
+    services: Sequence[Service],
+    deployments: Sequence[Deployment],
+    findings: Findings,
+) -> None:
+    """Calls that lead back to the Deployment that made them: legal in Kubernetes, but a pod can
+    end up waiting for a worker it holds itself. Each call then waits its timeout and the
+    request answers with an error (docs/semantics.md#calls-between-services)."""
+    graph = nx.DiGraph()
+    for dep in deployments:
+        for call in simulation.workloads[dep.name].calls if dep.name in simulation.workloads else ():
+            for svc in services:
+                if svc.name == call.service:
+                    graph.add_edges_from((dep.name, d.name) for d in deployments if svc.selects(d.labels))
+    for cycle in sorted(sorted(c) if len(c) > 1 else c for c in nx.simple_cycles(graph)):
+        loop = " → ".join([*cycle, cycle[0]])
+        findings.warn(
+            origin,
+            f"spec.workloads: calls form a cycle ({loop}): a request can wait for a call that waits for a "
+            "worker of its own pods; each call gives up after its timeout and the request answers with an error",
+        )

@@ -36,6 +36,7 @@ __all__ = [
     "Workload",
 ]
 
+DEFAULT_CALL_TIMEOUT_S = 15.0  # Envoy's default route timeout (docs/semantics.md#calls-between-services)
 DEFAULT_NETWORK = {"clientToNode": "0.5ms", "nodeToNode": "0.2ms"}
 
 
@@ -91,10 +92,13 @@ class KubeProxy:
 
 @dataclass(frozen=True)
 class Call:
-    """A call a pod makes to another Service while it serves a request."""
+    """A call a pod makes to another Service while it serves a request. The calling pod gives
+    up after ``timeout_s`` (default 15 s, Envoy's default route timeout, as in a service mesh):
+    the call ends ``timeout`` and the request it serves answers with an error."""
 
     service: str
     port: int | str | None = None
+    timeout_s: float = DEFAULT_CALL_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,7 @@ def _workload_manifest(w: Workload) -> dict[str, Any]:
         "startupTime": format_duration(w.startup_time_s),
     }
     if w.calls:
-        out["calls"] = [{"service": c.service, **({"port": c.port} if c.port is not None else {})} for c in w.calls]
+        out["calls"] = [_call_manifest(c) for c in w.calls]
     return out
 
 
@@ -280,3 +284,8 @@ def _client_manifest(c: Client) -> dict[str, Any]:
             conn["maxAge"] = format_duration(c.connections.max_age_s)
     out["connections"] = conn
     return out
+
+
+def _call_manifest(c: Call) -> dict[str, Any]:
+    port = {} if c.port is None else {"port": c.port}
+    return {"service": c.service, **port, "timeout": format_duration(c.timeout_s)}

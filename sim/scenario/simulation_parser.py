@@ -25,6 +25,7 @@ from sim.scenario.run_limits import (
     duration_problems,
 )
 from sim.scenario.simulation import (
+    DEFAULT_CALL_TIMEOUT_S,
     DEFAULT_NETWORK,
     Arrival,
     Call,
@@ -258,10 +259,15 @@ def _workloads(raw: Any, fields: FieldReader) -> dict[str, Workload]:
 
 def _calls(raw: Any, path: str, fields: FieldReader) -> tuple[Call, ...]:
     calls = []
-    for i, item in enumerate(fields.listing(raw, f"{path}.calls", "{service, port}")):
-        c = fields.keys(item, f"{path}.calls[{i}]", ("service", "port"), required=("service",))
-        service = fields.string(c["service"], f"{path}.calls[{i}].service") if "service" in c else ""
-        calls.append(Call(service, fields.port(c.get("port"), f"{path}.calls[{i}].port")))
+    for i, item in enumerate(fields.listing(raw, f"{path}.calls", "{service, port, timeout}")):
+        where = f"{path}.calls[{i}]"
+        c = fields.keys(item, where, ("service", "port", "timeout"), required=("service",))
+        service = fields.string(c["service"], f"{where}.service") if "service" in c else ""
+        port = fields.port(c.get("port"), f"{where}.port")
+        timeout = fields.duration(c.get("timeout"), f"{where}.timeout", default=DEFAULT_CALL_TIMEOUT_S)
+        if timeout <= 0:
+            fields.fail(f"{where}.timeout", f"Invalid value: {format_duration(timeout)}: must be greater than 0")
+        calls.append(Call(service, port, timeout))
     return tuple(calls)
 
 

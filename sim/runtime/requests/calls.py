@@ -2,10 +2,19 @@
 
 A pod whose workload has ``calls`` does its own work, then calls each Service in turn through
 its own node's kube-proxy (ClusterIP traffic), holding its worker the whole time. A failed
-call (refused, dropped, unreachable) makes the request fail as ``rejected``: the pod answers
-with an error (docs/semantics.md#calls-between-services). Such a pod's queue cannot be
-computed ahead (a worker's release waits on other pods), so the event engine asks this
-module when a worker frees.
+call (refused, dropped, unreachable, or no answer within the call's ``timeout``) makes the
+request fail as ``rejected``: the pod answers with an error
+(docs/semantics.md#calls-between-services). Such a pod's queue cannot be computed ahead (a
+worker's release waits on other pods), so the event engine asks this module when a worker
+frees.
+
+A call its caller gave up on is *abandoned*: it keeps its ``timeout`` outcome, the pod that
+has it still does its own work (the server does not notice the caller left), but its context
+is cancelled, as Go's and gRPC's request contexts are when the client goes away: the call it
+is waiting on is abandoned at once too (and so on down the chain), and it makes no further
+calls. That is what ends a cycle of calls (a Service calling itself, or two that call each
+other): the first timeout unwinds the whole chain, so the work a request causes is bounded
+by the workers a chain can hold.
 """
 
 from __future__ import annotations
@@ -25,10 +34,10 @@ __all__ = ["CallPlan", "Calls"]
 
 @dataclass(frozen=True)
 class CallPlan:
-    """The calls pods of one Deployment make, as (Service port index, destination IP)."""
+    """The calls pods of one Deployment make, as (Service port index, timeout in seconds)."""
 
     client: int  # the client index its calls are recorded under
-    calls: tuple[tuple[int, int], ...]
+    calls: tuple[tuple[int, float], ...]
 
 
 @dataclass(eq=False)
@@ -55,6 +64,7 @@ class Calls:
         plans: dict[str, CallPlan],
         schedule_work_done: Callable[[float, int], None],
         schedule_call: Callable[[float, int], None],
+        schedule_give_up: Callable[[float, int], None],
         answered: Callable[[int, int, float], None],
     ) -> None:
         self.log = log
@@ -63,11 +73,15 @@ class Calls:
         self.keys: dict[int, tuple[int, ...]] = {}  # a call's key: its parent's key + (index,)
         self._schedule_work_done = schedule_work_done
         self._schedule_call = schedule_call
+        self._schedule_give_up = schedule_give_up
         self._answered = answered
         self._workers: dict[int, _Workers] = {}
         self._progress: dict[int, int] = {}  # request waiting on calls -> calls done
         self._failed: set[int] = set()
         self._parent_of: dict[int, int] = {}
+        self._deadline: dict[int, float] = {}  # call in flight -> when its caller gives up
+        self._awaiting: dict[int, int] = {}  # request -> the call it waits on now
+        self.abandoned: set[int] = set()  # calls whose caller gave up before their answer
 
     def key(self, rid: int) -> tuple[int, ...]:
         """The order of a request among simultaneous events: its id, or for a call its
@@ -106,13 +120,36 @@ class Calls:
         self._next_call(rid, now)
 
     def returned(self, rid: int) -> int | None:
-        """A request has its verdict; if it was a call, the parent that resumes (else None)."""
+        """A request has its verdict; if it was a call, the parent that resumes (else None),
+        at the call's ``t_done``: its answer, or the moment the caller gave up."""
         parent = self._parent_of.pop(rid, None)
         if parent is None:
             return None
+        del self._awaiting[parent]
+        deadline = self._deadline.pop(rid)
+        if self.log.t_done[rid] > deadline:  # the answer would come too late
+            self.abandoned.add(rid)
+            outcomes.gave_up(self.log, rid, deadline)
         if self.log.verdict[rid] != SERVED:
             self._failed.add(parent)
         return parent
+
+    def give_up(self, rid: int, now: float) -> list[int]:
+        """The call's timeout ran out. If it has no answer yet, its caller stops waiting, and the
+        cancellation runs down the chain of calls it is waiting on; returns the requests that
+        resume now (each with a failed call), callers first."""
+        resume = []
+        call: int | None = rid
+        while call is not None and call in self._parent_of:
+            parent = self._parent_of.pop(call)
+            del self._deadline[call]
+            del self._awaiting[parent]
+            outcomes.gave_up(self.log, call, now)
+            self.abandoned.add(call)
+            self._failed.add(parent)
+            resume.append(parent)
+            call = self._awaiting.get(call)  # what the abandoned call itself waits on
+        return resume
 
     def _take(self, pod: Pod, rid: int, now: float) -> bool:
         """A worker takes ``rid``; whether it is done at once (killed with its pod)."""
@@ -133,10 +170,10 @@ class Calls:
         if now > pod.deadline:  # the pod was killed while this request waited: RST at the deadline
             self._release(pod, rid, pod.deadline, RESET)
             return
-        if done == len(plan.calls) or rid in self._failed:
+        if done == len(plan.calls) or rid in self._failed or rid in self.abandoned:
             self._release(pod, rid, now, REJECTED if rid in self._failed else SERVED)
             return
-        port, _ = plan.calls[done]
+        port, timeout = plan.calls[done]
         child = int(log.new(1)[0])
         log.t_sent[child] = now
         log.client[child] = plan.client
@@ -148,7 +185,10 @@ class Calls:
         log.back_s[child] = 0.0
         self.keys[child] = (*self.key(rid), done)
         self._parent_of[child] = rid
+        self._awaiting[rid] = child
+        self._deadline[child] = now + timeout
         self._schedule_call(now, child)
+        self._schedule_give_up(now + timeout, child)
 
     def _release(self, pod: Pod, rid: int, now: float, verdict: int) -> None:
         """Answer ``rid`` and hand its worker to the queue, iteratively: a queued request the
@@ -166,6 +206,9 @@ class Calls:
 
     def _answer(self, pod: Pod, rid: int, now: float, verdict: int) -> None:
         del self._progress[rid]
-        outcomes.answered(self.log, rid, now, verdict)
+        if rid in self.abandoned:  # its caller left: it keeps its timeout, the pod did the work
+            outcomes.held(self.log, rid, now)
+        else:
+            outcomes.answered(self.log, rid, now, verdict)
         self._failed.discard(rid)
         self._answered(rid, pod.index, now)

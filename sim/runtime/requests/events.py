@@ -32,7 +32,7 @@ from sim.scenario.simulation import Connections
 
 __all__ = ["EventEngine"]
 
-ENTRY, LB_ARRIVE, ARRIVE, WORK_DONE, CALL_RETURN = range(5)
+ENTRY, LB_ARRIVE, ARRIVE, WORK_DONE, CALL_RETURN, GIVE_UP = range(6)
 
 
 class EventEngine(RequestEngine):
@@ -56,13 +56,21 @@ class EventEngine(RequestEngine):
             call_plans,
             schedule_work_done=lambda when, rid: self._push(when, rid, WORK_DONE),
             schedule_call=lambda when, rid: self._push(when, rid, ENTRY),
+            schedule_give_up=lambda when, rid: self._push(when, rid, GIVE_UP),
             answered=self._pod_answered,
         )
         self._lbs = load_balancers  # Service port -> its balancer
         self._with_calls = bool(call_plans)  # without calls, skip their bookkeeping on the hot path
         self._external = path.client_table.external.tolist()  # per client, as plain bools
         self._hops_out, self._hops_back = path.hops_out, path.hops_back
-        self._handlers = (self._enter, self._at_balancer, self._arrive, self.calls.work_done, self.calls.call_returned)
+        self._handlers = (
+            self._enter,
+            self._at_balancer,
+            self._arrive,
+            self.calls.work_done,
+            self.calls.call_returned,
+            self._give_up,
+        )
 
     @property
     def call_keys(self) -> dict[int, tuple[int, ...]]:
@@ -183,7 +191,10 @@ class EventEngine(RequestEngine):
             self.calls.arrive(pod, rid, now)
             return
         start, service = pod.serve_one(now)
-        outcomes.served(log, rid, now, start, service)
+        if self._with_calls and rid in self.calls.abandoned:  # nobody waits, but the pod works
+            outcomes.worked(log, rid, now, start, service)
+        else:
+            outcomes.served(log, rid, now, start, service)
         self.connections.answered(rid, pod.index, start + service)
         if self._with_calls:
             self._returned(rid)
@@ -191,6 +202,10 @@ class EventEngine(RequestEngine):
     def _pod_answered(self, rid: int, pod: int, when: float) -> None:
         self.connections.answered(rid, pod, when)
         self._returned(rid)
+
+    def _give_up(self, rid: int, now: float) -> None:
+        for parent in self.calls.give_up(rid, now):
+            self._push(now, parent, CALL_RETURN)
 
     def _returned(self, rid: int) -> None:
         """A call's answer (or failure) is back at the calling pod."""

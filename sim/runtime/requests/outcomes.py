@@ -27,11 +27,13 @@ __all__ = [
     "ClientTable",
     "answered",
     "dropped",
+    "gave_up",
     "no_answer",
     "no_endpoint",
     "refused",
     "served",
     "settle",
+    "worked",
 ]
 
 OUTCOMES = ("ok", "refused", "unreachable", "rejected", "reset", "timeout")
@@ -58,7 +60,10 @@ def refused(log: RequestLog, ids: Any, t_done: Any) -> None:
 
 def no_answer(log: RequestLog, ids: Any, connect_timeout_s: Any) -> None:
     """Nothing answers the SYN (an address not routable from here, a gone pod, a balancer not
-    provisioned yet): ``unreachable`` once the client's connect timeout runs out."""
+    provisioned yet): ``unreachable`` once the client's connect timeout runs out. It reached
+    no pod, so it carries no pod fields."""
+    log.pod[ids] = -1
+    log.pod_node[ids] = -1
     log.verdict[ids] = UNREACHABLE
     log.t_done[ids] = log.t_sent[ids] + connect_timeout_s
 
@@ -83,19 +88,37 @@ def no_endpoint(
 
 def served(log: RequestLog, ids: Any, t_arrive: Any, start: Any, service: Any) -> None:
     """A pod took the request at ``start`` and worked ``service`` seconds on it."""
+    worked(log, ids, t_arrive, start, service)
+    log.t_done[ids] = start + service + log.back_s[ids]
+    log.verdict[ids] = SERVED
+
+
+def worked(log: RequestLog, ids: Any, t_arrive: Any, start: Any, service: Any) -> None:
+    """The pod's side of serving: when it arrived, started and how long it worked (what the
+    pod's utilisation counts), whether or not anyone still waits for the answer."""
     log.t_arrive[ids] = t_arrive
     log.t_start[ids] = start
     log.service_s[ids] = service
-    log.t_done[ids] = start + service + log.back_s[ids]
-    log.verdict[ids] = SERVED
+
+
+def gave_up(log: RequestLog, ids: Any, at: Any) -> None:
+    """The caller stopped waiting at ``at`` (a call's timeout): ``timeout`` then, whatever the
+    pod still does with it."""
+    log.verdict[ids] = TIMEOUT
+    log.t_done[ids] = at
 
 
 def answered(log: RequestLog, ids: Any, now: Any, verdict: int) -> None:
     """A pod that held the request (waiting on its calls) answers at ``now`` with
     ``verdict``: SERVED, REJECTED (a call failed) or RESET (the pod was killed)."""
-    log.service_s[ids] = now - log.t_start[ids]
+    held(log, ids, now)
     log.t_done[ids] = now + log.back_s[ids]
     log.verdict[ids] = verdict
+
+
+def held(log: RequestLog, ids: Any, now: Any) -> None:
+    """A calling pod let go of the request at ``now``: it held a worker since ``t_start``."""
+    log.service_s[ids] = now - log.t_start[ids]
 
 
 def settle(log: RequestLog, deadline_by_pod: np.ndarray, gone_by_pod: np.ndarray, clients: ClientTable) -> None:
@@ -122,6 +145,8 @@ def settle(log: RequestLog, deadline_by_pod: np.ndarray, gone_by_pod: np.ndarray
         killed = ~gone & (finish > deadline_by_pod[pods])
         lost = served_[gone]
         outcome[lost] = UNREACHABLE
+        pod[lost] = -1  # it never reached a live pod
+        log.pod_node[lost] = -1
         t_done[lost] = t_sent[lost] + clients.connect_timeout_s[log.client[lost]]
         cut = served_[killed]
         outcome[cut] = RESET
