@@ -17,6 +17,8 @@ import yaml
 
 from sim.distributions import Distribution, parse_distribution, parse_seconds
 from sim.kube.validation import member
+from sim.scenario.run_limits import MAX_DURATION_S
+from sim.units import format_duration
 
 __all__ = ["FieldReader", "yaml11_number_hint"]
 
@@ -99,10 +101,15 @@ class FieldReader:
                 return 0.0
             return default
         try:
-            return parse_seconds(value)
+            seconds = parse_seconds(value)
         except ValueError as err:
             self.fail(path, f"{err}{yaml11_number_hint(value)}")
             return 0.0
+        if seconds > MAX_DURATION_S:  # a typo such as 1e30; nothing svcsim models lasts longer than a run may
+            limit = f"{format_duration(MAX_DURATION_S)} (30 days) of simulated time"
+            self.fail(path, f"Invalid value: {format_duration(seconds)}: must be at most {limit}")
+            return 0.0
+        return seconds
 
     def distribution(self, value: Any, path: str, allow_zero: bool = True) -> Distribution | None:
         try:

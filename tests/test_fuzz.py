@@ -1,0 +1,228 @@
+"""Fuzzing in the suite: generated scenarios across every feature, and broken ones.
+
+**Valid scenarios.** :func:`every_feature` starts from the differential test's generator
+(everything the batch engine runs) and adds what needs the event engine: keep-alive
+connections, ``sessionAffinity: ClientIP`` on targeted Services, every IPVS scheduler,
+clients through the load balancer, and calls between Services, cycles included (a Service
+calling itself or two calling each other, with short call timeouts). Every run must keep:
+
+- conservation: request ids are 0..n-1, each request has exactly one outcome, finite times,
+  ``t_done >= t_sent`` and ``latency == t_done - t_sent``;
+- capacity: a pod never holds more requests at once than its ``concurrency`` (checked on the
+  run's own columns, ``t_start`` and ``service_s``);
+- determinism: the same seed gives the same tables;
+- agreement: where the batch engine can run it, it gives the event engine's tables.
+
+**Broken scenarios.** :func:`broken` takes a valid scenario and breaks its Simulation
+document (an unknown field, a scalar turned into a nested list, a required field removed, a
+number out of range); ``svcsim run`` must exit 2 with one ``error:`` line per problem naming
+the file and the document, no traceback, and write nothing.
+
+Seed policy: derandomized, no example database; each scenario carries its own seed. CI runs
+the counts below; ``SVCSIM_LONG_TESTS=1`` or ``pytest --hypothesis-profile=long`` runs five
+times as many (``tests/examples.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from examples import examples
+from hypothesis import HealthCheck, event, given, note, settings
+from hypothesis import strategies as st
+from test_engines_agree import assert_same_run, batch_scenarios
+
+import sim
+from sim.cli import main
+from sim.endpoint_choice import IPVS_SCHEDULERS
+from sim.runtime.requests.engine_choice import event_features
+from sim.runtime.run import run
+
+FUZZ = settings(
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
+
+
+@st.composite
+def every_feature(draw: st.DrawFn) -> str:
+    """A valid scenario using any mix of svcsim's features."""
+    docs = list(yaml.safe_load_all(draw(batch_scenarios())))
+    simulation = docs[-1]
+    spec = simulation["spec"]
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    deployments = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]
+    if draw(st.booleans()):
+        spec["kubeProxy"] = {"mode": "ipvs", "scheduler": draw(st.sampled_from(sorted(IPVS_SCHEDULERS)))}
+    for c in spec["clients"]:
+        if draw(st.integers(0, 3)) == 0:
+            c["connections"] = {
+                "mode": "keepalive",
+                "count": draw(st.integers(1, 4)),
+                **({"requestsPerConnection": draw(st.integers(1, 20))} if draw(st.booleans()) else {}),
+                **({"maxAge": draw(st.sampled_from(["100ms", "1s"]))} if draw(st.booleans()) else {}),
+            }
+        target = services[c["target"]["service"]]
+        if draw(st.integers(0, 3)) == 0:
+            target["spec"]["sessionAffinity"] = "ClientIP"
+        if target["spec"].get("type") == "LoadBalancer" and c.get("location", "external") == "external":
+            if draw(st.booleans()):
+                c["target"]["via"] = "loadBalancer"
+                c["target"].pop("port", None)
+                c.pop("nodes", None)
+    called = [n for n, s in services.items() if s["spec"].get("clusterIP") != "None"]
+    for name in deployments:
+        if called and draw(st.integers(0, 2)) == 0:
+            spec["workloads"][name]["calls"] = [
+                {"service": draw(st.sampled_from(called)), "timeout": draw(st.sampled_from(["50ms", "300ms", "2s"]))}
+                for _ in range(draw(st.integers(1, 2)))
+            ]
+    return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
+
+
+def _load(text: str) -> sim.Scenario | None:
+    """The scenario, or None where the added features made it invalid (e.g. a balancer client
+    of a Service whose ports the generator named): those are the second test's business."""
+    try:
+        return sim.load_scenario(text)
+    except sim.ScenarioError as err:
+        note("\n".join(err.problems))
+        return None
+
+
+def assert_conserved(req: pd.DataFrame) -> None:
+    assert (req["request_id"].to_numpy() == np.arange(len(req))).all()
+    assert req["outcome"].notna().all()
+    t_sent, t_done = req["t_sent"].to_numpy(), req["t_done"].to_numpy()
+    assert np.isfinite(t_sent).all() and np.isfinite(t_done).all()
+    assert (t_done >= t_sent).all()
+    assert np.array_equal(req["latency"].to_numpy(), t_done - t_sent)
+
+
+def assert_within_capacity(scenario: sim.Scenario, seed: int) -> None:
+    """No pod ever holds more requests than its workers (the run's own columns)."""
+    record = run(scenario, seed)
+    log = record.log
+    pod, start, work = log.column("pod"), log.column("t_start"), log.column("service_s")
+    took = (pod >= 0) & np.isfinite(start)
+    for p in record.pods:
+        mine = took & (pod == p.index)
+        if mine.sum() <= p.concurrency:
+            continue
+        begin, end = start[mine], start[mine] + work[mine]
+        times = np.concatenate([begin, end])
+        steps = np.concatenate([np.ones(len(begin)), -np.ones(len(end))])
+        order = np.lexsort((steps, times))  # at one instant, leaving before arriving
+        assert np.cumsum(steps[order]).max() <= p.concurrency, f"pod {p.name} over its concurrency"
+
+
+@settings(FUZZ, max_examples=examples(120))
+@given(text=every_feature())
+def test_generated_scenarios_conserve_requests_respect_capacity_and_repeat(text):
+    scenario = _load(text)
+    if scenario is None:
+        event("invalid after adding features")
+        return
+    note(text)
+    first = sim.simulate(scenario)
+    assert_conserved(first.requests)
+    again = sim.simulate(scenario)
+    assert_same_run(first, again)
+    seed = first.summary["seed"]
+    assert_within_capacity(scenario, seed)
+    needs = event_features(scenario)
+    for feature in needs:
+        event(f"feature: {feature}")
+    if not needs:
+        assert_same_run(sim.simulate(scenario, engine="batch"), sim.simulate(scenario, engine="events"))
+    for outcome, count in first.summary["outcomes"].items():
+        if count:
+            event(f"outcome: {outcome}")
+
+
+# -- broken scenarios ---------------------------------------------------------------------------
+
+_REQUIRED = [("serviceTime",), ("clients", 0, "target"), ("clients", 0, "rate"), ("duration",)]
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        return [leaf for k, v in node.items() for leaf in _leaves(v, (*path, k))]
+    if isinstance(node, list):
+        return [leaf for i, v in enumerate(node) for leaf in _leaves(v, (*path, i))]
+    return [path]
+
+
+def _mappings(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    here = [path] if isinstance(node, dict) else []
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    return here + [m for k, v in children for m in _mappings(v, (*path, k))]
+
+
+def _at(root: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        root = root[key]
+    return root
+
+
+@st.composite
+def broken(draw: st.DrawFn) -> tuple[str, str]:
+    """A scenario whose Simulation document is certainly invalid, and how it was broken."""
+    docs = list(yaml.safe_load_all(draw(batch_scenarios())))
+    spec = docs[-1]["spec"]
+    how = draw(st.sampled_from(["unknown field", "nested list", "missing field", "out of range"]))
+    if how == "unknown field":
+        where = draw(st.sampled_from(_mappings(spec)))
+        _at(spec, where)["colour"] = "blue"
+    elif how == "nested list":
+        leaf = draw(st.sampled_from(_leaves(spec)))
+        _at(spec, leaf[:-1])[leaf[-1]] = [[1]]
+    elif how == "missing field":
+        path = draw(st.sampled_from(_REQUIRED))
+        if path == ("serviceTime",):
+            path = ("workloads", next(iter(spec["workloads"])), "serviceTime")
+        del _at(spec, path[:-1])[path[-1]]
+    else:
+        field = draw(st.sampled_from([("duration",), ("clients", 0, "rate"), ("kubeProxy", "syncDelay")]))
+        _at(spec, field[:-1])[field[-1]] = draw(st.sampled_from([-1, -0.5, 10**30, "-3s"]))
+    return yaml.safe_dump_all(docs, sort_keys=False), how
+
+
+@settings(FUZZ, max_examples=examples(150))
+@given(case=broken())
+def test_broken_scenarios_exit_2_with_one_line_per_problem_and_write_nothing(case, tmp_path_factory):
+    text, how = case
+    event(how)
+    folder = tmp_path_factory.mktemp("broken")
+    path = folder / "scenario.yaml"
+    path.write_text(text)
+    out = folder / "out"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["run", str(path), "--out", str(out), "--quiet", "--no-plots"])
+    lines = err.getvalue().splitlines()
+    note(text + "\n" + err.getvalue())
+    assert code == 2
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert errors and all(line.startswith(("error: ", "warning: ")) for line in lines)
+    assert all(str(path) in line and "document" in line for line in errors)
+    assert "Traceback" not in err.getvalue()
+    assert not out.exists() or not any(Path(out).iterdir())
+
+
+def test_the_capacity_check_can_fail():
+    """A pod of concurrency 1 whose two requests overlap is caught (the check is not vacuous)."""
+    starts, ends = np.array([0.0, 0.5]), np.array([1.0, 1.5])
+    times = np.concatenate([starts, ends])
+    steps = np.concatenate([np.ones(2), -np.ones(2)])
+    assert np.cumsum(steps[np.lexsort((steps, times))]).max() == 2
+    assert math.isfinite(float(times.max()))
