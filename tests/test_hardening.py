@@ -182,3 +182,21 @@ def test_a_long_queue_of_a_calling_pod_is_reset_without_recursion():
     result = sim.simulate(sim.load_scenario(text))
     assert_sane(result)
     assert (result.requests["outcome"] == "reset").sum() > 2000
+
+
+def test_a_local_service_with_no_endpoint_anywhere_refuses_and_drops_only_when_others_exist():
+    """externalTrafficPolicy Local: with endpoints on another node only, the entry node drops
+    the packet (timeout after connectTimeout); with no endpoint anywhere kube-proxy's "has no
+    endpoints" REJECT applies (refused at once), as iptables/nftables proxier.go do."""
+    local = BASE.replace("  type: NodePort\n", "  type: NodePort\n  externalTrafficPolicy: Local\n")
+    clients = "[{name: c, target: {service: web}, nodes: [node-1], rate: 20, connectTimeout: 3s}]"
+    elsewhere = local.replace("REPLICAS", "1").replace("GRACE", "30").replace(
+        "      containers:", "      nodeName: node-2\n      containers:"
+    )
+    dropped = sim.simulate(sim.load_scenario(elsewhere + "---\n" + simulation("{web: {serviceTime: 1ms}}", clients)))
+    assert (dropped.requests["outcome"] == "timeout").all()
+    assert np.allclose(dropped.requests["latency"], 3.0)
+    none = local.replace("REPLICAS", "0").replace("GRACE", "30")
+    refused = sim.simulate(sim.load_scenario(none + "---\n" + simulation("{web: {serviceTime: 1ms}}", clients)))
+    assert (refused.requests["outcome"] == "refused").all()
+    assert (refused.requests["latency"] < 0.01).all()

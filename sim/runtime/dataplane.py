@@ -9,7 +9,8 @@ connection may use (pkg/proxy/topology.go; docs/semantics.md#kube-proxy-dataplan
   (ProxyTerminatingEndpoints, GA 1.28);
 - traffic policy ``Local`` (external traffic with ``externalTrafficPolicy``, in-cluster
   traffic with ``internalTrafficPolicy``): only endpoints on this node; with none the
-  packet is dropped ("has no local endpoints");
+  packet is dropped ("has no local endpoints"), unless nothing at all is reachable from
+  this node, when the REJECT rule below applies;
 - otherwise ``trafficDistribution``: PreferSameZone (PreferClose is its alias) keeps
   same-zone endpoints if there are any; PreferSameNode prefers this node, then the zone;
 - no endpoints at all: REJECT ("has no endpoints"), the client is refused at once;
@@ -108,12 +109,17 @@ class Dataplane:
         local = np.array(
             [e.pod for e in self._usable([e for e in rules.endpoints if e.node == self.node])], dtype=np.int64
         )
-        preferred = self._preferred(self._usable(list(rules.endpoints)), rules.distribution)
+        usable = self._usable(list(rules.endpoints))
+        preferred = self._preferred(usable, rules.distribution)
         self.external[port] = local if rules.external_local else preferred
         self.internal[port] = local if rules.internal_local else preferred
+        # kube-proxy REJECTs when nothing is reachable from this node at all (the endpoints of
+        # every policy in use), and DROPs a Local direction only when others are reachable.
+        uses_cluster = not (rules.external_local and rules.internal_local)
+        reachable = len(local) > 0 or (uses_cluster and len(usable) > 0)
         self._on_empty[port] = (
-            DROP if rules.external_local else REJECT,
-            DROP if rules.internal_local else REJECT,
+            DROP if rules.external_local and reachable else REJECT,
+            DROP if rules.internal_local and reachable else REJECT,
         )
         self._affinity_timeout[port] = rules.affinity_timeout_s
         self.local_ready[port] = sum(1 for e in rules.endpoints if e.node == self.node and e.ready)
