@@ -15,6 +15,7 @@ from typing import Any
 from sim.distributions import parse_distribution
 from sim.endpoint_choice import BALANCER_ALGORITHMS, IPVS_SCHEDULERS
 from sim.kube.deployment import MAX_REPLICAS
+from sim.kube.labels import label_errors
 from sim.kube.validation import dns1123_subdomain_problems
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.run_limits import (
@@ -179,6 +180,8 @@ def _nodes(raw: Any, path: str, fields: FieldReader) -> list[Node]:
             if not (isinstance(labels, dict) and all(isinstance(x, str) for kv in labels.items() for x in kv)):
                 fields.fail(f"{path}[{i}].labels", f"Invalid value: {labels!r}: must be a mapping of strings")
                 labels = {}
+            for error in label_errors(labels, f"{path}[{i}].labels"):  # ValidateObjectMeta of the Node
+                fields.fail(error.path, error.detail)
             ip = n.get("ip")
             if ip is not None:
                 try:

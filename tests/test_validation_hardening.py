@@ -1,0 +1,258 @@
+"""Input that once crashed svcsim or was accepted where Kubernetes refuses it.
+
+Each test names what it proves; the expected lines are the API server's wording
+(docs/semantics.md#service-defaults-and-validation) or svcsim's own for its limits
+(docs/semantics.md#svcsims-own-limits), prefixed with the file and the document.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_validation import (
+    deployment,
+    deployment_error,
+    problems,
+    service,
+    service_error,
+    sim_error,
+    web_simulation,
+    with_pod_spec,
+    write,
+)
+
+import sim
+from sim.kube.validation import DNS1035_MSG, DNS1123_MSG
+
+NAME_RULE = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
+    "character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+)
+DNS1123_LABEL_MSG = (  # IsDNS1123Label, the rule for container names
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end "
+    "with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+VALUE_RULE = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start "
+    "and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for "
+    "validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+)
+
+
+def loads(path: Path) -> sim.Scenario:
+    return sim.load_scenario(path)
+
+
+# --- label keys and values ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("selector", "details"),
+    [
+        pytest.param({"-bad": "web"}, [f'Invalid value: "-bad": name part {NAME_RULE}'], id="key-leading-hyphen"),
+        pytest.param({"app": "-web"}, [f'Invalid value: "-web": {VALUE_RULE}'], id="value-leading-hyphen"),
+        pytest.param(
+            {"app": "w" * 64}, [f'Invalid value: "{"w" * 64}": must be no more than 63 characters'], id="value-64"
+        ),
+        pytest.param(
+            {"a" * 64: "web"},
+            [f'Invalid value: "{"a" * 64}": name part must be no more than 63 characters'],
+            id="key-64",
+        ),
+        pytest.param(
+            {"Example.com/app": "web"},
+            [f'Invalid value: "Example.com/app": prefix part {DNS1123_MSG}'],
+            id="prefix-uppercase",
+        ),
+        pytest.param({"/app": "web"}, ['Invalid value: "/app": prefix part must be non-empty'], id="prefix-empty"),
+        pytest.param(
+            {"a/b/c": "web"},
+            [
+                f'Invalid value: "a/b/c": a qualified name {NAME_RULE} with an optional DNS subdomain prefix and '
+                "'/' (e.g. 'example.com/MyName')"
+            ],
+            id="two-slashes",
+        ),
+        pytest.param(
+            {"example.com/": "web"},
+            [
+                'Invalid value: "example.com/": name part must be non-empty',
+                f'Invalid value: "example.com/": name part {NAME_RULE}',
+            ],
+            id="name-empty",
+        ),
+    ],
+)
+def test_service_selector_labels_follow_the_api_servers_label_rules(tmp_path, selector, details):
+    path = write(tmp_path, service(selector=selector), deployment())
+    assert problems(path) == [service_error(path, f"spec.selector: {d}") for d in details]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"app": ""},
+        {"example.com/app": "web"},
+        {"app.kubernetes.io/name": "My_App.v2"},
+        {"a" * 63: "v" * 63},
+        {f"{'p' * 253}/{'n' * 63}": "x"},
+    ],
+    ids=["empty-value", "prefixed-key", "mixed-case-value", "63-and-63", "longest-key"],
+)
+def test_valid_labels_are_accepted_everywhere(tmp_path, labels):
+    dep = deployment(labels={"app": "web", **labels}, selector={"matchLabels": {"app": "web", **labels}})
+    dep["metadata"]["labels"] = labels
+    dep["spec"]["template"]["spec"]["nodeSelector"] = labels
+    svc = service(selector={"app": "web", **labels})
+    doc = web_simulation(cluster={"nodes": [{"name": "n1", "labels": labels}]})
+    scenario = loads(write(tmp_path, svc, dep, doc))
+    assert scenario.deployments[0].labels == {"app": "web", **labels}
+
+
+def test_deployment_selector_and_template_label_keys_are_checked_where_the_api_server_checks_them(tmp_path):
+    """matchLabels at spec.selector.matchLabels, template labels at spec.template.labels (ValidatePodTemplateSpec)."""
+    dep = deployment(labels={"-bad": "x"}, selector={"matchLabels": {"-bad": "x"}})
+    path = write(tmp_path, service(), dep)
+    assert problems(path) == [
+        deployment_error(path, f'spec.selector.matchLabels: Invalid value: "-bad": name part {NAME_RULE}'),
+        deployment_error(path, f'spec.template.labels: Invalid value: "-bad": name part {NAME_RULE}'),
+    ]
+
+
+def test_a_bad_template_label_value_is_refused_even_if_the_selector_matches(tmp_path):
+    dep = deployment(labels={"app": "web", "tier": "-x"})
+    path = write(tmp_path, service(), dep)
+    assert problems(path) == [deployment_error(path, f'spec.template.labels: Invalid value: "-x": {VALUE_RULE}')]
+
+
+@pytest.mark.parametrize(
+    ("expression", "details"),
+    [
+        pytest.param(
+            {"key": "-bad", "operator": "Exists"},
+            [f'spec.selector.matchExpressions[0].key: Invalid value: "-bad": name part {NAME_RULE}'],
+            id="key",
+        ),
+        pytest.param(
+            {"key": "", "operator": "Exists"},
+            [
+                'spec.selector.matchExpressions[0].key: Invalid value: "": name part must be non-empty',
+                f'spec.selector.matchExpressions[0].key: Invalid value: "": name part {NAME_RULE}',
+            ],
+            id="empty-key",
+        ),
+        pytest.param(
+            {"key": "app", "operator": "In", "values": ["web", "-x"]},
+            [f'spec.selector.matchExpressions[0].values[1]: Invalid value: "-x": {VALUE_RULE}'],
+            id="value",
+        ),
+    ],
+)
+def test_match_expressions_keys_and_values_follow_the_label_rules(tmp_path, expression, details):
+    dep = deployment(selector={"matchLabels": {"app": "web"}, "matchExpressions": [expression]})
+    path = write(tmp_path, service(), dep)
+    assert problems(path) == [deployment_error(path, d) for d in details]
+
+
+def test_node_selector_and_object_labels_follow_the_label_rules(tmp_path):
+    dep = with_pod_spec(nodeSelector={"disk": "-ssd"})
+    dep["metadata"]["labels"] = {"-team": "a"}
+    svc = service()
+    svc["metadata"]["labels"] = {"team": "a b"}
+    path = write(tmp_path, svc, dep)
+    assert problems(path) == [
+        service_error(path, f'metadata.labels: Invalid value: "a b": {VALUE_RULE}'),
+        deployment_error(path, f'metadata.labels: Invalid value: "-team": name part {NAME_RULE}'),
+        deployment_error(path, f'spec.template.spec.nodeSelector: Invalid value: "-ssd": {VALUE_RULE}'),
+    ]
+
+
+def test_node_labels_in_the_simulation_follow_the_label_rules(tmp_path):
+    doc = web_simulation(cluster={"nodes": [{"name": "n1", "labels": {"-zone": "a", "disk": "s s d"}}]})
+    path = write(tmp_path, service(), deployment(), doc)
+    assert problems(path) == [
+        sim_error(path, f'spec.cluster.nodes[0].labels: Invalid value: "-zone": name part {NAME_RULE}'),
+        sim_error(path, f'spec.cluster.nodes[0].labels: Invalid value: "s s d": {VALUE_RULE}'),
+    ]
+
+
+# --- containers and names ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pod", "details"),
+    [
+        pytest.param({"containers": []}, ["spec.template.spec.containers: Required value"], id="empty-list"),
+        pytest.param({"containers": None}, ["spec.template.spec.containers: Required value"], id="absent"),
+        pytest.param(
+            {"containers": [{"image": "nginx"}]},
+            ["spec.template.spec.containers[0].name: Required value"],
+            id="no-name",
+        ),
+        pytest.param(
+            {"containers": [{"name": "web"}]}, ["spec.template.spec.containers[0].image: Required value"], id="no-image"
+        ),
+        pytest.param(
+            {"containers": [{"name": "", "image": ""}]},
+            [
+                "spec.template.spec.containers[0].name: Required value",
+                "spec.template.spec.containers[0].image: Required value",
+            ],
+            id="both-empty",
+        ),
+        pytest.param(
+            {"containers": [{"name": "Web", "image": "nginx"}]},
+            [f'spec.template.spec.containers[0].name: Invalid value: "Web": {DNS1123_LABEL_MSG}'],
+            id="name-uppercase",
+        ),
+        pytest.param(
+            {"containers": [{"name": "web.v2", "image": "nginx"}]},
+            ['spec.template.spec.containers[0].name: Invalid value: "web.v2": must not contain dots'],
+            id="name-with-dots",
+        ),
+        pytest.param(
+            {"containers": [{"name": "c" * 64, "image": "nginx"}]},
+            [f'spec.template.spec.containers[0].name: Invalid value: "{"c" * 64}": must be no more than 63 characters'],
+            id="name-64",
+        ),
+        pytest.param(
+            {"containers": [{"name": "web", "image": "a"}, {"name": "web", "image": "b"}]},
+            ['spec.template.spec.containers[1].name: Duplicate value: "web"'],
+            id="duplicate-name",
+        ),
+    ],
+)
+def test_a_pod_template_needs_named_containers_with_images(tmp_path, pod, details):
+    dep = deployment()
+    if pod["containers"] is None:
+        del dep["spec"]["template"]["spec"]["containers"]
+    else:
+        dep["spec"]["template"]["spec"].update(pod)
+    path = write(tmp_path, service(), dep)
+    assert problems(path) == [deployment_error(path, d) for d in details]
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "detail"),
+    [
+        pytest.param("Service", "web.v2", f'metadata.name: Invalid value: "web.v2": {DNS1035_MSG}', id="svc-dots"),
+        pytest.param("Service", "1web", f'metadata.name: Invalid value: "1web": {DNS1035_MSG}', id="svc-digit"),
+        pytest.param("Deployment", "Web", f'metadata.name: Invalid value: "Web": {DNS1123_MSG}', id="dep-upper"),
+        pytest.param("Deployment", "web.v2", None, id="dep-dots-ok"),
+        pytest.param("Deployment", "1web", None, id="dep-digit-ok"),
+    ],
+)
+def test_services_are_dns_1035_labels_and_deployments_dns_1123_subdomains(tmp_path, kind, name, detail):
+    svc = service(name) if kind == "Service" else service()
+    dep = deployment(name) if kind == "Deployment" else deployment()
+    workloads = {dep["metadata"]["name"]: {"serviceTime": "10ms"}}
+    path = write(tmp_path, svc, dep, web_simulation(workloads=workloads))
+    if detail is None:
+        assert loads(path).deployments[0].name == name
+    elif kind == "Service":
+        assert problems(path) == [service_error(path, detail, name=name)]
+    else:
+        assert problems(path) == [deployment_error(path, detail, name=name)]
