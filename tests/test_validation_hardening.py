@@ -8,9 +8,11 @@ Each test names what it proves; the expected lines are the API server's wording
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_validation import (
+    client,
     deployment,
     deployment_error,
     problems,
@@ -23,6 +25,7 @@ from test_validation import (
 )
 
 import sim
+from sim.cli import main
 from sim.kube.validation import DNS1035_MSG, DNS1123_MSG
 
 NAME_RULE = (
@@ -256,3 +259,119 @@ def test_services_are_dns_1035_labels_and_deployments_dns_1123_subdomains(tmp_pa
         assert problems(path) == [service_error(path, detail, name=name)]
     else:
         assert problems(path) == [deployment_error(path, detail, name=name)]
+
+
+# --- client source addresses ------------------------------------------------------------------
+
+
+def nodes_at(*ips: str) -> dict[str, Any]:
+    """A cluster whose nodes n1, n2, ... have the given IPs, so that none moves."""
+    return {"nodes": [{"name": f"n{i}", "ip": ip} for i, ip in enumerate(ips, start=1)]}
+
+
+def test_a_client_range_past_255_255_255_255_is_a_one_line_cli_error(tmp_path, capsys):
+    """It used to end in AddressValueError's traceback when the run built the client's addresses."""
+    doc = web_simulation(clients=[client(ip="255.255.255.250", ips=100)])
+    path = write(tmp_path, service(), deployment(), doc)
+    out = tmp_path / "out"
+    code = main(["run", str(path), "--out", str(out), "--quiet", "--no-plots"])
+    captured = capsys.readouterr()
+    detail = (
+        "spec.clients[0].ips: Invalid value: 100: addresses from 255.255.255.250 would run past 255.255.255.255 "
+        "(at most 6 fit)"
+    )
+    assert (code, captured.out, captured.err) == (2, "", f"error: {sim_error(path, detail)}\n")
+    assert not out.exists()
+
+
+def test_a_client_on_a_node_at_the_top_of_ipv4_cannot_have_addresses_past_it(tmp_path):
+    doc = web_simulation(
+        cluster={"nodeCIDR": "255.255.255.0/24", **nodes_at("255.255.255.254")},
+        clients=[client(location="n1", ips=4)],
+    )
+    path = write(tmp_path, service(), deployment(), doc)
+    assert problems(path) == [
+        sim_error(
+            path,
+            "spec.clients[0].ips: Invalid value: 4: addresses from 255.255.255.254 would run past 255.255.255.255 "
+            "(at most 2 fit)",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        pytest.param(
+            {"ip": "192.168.1.5"},
+            'spec.clients[0].ip: Invalid value: "192.168.1.5": already the IP of a node',
+            id="ip-is-a-node",
+        ),
+        pytest.param(
+            {"ip": "192.168.1.3", "ips": 5},
+            "spec.clients[0].ips: Invalid value: 5: addresses 192.168.1.3-192.168.1.7 include 192.168.1.5, the IP of "
+            'node "n2"',
+            id="range-includes-a-node",
+        ),
+        pytest.param(
+            {"ip": "10.244.3.7"},
+            'spec.clients[0].ip: Invalid value: "10.244.3.7": inside the pod network 10.244.0.0/16 '
+            "(spec.cluster.podCIDR)",
+            id="ip-in-pod-cidr",
+        ),
+        pytest.param(
+            {"ip": "10.243.255.254", "ips": 4},
+            "spec.clients[0].ips: Invalid value: 4: addresses 10.243.255.254-10.244.0.1 reach into the pod network "
+            "10.244.0.0/16 (spec.cluster.podCIDR) at 10.244.0.0",
+            id="range-into-pod-cidr",
+        ),
+        pytest.param(
+            {"ip": "10.100.0.1"},
+            'spec.clients[0].ip: Invalid value: "10.100.0.1": inside the Service network 10.96.0.0/12 '
+            "(spec.cluster.serviceCIDR)",
+            id="ip-in-service-cidr",
+        ),
+        pytest.param(
+            {"ip": "10.95.255.250", "ips": 10},
+            "spec.clients[0].ips: Invalid value: 10: addresses 10.95.255.250-10.96.0.3 reach into the Service "
+            "network 10.96.0.0/12 (spec.cluster.serviceCIDR) at 10.96.0.0",
+            id="range-into-service-cidr",
+        ),
+    ],
+)
+def test_an_external_clients_addresses_belong_to_no_node_pod_or_service(tmp_path, fields, detail):
+    doc = web_simulation(cluster=nodes_at("192.168.1.2", "192.168.1.5"), clients=[client(**fields)])
+    path = write(tmp_path, service(), deployment(), doc)
+    assert problems(path) == [sim_error(path, detail)]
+
+
+def test_a_client_on_a_node_may_not_send_from_another_nodes_ip(tmp_path):
+    doc = web_simulation(cluster={"nodes": 3}, clients=[client(location="node-1", ips=3)])
+    path = write(tmp_path, service(), deployment(), doc)
+    assert problems(path) == [
+        sim_error(
+            path,
+            "spec.clients[0].ips: Invalid value: 3: addresses 192.168.1.2-192.168.1.4 include 192.168.1.3, the IP of "
+            'node "node-2"',
+        )
+    ]
+
+
+def test_a_client_on_the_last_node_may_have_further_addresses(tmp_path):
+    doc = web_simulation(cluster={"nodes": 3}, clients=[client(location="node-3", ips=3)])
+    scenario = loads(write(tmp_path, service(), deployment(), doc))
+    assert scenario.simulation.clients[0].ip == "192.168.1.4"
+
+
+def test_automatic_client_addresses_skip_every_node_in_their_range(tmp_path):
+    """The first block of ``ips`` free addresses from .10, not just a free first address."""
+    cluster = nodes_at("192.168.1.10", "192.168.1.12")
+    doc = web_simulation(cluster=cluster, clients=[client(ips=5), client(name="d", ips=2)])
+    scenario = loads(write(tmp_path, service(), deployment(), doc))
+    assert [c.ip for c in scenario.simulation.clients] == ["192.168.1.13", "192.168.1.18"]
+
+
+def test_automatic_node_addresses_skip_a_given_client_range(tmp_path):
+    doc = web_simulation(cluster={"nodes": 2}, clients=[client(ip="192.168.1.2", ips=3)])
+    scenario = loads(write(tmp_path, service(), deployment(), doc))
+    assert [n.ip for n in scenario.simulation.cluster.nodes] == ["192.168.1.5", "192.168.1.6"]

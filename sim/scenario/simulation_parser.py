@@ -17,6 +17,7 @@ from sim.endpoint_choice import BALANCER_ALGORITHMS, IPVS_SCHEDULERS
 from sim.kube.deployment import MAX_REPLICAS
 from sim.kube.labels import label_errors
 from sim.kube.validation import dns1123_subdomain_problems
+from sim.scenario.client_addresses import overflow_problem
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.run_limits import (
     MAX_CLIENT_IPS,
@@ -336,6 +337,12 @@ def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
             except ValueError:
                 fields.fail(f"{path}.ip", f"Invalid value: {ip!r}: must be an IPv4 address")
                 ip = None
+        ips = int(
+            fields.number(c.get("ips", 1), f"{path}.ips", integer=True, minimum=1, maximum=MAX_CLIENT_IPS, why="a /16")
+        )
+        overflow = overflow_problem(ipaddress.IPv4Address(ip), ips) if ip is not None else None
+        if overflow is not None:
+            fields.fail(f"{path}.ips", overflow)
         timeout = c.get("timeout")
         clients.append(
             Client(
@@ -348,11 +355,7 @@ def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
                 nodes=tuple(nodes) if nodes is not None else None,
                 connect_timeout_s=fields.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
                 timeout_s=None if timeout is None else fields.duration(timeout, f"{path}.timeout"),
-                ips=int(
-                    fields.number(
-                        c.get("ips", 1), f"{path}.ips", integer=True, minimum=1, maximum=MAX_CLIENT_IPS, why="a /16"
-                    )
-                ),
+                ips=ips,
                 connections=_connections(c.get("connections"), f"{path}.connections", fields),
             )
         )
