@@ -7,14 +7,18 @@ Each test names what it proves; the expected lines are the API server's wording
 
 from __future__ import annotations
 
+import itertools
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from test_validation import (
     client,
     deployment,
     deployment_error,
+    doc_line,
     problems,
     service,
     service_error,
@@ -25,6 +29,7 @@ from test_validation import (
 )
 
 import sim
+import sim.scenario.load
 from sim.cli import main
 from sim.kube.validation import DNS1035_MSG, DNS1123_MSG
 
@@ -375,3 +380,179 @@ def test_automatic_node_addresses_skip_a_given_client_range(tmp_path):
     doc = web_simulation(cluster={"nodes": 2}, clients=[client(ip="192.168.1.2", ips=3)])
     scenario = loads(write(tmp_path, service(), deployment(), doc))
     assert [n.ip for n in scenario.simulation.cluster.nodes] == ["192.168.1.5", "192.168.1.6"]
+
+
+# --- messages -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text", ["", "\n\n", "# just a comment\n", "---\n---\n", "---\n# nothing here\n...\n", "~\n"], ids=repr
+)
+def test_an_empty_file_is_called_empty(tmp_path, text):
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    assert problems(path) == [
+        f"{path}: file is empty (no YAML document, only comments or ---): a scenario needs a Simulation document "
+        "(apiVersion: svcsim/v1alpha1, kind: Simulation)"
+    ]
+
+
+def test_a_file_with_documents_but_no_simulation_still_says_so(tmp_path):
+    path = tmp_path / "services.yaml"
+    path.write_text(yaml.safe_dump(service()))
+    assert problems(path) == [f"{path}: no Simulation document (apiVersion: svcsim/v1alpha1, kind: Simulation)"]
+
+
+HUGE_DIGITS = "1" + "0" * 4999  # Python refuses to read more than 4300 digits by default
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "field", "what"),
+    [
+        pytest.param(
+            f"kind: Simulation\nspec:\n  clients:\n    - name: c\n      rate: {HUGE_DIGITS}\n",
+            "document 1, line 5, column 13",
+            "spec.clients[0].rate",
+            "a number with 5000 digits",
+            id="nested-field",
+        ),
+        pytest.param(
+            f"kind: Service\n---\nkind: Service\nspec:\n  ports: [{{port: {HUGE_DIGITS}}}]\n",
+            "document 2, line 5, column 18",
+            "spec.ports[0].port",
+            "a number with 5000 digits",
+            id="second-document",
+        ),
+        pytest.param(
+            f"spec:\n  selector:\n    ? {HUGE_DIGITS}\n    : web\n",  # an explicit key: a plain one is 1024 at most
+            "document 1, line 3, column 7",
+            "spec.selector",
+            "a mapping key with 5000 digits",
+            id="mapping-key",
+        ),
+        pytest.param(
+            "a: 0x" + "f" * 4000 + "\n", "document 1, line 1, column 4", "a", "a number with 4817 digits", id="hex"
+        ),
+        pytest.param(
+            f"a: {HUGE_DIGITS}:30\n", "document 1, line 1, column 4", "a", "a number with 5002 digits", id="base-60"
+        ),
+        pytest.param(
+            f"a: &n {HUGE_DIGITS}\nb: *n\n",
+            "document 1, line 1, column 4",
+            "a",
+            "a number with 5000 digits",
+            id="alias-reported-once",
+        ),
+    ],
+)
+def test_an_integer_python_cannot_convert_is_reported_on_its_field(tmp_path, text, where, field, what):
+    path = tmp_path / "digits.yaml"
+    path.write_text(text)
+    detail = f"Invalid value: {what}: svcsim reads integers of at most 640 digits"
+    assert problems(path) == [f"{path}: {where}: {field}: {detail}"]
+
+
+def test_an_integer_of_640_digits_reaches_the_fields_own_check(tmp_path):
+    path = write(tmp_path, service(), deployment(), web_simulation(clients=[client(rate=10**639)]))
+    assert problems(path) == [
+        sim_error(path, "spec.clients[0].rate: Invalid value: 1.00e+639: must be a finite number > 0")
+    ]
+
+
+def test_a_name_longer_than_any_valid_name_is_shortened_in_messages(tmp_path):
+    """The API server prints a bad value whole; svcsim prints its first 64 characters and its length."""
+    name = "a" * 300
+    path = write(tmp_path, service(name), deployment())
+    shown = f'"{"a" * 64}"... (300 characters)'
+    assert problems(path) == [
+        f"{path}: document 1 (line 1): The Service {shown} is invalid: metadata.name: Invalid value: {shown}: "
+        "must be no more than 63 characters"
+    ]
+
+
+def test_a_253_character_name_is_shown_whole_as_kubectl_shows_it(tmp_path):
+    name = "a" * 253
+    doc = web_simulation(cluster={"nodes": [{"name": "ok"}, {"name": name}, {"name": name}]})
+    path = write(tmp_path, service(), deployment(), doc)
+    assert problems(path) == [sim_error(path, f'spec.cluster.nodes[2].name: Duplicate value: "{name}"')]
+
+
+def test_names_with_line_breaks_are_quoted_as_go_quotes_them(tmp_path):
+    """One problem is one line, whatever characters a name holds (Go's %q escapes them)."""
+    doc = web_simulation(
+        cluster={"nodes": [{"name": "n\u2028x"}]}, workloads={"web": {"serviceTime": "1ms"}, "a\nb": 5}
+    )
+    path = write(tmp_path, service("we\nb"), deployment("we\rb"), doc)
+    found = problems(path)
+    assert all(len(line.splitlines()) == 1 for line in found), found
+    assert found[0].startswith(f'{path}: document 1 (line 1): The Service "we\\nb" is invalid: metadata.name: ')
+    assert found[1].startswith(f'{path}: document 2 (line {doc_line(path, 2)}): The Deployment "we\\rb" is invalid: ')
+    assert f'spec.cluster.nodes[0].name: Invalid value: "n\\u2028x": {DNS1123_MSG}' in found[2]
+    assert "spec.workloads.a\\nb: must be a mapping, got 5" in found[3]
+
+
+# --- bounded reading ------------------------------------------------------------------------------
+
+
+def test_a_50_mb_file_is_refused_from_its_size_in_well_under_a_second(tmp_path):
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"kind: ConfigMap\ndata:\n" + b"  k: v\n" * (50 * 2**20 // 7))
+    size = path.stat().st_size
+    start = time.perf_counter()
+    found = problems(path)
+    elapsed = time.perf_counter() - start
+    assert found == [f"{path}: file is too large: {size} bytes, more than the 10 MiB (10485760 bytes) svcsim reads"]
+    assert elapsed < 0.5
+
+
+def test_a_file_of_unknown_size_is_read_no_further_than_the_limit(tmp_path):
+    if not Path("/dev/zero").exists():
+        pytest.skip("needs /dev/zero")
+    assert problems(Path("/dev/zero")) == [
+        "/dev/zero: file is too large: more than the 10 MiB (10485760 bytes) svcsim reads"
+    ]
+
+
+def test_yaml_text_over_the_limit_is_refused_too():
+    with pytest.raises(sim.ScenarioError) as info:
+        sim.load_scenario("a: b\n" * (10 * 2**20 // 5 + 1))
+    assert [str(p) for p in info.value.problems] == [
+        "<string>: file is too large: more than the 10 MiB (10485760 bytes) svcsim reads"
+    ]
+
+
+@pytest.mark.parametrize(("size", "refused"), [(1000, False), (1001, True)])
+def test_the_size_limit_is_inclusive(tmp_path, monkeypatch, size, refused):
+    """At the limit a file is read, one byte over it is not (a 1000-byte limit stands in for 10 MiB)."""
+    monkeypatch.setattr(sim.scenario.load, "MAX_FILE_BYTES", 1000)
+    path = tmp_path / "limit.yaml"
+    path.write_text("#" * (size - 1) + "\n")
+    too_large = f"{path}: file is too large: {size} bytes, more than the 0 MiB (1000 bytes) svcsim reads"
+    assert (problems(path)[0] == too_large) is refused
+
+
+def test_a_billion_laughs_document_is_refused_before_it_is_expanded(tmp_path):
+    """Ten levels of ten aliases would be 10**10 values; the parsed nodes are counted instead."""
+    levels = "abcdefghijk"
+    text = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{c}: &{c} [{','.join(['*' + p] * 10)}]\n" for p, c in itertools.pairwise(levels)
+    )
+    path = tmp_path / "lol.yaml"
+    path.write_text(text)
+    start = time.perf_counter()
+    found = problems(path)
+    assert time.perf_counter() - start < 0.5
+    assert found == [f"{path}: document 1, line 1: YAML error: document contains excessive aliasing"]
+
+
+def test_aliases_are_bounded_across_the_whole_file_not_per_document(tmp_path):
+    """Each document alone expands to 672 610 values, under the limit; two of them are over it."""
+    doc = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcde", "bcdef", strict=True)
+    )
+    path = tmp_path / "twice.yaml"
+    path.write_text(doc + "---\n" + doc)
+    assert problems(path) == [
+        f"{path}: document 2, line 8: YAML error: the file holds more than 1000000 values once aliases are "
+        "expanded (svcsim's limit)"
+    ]

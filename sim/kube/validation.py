@@ -38,6 +38,7 @@ __all__ = [
     "max_length_problem",
     "member",
     "object_name",
+    "one_line",
     "port_name_problems",
     "regex_error",
     "sequence",
@@ -85,6 +86,12 @@ _GO_ESCAPES = {
     '"': '\\"',
     "\\": "\\\\",
 }
+
+
+_LINE_BREAKS = {
+    ord(ch): f"\\x{ord(ch):02x}" if ord(ch) < 0x80 else f"\\u{ord(ch):04x}"
+    for ch in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+} | {ord("\n"): "\\n", ord("\r"): "\\r"}
 
 
 @dataclass(frozen=True)
@@ -246,6 +253,15 @@ def go_quote(text: str) -> str:
     else:
         quoted = '"' + "".join(_go_escape(ch) for ch in shown) + '"'
     return quoted if shown is text else f"{quoted}... ({length} characters)"
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that would start a new line (``str.splitlines``) escaped.
+
+    User text reaches messages in field paths too (a mapping key with a newline); one problem
+    must stay one line.
+    """
+    return text.translate(_LINE_BREAKS) if not text.isprintable() else text
 
 
 def _go_escape(ch: str) -> str:

@@ -16,7 +16,7 @@ from sim.distributions import parse_distribution
 from sim.endpoint_choice import BALANCER_ALGORITHMS, IPVS_SCHEDULERS
 from sim.kube.deployment import MAX_REPLICAS
 from sim.kube.labels import label_errors
-from sim.kube.validation import dns1123_subdomain_problems
+from sim.kube.validation import dns1123_subdomain_problems, go
 from sim.scenario.client_addresses import overflow_problem
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.run_limits import (
@@ -115,7 +115,7 @@ def _name(value: Any, fields: FieldReader) -> str:
         fields.fail("metadata.name", f"Invalid value: {value!r}: must be a string")
         return str(value)
     for problem in dns1123_subdomain_problems(value):
-        fields.fail("metadata.name", f'Invalid value: "{value}": {problem}')
+        fields.fail("metadata.name", f"Invalid value: {go(value)}: {problem}")
     return value
 
 
@@ -176,7 +176,7 @@ def _nodes(raw: Any, path: str, fields: FieldReader) -> list[Node]:
                 fields.fail(f"{path}[{i}].name", "Required value")
             else:
                 for problem in dns1123_subdomain_problems(name):
-                    fields.fail(f"{path}[{i}].name", f'Invalid value: "{name}": {problem}')
+                    fields.fail(f"{path}[{i}].name", f"Invalid value: {go(name)}: {problem}")
             labels = n.get("labels") or {}
             if not (isinstance(labels, dict) and all(isinstance(x, str) for kv in labels.items() for x in kv)):
                 fields.fail(f"{path}[{i}].labels", f"Invalid value: {labels!r}: must be a mapping of strings")
@@ -195,7 +195,7 @@ def _nodes(raw: Any, path: str, fields: FieldReader) -> list[Node]:
     names = [n.name for n in nodes]
     for i, name in enumerate(names):
         if name in names[:i]:
-            fields.fail(f"{path}[{i}].name", f'Duplicate value: "{name}"')
+            fields.fail(f"{path}[{i}].name", f"Duplicate value: {go(name)}")
     return nodes
 
 
