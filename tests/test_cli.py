@@ -144,7 +144,7 @@ spec:
             [r'{file}: document 3 \(Simulation "nodeport-basic", line \d+\): spec\.sead: unknown field; .+'],
             id="unknown-simulation-field",
         ),
-        pytest.param("", [], [r"{file}: no Simulation document .+"], id="empty-file"),
+        pytest.param("", [], [r"{file}: file is empty .+"], id="empty-file"),
         pytest.param(None, [], [r"{file}: cannot read file: No such file or directory"], id="missing-file"),
         pytest.param(
             GUIDE.read_text(), ["--duration", "5 parsecs"], [r"{file}: --duration: .*5 parsecs.*"], id="bad-duration"

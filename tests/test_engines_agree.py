@@ -216,7 +216,9 @@ def client(draw: st.DrawFn, index: int, nodes: int, services: dict[str, dict[str
     if draw(st.booleans()):
         out["nodes"] = [f"node-{k}" for k in sorted(draw(st.sets(st.integers(1, nodes), min_size=1)))]
     if draw(st.integers(0, 2)) == 0:
-        out["ips"] = draw(st.integers(2, 8))
+        ips = draw(st.integers(2, 8))
+        if out["location"] == "external":  # on a node, further addresses would be other nodes' IPs
+            out["ips"] = ips
     if draw(st.integers(0, 2)) == 0:
         out["connectTimeout"] = f"{draw(st.integers(10, 1500))}ms"
     if draw(st.integers(0, 2)) == 0:

@@ -660,7 +660,10 @@ def test_file_level_problems_name_the_file(tmp_path):
     assert problems(missing) == [f"{missing}: cannot read file: No such file or directory"]
     empty = tmp_path / "empty.yaml"
     empty.write_text("")
-    assert problems(empty) == [f"{empty}: no Simulation document (apiVersion: svcsim/v1alpha1, kind: Simulation)"]
+    assert problems(empty) == [
+        f"{empty}: file is empty (no YAML document, only comments or ---): a scenario needs a Simulation document "
+        "(apiVersion: svcsim/v1alpha1, kind: Simulation)"
+    ]
 
 
 # --- addresses --------------------------------------------------------------------------
@@ -1483,9 +1486,8 @@ def test_huge_termination_grace_period_is_refused(tmp_path):
     [
         pytest.param(
             "a: 1" + "0" * 5000 + "\n",
-            "document 1, line 1",
-            "YAML error: cannot read a value: Exceeds the limit (4300 digits) for integer string conversion: "
-            "value has 5001 digits",
+            "document 1, line 1, column 4",
+            "a: Invalid value: a number with 5001 digits: svcsim reads integers of at most 640 digits",
             id="5000-digit-number",
         ),
         pytest.param(

@@ -1,6 +1,7 @@
 """Kubernetes ``apps/v1 Deployment`` objects: how many pods, their labels, where they may run.
 
-Defaults and validation follow the API server (pkg/apis/apps/validation), with its wording.
+Defaults and validation follow the API server (pkg/apis/apps/validation, and ValidatePodSpec in
+pkg/apis/core/validation for the pod template), with its wording.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim.kube.labels import label_errors, label_key_problems, label_value_problems, read_labels
 from sim.kube.validation import (
     DNS1123,
     DNS1123_MSG,
     DNS1123_SUBDOMAIN_MAX_LENGTH,
     FieldError,
     default,
+    dns1123_label_problems,
     dns1123_subdomain_problems,
     go,
     go_map,
@@ -87,6 +90,7 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
     meta = mapping(doc.get("metadata"), "metadata", errors)
     spec = mapping(doc.get("spec"), "spec", errors)
     name = object_name(meta, errors, DNS1123, DNS1123_MSG, DNS1123_SUBDOMAIN_MAX_LENGTH)
+    read_labels(meta.get("labels"), "metadata.labels", errors)  # ValidateObjectMeta
     replicas = spec.get("replicas", 1)
     if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
         errors.append(FieldError("spec.replicas", f"Invalid value: {go(replicas)}: must be greater than or equal to 0"))
@@ -100,12 +104,10 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
     selector = _label_selector(spec.get("selector"), errors)
     template = mapping(spec.get("template"), "spec.template", errors)
     tmeta = mapping(template.get("metadata"), "spec.template.metadata", errors)
-    labels = tmeta.get("labels") or {}
-    if not is_str_map(labels):
-        errors.append(
-            FieldError("spec.template.metadata.labels", f"Invalid value: {go(labels)}: must be a map of strings")
-        )
-        labels = {}
+    # ValidatePodTemplateSpec names the labels' own problems spec.template.labels.
+    labels = read_labels(
+        tmeta.get("labels"), "spec.template.metadata.labels", errors, reported_at="spec.template.labels"
+    )
     if selector is not None and not selector.matches(labels):
         errors.append(
             FieldError(
@@ -120,13 +122,7 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
     elif node_name is not None:  # ValidatePodSpec: ValidateNodeName, message by message
         for problem in dns1123_subdomain_problems(node_name):
             errors.append(FieldError("spec.template.spec.nodeName", f"Invalid value: {go(node_name)}: {problem}"))
-    node_selector = pod.get("nodeSelector") or {}
-    if not is_str_map(node_selector):
-        errors.append(
-            FieldError(
-                "spec.template.spec.nodeSelector", f"Invalid value: {go(node_selector)}: must be a map of strings"
-            )
-        )
+    node_selector = read_labels(pod.get("nodeSelector"), "spec.template.spec.nodeSelector", errors)
     grace = pod.get("terminationGracePeriodSeconds", 30)
     if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace < 2**63:  # an int64
         errors.append(
@@ -135,7 +131,7 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
                 f"Invalid value: {go(grace)}: must be greater than or equal to 0",
             )
         )
-    ports = _container_ports(pod, errors)
+    ports = _containers(pod, errors)
     if errors or selector is None:
         return None, errors
     return Deployment(
@@ -152,39 +148,75 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
     ), []
 
 
-def _container_ports(pod: dict[str, Any], errors: list[FieldError]) -> tuple[ContainerPort, ...]:
-    """Container ports, checked as ValidatePodSpec does (number, name, protocol)."""
+def _containers(pod: dict[str, Any], errors: list[FieldError]) -> tuple[ContainerPort, ...]:
+    """The containers' ports, each container checked as validateContainers does: at least one
+    container; each with a name (a DNS-1123 label, unique) and an image; ports with a number,
+    name and protocol."""
     ports: list[ContainerPort] = []
-    for ci, container in enumerate(sequence(pod.get("containers"), "spec.template.spec.containers", errors)):
-        cpath = f"spec.template.spec.containers[{ci}]"
+    path = "spec.template.spec.containers"
+    containers = sequence(pod.get("containers"), path, errors)
+    if not containers and isinstance(pod.get("containers"), list | None):
+        errors.append(FieldError(path, "Required value"))
+    names: set[str] = set()
+    for ci, container in enumerate(containers):
+        cpath = f"{path}[{ci}]"
         if not isinstance(container, dict):
             errors.append(FieldError(cpath, f"Invalid value: {go(container)}: must be a mapping"))
             continue
-        for pi, raw in enumerate(sequence(container.get("ports"), f"{cpath}.ports", errors)):
-            path = f"{cpath}.ports[{pi}]"
-            if not isinstance(raw, dict):
-                errors.append(FieldError(path, f"Invalid value: {go(raw)}: must be a mapping"))
-                continue
-            before = len(errors)
-            number = raw.get("containerPort")
-            if number is None:
-                errors.append(FieldError(f"{path}.containerPort", "Required value"))
-            elif not valid_port(number):
-                errors.append(
-                    FieldError(
-                        f"{path}.containerPort", f"Invalid value: {go(number)}: must be between 1 and 65535, inclusive"
-                    )
-                )
-            name = default(raw.get("name"), None)
-            if name is not None:
-                problems = port_name_problems(name) if isinstance(name, str) else ["must be a string"]
-                errors.extend(FieldError(f"{path}.name", f"Invalid value: {go(name)}: {p}") for p in problems)
-            protocol = default(raw.get("protocol"), "TCP")
-            if protocol not in PROTOCOLS:
-                errors.append(unsupported(f"{path}.protocol", protocol, PROTOCOLS))
-            if len(errors) == before and isinstance(number, int):
-                ports.append(ContainerPort(name, number, protocol))
+        name = _container_name(container.get("name"), f"{cpath}.name", errors)
+        image = container.get("image")
+        if image is None or image == "":
+            errors.append(FieldError(f"{cpath}.image", "Required value"))
+        elif not isinstance(image, str):
+            errors.append(FieldError(f"{cpath}.image", f"Invalid value: {go(image)}: must be a string"))
+        ports.extend(_container_ports(container, cpath, errors))
+        if name is not None:  # after the container's own checks, as validateContainers reports it
+            if name in names:
+                errors.append(FieldError(f"{cpath}.name", f"Duplicate value: {go(name)}"))
+            names.add(name)
     return tuple(ports)
+
+
+def _container_name(name: Any, path: str, errors: list[FieldError]) -> str | None:
+    """Required, and a DNS-1123 label (validateContainerCommon); the name if it is a string."""
+    if name is None or name == "":
+        errors.append(FieldError(path, "Required value"))
+        return None
+    if not isinstance(name, str):
+        errors.append(FieldError(path, f"Invalid value: {go(name)}: must be a string"))
+        return None
+    errors.extend(FieldError(path, f"Invalid value: {go(name)}: {p}") for p in dns1123_label_problems(name))
+    return name
+
+
+def _container_ports(container: dict[str, Any], cpath: str, errors: list[FieldError]) -> list[ContainerPort]:
+    """One container's ports, checked as validateContainerPorts does (number, name, protocol)."""
+    ports: list[ContainerPort] = []
+    for pi, raw in enumerate(sequence(container.get("ports"), f"{cpath}.ports", errors)):
+        path = f"{cpath}.ports[{pi}]"
+        if not isinstance(raw, dict):
+            errors.append(FieldError(path, f"Invalid value: {go(raw)}: must be a mapping"))
+            continue
+        before = len(errors)
+        number = raw.get("containerPort")
+        if number is None:
+            errors.append(FieldError(f"{path}.containerPort", "Required value"))
+        elif not valid_port(number):
+            errors.append(
+                FieldError(
+                    f"{path}.containerPort", f"Invalid value: {go(number)}: must be between 1 and 65535, inclusive"
+                )
+            )
+        name = default(raw.get("name"), None)
+        if name is not None:
+            problems = port_name_problems(name) if isinstance(name, str) else ["must be a string"]
+            errors.extend(FieldError(f"{path}.name", f"Invalid value: {go(name)}: {p}") for p in problems)
+        protocol = default(raw.get("protocol"), "TCP")
+        if protocol not in PROTOCOLS:
+            errors.append(unsupported(f"{path}.protocol", protocol, PROTOCOLS))
+        if len(errors) == before and isinstance(number, int):
+            ports.append(ContainerPort(name, number, protocol))
+    return ports
 
 
 def _label_selector(raw: Any, errors: list[FieldError]) -> LabelSelector | None:
@@ -200,6 +232,7 @@ def _label_selector(raw: Any, errors: list[FieldError]) -> LabelSelector | None:
         errors.append(FieldError("spec.selector.matchLabels", f"Invalid value: {go(labels)}: must be a map of strings"))
         return None
     before = len(errors)
+    errors.extend(label_errors(labels, "spec.selector.matchLabels"))
     expressions = []
     for i, expr in enumerate(sequence(raw.get("matchExpressions"), "spec.selector.matchExpressions", errors)):
         path = f"spec.selector.matchExpressions[{i}]"
@@ -222,11 +255,11 @@ def _label_selector(raw: Any, errors: list[FieldError]) -> LabelSelector | None:
             errors.append(FieldError(f"{path}.operator", f"Invalid value: {go(op)}: not a valid selector operator"))
         if not isinstance(key, str):
             errors.append(FieldError(f"{path}.key", f"Invalid value: {go(key)}: must be a string"))
-        elif not key:
-            errors.append(FieldError(f"{path}.key", 'Invalid value: "": name part must be non-empty'))
+        else:
+            errors.extend(FieldError(f"{path}.key", f"Invalid value: {go(key)}: {p}") for p in label_key_problems(key))
         for j, value in enumerate(values):
-            if not isinstance(value, str):
-                errors.append(FieldError(f"{path}.values[{j}]", f"Invalid value: {go(value)}: must be a string"))
+            problems = label_value_problems(value) if isinstance(value, str) else ["must be a string"]
+            errors.extend(FieldError(f"{path}.values[{j}]", f"Invalid value: {go(value)}: {p}") for p in problems)
         expressions.append((str(key), str(op), tuple(str(v) for v in values)))
     if len(errors) > before:
         return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from sim.kube.labels import label_errors, read_labels
 from sim.kube.validation import (
     DNS1035,
     DNS1035_MAX_LENGTH,
@@ -147,6 +148,7 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     meta = mapping(doc.get("metadata"), "metadata", errors)
     spec = mapping(doc.get("spec"), "spec", errors)
     name = object_name(meta, errors, DNS1035, DNS1035_MSG, DNS1035_MAX_LENGTH)
+    read_labels(meta.get("labels"), "metadata.labels", errors)  # ValidateObjectMeta
     # SetDefaults_Service (defaults.go) treats "" like an omitted field throughout.
     svc_type = default(spec.get("type"), ServiceType.CLUSTER_IP)
     if member(ServiceType, svc_type) is None:
@@ -165,6 +167,8 @@ def parse_service(doc: dict[str, Any]) -> tuple[Service | None, list[FieldError]
     if selector is not None and not is_str_map(selector):
         errors.append(FieldError("spec.selector", f"Invalid value: {go(selector)}: must be a map of strings"))
         selector = None
+    elif selector is not None:  # ValidateServiceSpec: ValidateLabels(spec.selector)
+        errors.extend(label_errors(selector, "spec.selector"))
     etp = default(spec.get("externalTrafficPolicy"), None)
     if etp is not None and member(TrafficPolicy, etp) is None:
         errors.append(unsupported("spec.externalTrafficPolicy", etp, TrafficPolicy))

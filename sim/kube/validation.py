@@ -18,20 +18,29 @@ __all__ = [
     "DNS1035_MAX_LENGTH",
     "DNS1035_MSG",
     "DNS1123",
+    "DNS1123_LABEL",
+    "DNS1123_LABEL_MAX_LENGTH",
+    "DNS1123_LABEL_MSG",
     "DNS1123_MSG",
     "DNS1123_SUBDOMAIN_MAX_LENGTH",
     "IANA_SVC_NAME",
+    "MAX_SHOWN_CHARS",
     "FieldError",
+    "byte_length",
     "default",
+    "dns1123_label_problems",
     "dns1123_subdomain_problems",
     "go",
     "go_map",
+    "go_quote",
     "is_str_map",
     "mapping",
     "max_length_problem",
     "member",
     "object_name",
+    "one_line",
     "port_name_problems",
+    "regex_error",
     "sequence",
     "unsupported",
     "valid_port",
@@ -41,9 +50,11 @@ _Choice = TypeVar("_Choice", bound=StrEnum)
 
 DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 IANA_SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$")
 DNS1035_MAX_LENGTH = 63
 DNS1123_SUBDOMAIN_MAX_LENGTH = 253
+DNS1123_LABEL_MAX_LENGTH = 63
 DNS1035_MSG = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with "
     "an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
@@ -54,6 +65,33 @@ DNS1123_MSG = (
     "or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "
     "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
 )
+DNS1123_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+    "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+#: Values longer than this are shortened in messages (svcsim's choice: the API server prints them whole).
+#: It is above the longest name Kubernetes accepts (a 253-character DNS-1123 subdomain), so every
+#: value a valid object can hold is shown exactly as ``kubectl apply`` shows it.
+MAX_SHOWN_CHARS = 256
+_SHOWN_PREFIX_CHARS = 64
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    '"': '\\"',
+    "\\": "\\\\",
+}
+
+
+_LINE_BREAKS = {
+    ord(ch): f"\\x{ord(ch):02x}" if ord(ch) < 0x80 else f"\\u{ord(ch):04x}"
+    for ch in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+} | {ord("\n"): "\\n", ord("\r"): "\\r"}
 
 
 @dataclass(frozen=True)
@@ -78,7 +116,7 @@ def object_name(
     if not isinstance(name, str):
         errors.append(FieldError("metadata.name", f"Invalid value: {go(name)}: {msg}"))
         return str(name)
-    problems = [max_length_problem(max_length)] if len(name) > max_length else []
+    problems = [max_length_problem(max_length)] if byte_length(name) > max_length else []
     if not pattern.fullmatch(name):  # fullmatch: `$` alone would accept a trailing newline
         problems.append(msg)
     errors.extend(FieldError("metadata.name", f"Invalid value: {go(name)}: {p}") for p in problems)
@@ -92,10 +130,35 @@ def max_length_problem(limit: int) -> str:
 
 def dns1123_subdomain_problems(name: str) -> list[str]:
     """apimachinery's IsDNS1123Subdomain: the rule for Node names (ValidateNodeName) and most objects."""
-    problems = [max_length_problem(DNS1123_SUBDOMAIN_MAX_LENGTH)] if len(name) > DNS1123_SUBDOMAIN_MAX_LENGTH else []
+    too_long = byte_length(name) > DNS1123_SUBDOMAIN_MAX_LENGTH
+    problems = [max_length_problem(DNS1123_SUBDOMAIN_MAX_LENGTH)] if too_long else []
     if not DNS1123.fullmatch(name):
         problems.append(DNS1123_MSG)
     return problems
+
+
+def dns1123_label_problems(name: str) -> list[str]:
+    """apimachinery's IsDNS1123Label: the rule for container names (validateContainerCommon).
+
+    A valid subdomain that is not a label can only have dots, and is told so.
+    """
+    problems = [max_length_problem(DNS1123_LABEL_MAX_LENGTH)] if byte_length(name) > DNS1123_LABEL_MAX_LENGTH else []
+    if not DNS1123_LABEL.fullmatch(name):
+        problems.append("must not contain dots" if DNS1123.fullmatch(name) else DNS1123_LABEL_MSG)
+    return problems
+
+
+def regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """apimachinery's RegexError, double space after each example's comma included."""
+    if not examples:
+        return f"{msg} (regex used for validation is '{fmt}')"
+    shown = " or ".join(f"'{e}', " for e in examples)
+    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
+
+
+def byte_length(text: str) -> int:
+    """Go's ``len`` of a string: its UTF-8 bytes, which is what the API server's length limits count."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def mapping(value: Any, path: str, errors: list[FieldError]) -> dict[str, Any]:
@@ -161,9 +224,9 @@ def unsupported(path: str, value: Any, supported: Iterable[str]) -> FieldError:
 
 
 def go(value: Any) -> str:
-    """Render a value as the API server does in messages: strings quoted, numbers bare."""
+    """Render a value as the API server does in messages: strings quoted (Go's ``%q``), numbers bare."""
     if isinstance(value, str):
-        return f'"{value}"'
+        return go_quote(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -172,5 +235,44 @@ def go(value: Any) -> str:
 
 
 def go_map(labels: Mapping[str, str]) -> str:
-    inner = ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items()))
+    inner = ", ".join(f"{go_quote(k)}:{go_quote(v)}" for k, v in sorted(labels.items()))
     return f"map[string]string{{{inner}}}"
+
+
+def go_quote(text: str) -> str:
+    """``text`` as Go's ``%q`` (strconv.Quote) prints it, so a message stays on one line.
+
+    A value longer than :data:`MAX_SHOWN_CHARS` is shortened to its start and its length,
+    ``"aaaa"... (300 characters)``: the API server prints it whole, but a pasted blob
+    repeated in every line of a report helps nobody.
+    """
+    length = len(text)
+    shown = text[:_SHOWN_PREFIX_CHARS] if length > MAX_SHOWN_CHARS else text
+    if shown.isprintable() and '"' not in shown and "\\" not in shown:
+        quoted = f'"{shown}"'
+    else:
+        quoted = '"' + "".join(_go_escape(ch) for ch in shown) + '"'
+    return quoted if shown is text else f"{quoted}... ({length} characters)"
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that would start a new line (``str.splitlines``) escaped.
+
+    User text reaches messages in field paths too (a mapping key with a newline); one problem
+    must stay one line.
+    """
+    return text.translate(_LINE_BREAKS) if not text.isprintable() else text
+
+
+def _go_escape(ch: str) -> str:
+    """One character as strconv.Quote writes it: printable as is, the rest escaped."""
+    if ch in _GO_ESCAPES:
+        return _GO_ESCAPES[ch]
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    if code < 0x20 or code == 0x7F:
+        return f"\\x{code:02x}"
+    if 0xD800 <= code <= 0xDFFF:  # not a valid rune: Go prints the replacement character
+        code = 0xFFFD
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

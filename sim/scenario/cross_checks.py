@@ -13,7 +13,7 @@ import networkx as nx
 
 from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
-from sim.kube.validation import go_map
+from sim.kube.validation import go, go_map
 from sim.scenario.documents import DeploymentDocument, Findings, Origin
 from sim.scenario.run_limits import health_check_problems
 from sim.scenario.simulation import Client, Simulation, Via
@@ -34,7 +34,7 @@ def cross_check(
     node_names = {n.name for n in simulation.cluster.nodes}
     for name in simulation.workloads:
         if name not in dep_names:
-            findings.fail(origin, f"spec.workloads.{name}", f'no Deployment named "{name}" in this scenario')
+            findings.fail(origin, f"spec.workloads.{name}", f"no Deployment named {go(name)} in this scenario")
     for document in deployments:
         if document.deployment.name not in simulation.workloads:
             findings.fail(
@@ -47,17 +47,17 @@ def cross_check(
     for i, client in enumerate(simulation.clients):
         path = f"spec.clients[{i}]"
         if client.name in names[:i]:
-            findings.fail(origin, f"{path}.name", f'Duplicate value: "{client.name}"')
+            findings.fail(origin, f"{path}.name", f"Duplicate value: {go(client.name)}")
         if client.location != "external" and client.location not in node_names:
             findings.fail(
                 origin,
                 f"{path}.location",
-                f'Invalid value: "{client.location}": must be "external" or a node name '
+                f'Invalid value: {go(client.location)}: must be "external" or a node name '
                 f"({', '.join(sorted(node_names))})",
             )
         for node in client.nodes or ():
             if node not in node_names:
-                findings.fail(origin, f"{path}.nodes", f'Invalid value: "{node}": no such node')
+                findings.fail(origin, f"{path}.nodes", f"Invalid value: {go(node)}: no such node")
         _check_target(origin, path, client, svc_by_name, findings)
     _check_calls(origin, simulation, svc_by_name, findings)
     for i, event in enumerate(simulation.events):
@@ -65,7 +65,7 @@ def cross_check(
             findings.fail(
                 origin,
                 f"spec.events[{i}].scale.deployment",
-                f'no Deployment named "{event.deployment}" in this scenario',
+                f"no Deployment named {go(event.deployment)} in this scenario",
             )
     for path, message in health_check_problems(simulation, services):
         findings.fail(origin, path, message)
@@ -103,7 +103,7 @@ def _check_target(
         findings.fail(
             origin,
             f"{path}.target.service",
-            f'no Service named "{client.target.service}" in this scenario (Services: {known})',
+            f"no Service named {go(client.target.service)} in this scenario (Services: {known})",
         )
         return
     via = client.target.via
@@ -136,7 +136,7 @@ def _check_calls(origin: Origin, simulation: Simulation, svc_by_name: dict[str, 
             path = f"spec.workloads.{name}.calls[{i}]"
             svc = svc_by_name.get(call.service)
             if svc is None:
-                findings.fail(origin, f"{path}.service", f'no Service named "{call.service}" in this scenario')
+                findings.fail(origin, f"{path}.service", f"no Service named {go(call.service)} in this scenario")
             elif svc.cluster_ip in (None, "None"):
                 findings.fail(origin, f"{path}.service", f'Service "{svc.name}" has no ClusterIP to call')
             else:

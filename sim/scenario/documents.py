@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from sim.errors import Problem, ScenarioError
 from sim.kube.deployment import Deployment, parse_deployment
 from sim.kube.service import Service, parse_service
-from sim.kube.validation import FieldError
+from sim.kube.validation import FieldError, go_quote, one_line
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.simulation import Simulation
 from sim.scenario.simulation_parser import parse_simulation
@@ -64,11 +64,11 @@ class Findings:
     def fail(self, origin: Origin | None, path: str, message: str) -> None:
         """A problem with field ``path`` of the document at ``origin`` (None: of the file as a whole)."""
         number, label = (origin.number, origin.label) if origin is not None else (0, "")
-        self._problems.append((number, Problem(self.file, label, path, message)))
+        self._problems.append((number, Problem(self.file, label, one_line(path), one_line(message))))
 
     def warn(self, origin: Origin, message: str) -> None:
         """Something legal but probably not meant; the run goes ahead."""
-        self.warnings.append(f"{self.file}: {origin.label}: {message}")
+        self.warnings.append(f"{self.file}: {origin.label}: {one_line(message)}")
 
     def error(self, *, in_file_order: bool = True) -> ScenarioError:
         """Every problem, in file order (by document number) or else as found.
@@ -130,6 +130,12 @@ class _Document:
         meta = self.content.get("metadata")
         return meta.get("name", "") if isinstance(meta, dict) else ""
 
+    @property
+    def quoted_name(self) -> str:
+        """The name in quotes as the API server's messages print it (Go's ``%q``, long names shortened)."""
+        name = self.name
+        return go_quote(name) if isinstance(name, str) else f'"{name}"'
+
     def origin(self, what: str = "") -> Origin:
         """``document 2 (line 14)``, then ``: what`` if given."""
         label = f"document {self.number} (line {self.line})"
@@ -152,7 +158,7 @@ def read_scenario_documents(text: str, findings: Findings) -> ScenarioDocuments:
             continue
         if kind == "Simulation" and api == SIMULATION_API:
             origin = Origin(
-                document.number, f'document {document.number} (Simulation "{document.name}", line {document.line})'
+                document.number, f"document {document.number} (Simulation {document.quoted_name}, line {document.line})"
             )
             if simulation is not None:
                 findings.fail(
@@ -162,12 +168,12 @@ def read_scenario_documents(text: str, findings: Findings) -> ScenarioDocuments:
             simulation = _simulation(document.content, origin, findings)
         elif kind == "Service" and api == API_VERSIONS["Service"]:
             # Later problems with a Service (allocation conflicts) name it as the API server does.
-            origin = document.origin(f'The Service "{document.name}" is invalid')
+            origin = document.origin(f"The Service {document.quoted_name} is invalid")
             service = _kube_object("Service", parse_service, document, origin, [d.service for d in services], findings)
             if service is not None:
                 services.append(ServiceDocument(service, origin))
         elif kind == "Deployment" and api == API_VERSIONS["Deployment"]:
-            origin = document.origin(f'The Deployment "{document.name}" is invalid')
+            origin = document.origin(f"The Deployment {document.quoted_name} is invalid")
             earlier = [d.deployment for d in deployments]
             deployment = _kube_object("Deployment", parse_deployment, document, origin, earlier, findings)
             if deployment is not None:

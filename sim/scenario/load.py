@@ -11,13 +11,14 @@ at once as a :class:`~sim.errors.ScenarioError`.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+import stat
 
 from sim.errors import Problem, ScenarioError
 from sim.scenario.cross_checks import cross_check
 from sim.scenario.documents import SIMULATION_API, Findings, read_scenario_documents
 from sim.scenario.resolve import resolve_cluster, resolve_services
 from sim.scenario.resolved import Scenario
+from sim.scenario.yaml_reader import MAX_FILE_BYTES
 
 __all__ = ["Scenario", "load_scenario"]
 
@@ -46,7 +47,12 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
     findings = Findings(name)
     documents = read_scenario_documents(text, findings)
     if documents.simulation is None:
-        if findings.clean:
+        needed = f"a Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)"
+        if findings.clean and not (documents.services or documents.deployments or documents.ignored):
+            findings.fail(
+                None, "", f"file is empty (no YAML document, only comments or ---): a scenario needs {needed}"
+            )
+        elif findings.clean:
             findings.fail(None, "", f"no Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)")
         # As found, as svcsim has always listed them here: documents that are not mappings first.
         raise findings.error(in_file_order=False)
@@ -73,15 +79,36 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
 
 
 def _source_text(source: str | os.PathLike[str]) -> tuple[str, str]:
-    """``(name for messages, YAML text)``: a path is read as UTF-8; text containing a newline is used as is."""
+    """``(name for messages, YAML text)``: a path is read as UTF-8; text containing a newline is used as is.
+
+    Neither may exceed :data:`~sim.scenario.yaml_reader.MAX_FILE_BYTES`: a regular file that
+    does is refused from its size, before reading; anything else is read no further.
+    """
     if isinstance(source, os.PathLike) or (isinstance(source, str) and "\n" not in source):
         name = str(source)
         try:
-            return name, Path(source).read_text(encoding="utf-8")
+            with open(source, "rb") as file:
+                info = os.fstat(file.fileno())
+                if stat.S_ISREG(info.st_mode) and info.st_size > MAX_FILE_BYTES:
+                    raise ScenarioError([Problem(name, "", "", _too_large(info.st_size))])
+                data = file.read(MAX_FILE_BYTES + 1)
         except OSError as err:
             raise ScenarioError([Problem(name, "", "", f"cannot read file: {err.strerror}")]) from None
+        if len(data) > MAX_FILE_BYTES:  # a pipe or device: its size was not known
+            raise ScenarioError([Problem(name, "", "", _too_large(None))])
+        try:
+            text = data.decode("utf-8")
         except UnicodeDecodeError as err:
             byte = err.object[err.start]
             message = f"cannot read file: not UTF-8 text (byte 0x{byte:02x} at offset {err.start})"
             raise ScenarioError([Problem(name, "", "", message)]) from None
-    return "<string>", str(source)
+        return name, text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as text mode reads
+    text = str(source)
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise ScenarioError([Problem("<string>", "", "", _too_large(None))])
+    return "<string>", text
+
+
+def _too_large(size: int | None) -> str:
+    limit = f"the {MAX_FILE_BYTES // 2**20} MiB ({MAX_FILE_BYTES} bytes) svcsim reads"
+    return f"file is too large: {size} bytes, more than {limit}" if size else f"file is too large: more than {limit}"

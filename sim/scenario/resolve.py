@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from sim.kube.addresses import ClusterIPAllocator, NodePortAllocator, RangeFull
 from sim.kube.service import Service, ServicePort, ServiceType
 from sim.randomness import Streams
+from sim.scenario.client_addresses import LAST_IPV4, AddressRanges, client_range_problems
 from sim.scenario.documents import Findings, Origin, ServiceDocument
 from sim.scenario.simulation import Client, Node, Simulation
 
@@ -26,26 +27,38 @@ def resolve_cluster(simulation: Simulation, origin: Origin, findings: Findings) 
 
     Every node gets the well-known labels the kubelet sets, under the user's own. If the node
     network runs out of addresses, that is reported and ``simulation`` is returned unchanged.
+    Clients' address ranges are checked against the nodes and the cluster's networks.
     """
     cluster = simulation.cluster
-    used = {n.ip for n in cluster.nodes if n.ip} | {c.ip for c in simulation.clients if c.ip}
-    hosts = (str(h) for h in cluster.node_cidr.hosts() if int(h) - int(cluster.node_cidr.network_address) >= 2)
+    taken = AddressRanges()  # given node IPs and given client ranges: automatic IPs avoid them
+    for node in cluster.nodes:
+        if node.ip:
+            taken.add(int(ipaddress.IPv4Address(node.ip)), int(ipaddress.IPv4Address(node.ip)))
+    for client in simulation.clients:
+        if client.ip:
+            first = int(ipaddress.IPv4Address(client.ip))
+            last = first if client.location != "external" else min(first + client.ips - 1, LAST_IPV4)
+            taken.add(first, last)
+    hosts = (h for h in cluster.node_cidr.hosts() if int(h) - int(cluster.node_cidr.network_address) >= 2)
     nodes = []
     for node in cluster.nodes:
         ip = node.ip
         if ip is None:
-            ip = next((h for h in hosts if h not in used), None)
-            if ip is None:
+            free = next((h for h in hosts if taken.first_taken(int(h), int(h)) is None), None)
+            if free is None:
                 findings.fail(
                     origin, "spec.cluster.nodeCIDR", f"{cluster.node_cidr} has no address left for {node.name}"
                 )
                 return simulation
+            ip = str(free)
         nodes.append(Node(node.name, ip, {**well_known_labels(node.name), **node.labels}))
     ips = [n.ip for n in nodes]
     for i, ip in enumerate(ips):
         if ip in ips[:i]:
             findings.fail(origin, f"spec.cluster.nodes[{i}].ip", f'Duplicate value: "{ip}"')
-    clients = _client_ips(simulation, nodes, used, origin, findings)
+    for node in nodes:
+        taken.add(int(ipaddress.IPv4Address(node.ip)), int(ipaddress.IPv4Address(node.ip)))
+    clients = _client_ips(simulation, nodes, taken, origin, findings)
     return dataclasses.replace(
         simulation, cluster=dataclasses.replace(cluster, nodes=tuple(nodes)), clients=tuple(clients)
     )
@@ -60,33 +73,47 @@ def well_known_labels(node: str) -> dict[str, str]:
 
 
 def _client_ips(
-    simulation: Simulation, nodes: list[Node], used: set[str], origin: Origin, findings: Findings
+    simulation: Simulation, nodes: list[Node], taken: AddressRanges, origin: Origin, findings: Findings
 ) -> list[Client]:
-    """A client on a node uses the node's IP; external clients take free node-network
-    addresses from .10 upward (the guide's laptop), each ``ips`` of them in a row."""
-    node_cidr = simulation.cluster.node_cidr
-    ips = [n.ip for n in nodes]
-    node_ip = {n.name: n.ip for n in nodes}
-    spare = (str(h) for h in node_cidr.hosts() if int(h) - int(node_cidr.network_address) >= 10)
+    """A client on a node uses the node's IP; external clients without an ``ip`` take the first
+    block of ``ips`` free addresses from .10 of the node network upward (the guide's laptop).
+    Every client's range is then checked (:func:`client_range_problems`)."""
+    cluster = simulation.cluster
+    node_cidr = cluster.node_cidr
+    node_ip = {n.name: str(n.ip) for n in nodes}
+    networks = (
+        ("the pod network", "spec.cluster.podCIDR", cluster.pod_cidr),
+        ("the Service network", "spec.cluster.serviceCIDR", cluster.service_cidr),
+    )
+    spare_from = int(node_cidr.network_address) + 10
+    spare_to = int(node_cidr.broadcast_address) - 1  # the first address must be a host of the node network
     clients = []
-    taken = set(ips) | used
     for i, client in enumerate(simulation.clients):
-        ip = client.ip
+        path = f"spec.clients[{i}]"
+        ip, own_node = client.ip, None
         if client.location in node_ip:
-            if ip is not None and ip != node_ip[client.location]:
+            own_node = client.location
+            if ip is not None and ip != node_ip[own_node]:
+                findings.fail(origin, f"{path}.ip", f"a client on {own_node} uses the node's IP {node_ip[own_node]}")
+            ip = node_ip[own_node]
+        elif ip is None:
+            start = taken.free_block(spare_from, client.ips, spare_to)
+            if start is None:
                 findings.fail(
                     origin,
-                    f"spec.clients[{i}].ip",
-                    f"a client on {client.location} uses the node's IP {node_ip[client.location]}",
+                    f"{path}.ip",
+                    f"Required value: {node_cidr} has no {client.ips} free addresses in a row from .10 upward "
+                    "for this client; give it an ip",
                 )
-            ip = node_ip[client.location]
-        elif ip is None:
-            ip = next((h for h in spare if h not in taken), None)
-        elif ip in ips:
-            findings.fail(origin, f"spec.clients[{i}].ip", f'Invalid value: "{ip}": already the IP of a node')
-        if ip is not None:
-            first = ipaddress.IPv4Address(ip)
-            taken.update(str(first + k) for k in range(client.ips) if int(first) + k < 2**32)
+                clients.append(client)
+                continue
+            ip = str(ipaddress.IPv4Address(start))
+        first = ipaddress.IPv4Address(ip)
+        for field, message in client_range_problems(
+            first, client.ips, own_node=own_node, node_ips=node_ip, networks=networks
+        ):
+            findings.fail(origin, f"{path}.{field}", message)
+        taken.add(int(first), min(int(first) + client.ips - 1, LAST_IPV4))
         clients.append(dataclasses.replace(client, ip=ip))
     return clients
 

@@ -15,7 +15,9 @@ from typing import Any
 from sim.distributions import parse_distribution
 from sim.endpoint_choice import BALANCER_ALGORITHMS, IPVS_SCHEDULERS
 from sim.kube.deployment import MAX_REPLICAS
-from sim.kube.validation import dns1123_subdomain_problems
+from sim.kube.labels import label_errors
+from sim.kube.validation import dns1123_subdomain_problems, go
+from sim.scenario.client_addresses import overflow_problem
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.run_limits import (
     MAX_CLIENT_IPS,
@@ -114,7 +116,7 @@ def _name(value: Any, fields: FieldReader) -> str:
         fields.fail("metadata.name", f"Invalid value: {value!r}: must be a string")
         return str(value)
     for problem in dns1123_subdomain_problems(value):
-        fields.fail("metadata.name", f'Invalid value: "{value}": {problem}')
+        fields.fail("metadata.name", f"Invalid value: {go(value)}: {problem}")
     return value
 
 
@@ -175,11 +177,13 @@ def _nodes(raw: Any, path: str, fields: FieldReader) -> list[Node]:
                 fields.fail(f"{path}[{i}].name", "Required value")
             else:
                 for problem in dns1123_subdomain_problems(name):
-                    fields.fail(f"{path}[{i}].name", f'Invalid value: "{name}": {problem}')
+                    fields.fail(f"{path}[{i}].name", f"Invalid value: {go(name)}: {problem}")
             labels = n.get("labels") or {}
             if not (isinstance(labels, dict) and all(isinstance(x, str) for kv in labels.items() for x in kv)):
                 fields.fail(f"{path}[{i}].labels", f"Invalid value: {labels!r}: must be a mapping of strings")
                 labels = {}
+            for error in label_errors(labels, f"{path}[{i}].labels"):  # ValidateObjectMeta of the Node
+                fields.fail(error.path, error.detail)
             ip = n.get("ip")
             if ip is not None:
                 try:
@@ -192,7 +196,7 @@ def _nodes(raw: Any, path: str, fields: FieldReader) -> list[Node]:
     names = [n.name for n in nodes]
     for i, name in enumerate(names):
         if name in names[:i]:
-            fields.fail(f"{path}[{i}].name", f'Duplicate value: "{name}"')
+            fields.fail(f"{path}[{i}].name", f"Duplicate value: {go(name)}")
     return nodes
 
 
@@ -339,6 +343,12 @@ def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
             except ValueError:
                 fields.fail(f"{path}.ip", f"Invalid value: {ip!r}: must be an IPv4 address")
                 ip = None
+        ips = int(
+            fields.number(c.get("ips", 1), f"{path}.ips", integer=True, minimum=1, maximum=MAX_CLIENT_IPS, why="a /16")
+        )
+        overflow = overflow_problem(ipaddress.IPv4Address(ip), ips) if ip is not None else None
+        if overflow is not None:
+            fields.fail(f"{path}.ips", overflow)
         timeout = c.get("timeout")
         clients.append(
             Client(
@@ -351,11 +361,7 @@ def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
                 nodes=tuple(nodes) if nodes is not None else None,
                 connect_timeout_s=fields.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
                 timeout_s=None if timeout is None else fields.duration(timeout, f"{path}.timeout"),
-                ips=int(
-                    fields.number(
-                        c.get("ips", 1), f"{path}.ips", integer=True, minimum=1, maximum=MAX_CLIENT_IPS, why="a /16"
-                    )
-                ),
+                ips=ips,
                 connections=_connections(c.get("connections"), f"{path}.connections", fields),
             )
         )
