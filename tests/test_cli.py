@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -533,3 +534,39 @@ def test_an_output_that_cannot_be_written_is_one_error(run_copy, capsys, command
     lines = stderr.splitlines()
     assert len(lines) == 1, stderr
     assert re.fullmatch(rf"error: {re.escape(str(run_copy))}: cannot write {re.escape(str(target))}: .+", lines[0])
+
+
+# --- summary.json is strict JSON --------------------------------------------------------------------
+
+
+def strict_json(text: str) -> object:
+    """json.loads without Python's extensions: NaN, Infinity and -Infinity are errors."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_run_with_no_ok_request_writes_null_latency_in_strict_json(tmp_path, quick, capsys):
+    scenario = tmp_path / "none.yaml"
+    scenario.write_text(quick.read_text().replace("replicas: 3", "replicas: 0"))
+    out = tmp_path / "run"
+    assert run_cli(capsys, "run", scenario, "--out", out, "--duration", "3s", "--quiet")[0] == 0
+    summary = strict_json((out / "summary.json").read_text())
+    assert summary["latency_ms"] == dict.fromkeys(("mean", "p50", "p90", "p95", "p99", "max"))
+    assert summary["outcomes"]["ok"] == 0 and summary["outcomes"]["refused"] == summary["requests"] > 0
+    assert summary["throughput_rps"] == 0.0
+
+
+def test_save_writes_a_statistic_that_is_not_a_finite_number_as_null(tmp_path):
+    result = sim.simulate(sim.load_scenario(GUIDE).with_overrides(duration_s=12), seed=1)
+    result.summary["latency_ms"].update(mean=float("nan"), max=float("inf"))
+    result.summary["throughput_rps"] = np.float64("-inf")
+    pod = next(iter(result.summary["pods"]))
+    result.summary["pods"][pod]["utilisation"] = float("nan")
+    result.save(tmp_path / "run")
+    summary = strict_json((tmp_path / "run" / "summary.json").read_text())
+    assert (summary["latency_ms"]["mean"], summary["latency_ms"]["max"], summary["throughput_rps"]) == (None,) * 3
+    assert summary["pods"][pod]["utilisation"] is None
+    assert summary["latency_ms"]["p50"] == result.summary["latency_ms"]["p50"]  # finite values as they were

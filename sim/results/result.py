@@ -77,7 +77,7 @@ class Result:
             self.requests.to_parquet(staging / "requests.parquet", index=False)
             self.timeline.to_parquet(staging / "timeline.parquet", index=False)
             self.pods.to_parquet(staging / "pods.parquet", index=False)
-            (staging / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
+            (staging / "summary.json").write_text(summary_json(self.summary), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml())
             for relative, data in (extra or {}).items():
@@ -100,6 +100,24 @@ class Result:
 
 DERIVED = ("plots", "report.html")  # drawn from the tables; stale once the tables are replaced
 RUN_FILES = ("requests.parquet", "timeline.parquet", "pods.parquet", "summary.json", "scenario.yaml")
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """The summary as strict JSON: a value that is not a finite number (NaN, infinity) is
+    written as null, since JSON has no such numbers and most readers reject Python's."""
+    return json.dumps(_finite_or_null(summary), indent=2, allow_nan=False) + "\n"
+
+
+def _finite_or_null(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def load_result(directory: str | os.PathLike[str]) -> Result:
@@ -190,7 +208,8 @@ def build_result(record: RunRecord) -> Result:
 
 
 def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, duration_s: float) -> dict[str, Any]:
-    """The run's summary from its tables, over ``[warmup, duration]``."""
+    """The run's summary from its tables, over ``[warmup, duration]``; a statistic with
+    nothing to measure (no ok request after warm-up, a pod never Ready) is None."""
     outcome = requests["outcome"]
     counts = outcome.value_counts()
     ok = requests[(outcome == "ok") & (requests["t_sent"] >= warmup_s)]
@@ -199,9 +218,9 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
     if len(latency_ms):
         quantiles = np.percentile(latency_ms, PERCENTILES)
         latency = {
-            "mean": float(latency_ms.mean()),
-            **{f"p{q}": float(v) for q, v in zip(PERCENTILES, quantiles, strict=True)},
-            "max": float(latency_ms.max()),
+            "mean": _finite(float(latency_ms.mean())),
+            **{f"p{q}": _finite(float(v)) for q, v in zip(PERCENTILES, quantiles, strict=True)},
+            "max": _finite(float(latency_ms.max())),
         }
     else:
         latency = dict.fromkeys(("mean", "p50", "p90", "p95", "p99", "max"))
@@ -213,14 +232,14 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
         "requests": len(requests),
         "outcomes": {name: int(counts.get(name, 0)) for name in OUTCOMES},
         "latency_ms": latency,
-        "throughput_rps": float(done_in_window / window) if window > 0 else None,
+        "throughput_rps": _finite(float(done_in_window / window)) if window > 0 else None,
         "pods": {
             row.pod: {
                 "deployment": row.deployment,
                 "node": row.node,
                 "ip": row.ip,
                 "requests": int(row.requests),
-                "utilisation": None if math.isnan(row.utilisation) else float(row.utilisation),
+                "utilisation": _finite(float(row.utilisation)),
             }
             for row in pods.itertuples()
         },
