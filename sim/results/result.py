@@ -120,15 +120,73 @@ def _finite_or_null(value: Any) -> Any:
     return value
 
 
+# The columns a saved table must have for the plots and the report, and what each holds:
+# "number" (a float or integer column, nulls allowed), "outcome" (one of OUTCOMES in every
+# row) or "any" (text: names and addresses, any type reads as text).
+COLUMNS: dict[str, dict[str, str]] = {
+    "requests.parquet": {
+        "request_id": "number",
+        "client": "any",
+        "t_sent": "number",
+        "t_done": "number",
+        "latency": "number",
+        "entry_node": "any",
+        "pod": "any",
+        "pod_node": "any",
+        "outcome": "outcome",
+        "client_ip": "any",
+        "connection_id": "number",
+        "parent_id": "number",
+    },
+    "timeline.parquet": {
+        "time": "number",
+        "deployment": "any",
+        "pods_total": "number",
+        "pods_ready": "number",
+        "endpoints": "number",
+        "event": "any",
+        "pod": "any",
+        "detail": "any",
+    },
+    "pods.parquet": {
+        "pod": "any",
+        "deployment": "any",
+        "node": "any",
+        "ip": "any",
+        "created": "number",
+        "ready": "number",
+        "terminating": "number",
+        "deleted": "number",
+        "routed": "number",
+        "unrouted": "number",
+        "requests": "number",
+        "utilisation": "number",
+    },
+}
+# The summary's keys the report reads, with the JSON types each may hold.
+SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "seed": ((int,), "an integer"),
+    "requests": ((int,), "an integer"),
+    "outcomes": ((dict,), "an object"),
+    "latency_ms": ((dict,), "an object"),
+    "throughput_rps": ((float, int, type(None)), "a number or null"),
+}
+
+
 def load_result(directory: str | os.PathLike[str]) -> Result:
-    """Read a run folder written by :meth:`Result.save` (or ``svcsim run``) back into a Result."""
+    """Read a run folder written by :meth:`Result.save` (or ``svcsim run``) back into a Result.
+
+    Anything the plots and the report could not use (a missing or damaged file, a missing
+    column, a column of the wrong type, an unknown outcome) is a :class:`ScenarioError`
+    naming the file and what is wrong.
+    """
     folder = Path(directory)
     missing = [name for name in RUN_FILES if not (folder / name).is_file()]
     if missing:
         raise ScenarioError([Problem(str(folder), "", "", f"not a svcsim run folder: missing {', '.join(missing)}")])
     scenario = load_scenario(folder / "scenario.yaml")
 
-    def read(name: str, reader: Any, columns: tuple[str, ...] = ()) -> Any:
+    def read(name: str, reader: Any) -> Any:
         """One file of the run; a damaged one is a one-line ScenarioError naming it."""
         path = folder / name
         try:
@@ -137,22 +195,21 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
         except (OSError, ValueError, TypeError, KeyError, NotImplementedError) as err:
             detail = " ".join(str(err).split()) or type(err).__name__
             raise ScenarioError([Problem(str(path), "", "", f"cannot read: {detail}")]) from None
-        absent = [c for c in columns if c not in data]
-        if absent:
-            message = f"not written by svcsim: no column {', '.join(absent)}"
-            raise ScenarioError([Problem(str(path), "", "", message)])
+        problem = _table_problem(data, COLUMNS[name]) if name in COLUMNS else None
+        if problem:
+            raise ScenarioError([Problem(str(path), "", "", f"not written by svcsim: {problem}")])
         return data
 
-    def json_object(path: Path) -> dict[str, Any]:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or isinstance(data.get("seed"), bool) or not isinstance(data.get("seed"), int):
-            raise ValueError("expected a JSON object with an integer seed")
-        return data
-
-    summary = read("summary.json", json_object)
-    pods = read("pods.parquet", pd.read_parquet, ("pod", "deployment", "node", "ip"))
+    summary = read("summary.json", _summary_object)
+    pods = read("pods.parquet", pd.read_parquet)
     requests = read("requests.parquet", pd.read_parquet)
     timeline = read("timeline.parquet", pd.read_parquet)
+    requests["outcome"] = pd.Categorical(requests["outcome"], categories=list(OUTCOMES))
+    nodes = {n.name for n in scenario.simulation.cluster.nodes}
+    strangers = sorted({str(n) for n in pods["node"].dropna()} - nodes)
+    if strangers:
+        message = f"pods on node(s) {', '.join(strangers)} that scenario.yaml does not have"
+        raise ScenarioError([Problem(str(folder / "pods.parquet"), "", "", message)])
     topology = Topology(scenario)
     labels = {d.name: d.labels for d in scenario.deployments}
     for row in pods.itertuples():
@@ -168,6 +225,38 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
         summary=summary,
         topology=topology,
     )
+
+
+def _summary_object(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or isinstance(data.get("seed"), bool) or not isinstance(data.get("seed"), int):
+        raise ValueError("expected a JSON object with an integer seed")
+    for key, (types, description) in SUMMARY_KEYS.items():
+        if key not in data:
+            raise ValueError(f"no key {key}")
+        if isinstance(data[key], bool) or not isinstance(data[key], types):
+            raise ValueError(f"{key} is {json.dumps(data[key])[:40]}, not {description}")
+    return data
+
+
+def _table_problem(table: pd.DataFrame, columns: dict[str, str]) -> str | None:
+    """What makes ``table`` unusable as the table ``columns`` describes, or None."""
+    absent = [c for c in columns if c not in table.columns]
+    if absent:
+        return f"no column {', '.join(absent)}"
+    for name, kind in columns.items():
+        column = table[name]
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if kind == "number" and not numeric and not column.isna().all():
+            return f"column {name} holds {str(column.dropna().iloc[0])[:40]!r}, not numbers"
+        if kind == "outcome":
+            values = column.astype(object)
+            unknown = sorted({str(v) for v in values.dropna()} - set(OUTCOMES))
+            if unknown:
+                return f"column outcome holds {', '.join(unknown[:3])}, not one of {', '.join(OUTCOMES)}"
+            if values.isna().any():
+                return f"column outcome is empty in {int(values.isna().sum())} row(s)"
+    return None
 
 
 def build_result(record: RunRecord) -> Result:
