@@ -26,6 +26,7 @@ from sim.results.kubectl import format_table, pod_rows, service_rows
 from sim.results.plots import render_plots, save_plots
 from sim.results.report import write_report
 from sim.results.result import Result
+from sim.results.run_folder import check_run_target
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 from sim.units import format_duration, parse_duration
@@ -112,6 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
     scenario = scenario.with_overrides(seed=args.seed, duration_s=duration)
     out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
+    check_run_target(out)  # before the simulation: refused after an hour's run is an hour lost
     result = simulate(scenario) if args.quiet else _with_progress(scenario)
     plots = {} if args.no_plots else {f"plots/{name}": data for name, data in render_plots(result).items()}
     _save(result, out, args.scenario, plots)  # tables and plots land together, or not at all
@@ -124,7 +126,8 @@ def _save(result: Result, out: Path, source: str, extra: dict[str, bytes]) -> No
     try:
         result.save(out, extra)
     except OSError as err:
-        raise ScenarioError([Problem(source, "", "--out", f"cannot write {out}: {err.strerror or err}")]) from None
+        target = err.filename2 or err.filename or out
+        raise ScenarioError([Problem(source, "", "--out", f"cannot write {target}: {err.strerror or err}")]) from None
 
 
 def _plot(args: argparse.Namespace) -> int:

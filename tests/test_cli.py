@@ -504,7 +504,7 @@ def test_a_damaged_run_file_is_one_error_naming_it(run_copy, capsys, name, conte
     for command in ("plot", "report"):
         code, stdout, stderr = run_cli(capsys, command, run_copy)
         assert (code, stdout, stderr) == (2, "", f"error: {run_copy / name}: {found.message}\n")
-    assert {p.name for p in run_copy.iterdir()} == RESULT_FILES | {"pods.parquet"}  # no plots, no report
+    assert {p.name for p in run_copy.iterdir()} == RESULT_FILES | {"pods.parquet", ".svcsim-run"}  # no plots, no report
 
 
 def test_a_parquet_file_without_the_expected_columns_is_named(run_copy):

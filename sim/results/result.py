@@ -23,8 +23,6 @@ import ipaddress
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import Problem, ScenarioError
+from sim.results.run_folder import MARKER, read_marker, replacing
 from sim.runtime.requests.outcomes import OUTCOMES
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.topology import Topology
@@ -63,42 +62,29 @@ class Result:
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative
-        path, such as rendered plots) into ``directory``.
+        path, such as rendered plots) into ``directory``, with the run marker
+        (:mod:`sim.results.run_folder`).
 
-        Everything is written to a temporary folder first and moved in at the end, so an
-        interrupted save never leaves a half-written results folder. Outputs derived from
-        an earlier run in the same folder (``plots/``, ``report.html``) are removed, as
-        they would no longer match the tables.
+        ``directory`` must be new, empty or an earlier run's folder; a non-empty folder
+        without the marker is a :class:`ScenarioError`. Everything is written to a staging
+        folder first and moved in at the end, so an interrupted save leaves the folder as it
+        was. The previous run's files that are not written again (plots and a report drawn
+        from the old tables) are removed; files svcsim did not write are left alone.
         """
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
+        with replacing(directory, whole_run=True) as staging:
             self.requests.to_parquet(staging / "requests.parquet", index=False)
             self.timeline.to_parquet(staging / "timeline.parquet", index=False)
             self.pods.to_parquet(staging / "pods.parquet", index=False)
             (staging / "summary.json").write_text(summary_json(self.summary), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
-            (staging / "scenario.yaml").write_text(resolved.to_yaml())
+            (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
             for relative, data in (extra or {}).items():
                 path = staging / relative
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
-            target.mkdir(exist_ok=True)
-            for stale in DERIVED:
-                old = target / stale
-                if old.is_dir() and not old.is_symlink():
-                    shutil.rmtree(old)
-                elif old.exists():
-                    old.unlink()
-            for item in staging.iterdir():
-                os.replace(item, target / item.name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return target
+        return Path(directory)
 
 
-DERIVED = ("plots", "report.html")  # drawn from the tables; stale once the tables are replaced
 RUN_FILES = ("requests.parquet", "timeline.parquet", "pods.parquet", "summary.json", "scenario.yaml")
 
 
@@ -184,6 +170,10 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
     missing = [name for name in RUN_FILES if not (folder / name).is_file()]
     if missing:
         raise ScenarioError([Problem(str(folder), "", "", f"not a svcsim run folder: missing {', '.join(missing)}")])
+    marker = read_marker(folder)
+    if marker is not None and not marker["complete"]:
+        message = "a save into this folder was cut off (svcsim was killed?): its files may mix two runs; run again"
+        raise ScenarioError([Problem(str(folder / MARKER), "", "", message)])
     scenario = load_scenario(folder / "scenario.yaml")
 
     def read(name: str, reader: Any) -> Any:
