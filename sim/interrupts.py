@@ -15,6 +15,7 @@ matplotlib and SimPy load (which takes seconds on a busy machine).
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
@@ -59,11 +60,19 @@ class SignalTrap:
         self.armed = True
         self._active = False
         self._previous: dict[int, Any] = {}
+        self._previous_hook = sys.unraisablehook
 
     def _stop(self, signum: int, _frame: FrameType | None) -> None:
         _received.append(signum)
         if self.armed:
             raise Interrupted(signum)
+
+    def _unraisable(self, unraisable: Any) -> None:
+        """Python prints an exception it cannot raise (in a ``__del__``, a weakref callback)
+        as ``Exception ignored in ...``; an interrupt lost so is counted, and reported once
+        by the command, so it is not printed as well."""
+        if not isinstance(unraisable.exc_value, Interrupted | KeyboardInterrupt):
+            self._previous_hook(unraisable)
 
     def __enter__(self) -> SignalTrap:
         if threading.current_thread() is not threading.main_thread():
@@ -72,6 +81,7 @@ class SignalTrap:
             _received.clear()
         SignalTrap._depth += 1
         self._active = True
+        self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         for signum in STOP_SIGNALS:
             if signal.getsignal(signum) is not None:  # None: set outside Python, cannot be put back
                 self._previous[signum] = signal.signal(signum, self._stop)
@@ -83,6 +93,7 @@ class SignalTrap:
             return
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = self._previous_hook
         self._previous, self._active = {}, False
         SignalTrap._depth -= 1
 

@@ -1,11 +1,12 @@
 """Ctrl-C and SIGTERM during ``svcsim run``: exit 130 or 143, one line, nothing half-written.
 
-Real processes get real signals at four moments: while the modules load, while simulating,
-while the tables are written to the staging folder, and while the staged files move into
-place (held back until they all have). A test driver (below) marks each moment in a file
-and slows it down, so the signal lands where the test says. Each time the folder must hold
-the previous complete run, byte for byte, or (signal during the final moves) the new one,
-and no staging folder may be left next to it.
+Real processes get real signals at five moments: while the modules load, while simulating,
+while the tables are written to the staging folder, while the staged files move into place
+(held back until they all have) and while the staging folder is removed. A test driver
+(below) marks each moment in a file and slows it down, so the signal lands where the test
+says. Each time the folder must hold the previous complete run, byte for byte, or (signal
+during the move or the clean-up) the new one, and no staging folder may be left next to it.
+An interrupt lost on the way (in a ``__del__``, or swallowed) must still stop the run.
 """
 
 from __future__ import annotations
@@ -54,6 +55,22 @@ DRIVER = textwrap.dedent(
             return result
 
         sim.cli.simulate = simulate
+    elif moment == "destructor":  # Ctrl-C lands in a __del__: Python can only print it and go on
+        import signal
+        import sim.cli
+
+        real = sim.cli.simulate
+
+        class Finalised:
+            def __del__(self):
+                signal.raise_signal(signal.SIGINT)
+
+        def simulate(scenario, **kwargs):
+            Finalised()
+            (mark.parent / "went-on").touch()
+            return real(scenario, **kwargs)
+
+        sim.cli.simulate = simulate
     elif moment == "staging":
         import pandas as pd
 
@@ -75,6 +92,18 @@ DRIVER = textwrap.dedent(
                 time.sleep(3)  # the signal comes now; the other files must still move in
 
         os.replace = replace
+    elif moment == "cleaning":  # the files are in place; the staging folder is being removed
+        import shutil
+
+        real = shutil.rmtree
+
+        def rmtree(path, *args, **kwargs):
+            real(path, *args, **kwargs)
+            if Path(path).name.startswith(".out-"):
+                arrived()
+                time.sleep(3)
+
+        shutil.rmtree = rmtree
 
     sys.argv = ["svcsim", *argv]
     from sim.__main__ import main
@@ -170,9 +199,16 @@ def test_a_signal_before_the_files_move_exits_128_plus_it_and_leaves_the_previou
 
 
 @needs_proc
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
-def test_a_signal_while_the_files_move_waits_for_the_new_run_to_be_complete(tmp_path, previous_run, signum):
-    process, stderr = interrupted_run(tmp_path, "moving", signum)
+@pytest.mark.parametrize(
+    ("moment", "signum"),
+    [
+        pytest.param("moving", signal.SIGINT, id="sigint-moving"),
+        pytest.param("moving", signal.SIGTERM, id="sigterm-moving"),
+        pytest.param("cleaning", signal.SIGINT, id="sigint-cleaning-up"),
+    ],
+)
+def test_a_signal_while_the_files_move_waits_for_the_new_run_to_be_complete(tmp_path, previous_run, moment, signum):
+    process, stderr = interrupted_run(tmp_path, moment, signum)
     name = signal.Signals(signum).name
     assert (process.returncode, stderr) == (
         128 + signum,
@@ -209,3 +245,23 @@ def test_the_command_puts_the_signal_handlers_back(tmp_path, previous_run):
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     assert main(["validate", str(tmp_path / "quick.yaml")]) == 0
     assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_an_interrupt_lost_in_a_destructor_still_stops_the_run_and_prints_only_one_line(tmp_path, previous_run):
+    """Python prints an exception raised in ``__del__`` as "Exception ignored in ..." and carries on."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    argv = ["run", str(tmp_path / "quick.yaml"), "--out", str(previous_run), "--duration", "5s", "--quiet"]
+    before = files_in(previous_run)
+    done = subprocess.run(
+        [sys.executable, str(driver), "destructor", str(tmp_path / "mark"), *argv],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert (tmp_path / "went-on").exists()  # the interrupt was lost indeed
+    expected = f"error: interrupted by SIGINT; {previous_run} left as it was\n"
+    assert (done.returncode, done.stderr) == (130, expected)
+    assert files_in(previous_run) == before

@@ -100,12 +100,15 @@ def replacing(folder: str | os.PathLike[str], *, whole_run: bool) -> Iterator[Pa
         check_run_target(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    note = _written_note(target)
+    committed = False
     try:
         yield staging
-        with _signals_held_back(_written_note(target)):
+        with _signals_held_back(note):
             _commit(staging, target, whole_run)
+            committed = True
     finally:
-        with _signals_held_back():
+        with _signals_held_back(note if committed else ""):  # a signal while cleaning up: after the move
             shutil.rmtree(staging, ignore_errors=True)
 
 
