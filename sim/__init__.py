@@ -18,14 +18,56 @@ The package is layered; each layer imports only those before it (``tests/test_la
 - :mod:`sim.scenario`: the scenario file read, resolved and checked;
 - :mod:`sim.runtime`: the run (control plane, dataplanes, pods, the request path);
 - :mod:`sim.results`: tables, summary, kubectl views, report, plots;
-- entry points: ``api`` (this module's functions), ``plots``, ``cli``, ``bench``.
+- entry points: ``api`` (this module's functions), ``plots``, ``cli`` (with ``interrupts``), ``bench``.
 """
 
-from sim.api import load_result, load_scenario, simulate
-from sim.errors import Problem, ScenarioError
-from sim.results.result import Result
-from sim.scenario.resolved import Scenario
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
 from sim.version import VERSION
+
+if TYPE_CHECKING:
+    from sim.api import load_result, load_scenario, simulate
+    from sim.errors import Problem, ScenarioError
+    from sim.results.result import Result
+    from sim.scenario.resolved import Scenario
 
 __all__ = ["Problem", "Result", "Scenario", "ScenarioError", "load_result", "load_scenario", "simulate"]
 __version__ = VERSION
+
+# Loaded on first use, so that ``python -m sim`` and the ``svcsim`` script can trap Ctrl-C
+# and SIGTERM before pandas, matplotlib and SimPy load (sim/__main__.py).
+_HOMES = {
+    "load_result": "sim.api",
+    "load_scenario": "sim.api",
+    "simulate": "sim.api",
+    "Problem": "sim.errors",
+    "ScenarioError": "sim.errors",
+    "Result": "sim.results.result",
+    "Scenario": "sim.scenario.resolved",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The public API and the subpackages (``sim.results``, ``sim.plots``...), on first use.
+
+    The first use loads all that ``import sim`` used to load at once (``sim.api`` and what
+    it imports), so ``sim.results.result`` and the like are there as before.
+    """
+    importlib.import_module("sim.api")
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+        globals()[name] = value
+        return value
+    if name in globals():  # a subpackage sim.api imported
+        return globals()[name]
+    if not name.startswith("_") and importlib.util.find_spec(f"sim.{name}") is not None:
+        return importlib.import_module(f"sim.{name}")
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,9 +1,11 @@
 """The ``svcsim`` command line: run, plot, report, validate, get, bench.
 
-User mistakes (a bad scenario, a bad flag value) print one line per problem on stderr
-and exit with code 2; nothing is written. Warnings (a valid scenario that is probably not
-meant) print as ``warning: ...``, one unwrapped line each on stderr, so ``grep`` finds them.
-Tracebacks are for bugs only.
+User mistakes (a bad scenario, a bad flag value, a damaged run folder) print one line per
+problem on stderr and exit with code 2; nothing is written. Warnings (a valid scenario that
+is probably not meant) print as ``warning: ...``, one unwrapped line each on stderr, so
+``grep`` finds them. SIGINT (Ctrl-C) and SIGTERM stop a command with one line on stderr and
+exit code 128 + the signal's number (130, 143); what it was writing is left as it was
+(:mod:`sim.results.run_folder`). Tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from rich.table import Table
 from sim.api import simulate
 from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, run_bench
 from sim.errors import Problem, ScenarioError
+from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
 from sim.results.kubectl import format_table, pod_rows, service_rows
 from sim.results.plots import render_plots, save_plots
 from sim.results.report import write_report
 from sim.results.result import Result
+from sim.results.run_folder import check_run_target, written_before
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 from sim.units import format_duration, parse_duration
@@ -39,12 +43,33 @@ T = TypeVar("T")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except ScenarioError as err:
-        for problem in err.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+    args.writes, args.written = None, False  # the folder the command writes into, and whether it has
+    with SignalTrap() as trap:
+        try:
+            stop_if_signalled()  # one lost while the modules loaded: stop before any work
+            code = int(args.handler(args))
+            args.written = args.writes is not None
+            stop_if_signalled()
+        except ScenarioError as err:
+            for problem in err.problems:
+                print(f"error: {problem}", file=sys.stderr)
+            code = EXIT_USAGE
+        except BaseException as stop:  # re-raised below unless a stop signal explains it
+            signum = interrupt_signal(stop)
+            if signum is None:
+                raise
+            trap.armed = False  # a second signal is only counted: the one line below gets out
+            print(interrupt_message(signum, _written_state(stop, args.writes, args.written)), file=sys.stderr)
+            code = exit_code(signum)
+    return code
+
+
+def _written_state(stop: BaseException, folder: Path | None, written: bool) -> str:
+    if folder is None:
+        return "nothing written"
+    if written or written_before(stop, folder):
+        return f"{folder} was written in full first"
+    return f"{folder} left as it was"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,9 +137,14 @@ def _run(args: argparse.Namespace) -> int:
         raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
     scenario = scenario.with_overrides(seed=args.seed, duration_s=duration)
     out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
+    check_run_target(out)  # before the simulation: refused after an hour's run is an hour lost
+    args.writes = out
     result = simulate(scenario) if args.quiet else _with_progress(scenario)
+    stop_if_signalled()  # a run cut short and swallowed somewhere is not saved as if complete
     plots = {} if args.no_plots else {f"plots/{name}": data for name, data in render_plots(result).items()}
+    stop_if_signalled()
     _save(result, out, args.scenario, plots)  # tables and plots land together, or not at all
+    args.written = True
     if not args.quiet:
         _print_summary(result, out)
     return 0
@@ -124,16 +154,19 @@ def _save(result: Result, out: Path, source: str, extra: dict[str, bytes]) -> No
     try:
         result.save(out, extra)
     except OSError as err:
-        raise ScenarioError([Problem(source, "", "--out", f"cannot write {out}: {err.strerror or err}")]) from None
+        target = err.filename2 or err.filename or out
+        raise ScenarioError([Problem(source, "", "--out", f"cannot write {target}: {err.strerror or err}")]) from None
 
 
 def _plot(args: argparse.Namespace) -> int:
+    args.writes = Path(args.run_dir)
     for path in _writing(args.run_dir, lambda: save_plots(args.run_dir)):
         print(path)
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
+    args.writes = Path(args.run_dir)
     print(_writing(args.run_dir, lambda: write_report(args.run_dir)))
     return 0
 

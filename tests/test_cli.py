@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -20,6 +21,7 @@ import yaml
 import sim
 from sim.bench import run_bench
 from sim.cli import main
+from sim.results.result import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "scenarios" / "nodeport-basic.yaml"
@@ -502,7 +504,7 @@ def test_a_damaged_run_file_is_one_error_naming_it(run_copy, capsys, name, conte
     for command in ("plot", "report"):
         code, stdout, stderr = run_cli(capsys, command, run_copy)
         assert (code, stdout, stderr) == (2, "", f"error: {run_copy / name}: {found.message}\n")
-    assert {p.name for p in run_copy.iterdir()} == RESULT_FILES | {"pods.parquet"}  # no plots, no report
+    assert {p.name for p in run_copy.iterdir()} == RESULT_FILES | {"pods.parquet", ".svcsim-run"}  # no plots, no report
 
 
 def test_a_parquet_file_without_the_expected_columns_is_named(run_copy):
@@ -510,7 +512,8 @@ def test_a_parquet_file_without_the_expected_columns_is_named(run_copy):
     with pytest.raises(sim.ScenarioError) as info:
         sim.load_result(run_copy)
     assert [str(p) for p in info.value.problems] == [
-        f"{run_copy / 'pods.parquet'}: not written by svcsim: no column pod, deployment, node, ip"
+        f"{run_copy / 'pods.parquet'}: not written by svcsim: no column pod, deployment, node, ip, created, ready, "
+        "terminating, deleted, routed, unrouted, requests, utilisation"
     ]
 
 
@@ -533,3 +536,145 @@ def test_an_output_that_cannot_be_written_is_one_error(run_copy, capsys, command
     lines = stderr.splitlines()
     assert len(lines) == 1, stderr
     assert re.fullmatch(rf"error: {re.escape(str(run_copy))}: cannot write {re.escape(str(target))}: .+", lines[0])
+
+
+# --- saved runs that plot and report cannot use: one line naming the file, exit 2 ---------------
+
+
+def broken_table(run_copy: Path, name: str, change) -> None:
+    table = pd.read_parquet(run_copy / name)
+    change(table).to_parquet(run_copy / name, index=False)
+
+
+def assert_one_error_for_plot_and_report(capsys, run_copy: Path, line: str) -> None:
+    before = sorted(p.name for p in run_copy.iterdir())
+    for command in ("plot", "report"):
+        code, stdout, stderr = run_cli(capsys, command, run_copy)
+        assert (code, stdout, stderr) == (2, "", line + "\n")
+    assert sorted(p.name for p in run_copy.iterdir()) == before  # no plots, no report, no staging
+
+
+def test_the_checked_columns_are_exactly_the_ones_a_run_writes(saved_run):
+    for name, columns in COLUMNS.items():
+        assert list(columns) == list(pd.read_parquet(saved_run / name).columns), name
+
+
+@pytest.mark.parametrize(
+    ("name", "column"),
+    [(name, column) for name, columns in COLUMNS.items() for column in columns],
+    ids=[f"{name.split('.')[0]}-{column}" for name, columns in COLUMNS.items() for column in columns],
+)
+def test_a_table_missing_any_of_its_columns_is_one_error_naming_it(run_copy, capsys, name, column):
+    broken_table(run_copy, name, lambda t: t.drop(columns=[column]))
+    assert_one_error_for_plot_and_report(
+        capsys, run_copy, f"error: {run_copy / name}: not written by svcsim: no column {column}"
+    )
+
+
+def test_an_unknown_outcome_is_one_error_naming_the_file(run_copy, capsys):
+    def lost(table: pd.DataFrame) -> pd.DataFrame:
+        table["outcome"] = table["outcome"].astype(str)
+        table.loc[table.index[::2], "outcome"] = "lost"
+        return table
+
+    broken_table(run_copy, "requests.parquet", lost)
+    assert_one_error_for_plot_and_report(
+        capsys,
+        run_copy,
+        f"error: {run_copy / 'requests.parquet'}: not written by svcsim: column outcome holds lost, not one of "
+        "ok, refused, unreachable, rejected, reset, timeout",
+    )
+
+
+def test_a_request_without_an_outcome_is_one_error_naming_the_file(run_copy, capsys):
+    def blank(table: pd.DataFrame) -> pd.DataFrame:
+        table["outcome"] = table["outcome"].astype(object)
+        table.loc[table.index[:3], "outcome"] = None
+        return table
+
+    broken_table(run_copy, "requests.parquet", blank)
+    assert_one_error_for_plot_and_report(
+        capsys,
+        run_copy,
+        f"error: {run_copy / 'requests.parquet'}: not written by svcsim: column outcome is empty in 3 row(s)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "column"),
+    [("requests.parquet", "latency"), ("timeline.parquet", "pods_ready"), ("pods.parquet", "created")],
+)
+def test_a_number_column_holding_text_is_one_error_naming_it(run_copy, capsys, name, column):
+    broken_table(run_copy, name, lambda t: t.assign(**{column: "soon"}))
+    assert_one_error_for_plot_and_report(
+        capsys, run_copy, f"error: {run_copy / name}: not written by svcsim: column {column} holds 'soon', not numbers"
+    )
+
+
+@pytest.mark.parametrize("name", ["requests.parquet", "timeline.parquet", "pods.parquet", "summary.json"])
+def test_a_missing_run_file_is_one_error_naming_it(run_copy, capsys, name):
+    (run_copy / name).unlink()
+    assert_one_error_for_plot_and_report(
+        capsys, run_copy, f"error: {run_copy}: not a svcsim run folder: missing {name}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        pytest.param(lambda s: s.pop("latency_ms"), "no key latency_ms", id="no-latency"),
+        pytest.param(lambda s: s.pop("outcomes"), "no key outcomes", id="no-outcomes"),
+        pytest.param(lambda s: s.update(requests="many"), 'requests is "many", not an integer', id="text-count"),
+        pytest.param(lambda s: s.update(throughput_rps=[1]), "throughput_rps is [1], not a number or null", id="list"),
+    ],
+)
+def test_a_summary_without_what_the_report_reads_is_one_error_naming_it(run_copy, capsys, change, problem):
+    summary = json.loads((run_copy / "summary.json").read_text())
+    change(summary)
+    (run_copy / "summary.json").write_text(json.dumps(summary))
+    assert_one_error_for_plot_and_report(
+        capsys, run_copy, f"error: {run_copy / 'summary.json'}: cannot read: {problem}"
+    )
+
+
+def test_pods_on_a_node_the_scenario_lacks_are_one_error_naming_the_file(run_copy, capsys):
+    broken_table(run_copy, "pods.parquet", lambda t: t.assign(node="node-9"))
+    assert_one_error_for_plot_and_report(
+        capsys, run_copy, f"error: {run_copy / 'pods.parquet'}: pods on node(s) node-9 that scenario.yaml does not have"
+    )
+
+
+# --- summary.json is strict JSON --------------------------------------------------------------------
+
+
+def strict_json(text: str) -> object:
+    """json.loads without Python's extensions: NaN, Infinity and -Infinity are errors."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_run_with_no_ok_request_writes_null_latency_in_strict_json(tmp_path, quick, capsys):
+    scenario = tmp_path / "none.yaml"
+    scenario.write_text(quick.read_text().replace("replicas: 3", "replicas: 0"))
+    out = tmp_path / "run"
+    assert run_cli(capsys, "run", scenario, "--out", out, "--duration", "3s", "--quiet")[0] == 0
+    summary = strict_json((out / "summary.json").read_text())
+    assert summary["latency_ms"] == dict.fromkeys(("mean", "p50", "p90", "p95", "p99", "max"))
+    assert summary["outcomes"]["ok"] == 0 and summary["outcomes"]["refused"] == summary["requests"] > 0
+    assert summary["throughput_rps"] == 0.0
+
+
+def test_save_writes_a_statistic_that_is_not_a_finite_number_as_null(tmp_path):
+    result = sim.simulate(sim.load_scenario(GUIDE).with_overrides(duration_s=12), seed=1)
+    result.summary["latency_ms"].update(mean=float("nan"), max=float("inf"))
+    result.summary["throughput_rps"] = np.float64("-inf")
+    pod = next(iter(result.summary["pods"]))
+    result.summary["pods"][pod]["utilisation"] = float("nan")
+    result.save(tmp_path / "run")
+    summary = strict_json((tmp_path / "run" / "summary.json").read_text())
+    assert (summary["latency_ms"]["mean"], summary["latency_ms"]["max"], summary["throughput_rps"]) == (None,) * 3
+    assert summary["pods"][pod]["utilisation"] is None
+    assert summary["latency_ms"]["p50"] == result.summary["latency_ms"]["p50"]  # finite values as they were

@@ -18,6 +18,7 @@ from pathlib import Path
 from sim.results.kubectl import format_table, service_rows
 from sim.results.plots import PLOTS
 from sim.results.result import Result, load_result
+from sim.results.run_folder import replacing
 from sim.units import format_duration
 
 __all__ = ["describe", "render_report", "write_report"]
@@ -178,13 +179,9 @@ def render_report(result: Result) -> str:
 
 
 def write_report(run_dir: str | os.PathLike[str]) -> Path:
-    """Write ``RUN_DIR/report.html`` from a saved run."""
-    result = load_result(run_dir)
-    target = Path(run_dir) / "report.html"
-    staging = target.with_suffix(".html.tmp")
-    try:
-        staging.write_text(render_report(result), encoding="utf-8")
-        os.replace(staging, target)
-    finally:
-        staging.unlink(missing_ok=True)
-    return target
+    """Write ``RUN_DIR/report.html`` from a saved run (drawn in full before it replaces an
+    older report, so an interrupt leaves the old one)."""
+    page = render_report(load_result(run_dir))
+    with replacing(run_dir, whole_run=False) as staging:
+        (staging / "report.html").write_text(page, encoding="utf-8")
+    return Path(run_dir) / "report.html"

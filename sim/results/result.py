@@ -23,8 +23,6 @@ import ipaddress
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import Problem, ScenarioError
+from sim.results.run_folder import MARKER, read_marker, replacing
 from sim.runtime.requests.outcomes import OUTCOMES
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.topology import Topology
@@ -63,54 +62,121 @@ class Result:
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative
-        path, such as rendered plots) into ``directory``.
+        path, such as rendered plots) into ``directory``, with the run marker
+        (:mod:`sim.results.run_folder`).
 
-        Everything is written to a temporary folder first and moved in at the end, so an
-        interrupted save never leaves a half-written results folder. Outputs derived from
-        an earlier run in the same folder (``plots/``, ``report.html``) are removed, as
-        they would no longer match the tables.
+        ``directory`` must be new, empty or an earlier run's folder; a non-empty folder
+        without the marker is a :class:`ScenarioError`. Everything is written to a staging
+        folder first and moved in at the end, so an interrupted save leaves the folder as it
+        was. The previous run's files that are not written again (plots and a report drawn
+        from the old tables) are removed; files svcsim did not write are left alone.
         """
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-        try:
+        with replacing(directory, whole_run=True) as staging:
             self.requests.to_parquet(staging / "requests.parquet", index=False)
             self.timeline.to_parquet(staging / "timeline.parquet", index=False)
             self.pods.to_parquet(staging / "pods.parquet", index=False)
-            (staging / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
+            (staging / "summary.json").write_text(summary_json(self.summary), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
-            (staging / "scenario.yaml").write_text(resolved.to_yaml())
+            (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
             for relative, data in (extra or {}).items():
                 path = staging / relative
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
-            target.mkdir(exist_ok=True)
-            for stale in DERIVED:
-                old = target / stale
-                if old.is_dir() and not old.is_symlink():
-                    shutil.rmtree(old)
-                elif old.exists():
-                    old.unlink()
-            for item in staging.iterdir():
-                os.replace(item, target / item.name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return target
+        return Path(directory)
 
 
-DERIVED = ("plots", "report.html")  # drawn from the tables; stale once the tables are replaced
 RUN_FILES = ("requests.parquet", "timeline.parquet", "pods.parquet", "summary.json", "scenario.yaml")
 
 
+def summary_json(summary: dict[str, Any]) -> str:
+    """The summary as strict JSON: a value that is not a finite number (NaN, infinity) is
+    written as null, since JSON has no such numbers and most readers reject Python's."""
+    return json.dumps(_finite_or_null(summary), indent=2, allow_nan=False) + "\n"
+
+
+def _finite_or_null(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# The columns a saved table must have for the plots and the report, and what each holds:
+# "number" (a float or integer column, nulls allowed), "outcome" (one of OUTCOMES in every
+# row) or "any" (text: names and addresses, any type reads as text).
+COLUMNS: dict[str, dict[str, str]] = {
+    "requests.parquet": {
+        "request_id": "number",
+        "client": "any",
+        "t_sent": "number",
+        "t_done": "number",
+        "latency": "number",
+        "entry_node": "any",
+        "pod": "any",
+        "pod_node": "any",
+        "outcome": "outcome",
+        "client_ip": "any",
+        "connection_id": "number",
+        "parent_id": "number",
+    },
+    "timeline.parquet": {
+        "time": "number",
+        "deployment": "any",
+        "pods_total": "number",
+        "pods_ready": "number",
+        "endpoints": "number",
+        "event": "any",
+        "pod": "any",
+        "detail": "any",
+    },
+    "pods.parquet": {
+        "pod": "any",
+        "deployment": "any",
+        "node": "any",
+        "ip": "any",
+        "created": "number",
+        "ready": "number",
+        "terminating": "number",
+        "deleted": "number",
+        "routed": "number",
+        "unrouted": "number",
+        "requests": "number",
+        "utilisation": "number",
+    },
+}
+# The summary's keys the report reads, with the JSON types each may hold.
+SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "seed": ((int,), "an integer"),
+    "requests": ((int,), "an integer"),
+    "outcomes": ((dict,), "an object"),
+    "latency_ms": ((dict,), "an object"),
+    "throughput_rps": ((float, int, type(None)), "a number or null"),
+}
+
+
 def load_result(directory: str | os.PathLike[str]) -> Result:
-    """Read a run folder written by :meth:`Result.save` (or ``svcsim run``) back into a Result."""
+    """Read a run folder written by :meth:`Result.save` (or ``svcsim run``) back into a Result.
+
+    Anything the plots and the report could not use (a missing or damaged file, a missing
+    column, a column of the wrong type, an unknown outcome) is a :class:`ScenarioError`
+    naming the file and what is wrong.
+    """
     folder = Path(directory)
     missing = [name for name in RUN_FILES if not (folder / name).is_file()]
     if missing:
         raise ScenarioError([Problem(str(folder), "", "", f"not a svcsim run folder: missing {', '.join(missing)}")])
+    marker = read_marker(folder)
+    if marker is not None and not marker["complete"]:
+        message = "a save into this folder was cut off (svcsim was killed?): its files may mix two runs; run again"
+        raise ScenarioError([Problem(str(folder / MARKER), "", "", message)])
     scenario = load_scenario(folder / "scenario.yaml")
 
-    def read(name: str, reader: Any, columns: tuple[str, ...] = ()) -> Any:
+    def read(name: str, reader: Any) -> Any:
         """One file of the run; a damaged one is a one-line ScenarioError naming it."""
         path = folder / name
         try:
@@ -119,22 +185,21 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
         except (OSError, ValueError, TypeError, KeyError, NotImplementedError) as err:
             detail = " ".join(str(err).split()) or type(err).__name__
             raise ScenarioError([Problem(str(path), "", "", f"cannot read: {detail}")]) from None
-        absent = [c for c in columns if c not in data]
-        if absent:
-            message = f"not written by svcsim: no column {', '.join(absent)}"
-            raise ScenarioError([Problem(str(path), "", "", message)])
+        problem = _table_problem(data, COLUMNS[name]) if name in COLUMNS else None
+        if problem:
+            raise ScenarioError([Problem(str(path), "", "", f"not written by svcsim: {problem}")])
         return data
 
-    def json_object(path: Path) -> dict[str, Any]:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or isinstance(data.get("seed"), bool) or not isinstance(data.get("seed"), int):
-            raise ValueError("expected a JSON object with an integer seed")
-        return data
-
-    summary = read("summary.json", json_object)
-    pods = read("pods.parquet", pd.read_parquet, ("pod", "deployment", "node", "ip"))
+    summary = read("summary.json", _summary_object)
+    pods = read("pods.parquet", pd.read_parquet)
     requests = read("requests.parquet", pd.read_parquet)
     timeline = read("timeline.parquet", pd.read_parquet)
+    requests["outcome"] = pd.Categorical(requests["outcome"], categories=list(OUTCOMES))
+    nodes = {n.name for n in scenario.simulation.cluster.nodes}
+    strangers = sorted({str(n) for n in pods["node"].dropna()} - nodes)
+    if strangers:
+        message = f"pods on node(s) {', '.join(strangers)} that scenario.yaml does not have"
+        raise ScenarioError([Problem(str(folder / "pods.parquet"), "", "", message)])
     topology = Topology(scenario)
     labels = {d.name: d.labels for d in scenario.deployments}
     for row in pods.itertuples():
@@ -150,6 +215,38 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
         summary=summary,
         topology=topology,
     )
+
+
+def _summary_object(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or isinstance(data.get("seed"), bool) or not isinstance(data.get("seed"), int):
+        raise ValueError("expected a JSON object with an integer seed")
+    for key, (types, description) in SUMMARY_KEYS.items():
+        if key not in data:
+            raise ValueError(f"no key {key}")
+        if isinstance(data[key], bool) or not isinstance(data[key], types):
+            raise ValueError(f"{key} is {json.dumps(data[key])[:40]}, not {description}")
+    return data
+
+
+def _table_problem(table: pd.DataFrame, columns: dict[str, str]) -> str | None:
+    """What makes ``table`` unusable as the table ``columns`` describes, or None."""
+    absent = [c for c in columns if c not in table.columns]
+    if absent:
+        return f"no column {', '.join(absent)}"
+    for name, kind in columns.items():
+        column = table[name]
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if kind == "number" and not numeric and not column.isna().all():
+            return f"column {name} holds {str(column.dropna().iloc[0])[:40]!r}, not numbers"
+        if kind == "outcome":
+            values = column.astype(object)
+            unknown = sorted({str(v) for v in values.dropna()} - set(OUTCOMES))
+            if unknown:
+                return f"column outcome holds {', '.join(unknown[:3])}, not one of {', '.join(OUTCOMES)}"
+            if values.isna().any():
+                return f"column outcome is empty in {int(values.isna().sum())} row(s)"
+    return None
 
 
 def build_result(record: RunRecord) -> Result:
@@ -190,7 +287,8 @@ def build_result(record: RunRecord) -> Result:
 
 
 def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, duration_s: float) -> dict[str, Any]:
-    """The run's summary from its tables, over ``[warmup, duration]``."""
+    """The run's summary from its tables, over ``[warmup, duration]``; a statistic with
+    nothing to measure (no ok request after warm-up, a pod never Ready) is None."""
     outcome = requests["outcome"]
     counts = outcome.value_counts()
     ok = requests[(outcome == "ok") & (requests["t_sent"] >= warmup_s)]
@@ -199,9 +297,9 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
     if len(latency_ms):
         quantiles = np.percentile(latency_ms, PERCENTILES)
         latency = {
-            "mean": float(latency_ms.mean()),
-            **{f"p{q}": float(v) for q, v in zip(PERCENTILES, quantiles, strict=True)},
-            "max": float(latency_ms.max()),
+            "mean": _finite(float(latency_ms.mean())),
+            **{f"p{q}": _finite(float(v)) for q, v in zip(PERCENTILES, quantiles, strict=True)},
+            "max": _finite(float(latency_ms.max())),
         }
     else:
         latency = dict.fromkeys(("mean", "p50", "p90", "p95", "p99", "max"))
@@ -213,14 +311,14 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
         "requests": len(requests),
         "outcomes": {name: int(counts.get(name, 0)) for name in OUTCOMES},
         "latency_ms": latency,
-        "throughput_rps": float(done_in_window / window) if window > 0 else None,
+        "throughput_rps": _finite(float(done_in_window / window)) if window > 0 else None,
         "pods": {
             row.pod: {
                 "deployment": row.deployment,
                 "node": row.node,
                 "ip": row.ip,
                 "requests": int(row.requests),
-                "utilisation": None if math.isnan(row.utilisation) else float(row.utilisation),
+                "utilisation": _finite(float(row.utilisation)),
             }
             for row in pods.itertuples()
         },

@@ -35,6 +35,7 @@ from sim.results.plots.data import (
     time_bins,
 )
 from sim.results.result import Result, load_result
+from sim.results.run_folder import replacing
 
 __all__ = [
     "PLOTS",
@@ -364,11 +365,20 @@ def render_plots(run: RunLike) -> dict[str, bytes]:
 
 
 def save_plots(run: RunLike, directory: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Write every plot as a PNG into ``directory`` (default: the run folder's ``plots/``)."""
+    """Write every plot as a PNG into ``directory`` (default: the run folder's ``plots/``).
+
+    Into a run folder, the plots are all drawn first and replace the old ones together
+    (:func:`sim.results.run_folder.replacing`), and the run's marker lists them.
+    """
     if directory is None:
         if isinstance(run, Result):
             raise ValueError("save_plots needs a directory when given a Result")
-        directory = Path(run) / "plots"
+        rendered = render_plots(run)
+        with replacing(run, whole_run=False) as staging:
+            (staging / "plots").mkdir()
+            for name, data in rendered.items():
+                (staging / "plots" / name).write_bytes(data)
+        return [Path(run) / "plots" / name for name in rendered]
     rendered = render_plots(run)
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
