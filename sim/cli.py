@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -37,6 +39,7 @@ from sim.units import format_duration, parse_duration
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool cut off by head
 T = TypeVar("T")
 
 
@@ -54,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for problem in err.problems:
                 print(f"error: {problem}", file=sys.stderr)
             code = EXIT_USAGE
+        except BrokenPipeError:  # stdout closed early (``svcsim get pods ... | head``): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush is quiet
+            code = EXIT_BROKEN_PIPE
         except BaseException as stop:  # re-raised below unless a stop signal explains it
             signum = interrupt_signal(stop)
             if signum is None:
@@ -114,9 +120,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_BARE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+
+
 def _duration_arg(source: str, flag: str, value: str) -> float:
+    """A duration flag: with a unit, or a bare number of seconds (``--at 0``, ``--duration 60``),
+    as everywhere else; on the command line every value arrives as text."""
     try:
-        return parse_duration(value)
+        return parse_duration(float(value) if _BARE_NUMBER.fullmatch(value) else value)
     except ValueError as err:
         raise ScenarioError([Problem(source, "", flag, str(err))]) from None
 

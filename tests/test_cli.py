@@ -678,3 +678,23 @@ def test_save_writes_a_statistic_that_is_not_a_finite_number_as_null(tmp_path):
     assert (summary["latency_ms"]["mean"], summary["latency_ms"]["max"], summary["throughput_rps"]) == (None,) * 3
     assert summary["pods"][pod]["utilisation"] is None
     assert summary["latency_ms"]["p50"] == result.summary["latency_ms"]["p50"]  # finite values as they were
+
+
+def test_a_bare_number_on_the_command_line_is_seconds(capsys):
+    """As everywhere else, ``--at 0`` and ``--at 12`` are seconds (a new user tripped on it)."""
+    scenario = str(ROOT / "scenarios" / "scale-up-down.yaml")
+    assert main(["get", "pods", scenario, "--at", "12"]) == 0
+    assert main(["get", "pods", scenario, "--at", "0"]) == 0
+    out = capsys.readouterr().out
+    assert " 12s " in out and " 0s " in out
+
+
+def test_output_cut_off_by_head_ends_quietly():
+    """``svcsim get pods ... | head -1``: no BrokenPipeError traceback, exit 141 (SIGPIPE)."""
+    command = [sys.executable, "-m", "sim", "get", "pods", "scenarios/scale-up-down.yaml", "--at", "12"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader goes away before svcsim writes (it takes a second to start)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) in (0, 141)
+    assert "Traceback" not in err and "BrokenPipe" not in err
