@@ -1,7 +1,7 @@
 """Kubernetes ``apps/v1 Deployment`` objects: how many pods, their labels, where they may run.
 
 Defaults and validation follow the API server (pkg/apis/apps/validation, and ValidatePodSpec in
-pkg/apis/core/validation for the pod template), with its wording.
+pkg/apis/core/validation for the pod template), with its wording (docs/semantics.md#deployments-and-pods).
 """
 
 from __future__ import annotations

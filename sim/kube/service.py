@@ -3,7 +3,8 @@
 Parsing applies the API server's defaults and validation with its own wording
 (pkg/apis/core/v1/defaults.go, pkg/apis/core/validation/validation.go), so a manifest
 that ``kubectl apply`` would refuse is refused here with the same message. Fields the
-simulator does not model are accepted and kept in ``manifest`` untouched.
+simulator does not model are accepted and kept in ``manifest`` untouched
+(docs/semantics.md#service-defaults-and-validation).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Field errors carry a path and the API server's own detail text
 (k8s.io/apimachinery/pkg/util/validation and pkg/apis/core/validation), and values are
-rendered in messages the way Go prints them.
+rendered in messages the way Go prints them (docs/semantics.md#service-defaults-and-validation).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Columns and formats follow kubectl's printers (pkg/printers/internalversion/printers.go):
 ``NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE`` for Services, with PORT(S) such as
 ``80:30008/TCP``; ``NAME READY STATUS RESTARTS AGE IP NODE`` for pods. Ages are taken at
-a simulated time (default 0, the cluster as the scenario starts it).
+a simulated time (default 0, the cluster as the scenario starts it; docs/semantics.md#kubectl-views).
 """
 
 from __future__ import annotations
