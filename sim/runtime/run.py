@@ -92,7 +92,8 @@ class _Wiring:
         self.topology = Topology(scenario)
         nodes = sim.cluster.nodes
         self.ports = service_ports(scenario.services)
-        self.dataplanes = [self._dataplane(i) for i in range(len(nodes))]
+        destinations = [_address(svc.cluster_ip) for svc, _ in self.ports]
+        self.dataplanes = [self._dataplane(i, destinations) for i in range(len(nodes))]
         total_rate = sum(c.rate for c in sim.clients)
         self.log = RequestLog(int(total_rate * sim.duration_s * 1.05) + 1024)
         self.callers = sorted(name for name, w in sim.workloads.items() if w.calls)
@@ -146,13 +147,13 @@ class _Wiring:
         )
         self.slices = slices
 
-    def _dataplane(self, i: int) -> Dataplane:
+    def _dataplane(self, i: int, destinations: list[int]) -> Dataplane:
         sim = self.scenario.simulation
         node = sim.cluster.nodes[i]
         return Dataplane(
             i,
             node.labels.get(ZONE_LABEL),
-            [_address(svc.cluster_ip) for svc, _ in self.ports],
+            destinations,
             kube_proxy_choice(sim.kube_proxy.mode, sim.kube_proxy.scheduler),
             self.streams.uniform(f"node/{node.name}/kube-proxy"),
         )
@@ -213,13 +214,14 @@ class _Wiring:
         return out
 
     def _hop_dist(self, node: str) -> Distribution:
-        others = [n.name for n in self.scenario.simulation.cluster.nodes if n.name != node]
-        return self.topology.link(f"node/{node}", f"node/{others[0]}") if others else self.topology.link("", "")
+        other = next((n.name for n in self.scenario.simulation.cluster.nodes if n.name != node), None)
+        return self.topology.link(f"node/{node}", f"node/{other}") if other else self.topology.link("", "")
 
     def _flow(self, index: int, client: Client) -> ClientFlow:
         names = [n.name for n in self.scenario.simulation.cluster.nodes]
-        entry = [names.index(n) for n in (client.nodes or names)]
-        own = names.index(client.location) if client.location in names else None
+        position = {name: i for i, name in enumerate(names)}
+        entry = [position[n] for n in client.nodes] if client.nodes else list(range(len(names)))
+        own = position.get(client.location)
         # Every link from this client to a node has the same law; take it from the graph.
         far = next((n for n in names if n != client.location), names[0])
         link = self.topology.client_link(client.name, far)
