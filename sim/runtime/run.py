@@ -36,6 +36,7 @@ from sim.runtime.requests.outcomes import ClientTable, settle
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.topology import Topology
 from sim.scenario.resolved import Scenario
+from sim.scenario.run_limits import MAX_REQUESTS, estimate_requests
 from sim.scenario.simulation import Client
 
 __all__ = ["RunRecord", "run"]
@@ -95,7 +96,7 @@ class _Wiring:
         destinations = [_address(svc.cluster_ip) for svc, _ in self.ports]
         self.dataplanes = [self._dataplane(i, destinations) for i in range(len(nodes))]
         total_rate = sum(c.rate for c in sim.clients)
-        self.log = RequestLog(int(total_rate * sim.duration_s * 1.05) + 1024)
+        self.log = RequestLog(_log_capacity(scenario))
         self.callers = sorted(name for name, w in sim.workloads.items() if w.calls)
         self.client_table = self._client_table()
         self.load_balancers = self._load_balancers()
@@ -299,6 +300,7 @@ class _Wiring:
             np.array([p.gone_at for p in pods] or [math.inf]),
             self.client_table,
         )
+        self.log.release_working_columns()  # before the result tables are built next to the log
         return RunRecord(
             self.scenario,
             self.seed,
@@ -309,6 +311,14 @@ class _Wiring:
             self.topology,
             self.callers,
         )
+
+
+def _log_capacity(scenario: Scenario) -> int:
+    """Room for the requests the run is expected to hold, calls included, so the log rarely
+    grows (a Poisson count rarely exceeds its mean by 6 standard deviations)."""
+    estimate = estimate_requests(scenario.simulation, scenario.services, scenario.deployments)
+    expected = min(estimate.expected, MAX_REQUESTS)
+    return int(expected + 6 * math.sqrt(expected)) + 1024
 
 
 def _address(ip: str | None) -> int:
