@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import re
 from typing import Any
 
 import pytest
@@ -18,6 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
+from sim.bench_suite import CASES
+from sim.cli import main
 from sim.kube.addresses import node_pod_cidr
 from sim.kube.deployment import Deployment, LabelSelector
 from sim.runtime.placement import Placement, place
@@ -26,6 +29,7 @@ from sim.scenario.run_limits import (
     MAX_ENDPOINT_UPDATES,
     MAX_HEALTH_CHECK_WORK,
     MAX_PODS,
+    MAX_POOLED_CONNECTIONS,
     MAX_REQUESTS,
     MAX_WORKERS,
 )
@@ -205,6 +209,19 @@ def test_endpoint_updates_of_scale_events_are_bounded():
     assert f"endpoint updates, more than the {MAX_ENDPOINT_UPDATES:,} svcsim allows" in problem
 
 
+def test_keep_alive_connections_of_all_clients_together_are_bounded():
+    """Each client may keep 100 000 connections, but not twenty such clients at once."""
+    docs = list(yaml.safe_load_all(scenario_text(replicas={"web": 1}, rate=1, duration="1s")))
+    pool = {"mode": "keepalive", "count": 100_000}
+    first = docs[-1]["spec"]["clients"][0]
+    docs[-1]["spec"]["clients"] = [{**first, "name": f"c{i}", "connections": pool} for i in range(20)]
+    (problem,) = refusal(yaml.safe_dump_all(docs, sort_keys=False))
+    assert problem == (
+        "spec.clients[0].connections.count: Invalid value: 100000: the clients keep 2,000,000 keep-alive "
+        f"connections in all, more than the {MAX_POOLED_CONNECTIONS:,} svcsim can hold (svcsim's limit)"
+    )
+
+
 def test_health_checks_count_the_nodes_they_probe():
     """A 1 s interval for 30 days is fine on 3 nodes and too much on 10 000."""
     lb = {"loadBalancer": {"healthCheckInterval": "1s"}}
@@ -287,3 +304,34 @@ def test_placement_agrees_with_the_rule_as_pods_come_and_go(labels, steps):
             placement.unbind(gone)
     assert placement.choose(_dep(node_name="n0")) == 0
     assert placement.choose(_dep(node_name="nowhere")) is None
+
+
+# --- svcsim bench --suite -----------------------------------------------------------------------
+
+
+def test_bench_suite_runs_every_case_at_a_tiny_scale(capsys):
+    """Each case in its own process, with its wall time and peak memory (the full size is the README's)."""
+    assert main(["bench", "--suite", "--scale", "0.001"]) == 0
+    out = capsys.readouterr().out
+    for name in CASES:
+        assert re.search(rf"^{name} \(.*\): [0-9.]+ s, peak RSS [0-9,]+ MiB$", out, re.MULTILINE), name
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        pytest.param(["--scale", "0.5"], "--scale: only with --suite", id="scale-without-suite"),
+        pytest.param(["--suite", "--scale", "0"], "--scale: Invalid value: 0: must be > 0 and at most 1", id="zero"),
+        pytest.param(["--suite", "--scale", "2"], "--scale: Invalid value: 2: must be > 0 and at most 1", id="two"),
+        pytest.param(["--suite", "--scale", "nan"], "--scale: Invalid value: nan: must be > 0 and at most 1", id="nan"),
+    ],
+)
+def test_bench_suite_refuses_bad_scales(capsys, flags, expected):
+    assert main(["bench", *flags]) == 2
+    assert capsys.readouterr().err == f"error: {expected}\n"
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_suite_case_at_full_size_is_within_the_limits(name):
+    """The suite's cases sit at svcsim's limits, not past them: each loads (nothing runs)."""
+    assert sim.load_scenario(CASES[name][1](1.0))

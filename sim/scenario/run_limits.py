@@ -34,6 +34,7 @@ __all__ = [
     "MAX_HEALTH_CHECK_WORK",
     "MAX_NODES",
     "MAX_PODS",
+    "MAX_POOLED_CONNECTIONS",
     "MAX_REQUESTS",
     "MAX_WORKERS",
     "LimitProblem",
@@ -57,6 +58,8 @@ MAX_PODS = 100_000
 #: Workers per pod and keep-alive connections per client are each a slot in memory.
 MAX_CONCURRENCY = 100_000
 MAX_CONNECTIONS = 100_000
+#: Keep-alive connections of all clients together (each is an object: ~150 bytes).
+MAX_POOLED_CONNECTIONS = 1_000_000
 #: Worker slots in all: pods × their concurrency.
 MAX_WORKERS = 10_000_000
 #: Source addresses per client: a /16 worth.
@@ -130,7 +133,23 @@ def run_limit_problems(
     problems += pods.problems()
     problems += _endpoint_update_problems(sim, services, pods)
     problems += _health_check_problems(sim, services, pods, field)
+    problems += _connection_problems(sim)
     return problems
+
+
+def _connection_problems(sim: Simulation) -> list[LimitProblem]:
+    pools = {i: c.connections.count for i, c in enumerate(sim.clients) if c.connections.keepalive}
+    total = sum(pools.values())
+    if total <= MAX_POOLED_CONNECTIONS:
+        return []
+    largest = max(pools, key=lambda i: pools[i])
+    return [
+        LimitProblem(
+            f"spec.clients[{largest}].connections.count",
+            f"Invalid value: {pools[largest]}: the clients keep {total:,} keep-alive connections in all, more than "
+            f"the {MAX_POOLED_CONNECTIONS:,} svcsim can hold (svcsim's limit)",
+        )
+    ]
 
 
 # -- requests, calls included ------------------------------------------------------------
