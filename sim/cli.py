@@ -25,6 +25,7 @@ from rich.table import Table
 
 from sim.api import simulate
 from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, run_bench
+from sim.bench_suite import CaseResult, run_suite
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
 from sim.results.kubectl import format_table, pod_rows, service_rows
@@ -116,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--requests", type=int, default=200_000)
     bench.add_argument("--seed", type=int, default=1)
     bench.add_argument("--repeat", type=int, default=1, help="best of N runs of each model")
+    bench.add_argument(
+        "--suite",
+        action="store_true",
+        help="instead: the reference workload and the largest scenarios the limits allow, each in its own "
+        "process, with wall time and peak memory",
+    )
+    bench.add_argument("--scale", type=float, help="with --suite: shrink every case by this factor in (0, 1]")
     bench.set_defaults(handler=_bench)
     return parser
 
@@ -273,6 +281,8 @@ def _until(scenario: Scenario, at_s: float) -> Scenario:
 
 
 def _bench(args: argparse.Namespace) -> int:
+    if args.suite or args.scale is not None:
+        return _bench_suite(args)
     problems = []
     if not MIN_BENCH_REQUESTS <= args.requests <= MAX_BENCH_REQUESTS:
         problems.append(
@@ -315,6 +325,39 @@ def _bench(args: argparse.Namespace) -> int:
         f"(bar: <= 5%): {verdict} the bar",
         highlight=False,
     )
+    return 0
+
+
+def _bench_suite(args: argparse.Namespace) -> int:
+    scale = 1.0 if args.scale is None else args.scale
+    problems = []
+    if not args.suite:
+        problems.append(Problem("", "", "--scale", "only with --suite"))
+    elif not 0 < scale <= 1:  # also refuses nan
+        problems.append(Problem("", "", "--scale", f"Invalid value: {scale:g}: must be > 0 and at most 1"))
+    if problems:
+        raise ScenarioError(problems)
+    console = Console(highlight=False)
+    title = "svcsim's limits, each case in its own process" + (f" (scale {scale:g})" if scale != 1 else "")
+    table = Table(title=title)
+    for name in ("case", "nodes", "pods", "requests", "wall s", "peak MiB", "B/request"):
+        table.add_column(name, justify="left" if name == "case" else "right")
+
+    def show(r: CaseResult) -> None:
+        print(f"{r.name} ({r.what}): {r.wall_s:.1f} s, peak RSS {r.peak_rss_bytes / 2**20:,.0f} MiB", flush=True)
+        per_request = f"{r.bytes_per_request:,.0f}" if r.requests >= 1_000_000 else "-"  # else imports dominate
+        table.add_row(
+            r.name,
+            f"{r.nodes:,}",
+            f"{r.pods:,}",
+            f"{r.requests:,}",
+            f"{r.wall_s:.1f}",
+            f"{r.peak_rss_bytes / 2**20:,.0f}",
+            per_request,
+        )
+
+    run_suite(scale, on_result=show)
+    console.print(table)
     return 0
 
 

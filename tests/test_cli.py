@@ -172,10 +172,10 @@ spec:
         ),
         pytest.param(
             GUIDE.read_text(),
-            ["--duration", "200h"],
+            ["--duration", "100h"],
             [
-                r"{file}: spec\.clients: about 1\.44e\+08 requests expected \(rates 200/s in all × --duration 200h\), "
-                r"more than the 100,000,000 svcsim can keep in memory \(~100 bytes each\): lower the rates or the "
+                r"{file}: spec\.clients: about 7\.2e\+07 requests expected \(rates 200/s in all × --duration 100h\), "
+                r"more than the 50,000,000 svcsim can keep in memory \(~260 bytes each\): lower the rates or the "
                 r"duration"
             ],
             id="duration-override-too-many-requests",

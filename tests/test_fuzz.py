@@ -95,7 +95,7 @@ def _load(text: str) -> sim.Scenario | None:
     try:
         return sim.load_scenario(text)
     except sim.ScenarioError as err:
-        note("\n".join(err.problems))
+        note("\n".join(map(str, err.problems)))
         return None
 
 

@@ -834,13 +834,13 @@ def test_pod_cidr_with_room_for_every_node_is_accepted(tmp_path, pod_cidr, nodes
         pytest.param(
             {"clients": [client(rate=1.0e7)], "duration": "1h"},
             "spec.clients: about 3.6e+10 requests expected (rates 1e+07/s in all × spec.duration 1h), more than "
-            "the 100,000,000 svcsim can keep in memory (~100 bytes each): lower the rates or the duration",
+            "the 50,000,000 svcsim can keep in memory (~260 bytes each): lower the rates or the duration",
             id="rate-times-duration",
         ),
         pytest.param(
-            {"clients": [client(rate=30_000), client(name="d", rate=30_000)], "duration": "30m"},
-            "spec.clients: about 1.08e+08 requests expected (rates 60000/s in all × spec.duration 30m), more than "
-            "the 100,000,000 svcsim can keep in memory (~100 bytes each): lower the rates or the duration",
+            {"clients": [client(rate=15_000), client(name="d", rate=15_000)], "duration": "30m"},
+            "spec.clients: about 5.4e+07 requests expected (rates 30000/s in all × spec.duration 30m), more than "
+            "the 50,000,000 svcsim can keep in memory (~260 bytes each): lower the rates or the duration",
             id="sum-of-rates",
         ),
         pytest.param(
@@ -861,19 +861,20 @@ def test_run_must_be_finite_and_fit_in_memory(tmp_path, spec, detail):
 
 
 def test_expected_requests_at_the_limit_are_accepted(tmp_path):
-    doc = web_simulation(clients=[client(rate=1000)], duration="100000s")  # exactly 10⁸
+    doc = web_simulation(clients=[client(rate=1000)], duration="50000s")  # exactly 5 × 10⁷
     assert sim.load_scenario(write(tmp_path, service(), deployment(), doc)).simulation.clients[0].rate == 1000
 
 
 def test_load_balancer_health_checks_are_bounded(tmp_path):
-    """A 1 µs probe interval over an hour would be 3.6e9 events per node: refused at load."""
+    """A 1 µs probe interval over an hour would be 3.6e9 checks: refused at load."""
     doc = web_simulation(cluster={"nodes": 2, "loadBalancer": {"healthCheckInterval": "1us"}}, duration="1h")
     path = write(tmp_path, service(type="LoadBalancer"), deployment(), doc)
     assert problems(path) == [
         sim_error(
             path,
             "spec.cluster.loadBalancer.healthCheckInterval: Invalid value: 1us: 1 load balancer(s) probing every "
-            "1us for 1h (spec.duration) make 3.6e+09 health checks, more than the 10,000,000 svcsim allows: "
+            "1us for 1h (spec.duration) make 3.6e+09 health checks, each probing 2 node(s) and reading up to 2 "
+            "endpoint(s): 5.04e+10 units of work, more than the 500,000,000 svcsim allows (svcsim's limit): "
             "lengthen the interval",
         )
     ]

@@ -47,11 +47,12 @@ def range_offset(size: int, step: int, lowest: int, highest: int) -> int:
 def node_pod_cidr(pod_cidr: ipaddress.IPv4Network, index: int) -> ipaddress.IPv4Network:
     """The /24 that node number ``index`` (0-based) gets from the cluster's pod CIDR."""
     prefix = max(24, pod_cidr.prefixlen)
-    subnets = pod_cidr.subnets(new_prefix=prefix)
-    for i, subnet in enumerate(subnets):
-        if i == index:
-            return subnet
-    raise RangeFull(f"pod CIDR {pod_cidr} has no /{prefix} left for node {index + 1}")
+    if not 0 <= index < 2 ** (prefix - pod_cidr.prefixlen):
+        raise RangeFull(f"pod CIDR {pod_cidr} has no /{prefix} left for node {index + 1}")
+    # The index-th subnet in address order, computed directly: walking subnets() from the
+    # start made a 10 000-node cluster quadratic.
+    first = int(pod_cidr.network_address) + (index << (32 - prefix))
+    return ipaddress.IPv4Network((first, prefix))
 
 
 @dataclass

@@ -28,7 +28,7 @@ from sim.kube.deployment import Deployment
 from sim.randomness import Streams
 from sim.runtime.dataplane import Dataplane, Rules
 from sim.runtime.endpoint_slices import EndpointSlices
-from sim.runtime.placement import place
+from sim.runtime.placement import Placement
 from sim.runtime.pod_identity import PodNames
 from sim.runtime.pods import INF, Pod
 from sim.runtime.topology import Topology
@@ -84,6 +84,7 @@ class ControlPlane:
         self.node_names = [n.name for n in self.sim.cluster.nodes]
         self.n_ports = len(slices.ports)
         self._ipam = [PodIPAllocator(node_pod_cidr(self.sim.cluster.pod_cidr, i)) for i in range(len(self.node_names))]
+        self._placement = Placement(self.sim.cluster.nodes)  # pods per node, kept as pods come and go
         self._names = PodNames(
             scenario.deployments,
             {d.name: streams.generator(f"deployment/{d.name}/names") for d in scenario.deployments},
@@ -132,11 +133,12 @@ class ControlPlane:
     def _create(self, dep: Deployment) -> Pod:
         workload = self.sim.workloads[dep.name]
         name = self._names.new(dep.name)
-        node = place(dep, self.sim.cluster.nodes, (p.node for p in self._live.values()))
+        node = self._placement.choose(dep)
         ip = None
         if node is not None:
             try:
                 ip = self._ipam[node].allocate()
+                self._placement.bind(node)
             except RangeFull:  # the node's pod CIDR is used up: the sandbox never starts
                 node = None
         pod = Pod(
@@ -205,7 +207,8 @@ class ControlPlane:
         """The pod's containers are gone (at ``at`` if that was found out later)."""
         self._catch_up()
         pod.gone_at = self.env.now if at is None else at
-        self._live.pop(pod.index, None)
+        if self._live.pop(pod.index, None) is not None and pod.node is not None:
+            self._placement.unbind(pod.node)
         if pod.node is not None and pod.ip is not None:
             self._ipam[pod.node].release(pod.ip)
         self._record(pod.deployment, "deleted", pod, at)
@@ -265,10 +268,13 @@ class ControlPlane:
         routed: set[int] = set()
         for extra in self.balancer_routes:
             routed.update(extra())
+        seen: set[int] = set()  # nodes share their endpoint arrays: read each one once
         for plane in self.dataplanes:
             for port in range(self.n_ports):
-                routed.update(plane.external[port].tolist())
-                routed.update(plane.internal[port].tolist())
+                for pods in (plane.external[port], plane.internal[port]):
+                    if id(pods) not in seen:
+                        seen.add(id(pods))
+                        routed.update(pods.tolist())
         return routed
 
     def _record(self, deployment: str, event: str, pod: Pod | None, at: float | None = None) -> None:

@@ -23,13 +23,14 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from sim.endpoint_choice import ChoiceContext, Connection, ConnectionBatch, EndpointChoice
 from sim.randomness import BlockStream
 
-__all__ = ["DROP", "REJECT", "Dataplane", "EndpointInfo", "Rules", "iptables_cascade_choice"]
+__all__ = ["DROP", "REJECT", "Dataplane", "EndpointInfo", "EndpointViews", "Rules", "iptables_cascade_choice"]
 
 REJECT = -1  # no endpoints: the client is refused at once
 DROP = -2  # policy Local and no local endpoint: the packet is dropped, the client times out
@@ -59,8 +60,78 @@ class Rules:
     def usable_pods(self) -> set[int]:
         """The pods some node may route to once these rules are installed: the Ready endpoints,
         or with none Ready the serving terminating ones (before any node's own filtering)."""
-        ready = {e.pod for e in self.endpoints if e.ready}
-        return ready or {e.pod for e in self.endpoints if e.serving}
+        return set(self.views.usable.tolist())
+
+    @cached_property
+    def views(self) -> EndpointViews:
+        """The endpoint lists nodes derive from these rules, computed once for every node."""
+        return EndpointViews(self.endpoints)
+
+
+class EndpointViews:
+    """The endpoints of one :class:`Rules` as each node may use them, shared between nodes.
+
+    Every node derives its lists from the same published endpoints, and most nodes derive
+    the same list; computing them once per sync and sharing the (read-only) arrays keeps a
+    sync O(endpoints + nodes) rather than O(endpoints × nodes).
+    """
+
+    def __init__(self, endpoints: tuple[EndpointInfo, ...]) -> None:
+        self._endpoints = endpoints
+        usable = _usable(list(endpoints))
+        self.usable = _pods(usable)
+        self._usable_on: dict[int, list[EndpointInfo]] = defaultdict(list)
+        self._usable_in: dict[str | None, list[EndpointInfo]] = defaultdict(list)
+        for e in usable:
+            self._usable_on[e.node].append(e)
+            self._usable_in[e.zone].append(e)
+        self._on: dict[int, list[EndpointInfo]] = defaultdict(list)
+        for e in endpoints:
+            self._on[e.node].append(e)
+        self._local: dict[int, np.ndarray] = {}
+        self._zone: dict[str | None, np.ndarray] = {}
+        self._node: dict[int, np.ndarray] = {}
+
+    def local(self, node: int) -> np.ndarray:
+        """Usable endpoints among those on ``node`` (traffic policy Local)."""
+        found = self._local.get(node)
+        if found is None:
+            found = self._local[node] = _pods(_usable(self._on.get(node, [])))
+        return found
+
+    def local_ready(self, node: int) -> int:
+        return sum(1 for e in self._on.get(node, ()) if e.ready)
+
+    def same_zone(self, zone: str | None) -> np.ndarray:
+        """Usable endpoints in ``zone`` (none when the node has no zone)."""
+        if zone is None:
+            return _EMPTY
+        found = self._zone.get(zone)
+        if found is None:
+            found = self._zone[zone] = _pods(self._usable_in.get(zone, []))
+        return found
+
+    def same_node(self, node: int) -> np.ndarray:
+        """Usable endpoints (of all) that run on ``node``."""
+        found = self._node.get(node)
+        if found is None:
+            found = self._node[node] = _pods(self._usable_on.get(node, []))
+        return found
+
+
+def _usable(endpoints: list[EndpointInfo]) -> list[EndpointInfo]:
+    """Ready endpoints, or serving-and-terminating ones if none is Ready (ProxyTerminatingEndpoints)."""
+    ready = [e for e in endpoints if e.ready]
+    return ready or [e for e in endpoints if e.serving]
+
+
+def _pods(endpoints: list[EndpointInfo]) -> np.ndarray:
+    out = np.array([e.pod for e in endpoints], dtype=np.int64)
+    out.flags.writeable = False  # shared by every node that installs it
+    return out
+
+
+_EMPTY = _pods([])
 
 
 def iptables_cascade_choice(n: int, rng: np.random.Generator) -> int:
@@ -105,12 +176,11 @@ class Dataplane:
 
     # -- sync -------------------------------------------------------------------------
     def install(self, port: int, rules: Rules) -> None:
-        """kube-proxy sync for one Service port."""
-        local = np.array(
-            [e.pod for e in self._usable([e for e in rules.endpoints if e.node == self.node])], dtype=np.int64
-        )
-        usable = self._usable(list(rules.endpoints))
-        preferred = self._preferred(usable, rules.distribution)
+        """kube-proxy sync for one Service port (the arrays are shared with other nodes: read-only)."""
+        views = rules.views
+        local = views.local(self.node)
+        preferred = self._preferred(views, rules.distribution)
+        usable = views.usable
         self.external[port] = local if rules.external_local else preferred
         self.internal[port] = local if rules.internal_local else preferred
         # kube-proxy REJECTs when nothing is reachable from this node at all (the endpoints of
@@ -122,23 +192,19 @@ class Dataplane:
             DROP if rules.internal_local and reachable else REJECT,
         )
         self._affinity_timeout[port] = rules.affinity_timeout_s
-        self.local_ready[port] = sum(1 for e in rules.endpoints if e.node == self.node and e.ready)
+        self.local_ready[port] = views.local_ready(self.node)
 
-    @staticmethod
-    def _usable(endpoints: list[EndpointInfo]) -> list[EndpointInfo]:
-        ready = [e for e in endpoints if e.ready]
-        return ready or [e for e in endpoints if e.serving]
-
-    def _preferred(self, endpoints: list[EndpointInfo], distribution: str | None) -> np.ndarray:
-        chosen = endpoints
+    def _preferred(self, views: EndpointViews, distribution: str | None) -> np.ndarray:
+        chosen = views.usable
         if distribution == "PreferSameNode":
-            chosen = [e for e in endpoints if e.node == self.node] or self._same_zone(endpoints) or endpoints
+            for narrower in (views.same_node(self.node), views.same_zone(self.zone)):
+                if len(narrower):
+                    return narrower
         elif distribution in ("PreferSameZone", "PreferClose"):
-            chosen = self._same_zone(endpoints) or endpoints
-        return np.array([e.pod for e in chosen], dtype=np.int64)
-
-    def _same_zone(self, endpoints: list[EndpointInfo]) -> list[EndpointInfo]:
-        return [e for e in endpoints if self.zone is not None and e.zone == self.zone]
+            zone = views.same_zone(self.zone)
+            if len(zone):
+                return zone
+        return chosen
 
     # -- choice -----------------------------------------------------------------------
     def endpoints(self, port: int, external: bool) -> np.ndarray:

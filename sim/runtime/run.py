@@ -36,6 +36,7 @@ from sim.runtime.requests.outcomes import ClientTable, settle
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.topology import Topology
 from sim.scenario.resolved import Scenario
+from sim.scenario.run_limits import MAX_REQUESTS, estimate_requests
 from sim.scenario.simulation import Client
 
 __all__ = ["RunRecord", "run"]
@@ -92,9 +93,10 @@ class _Wiring:
         self.topology = Topology(scenario)
         nodes = sim.cluster.nodes
         self.ports = service_ports(scenario.services)
-        self.dataplanes = [self._dataplane(i) for i in range(len(nodes))]
+        destinations = [_address(svc.cluster_ip) for svc, _ in self.ports]
+        self.dataplanes = [self._dataplane(i, destinations) for i in range(len(nodes))]
         total_rate = sum(c.rate for c in sim.clients)
-        self.log = RequestLog(int(total_rate * sim.duration_s * 1.05) + 1024)
+        self.log = RequestLog(_log_capacity(scenario))
         self.callers = sorted(name for name, w in sim.workloads.items() if w.calls)
         self.client_table = self._client_table()
         self.load_balancers = self._load_balancers()
@@ -146,13 +148,13 @@ class _Wiring:
         )
         self.slices = slices
 
-    def _dataplane(self, i: int) -> Dataplane:
+    def _dataplane(self, i: int, destinations: list[int]) -> Dataplane:
         sim = self.scenario.simulation
         node = sim.cluster.nodes[i]
         return Dataplane(
             i,
             node.labels.get(ZONE_LABEL),
-            [_address(svc.cluster_ip) for svc, _ in self.ports],
+            destinations,
             kube_proxy_choice(sim.kube_proxy.mode, sim.kube_proxy.scheduler),
             self.streams.uniform(f"node/{node.name}/kube-proxy"),
         )
@@ -209,13 +211,14 @@ class _Wiring:
         return out
 
     def _hop_dist(self, node: str) -> Distribution:
-        others = [n.name for n in self.scenario.simulation.cluster.nodes if n.name != node]
-        return self.topology.link(f"node/{node}", f"node/{others[0]}") if others else self.topology.link("", "")
+        other = next((n.name for n in self.scenario.simulation.cluster.nodes if n.name != node), None)
+        return self.topology.link(f"node/{node}", f"node/{other}") if other else self.topology.link("", "")
 
     def _flow(self, index: int, client: Client) -> ClientFlow:
         names = [n.name for n in self.scenario.simulation.cluster.nodes]
-        entry = [names.index(n) for n in (client.nodes or names)]
-        own = names.index(client.location) if client.location in names else None
+        position = {name: i for i, name in enumerate(names)}
+        entry = [position[n] for n in client.nodes] if client.nodes else list(range(len(names)))
+        own = position.get(client.location)
         # Every link from this client to a node has the same law; take it from the graph.
         far = next((n for n in names if n != client.location), names[0])
         link = self.topology.client_link(client.name, far)
@@ -293,6 +296,7 @@ class _Wiring:
             np.array([p.gone_at for p in pods] or [math.inf]),
             self.client_table,
         )
+        self.log.release_working_columns()  # before the result tables are built next to the log
         return RunRecord(
             self.scenario,
             self.seed,
@@ -303,6 +307,14 @@ class _Wiring:
             self.topology,
             self.callers,
         )
+
+
+def _log_capacity(scenario: Scenario) -> int:
+    """Room for the requests the run is expected to hold, calls included, so the log rarely
+    grows (a Poisson count rarely exceeds its mean by 6 standard deviations)."""
+    estimate = estimate_requests(scenario.simulation, scenario.services, scenario.deployments)
+    expected = min(estimate.expected, MAX_REQUESTS)
+    return int(expected + 6 * math.sqrt(expected)) + 1024
 
 
 def _address(ip: str | None) -> int:

@@ -2,10 +2,15 @@
 
 Vertices are clients, nodes, pods and Services, each with its kind and IP; edges carry
 the one-way ``latency`` (a :class:`~sim.distributions.Distribution`). An external client
-is linked to node IPs only, because pod IPs are not routable from outside the cluster
+reaches node IPs only, because pod IPs are not routable from outside the cluster
 (docs/semantics.md#addresses); a client on a node shares that node's vertex
 links. Nodes form a full mesh; a pod hangs off its node (veth, no cost). Services link
 to the pods they select (for drawing and inspection; the dataplane does the routing).
+
+Every node-to-node link has the one law ``nodeToNode`` and every external client's link to a
+node the one law ``clientToNode``, so those links are not stored as edges (10 000 nodes
+would make 50 million of them): :meth:`Topology.link` answers them from the two laws, kept
+in the graph's attributes (``graph.graph["node_to_node"]``, ``["client_to_node"]``).
 """
 
 from __future__ import annotations
@@ -30,13 +35,9 @@ class Topology:
     def __init__(self, scenario: Scenario) -> None:
         sim = scenario.simulation
         net = sim.cluster.network
-        g: nx.Graph = nx.Graph()
+        g: nx.Graph = nx.Graph(node_to_node=net.node_to_node, client_to_node=net.client_to_node)
         for i, node in enumerate(sim.cluster.nodes):
             g.add_node(f"node/{node.name}", kind="node", name=node.name, ip=node.ip, index=i, labels=dict(node.labels))
-        names = [n.name for n in sim.cluster.nodes]
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                g.add_edge(f"node/{a}", f"node/{b}", latency=net.node_to_node)
         for svc in scenario.services:
             g.add_node(
                 f"service/{svc.name}",
@@ -49,10 +50,7 @@ class Topology:
         for client in sim.clients:
             vid = f"client/{client.name}"
             g.add_node(vid, kind="client", name=client.name, ip=client.ip, location=client.location)
-            if client.location == "external":
-                for name in names:
-                    g.add_edge(vid, f"node/{name}", latency=net.client_to_node)
-            else:
+            if client.location != "external":
                 g.add_edge(vid, f"node/{client.location}", latency=ZERO)
             g.add_edge(vid, f"service/{client.target.service}", kind="targets", via=client.target.via)
         self.graph = g
@@ -69,10 +67,21 @@ class Topology:
                 self.graph.add_edge(f"service/{svc.name}", vid, kind="selects")
 
     def link(self, a: str, b: str) -> Distribution:
-        """Latency of the direct link from vertex ``a`` to ``b`` (zero for the same vertex)."""
+        """Latency of the direct link from vertex ``a`` to ``b`` (zero for the same vertex).
+
+        Raises ``KeyError`` if there is no such link (a pod IP from outside the cluster).
+        """
         if a == b:
             return ZERO
-        return self.graph.edges[a, b]["latency"]
+        g = self.graph
+        kinds = {g.nodes[a]["kind"], g.nodes[b]["kind"]}
+        if kinds == {"node"}:
+            return g.graph["node_to_node"]
+        if kinds == {"node", "client"}:
+            client = a if g.nodes[a]["kind"] == "client" else b
+            if g.nodes[client]["location"] == "external":
+                return g.graph["client_to_node"]
+        return g.edges[a, b]["latency"]
 
     def client_link(self, client: str, node: str) -> Distribution:
         """Latency from a client to a node's IP: direct for external clients, else via its node."""

@@ -15,7 +15,7 @@ from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
 from sim.kube.validation import go, go_map
 from sim.scenario.documents import DeploymentDocument, Findings, Origin
-from sim.scenario.run_limits import health_check_problems
+from sim.scenario.run_limits import run_limit_problems
 from sim.scenario.simulation import Client, Simulation, Via
 
 __all__ = ["cross_check"]
@@ -67,8 +67,9 @@ def cross_check(
                 f"spec.events[{i}].scale.deployment",
                 f"no Deployment named {go(event.deployment)} in this scenario",
             )
-    for path, message in health_check_problems(simulation, services):
-        findings.fail(origin, path, message)
+    documents = {d.deployment.name: d.origin for d in deployments}
+    for problem in run_limit_problems(simulation, services, [d.deployment for d in deployments]):
+        findings.fail(documents.get(problem.deployment or "", origin), problem.field, problem.message)
     for document in deployments:
         _warn_unschedulable(simulation, document.deployment, document.origin, findings)
     _warn_call_cycles(origin, simulation, services, [d.deployment for d in deployments], findings)

@@ -17,7 +17,7 @@ import yaml
 from sim.errors import Problem, ScenarioError
 from sim.kube.deployment import Deployment
 from sim.kube.service import Service, SessionAffinity
-from sim.scenario.run_limits import duration_problems, health_check_problems
+from sim.scenario.run_limits import duration_problems, run_limit_problems
 from sim.scenario.simulation import Simulation
 
 __all__ = ["Scenario"]
@@ -54,7 +54,9 @@ class Scenario:
                 )
             sim = dataclasses.replace(sim, duration_s=float(duration_s))
             too_long = duration_problems(sim.duration_s, sim.clients, "--duration")
-            too_long += health_check_problems(sim, self.services, "--duration")
+            too_long += [
+                (p.field, p.message) for p in run_limit_problems(sim, self.services, self.deployments, "--duration")
+            ]
             if too_long:
                 raise ScenarioError([Problem(self.source, "", path, message) for path, message in too_long])
         return dataclasses.replace(self, simulation=sim)

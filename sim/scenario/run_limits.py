@@ -1,42 +1,86 @@
 """svcsim's own limits, which keep one run within memory and time (Kubernetes has none of these).
 
 Each limit says why it exists; messages that cite one say it is svcsim's. The Simulation
-parser checks them field by field; :func:`duration_problems` and :func:`health_check_problems`
-are checked again when the CLI's ``--duration`` changes a loaded scenario.
+parser checks the single fields (a node count, a concurrency, the client requests); once the
+documents are read, :func:`run_limit_problems` estimates the work the whole scenario implies
+(requests including the calls they cause, pods in total, worker slots, endpoint updates,
+health checks) and refuses it, naming the field, before any of that work starts. The
+estimate is linear in the size of the scenario, so refusing takes well under a second.
+:func:`duration_problems` and :func:`run_limit_problems` are checked again when the CLI's
+``--duration`` changes a loaded scenario.
+
+The bounds were measured (``svcsim bench --suite`` runs the largest scenario each allows;
+the README gives the figures).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
-from sim.scenario.simulation import Client, Simulation
+from sim.scenario.simulation import Client, Simulation, Via
 from sim.units import format_duration
 
 __all__ = [
+    "BYTES_PER_REQUEST",
     "MAX_CLIENT_IPS",
     "MAX_CONCURRENCY",
     "MAX_CONNECTIONS",
     "MAX_DURATION_S",
-    "MAX_HEALTH_CHECKS",
+    "MAX_ENDPOINT_UPDATES",
+    "MAX_HEALTH_CHECK_WORK",
     "MAX_NODES",
+    "MAX_PODS",
+    "MAX_POOLED_CONNECTIONS",
     "MAX_REQUESTS",
+    "MAX_WORKERS",
+    "LimitProblem",
+    "RequestEstimate",
     "duration_problems",
-    "health_check_problems",
+    "estimate_requests",
+    "run_limit_problems",
 ]
 
-#: Every request is a row kept in memory (~100 bytes each), so 10⁸ requests is ~10 GB.
-MAX_REQUESTS = 100_000_000
+#: Peak memory per request of a whole run (the request log, the table built from it and
+#: saving it), measured at 10⁷ requests with calls between Services, the costliest case
+#: (about 165 bytes without calls).
+BYTES_PER_REQUEST = 260
+#: Every request is a row kept in memory: the largest run fits in 16 GiB.
+MAX_REQUESTS = 50_000_000
 #: The engine steps through simulated time at least every 5 s, health checks and all.
 MAX_DURATION_S = 30 * 24 * 3600.0
 MAX_NODES = 10_000
+#: Pods in a run: every Deployment's replicas plus the pods scale events add (each is kept).
+MAX_PODS = 100_000
 #: Workers per pod and keep-alive connections per client are each a slot in memory.
 MAX_CONCURRENCY = 100_000
 MAX_CONNECTIONS = 100_000
+#: Keep-alive connections of all clients together (each is an object: ~150 bytes).
+MAX_POOLED_CONNECTIONS = 1_000_000
+#: Worker slots in all: pods × their concurrency.
+MAX_WORKERS = 10_000_000
 #: Source addresses per client: a /16 worth.
 MAX_CLIENT_IPS = 65_536
-#: Load-balancer health checks per run (each probes every node).
-MAX_HEALTH_CHECKS = 10_000_000
+#: Every pod a scale event adds or removes republishes its Services' endpoints and resyncs
+#: every node: (pods alive + nodes × Service ports) per pod changed, about 4 µs each.
+MAX_ENDPOINT_UPDATES = 50_000_000
+#: Load-balancer health checks probe every node and read the Service's endpoints:
+#: checks × (nodes + pods + a check's own cost, as much as 10 of those), about 0.5 µs each.
+MAX_HEALTH_CHECK_WORK = 500_000_000
+_CHECK_COST = 10
+
+
+@dataclass(frozen=True)
+class LimitProblem:
+    """A limit the scenario exceeds: ``field`` of the Simulation document, or of the
+    Deployment named ``deployment``."""
+
+    field: str
+    message: str
+    deployment: str | None = None
 
 
 def duration_problems(
@@ -45,7 +89,8 @@ def duration_problems(
     """``(field, message)`` if the run would be too long or produce too many requests to keep.
 
     The expected request count is the sum of the clients' rates times the duration (calls
-    between Services come on top); ``field`` names the duration as the user gave it.
+    between Services come on top: :func:`run_limit_problems`); ``field`` names the duration
+    as the user gave it.
     """
     if duration_s > MAX_DURATION_S:
         return [
@@ -63,26 +108,349 @@ def duration_problems(
         (
             "spec.clients",
             f"about {expected:.3g} requests expected (rates {total_rate:g}/s in all × {field} "
-            f"{format_duration(duration_s)}), more than the {MAX_REQUESTS:,} svcsim can keep in memory "
-            "(~100 bytes each): lower the rates or the duration",
+            f"{format_duration(duration_s)}), {_too_many_requests()}: lower the rates or the duration",
         )
     ]
 
 
-def health_check_problems(
-    sim: Simulation, services: Sequence[Service], field: str = "spec.duration"
-) -> list[tuple[str, str]]:
-    """``(field, message)`` if the load balancers would probe more often than svcsim can afford."""
+def _too_many_requests() -> str:
+    return f"more than the {MAX_REQUESTS:,} svcsim can keep in memory (~{BYTES_PER_REQUEST} bytes each)"
+
+
+def run_limit_problems(
+    sim: Simulation,
+    services: Sequence[Service],
+    deployments: Sequence[Deployment],
+    field: str = "spec.duration",
+) -> list[LimitProblem]:
+    """Every limit the whole scenario exceeds, estimated before any work starts.
+
+    ``field`` names the duration as the user gave it (``--duration`` when the CLI overrides it).
+    Names that do not resolve (reported elsewhere) are left out of the estimate.
+    """
+    problems = _request_problems(sim, services, deployments, field)
+    pods = _PodCount(sim, deployments)
+    problems += pods.problems()
+    problems += _endpoint_update_problems(sim, services, pods)
+    problems += _health_check_problems(sim, services, pods, field)
+    problems += _connection_problems(sim)
+    return problems
+
+
+def _connection_problems(sim: Simulation) -> list[LimitProblem]:
+    pools = {i: c.connections.count for i, c in enumerate(sim.clients) if c.connections.keepalive}
+    total = sum(pools.values())
+    if total <= MAX_POOLED_CONNECTIONS:
+        return []
+    largest = max(pools, key=lambda i: pools[i])
+    return [
+        LimitProblem(
+            f"spec.clients[{largest}].connections.count",
+            f"Invalid value: {pools[largest]}: the clients keep {total:,} keep-alive connections in all, more than "
+            f"the {MAX_POOLED_CONNECTIONS:,} svcsim can hold (svcsim's limit)",
+        )
+    ]
+
+
+# -- requests, calls included ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RequestEstimate:
+    """Requests a run will hold: what clients send, and that times the calls it causes."""
+
+    sent: float
+    expected: float
+    heaviest: str | None = None  # the Service whose calls add the most requests
+    cycle: tuple[list[tuple[str, str, int]], str] | None = None  # a cycle clients reach, and which client
+
+
+def estimate_requests(
+    sim: Simulation, services: Sequence[Service], deployments: Sequence[Deployment]
+) -> RequestEstimate:
+    """Client requests times their fan-out through ``calls`` (an upper bound when a Service
+    selects several Deployments; bounded by the cycle's workers when they reach a cycle)."""
+    fan_out = _FanOut(sim, services, deployments)
+    sent = expected = 0.0
+    heaviest: tuple[float, str | None] = (0.0, None)
+    for client in sim.clients:
+        count = client.rate * sim.duration_s
+        sent += count
+        service = client.target.service
+        outside = client.location == "external" and client.target.via in (Via.CLUSTER_IP, Via.POD_IP)
+        if outside or service not in fan_out.services:
+            expected += count  # unreachable or unknown: the requests stop there
+            continue
+        cycle = fan_out.cycle_from(service)
+        if cycle is not None:
+            # A cycle ends at its first call timeout, which cancels the chain below it
+            # (docs/semantics.md#calls-between-services): each level holds a worker, so a request
+            # causes at most as many calls as the cycle's Deployments have workers, plus the one
+            # left waiting, times the calls a level makes.
+            per_request = 1 + _cycle_bound(sim, deployments, cycle)
+            expected += count * per_request
+            if expected > MAX_REQUESTS:
+                return RequestEstimate(sent, expected, service, (cycle, client.name))
+            continue
+        expected += count * fan_out.requests(service)
+        if count * (fan_out.requests(service) - 1) > heaviest[0]:
+            heaviest = (count * (fan_out.requests(service) - 1), service)
+    return RequestEstimate(sent, expected, heaviest[1])
+
+
+def _request_problems(
+    sim: Simulation, services: Sequence[Service], deployments: Sequence[Deployment], field: str
+) -> list[LimitProblem]:
+    """Client requests times their fan-out through ``calls`` must stay within MAX_REQUESTS.
+
+    Client requests alone are the parser's check; this one reports only what calls add.
+    """
+    estimate = estimate_requests(sim, services, deployments)
+    if estimate.cycle is not None:
+        return [_cycle_problem(*estimate.cycle, estimate.expected)]
+    if estimate.expected <= MAX_REQUESTS or estimate.sent > MAX_REQUESTS or estimate.heaviest is None:
+        return []
+    workload, calls = _FanOut(sim, services, deployments).busiest(estimate.heaviest)
+    return [
+        LimitProblem(
+            f"spec.workloads.{workload}.calls",
+            f"about {estimate.expected:.3g} requests expected: clients send {estimate.sent:.3g} ({field} "
+            f"{format_duration(sim.duration_s)}) and their calls multiply them (each request to Service "
+            f'"{estimate.heaviest}" causes up to {calls:,} calls), {_too_many_requests()}: fewer calls, lower '
+            "rates or a shorter duration",
+        )
+    ]
+
+
+def _cycle_problem(cycle: list[tuple[str, str, int]], client: str, expected: float) -> LimitProblem:
+    """A cycle of calls whose bounded fan-out (see :func:`_cycle_bound`) still passes the limit."""
+    service, workload, index = cycle[0]
+    path = " → ".join(f'Service "{s}" → {w}' for s, w, _ in cycle) + f' → Service "{service}"'
+    return LimitProblem(
+        f"spec.workloads.{workload}.calls[{index}]",
+        f'Invalid value: calls form a cycle ({path}) that client "{client}" reaches: about {expected:.3g} '
+        f"requests expected, as every request can cause a call per worker of the cycle's pods, "
+        f"{_too_many_requests()}: break the cycle, or fewer workers, lower rates or a shorter duration",
+    )
+
+
+def _cycle_bound(sim: Simulation, deployments: Sequence[Deployment], cycle: list[tuple[str, str, int]]) -> int:
+    """Calls one request can cause in a cycle: one per worker its Deployments can have (at their
+    largest replica count in the run), plus one waiting, times the most calls a level makes."""
+    names = {workload for _, workload, _ in cycle}
+    workers = 0
+    most_calls = 1
+    for dep in deployments:
+        if dep.name not in names or dep.name not in sim.workloads:
+            continue
+        replicas = max([dep.replicas, *(e.replicas for e in sim.events if e.deployment == dep.name)])
+        workers += replicas * sim.workloads[dep.name].concurrency
+        most_calls = max(most_calls, len(sim.workloads[dep.name].calls))
+    return (workers + 1) * most_calls
+
+
+class _FanOut:
+    """Requests each request to a Service causes, itself included, through the calls of the
+    Deployments it selects (the busiest of them when it selects several: an upper bound).
+
+    Computed once per Service by an iterative depth-first search that also finds cycles, so
+    a chain or a loop of calls never makes the estimate recurse or loop.
+    """
+
+    def __init__(self, sim: Simulation, services: Sequence[Service], deployments: Sequence[Deployment]) -> None:
+        self.services = {s.name for s in services}
+        # Deployments by each of their labels, so a Service is matched against only those
+        # that carry its selector's first label, not against every Deployment.
+        by_label: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
+        for dep in deployments:
+            for label in dep.labels.items():
+                by_label[label].append(dep)
+        # Per Service: each selected Deployment with a workload, and the Services it calls
+        # (one entry per call, with its index in ``calls``).
+        self._backends: dict[str, list[tuple[str, list[tuple[str, int]]]]] = {}
+        for svc in services:
+            backends = []
+            candidates = by_label.get(next(iter(svc.selector.items())), []) if svc.selector else []
+            for dep in candidates:
+                workload = sim.workloads.get(dep.name)
+                if workload is not None and svc.selects(dep.labels):
+                    calls = [(c.service, i) for i, c in enumerate(workload.calls) if c.service in self.services]
+                    backends.append((dep.name, calls))
+            self._backends[svc.name] = backends
+        self._requests: dict[str, int] = {}
+        self._cycles: dict[str, list[tuple[str, str, int]] | None] = {}
+
+    def requests(self, service: str) -> int:
+        """Requests one request to ``service`` causes, itself included (capped past MAX_REQUESTS)."""
+        self._search(service)
+        return self._requests[service]
+
+    def cycle_from(self, service: str) -> list[tuple[str, str, int]] | None:
+        """A cycle of calls reachable from ``service`` as (Service, workload, call index) steps, or None."""
+        self._search(service)
+        return self._cycles[service]
+
+    def busiest(self, service: str) -> tuple[str, int]:
+        """The workload behind ``service`` that causes the most calls, and how many."""
+        self._search(service)
+        best = max(self._backends[service], key=lambda b: sum(self._requests[s] for s, _ in b[1]))
+        return best[0], sum(self._requests[s] for s, _ in best[1])
+
+    def _search(self, root: str) -> None:
+        if root in self._requests:
+            return
+        cap = MAX_REQUESTS + 1
+        on_path: dict[str, int] = {}  # Service -> its depth on the current path
+        path: list[tuple[str, str, int]] = []  # the call taken out of each Service on the path
+        stack: list[tuple[str, list[tuple[str, str, int]]]] = [(root, self._steps(root))]
+        on_path[root] = 0
+        while stack:
+            service, steps = stack[-1]
+            while steps and steps[-1][1] in self._requests:
+                steps.pop()  # already known, or finished in this search
+            if steps:
+                workload, target, index = steps.pop()
+                if target in on_path:  # a back edge: a cycle through the current path
+                    loop = [*path[on_path[target] :], (service, workload, index)]
+                    self._mark_cycle(on_path, loop)
+                    continue
+                path.append((service, workload, index))
+                on_path[target] = len(stack)
+                stack.append((target, self._steps(target)))
+                continue
+            stack.pop()
+            del on_path[service]
+            if path:
+                path.pop()
+            if service in self._cycles:  # reaches a cycle: its requests have no bound
+                self._requests[service] = cap
+                continue
+            cycles = [self._cycles.get(s) for _, calls in self._backends[service] for s, _ in calls]
+            found = next((c for c in cycles if c is not None), None)
+            self._cycles[service] = found
+            total = 1
+            for _, calls in self._backends[service]:
+                total = max(total, 1 + sum(self._requests[s] for s, _ in calls))
+            self._requests[service] = cap if found is not None else min(total, cap)
+
+    def _steps(self, service: str) -> list[tuple[str, str, int]]:
+        return [(workload, target, index) for workload, calls in self._backends[service] for target, index in calls]
+
+    def _mark_cycle(self, on_path: dict[str, int], loop: list[tuple[str, str, int]]) -> None:
+        """Every Service on the current path reaches ``loop``."""
+        for service in on_path:
+            self._cycles.setdefault(service, loop)
+
+
+# -- pods and workers ----------------------------------------------------------------------
+
+
+class _PodCount:
+    """Pods a run creates: each Deployment's replicas, then what every scale event adds, in
+    the order the run applies them (by time, ties as written; events after the end never happen)."""
+
+    def __init__(self, sim: Simulation, deployments: Sequence[Deployment]) -> None:
+        self.sim = sim
+        self.initial = {d.name: d.replicas for d in deployments}
+        self.created = dict(self.initial)
+        self.total = sum(self.initial.values())
+        alive = self.total
+        self.peak = alive
+        #: Per event index: pods it adds or removes, and pods alive at most around it.
+        self.changes: dict[int, tuple[int, int]] = {}
+        self.first_over: int | None = None  # the event whose pods push the total past MAX_PODS
+        current = dict(self.initial)
+        for i in sorted(range(len(sim.events)), key=lambda i: sim.events[i].at_s):
+            event = sim.events[i]
+            if event.deployment not in current or event.at_s > sim.duration_s:
+                continue
+            delta = event.replicas - current[event.deployment]
+            current[event.deployment] = event.replicas
+            before = self.total
+            self.created[event.deployment] += max(0, delta)
+            self.total += max(0, delta)
+            if self.first_over is None and before <= MAX_PODS < self.total:
+                self.first_over = i
+            self.changes[i] = (abs(delta), max(alive, alive + delta))
+            alive += delta
+            self.peak = max(self.peak, alive)
+
+    def problems(self) -> list[LimitProblem]:
+        out = []
+        total = self.total
+        if total > MAX_PODS:
+            initial = sum(self.initial.values())
+            detail = (
+                f"the Deployments' replicas ({initial:,}) and the scale events create {total:,} pods in all, "
+                f"more than the {MAX_PODS:,} svcsim simulates (svcsim's limit)"
+            )
+            if self.first_over is None:  # the replicas alone are too many
+                name = max(self.initial, key=lambda n: self.initial[n])
+                out.append(LimitProblem("spec.replicas", f"Invalid value: {self.initial[name]}: {detail}", name))
+            else:
+                event = self.sim.events[self.first_over]
+                field = f"spec.events[{self.first_over}].scale.replicas"
+                out.append(LimitProblem(field, f"Invalid value: {event.replicas}: {detail}"))
+        workers = {
+            name: created * self.sim.workloads[name].concurrency
+            for name, created in self.created.items()
+            if name in self.sim.workloads
+        }
+        if sum(workers.values()) > MAX_WORKERS:
+            name = max(workers, key=lambda n: workers[n])
+            out.append(
+                LimitProblem(
+                    f"spec.workloads.{name}.concurrency",
+                    f"Invalid value: {self.sim.workloads[name].concurrency}: the run's {total:,} pods would hold "
+                    f"{sum(workers.values()):,} worker slots in all (pods × concurrency), more than the "
+                    f"{MAX_WORKERS:,} svcsim can keep (svcsim's limit)",
+                )
+            )
+        return out
+
+
+# -- control plane -------------------------------------------------------------------------
+
+
+def _endpoint_update_problems(sim: Simulation, services: Sequence[Service], pods: _PodCount) -> list[LimitProblem]:
+    """Pods changed by scale events × (pods alive + nodes × Service ports)."""
+    ports = sum(len(s.ports) for s in services)
+    nodes = len(sim.cluster.nodes)
+    work = {i: changed * (alive + nodes * ports) for i, (changed, alive) in pods.changes.items()}
+    total = sum(work.values())
+    if total <= MAX_ENDPOINT_UPDATES:
+        return []
+    worst = max(work, key=lambda i: work[i])
+    event = sim.events[worst]
+    return [
+        LimitProblem(
+            f"spec.events[{worst}].scale.replicas",
+            f"Invalid value: {event.replicas}: the scale events change {sum(c for c, _ in pods.changes.values()):,} "
+            f"pods, each republishing up to {pods.peak:,} endpoints to {nodes:,} nodes × {ports} Service port(s): "
+            f"{total:.3g} endpoint updates, more than the {MAX_ENDPOINT_UPDATES:,} svcsim allows (svcsim's limit): "
+            "scale in fewer, smaller steps or use fewer nodes",
+        )
+    ]
+
+
+def _health_check_problems(
+    sim: Simulation, services: Sequence[Service], pods: _PodCount, field: str
+) -> list[LimitProblem]:
+    """Load-balancer health checks × (nodes probed + endpoints read)."""
     balancers = sum(1 for s in services if s.type == ServiceType.LOAD_BALANCER)
     interval = sim.cluster.load_balancer.health_check_interval_s
     checks = sim.duration_s / interval * balancers
-    if checks <= MAX_HEALTH_CHECKS:
+    nodes = len(sim.cluster.nodes)
+    work = checks * (_CHECK_COST + nodes + pods.peak)
+    if work <= MAX_HEALTH_CHECK_WORK:
         return []
     return [
-        (
+        LimitProblem(
             "spec.cluster.loadBalancer.healthCheckInterval",
             f"Invalid value: {format_duration(interval)}: {balancers} load balancer(s) probing every "
             f"{format_duration(interval)} for {format_duration(sim.duration_s)} ({field}) make {checks:.3g} "
-            f"health checks, more than the {MAX_HEALTH_CHECKS:,} svcsim allows: lengthen the interval",
+            f"health checks, each probing {nodes:,} node(s) and reading up to {pods.peak:,} endpoint(s): "
+            f"{work:.3g} units of work, more than the {MAX_HEALTH_CHECK_WORK:,} svcsim allows (svcsim's limit): "
+            "lengthen the interval",
         )
     ]
