@@ -45,8 +45,8 @@ __all__ = [
 ]
 
 #: Peak memory per request of a whole run (the request log, the table built from it and
-#: saving it), measured at 10⁷ requests with calls between Services, the costliest case
-#: (about 165 bytes without calls).
+#: saving it), measured with calls between Services, the costliest case (about 170 bytes
+#: without calls); ``svcsim bench --suite`` measures both at MAX_REQUESTS.
 BYTES_PER_REQUEST = 260
 #: Every request is a row kept in memory: the largest run fits in 16 GiB.
 MAX_REQUESTS = 50_000_000
