@@ -105,6 +105,25 @@ def _max_requests(scale: float) -> str:
     return reference_scenario(max(1000, round(MAX_REQUESTS * scale)))
 
 
+def _max_requests_calls(scale: float) -> str:
+    """MAX_REQUESTS on the event engine, the costliest per request: each request calls a second Service."""
+    rate = 1667.0
+    duration_s = max(1.0, MAX_REQUESTS * scale / 2 / rate)
+    backend = (
+        "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec: {selector: {app: b}, ports: [{port: 80}]}\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: b}\nspec:\n  replicas: 3\n"
+        "  selector: {matchLabels: {app: b}}\n  template:\n    metadata: {labels: {app: b}}\n"
+        "    spec: {containers: [{name: app, image: app}]}\n---\n"
+    )
+    front = _scenario(nodes=3, replicas=3, rate=rate, duration_s=float(int(duration_s)))
+    front = front.replace(
+        "    web: {serviceTime: {distribution: exponential, mean: 1ms}}",
+        "    web: {serviceTime: {distribution: exponential, mean: 1ms}, concurrency: 4, calls: [{service: b}]}\n"
+        "    b: {serviceTime: {distribution: exponential, mean: 1ms}, concurrency: 4}",
+    )
+    return backend + front
+
+
 def _max_endpoint_updates(scale: float) -> str:
     """On 100 nodes, scale up from 3 pods and back: 2 changes × (pods + 100 nodes) ≈ the limit."""
     nodes, budget = 100, MAX_ENDPOINT_UPDATES * scale
@@ -141,6 +160,7 @@ CASES: dict[str, tuple[str, Callable[[float], str]]] = {
     "max-nodes": (f"{MAX_NODES:,} nodes, a pod on each", _max_nodes),
     "max-pods": (f"{MAX_PODS:,} pods on {MAX_PODS // 100:,} nodes", _max_pods),
     "max-requests": (f"reference workload, {MAX_REQUESTS:,} requests", _max_requests),
+    "max-requests-calls": (f"{MAX_REQUESTS:,} requests, half of them calls", _max_requests_calls),
     "max-scaling": (f"scale up and back down, {MAX_ENDPOINT_UPDATES:.0e} endpoint updates", _max_endpoint_updates),
     "max-health-checks": (f"balancer probing, {MAX_HEALTH_CHECK_WORK:.0e} units of work", _max_health_checks),
 }

@@ -5,7 +5,8 @@ parser checks the single fields (a node count, a concurrency, the client request
 documents are read, :func:`run_limit_problems` estimates the work the whole scenario implies
 (requests including the calls they cause, pods in total, worker slots, endpoint updates,
 health checks) and refuses it, naming the field, before any of that work starts. The
-estimate is linear in the size of the scenario, so refusing takes well under a second.
+estimate takes time about linear in the size of the scenario (no loop follows the calls
+themselves), so refusing takes well under a second.
 :func:`duration_problems` and :func:`run_limit_problems` are checked again when the CLI's
 ``--duration`` changes a loaded scenario.
 
@@ -45,8 +46,8 @@ __all__ = [
 ]
 
 #: Peak memory per request of a whole run (the request log, the table built from it and
-#: saving it), measured at 10⁷ requests with calls between Services, the costliest case
-#: (about 165 bytes without calls).
+#: saving it), measured with calls between Services, the costliest case (about 170 bytes
+#: without calls); ``svcsim bench --suite`` measures both at MAX_REQUESTS.
 BYTES_PER_REQUEST = 260
 #: Every request is a row kept in memory: the largest run fits in 16 GiB.
 MAX_REQUESTS = 50_000_000
@@ -65,10 +66,12 @@ MAX_WORKERS = 10_000_000
 #: Source addresses per client: a /16 worth.
 MAX_CLIENT_IPS = 65_536
 #: Every pod a scale event adds or removes republishes its Services' endpoints and resyncs
-#: every node: (pods alive + nodes × Service ports) per pod changed, about 4 µs each.
+#: every node: (pods alive + nodes × Service ports) per pod changed, about 5 µs each
+#: (the largest allowed scaling ran 270 s).
 MAX_ENDPOINT_UPDATES = 50_000_000
 #: Load-balancer health checks probe every node and read the Service's endpoints:
-#: checks × (nodes + pods + a check's own cost, as much as 10 of those), about 0.5 µs each.
+#: checks × (nodes + pods + a check's own cost, as much as 10 of those), about 0.6 µs each
+#: (the largest allowed ran 304 s).
 MAX_HEALTH_CHECK_WORK = 500_000_000
 _CHECK_COST = 10
 
