@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from rich.console import Console
+from rich.console import Console as RichConsole
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -127,6 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     bench.set_defaults(handler=_bench)
     return parser
 
+
+
+class Console(RichConsole):
+    """rich's console, except that a closed stdout is ours to handle: rich would exit 1 (the
+    code the README keeps for bugs); main() turns BrokenPipeError into a quiet 141."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
 
 _BARE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 

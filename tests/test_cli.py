@@ -698,3 +698,28 @@ def test_output_cut_off_by_head_ends_quietly():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) in (0, 141)
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_a_run_cut_off_by_head_exits_141_not_1(tmp_path):
+    """``svcsim run ... | head -1``: rich would exit 1 (the code kept for bugs); it is 141 and
+    the files are complete."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "sim", "run", "scenarios/nodeport-basic.yaml", "--out", str(out)]
+    command += ["--no-plots", "--duration", "20s"]
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141, err
+    assert "Traceback" not in err
+    assert (out / "requests.parquet").exists() and (out / "summary.json").exists()
+
+
+def test_a_bad_call_timeout_is_one_error():
+    """An unreadable calls[].timeout gives its one line, not a second 'must be greater than 0'."""
+    text = (ROOT / "scenarios" / "clusterip-tiers.yaml").read_text()
+    text = text.replace("calls: [{service: backend", "calls: [{service: backend, timeout: abc", 1)
+    with pytest.raises(sim.ScenarioError) as info:
+        sim.load_scenario(text)
+    assert len(info.value.problems) == 1
+    assert "calls[0].timeout: expected a duration" in str(info.value.problems[0])

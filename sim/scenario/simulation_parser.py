@@ -268,8 +268,9 @@ def _calls(raw: Any, path: str, fields: FieldReader) -> tuple[Call, ...]:
         c = fields.keys(item, where, ("service", "port", "timeout"), required=("service",))
         service = fields.string(c["service"], f"{where}.service") if "service" in c else ""
         port = fields.port(c.get("port"), f"{where}.port")
+        known = len(fields.problems)
         timeout = fields.duration(c.get("timeout"), f"{where}.timeout", default=DEFAULT_CALL_TIMEOUT_S)
-        if timeout <= 0:
+        if timeout <= 0 and len(fields.problems) == known:  # not when the value could not be read
             fields.fail(f"{where}.timeout", f"Invalid value: {format_duration(timeout)}: must be greater than 0")
         calls.append(Call(service, port, timeout))
     return tuple(calls)
