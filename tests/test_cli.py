@@ -715,11 +715,17 @@ def test_a_run_cut_off_by_head_exits_141_not_1(tmp_path):
     assert (out / "requests.parquet").exists() and (out / "summary.json").exists()
 
 
-def test_a_bad_call_timeout_is_one_error():
-    """An unreadable calls[].timeout gives its one line, not a second 'must be greater than 0'."""
-    text = (ROOT / "scenarios" / "clusterip-tiers.yaml").read_text()
-    text = text.replace("calls: [{service: backend", "calls: [{service: backend, timeout: abc", 1)
+@pytest.mark.parametrize(
+    ("scenario", "old", "new", "field"),
+    [
+        ("clusterip-tiers", "calls: [{service: backend", "calls: [{service: backend, timeout: abc", "calls[0].timeout"),
+        ("loadbalancer-local", "healthCheckInterval: 5s", "healthCheckInterval: abc", "healthCheckInterval"),
+    ],
+)
+def test_an_unreadable_positive_duration_is_one_error(scenario, old, new, field):
+    """A duration that must be > 0 and cannot be read gives its one line, not a second 'must be > 0'."""
+    text = (ROOT / "scenarios" / f"{scenario}.yaml").read_text().replace(old, new, 1)
     with pytest.raises(sim.ScenarioError) as info:
         sim.load_scenario(text)
     assert len(info.value.problems) == 1
-    assert "calls[0].timeout: expected a duration" in str(info.value.problems[0])
+    assert f"{field}: expected a duration" in str(info.value.problems[0])

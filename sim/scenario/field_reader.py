@@ -94,7 +94,9 @@ class FieldReader:
                 self.fail(_join(path, key), "Required value")
         return value
 
-    def duration(self, value: Any, path: str, default: float | None = None) -> float:
+    def duration(self, value: Any, path: str, default: float | None = None, positive: bool = False) -> float:
+        """``value`` in seconds (``default`` when absent); ``positive``: zero is refused too.
+        Exactly one problem per bad value: a value that cannot be read is not also "not > 0"."""
         if value is None:
             if default is None:
                 self.fail(path, "Required value")
@@ -109,6 +111,8 @@ class FieldReader:
             limit = f"{format_duration(MAX_DURATION_S)} (30 days) of simulated time"
             self.fail(path, f"Invalid value: {format_duration(seconds)}: must be at most {limit}")
             return 0.0
+        if positive and seconds <= 0:
+            self.fail(path, "must be > 0")
         return seconds
 
     def distribution(self, value: Any, path: str, allow_zero: bool = True) -> Distribution | None:

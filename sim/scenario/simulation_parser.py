@@ -68,9 +68,7 @@ def parse_simulation(doc: dict[str, Any], fields: FieldReader) -> Simulation:
     if seed is not None:
         seed = int(fields.number(seed, "spec.seed", integer=True))
     before = len(fields.problems)
-    duration = fields.duration(spec.get("duration"), "spec.duration", default=0.0)
-    if "duration" in spec and duration <= 0 and len(fields.problems) == before:
-        fields.fail("spec.duration", "must be > 0")
+    duration = fields.duration(spec.get("duration"), "spec.duration", default=0.0, positive=True)
     warmup = fields.duration(spec.get("warmup"), "spec.warmup", default=0.0)
     if duration > 0 and warmup >= duration:
         fields.fail("spec.warmup", f"must be shorter than spec.duration ({format_duration(duration)})")
@@ -219,9 +217,7 @@ def _check_pod_cidr(pod_cidr: ipaddress.IPv4Network, nodes: int, path: str, fiel
 def _load_balancer(raw: Any, fields: FieldReader) -> LoadBalancer:
     path = "spec.cluster.loadBalancer"
     lb = fields.keys(raw, path, ("latency", "algorithm", "ipPool", "provisioningDelay", "healthCheckInterval"))
-    interval = fields.duration(lb.get("healthCheckInterval"), f"{path}.healthCheckInterval", default=5.0)
-    if interval <= 0:
-        fields.fail(f"{path}.healthCheckInterval", "must be > 0")
+    interval = fields.duration(lb.get("healthCheckInterval"), f"{path}.healthCheckInterval", default=5.0, positive=True)
     return LoadBalancer(
         latency=fields.distribution(lb.get("latency", "1ms"), f"{path}.latency") or parse_distribution(0),
         algorithm=fields.choice(lb.get("algorithm", "random"), f"{path}.algorithm", tuple(BALANCER_ALGORITHMS)),
@@ -268,10 +264,7 @@ def _calls(raw: Any, path: str, fields: FieldReader) -> tuple[Call, ...]:
         c = fields.keys(item, where, ("service", "port", "timeout"), required=("service",))
         service = fields.string(c["service"], f"{where}.service") if "service" in c else ""
         port = fields.port(c.get("port"), f"{where}.port")
-        known = len(fields.problems)
-        timeout = fields.duration(c.get("timeout"), f"{where}.timeout", default=DEFAULT_CALL_TIMEOUT_S)
-        if timeout <= 0 and len(fields.problems) == known:  # not when the value could not be read
-            fields.fail(f"{where}.timeout", f"Invalid value: {format_duration(timeout)}: must be greater than 0")
+        timeout = fields.duration(c.get("timeout"), f"{where}.timeout", default=DEFAULT_CALL_TIMEOUT_S, positive=True)
         calls.append(Call(service, port, timeout))
     return tuple(calls)
 
