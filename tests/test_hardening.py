@@ -190,8 +190,10 @@ def test_a_local_service_with_no_endpoint_anywhere_refuses_and_drops_only_when_o
     endpoints" REJECT applies (refused at once), as iptables/nftables proxier.go do."""
     local = BASE.replace("  type: NodePort\n", "  type: NodePort\n  externalTrafficPolicy: Local\n")
     clients = "[{name: c, target: {service: web}, nodes: [node-1], rate: 20, connectTimeout: 3s}]"
-    elsewhere = local.replace("REPLICAS", "1").replace("GRACE", "30").replace(
-        "      containers:", "      nodeName: node-2\n      containers:"
+    elsewhere = (
+        local.replace("REPLICAS", "1")
+        .replace("GRACE", "30")
+        .replace("      containers:", "      nodeName: node-2\n      containers:")
     )
     dropped = sim.simulate(sim.load_scenario(elsewhere + "---\n" + simulation("{web: {serviceTime: 1ms}}", clients)))
     assert (dropped.requests["outcome"] == "timeout").all()

@@ -9,42 +9,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+import yaml
+from scenario_text import scenario_yaml
 
 import sim
 from sim.endpoint_choice import IPVS_SCHEDULERS, Connection, EndpointChoice, register
 
-SCENARIO = """
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec:
-  type: NodePort
-  selector: {app: web}
-  ports: [{port: 80, targetPort: 8080}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 3
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec: {containers: [{name: web, image: web, ports: [{containerPort: 8080}]}]}
----
-apiVersion: svcsim/v1alpha1
-kind: Simulation
-metadata: {name: toy}
-spec:
-  seed: 3
-  duration: 2s
-  cluster: {nodes: 2}
-  kubeProxy: {mode: ipvs, scheduler: SCHEDULER}
-  workloads:
-    web: {serviceTime: 5ms}
-  clients:
-    - {name: c, target: {service: web}, rate: 100}
-"""
+
+def toy_scenario(scheduler: str) -> str:
+    """Three pods on two nodes behind a NodePort, 100 req/s for 2 s, kube-proxy in IPVS mode."""
+    docs = list(
+        yaml.safe_load_all(scenario_yaml(nodes=2, replicas=3, service_time="5ms", rate=100, duration=2.0, seed=3))
+    )
+    docs[-1]["spec"]["kubeProxy"] = {"mode": "ipvs", "scheduler": scheduler}
+    return yaml.safe_dump_all(docs, sort_keys=False)
 
 
 @pytest.fixture
@@ -61,7 +39,7 @@ def toy_scheduler():
 
 
 def test_a_registered_scheduler_is_accepted_and_used(toy_scheduler):
-    result = sim.simulate(sim.load_scenario(SCENARIO.replace("SCHEDULER", "last")))
+    result = sim.simulate(sim.load_scenario(toy_scenario("last")))
     ok = result.requests[result.requests["outcome"] == "ok"]
     assert len(ok) > 150
     assert ok["pod"].nunique() == 1  # every node lists the same endpoints, in name order
@@ -71,13 +49,15 @@ def test_a_registered_scheduler_is_accepted_and_used(toy_scheduler):
 
 def test_a_scheduler_that_keeps_state_runs_on_the_event_engine(toy_scheduler):
     toy_scheduler.keeps_state = True
-    result = sim.simulate(sim.load_scenario(SCENARIO.replace("SCHEDULER", "last")))
+    result = sim.simulate(sim.load_scenario(toy_scenario("last")))
     assert result.summary["engine"] == "events"
 
 
 def test_an_unregistered_scheduler_is_refused():
-    with pytest.raises(sim.ScenarioError, match=r'spec.kubeProxy.scheduler: Unsupported value: .last.: supported values: "rr"'):
-        sim.load_scenario(SCENARIO.replace("SCHEDULER", "last"))
+    with pytest.raises(
+        sim.ScenarioError, match=r'spec.kubeProxy.scheduler: Unsupported value: .last.: supported values: "rr"'
+    ):
+        sim.load_scenario(toy_scenario("last"))
 
 
 @pytest.mark.parametrize("name", sorted(IPVS_SCHEDULERS))
