@@ -136,7 +136,8 @@ def test_a_pod_released_by_one_sync_is_not_routed_again_by_the_next():
         simulation(
             "{web: {serviceTime: 2ms}}",
             "[{name: c, target: {service: web}, rate: 50}]",
-            events="[{at: 1s, scale: {deployment: web, replicas: 1}}, {at: 1.001s, scale: {deployment: web, replicas: 0}}]",
+            events="[{at: 1s, scale: {deployment: web, replicas: 1}},"
+            " {at: 1.001s, scale: {deployment: web, replicas: 0}}]",
             duration="5s",
         )
     )
