@@ -862,7 +862,7 @@ def test_run_must_be_finite_and_fit_in_memory(tmp_path, spec, detail):
 
 def test_expected_requests_at_the_limit_are_accepted(tmp_path):
     doc = web_simulation(clients=[client(rate=1000)], duration="50000s")  # exactly 5 × 10⁷
-    assert sim.load_scenario(write(tmp_path, service(), deployment(), doc)).simulation.clients[0].rate == 1000
+    assert sim.load_scenario(write(tmp_path, service(), deployment(), doc)).simulation.clients[0].rate.to_spec() == 1000
 
 
 def test_load_balancer_health_checks_are_bounded(tmp_path):
@@ -1266,7 +1266,7 @@ def test_merge_keys_may_be_overridden(tmp_path):
         )
     )
     clients = sim.load_scenario(path).simulation.clients
-    assert [(c.name, c.ip, c.rate) for c in clients] == [
+    assert [(c.name, c.ip, c.rate.to_spec()) for c in clients] == [
         ("laptop", "192.168.1.10", 200),
         ("phone", "192.168.1.11", 200),
     ]

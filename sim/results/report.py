@@ -94,7 +94,7 @@ def describe(result: Result) -> list[str]:
         )
         ips = f" ({c.ips} addresses from {c.ip})" if c.ips > 1 else f" ({c.ip})"
         out.append(
-            f"Client **{c.name}**{ips} sends {c.rate:g} requests/s ({c.arrival} arrivals) {where} to Service "
+            f"Client **{c.name}**{ips} sends {c.rate.describe()} ({c.arrival} arrivals) {where} to Service "
             f"{c.target.service} via {c.target.via}{conn}."
         )
     for e in sorted(sim.events, key=lambda e: e.at_s):

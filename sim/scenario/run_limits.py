@@ -103,8 +103,8 @@ def duration_problems(
                 "(30 days) of simulated time",
             )
         ]
-    total_rate = sum(c.rate for c in clients)
-    expected = total_rate * duration_s
+    expected = sum(c.rate.integral(0.0, duration_s) for c in clients)
+    total_rate = expected / duration_s if duration_s > 0 else 0.0
     if expected <= MAX_REQUESTS:
         return []
     return [
@@ -177,7 +177,7 @@ def estimate_requests(
     sent = expected = 0.0
     heaviest: tuple[float, str | None] = (0.0, None)
     for client in sim.clients:
-        count = client.rate * sim.duration_s
+        count = client.rate.integral(0.0, sim.duration_s)
         sent += count
         service = client.target.service
         outside = client.location == "external" and client.target.via in (Via.CLUSTER_IP, Via.POD_IP)

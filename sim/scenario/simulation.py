@@ -15,6 +15,7 @@ from typing import Any
 
 from sim.distributions import Distribution
 from sim.endpoint_choice import ProxyMode
+from sim.scenario.rate_profile import RateProfile
 from sim.units import format_duration
 
 __all__ = [
@@ -166,7 +167,7 @@ class Client:
     ip: str | None
     location: str  # "external" or a node name
     target: Target
-    rate: float
+    rate: RateProfile
     arrival: Arrival
     nodes: tuple[str, ...] | None
     connect_timeout_s: float
@@ -266,7 +267,7 @@ def _client_manifest(c: Client) -> dict[str, Any]:
         "ip": c.ip,
         "location": c.location,
         "target": target,
-        "rate": c.rate,
+        "rate": c.rate.to_spec(),
         "arrival": str(c.arrival),
     }
     if c.nodes is not None:

@@ -19,6 +19,7 @@ from sim.kube.labels import label_errors
 from sim.kube.validation import dns1123_subdomain_problems, go
 from sim.scenario.client_addresses import overflow_problem
 from sim.scenario.field_reader import FieldReader
+from sim.scenario.rate_profile import Constant
 from sim.scenario.run_limits import (
     MAX_CLIENT_IPS,
     MAX_CONCURRENCY,
@@ -350,7 +351,7 @@ def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
                 ip=ip,
                 location=fields.string(c.get("location", "external"), f"{path}.location"),
                 target=target,
-                rate=float(fields.number(c.get("rate", 1.0), f"{path}.rate", strict=True)),
+                rate=Constant(float(fields.number(c.get("rate", 1.0), f"{path}.rate", strict=True))),
                 arrival=fields.one_of(c.get("arrival", Arrival.POISSON), f"{path}.arrival", Arrival),
                 nodes=tuple(nodes) if nodes is not None else None,
                 connect_timeout_s=fields.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),

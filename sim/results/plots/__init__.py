@@ -99,7 +99,7 @@ def node_colors(result: Result) -> dict[str, str]:
 
 def _title(ax: Axes, what: str, result: Result) -> None:
     sim = result.scenario.simulation
-    rate = sum(c.rate for c in sim.clients)
+    rate = sum(c.rate.integral(0.0, sim.duration_s) for c in sim.clients) / sim.duration_s
     ax.set_title(
         f"{what}\nscenario {sim.name}: {rate:g} req/s for {sim.duration_s:g} s, seed {result.seed}",
         fontsize=10,

@@ -39,7 +39,8 @@ class ClientFlow:
 def arrival_stream(streams: Streams, prefix: str, client: Client) -> BlockStream:
     """Send times as an increasing stream, built in fixed blocks so batching cannot change them."""
     rng = streams.generator(f"{prefix}/arrivals")
-    mean_gap = 1.0 / client.rate
+    rate = client.rate.peak(0.0, 0.0)  # constant for now
+    mean_gap = 1.0 / rate
     state = {"last": 0.0, "count": 0}
 
     def poisson(gen: np.random.Generator, n: int) -> np.ndarray:
@@ -50,6 +51,6 @@ def arrival_stream(streams: Streams, prefix: str, client: Client) -> BlockStream
     def constant(gen: np.random.Generator, n: int) -> np.ndarray:
         start = state["count"]
         state["count"] += n
-        return (start + np.arange(n)) / client.rate
+        return (start + np.arange(n)) / rate
 
     return BlockStream(rng, poisson if client.arrival == "poisson" else constant)
