@@ -128,13 +128,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-
 class Console(RichConsole):
     """rich's console, except that a closed stdout is ours to handle: rich would exit 1 (the
     code the README keeps for bugs); main() turns BrokenPipeError into a quiet 141."""
 
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError
+
 
 _BARE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
