@@ -24,6 +24,7 @@ def scenario_yaml(
     service_time: Any = None,
     concurrency: int = 1,
     workload: dict[str, Any] | None = None,
+    grace: int | None = None,
     startup: str = "0s",
     sync_delay: str = "0s",
     client_to_node: Any = "0ms",
@@ -40,7 +41,8 @@ def scenario_yaml(
 
     ``clients`` defaults to one external client ``c0`` at ``rate`` via nodePort;
     ``events`` are ``(at_seconds, replicas)`` scale events on ``web``; ``workload`` adds
-    fields to its workload (``queueLimit``, ``onCancel``, ...).
+    fields to its workload (``queueLimit``, ``onCancel``, ...); ``grace`` sets the pods'
+    ``terminationGracePeriodSeconds``.
     """
     if service_time is None:
         service_time = {"distribution": "exponential", "mean": "10ms"}
@@ -66,7 +68,10 @@ def scenario_yaml(
             "selector": {"matchLabels": {"app": DEPLOYMENT}},
             "template": {
                 "metadata": {"labels": {"app": DEPLOYMENT}},
-                "spec": {"containers": [{"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}]},
+                "spec": {
+                    "containers": [{"name": "app", "image": "nginx", "ports": [{"containerPort": 80}]}],
+                    **({} if grace is None else {"terminationGracePeriodSeconds": grace}),
+                },
             },
         },
     }

@@ -70,6 +70,23 @@ def every_feature(draw: st.DrawFn) -> str:
                 **({"requestsPerConnection": draw(st.integers(1, 20))} if draw(st.booleans()) else {}),
                 **({"maxAge": draw(st.sampled_from(["100ms", "1s"]))} if draw(st.booleans()) else {}),
             }
+        if draw(st.integers(0, 3)) == 0:
+            c["retries"] = {
+                "attempts": draw(st.integers(1, 4)),
+                "on": draw(
+                    st.lists(
+                        st.sampled_from(["refused", "unreachable", "rejected", "reset", "timeout"]),
+                        min_size=1,
+                        max_size=3,
+                        unique=True,
+                    )
+                ),
+                "backoff": {
+                    "initial": draw(st.sampled_from(["1ms", "20ms", "200ms"])),
+                    "jitter": draw(st.sampled_from(["full", "equal", "none", 0.2])),
+                },
+                **({"budget": draw(st.sampled_from(["10%", "50%", 1]))} if draw(st.booleans()) else {}),
+            }
         target = services[c["target"]["service"]]
         if draw(st.integers(0, 3)) == 0:
             target["spec"]["sessionAffinity"] = "ClientIP"

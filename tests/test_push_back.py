@@ -80,9 +80,7 @@ def test_max_connections_refuses_as_mmck_predicts():
 
 
 def test_a_rejected_request_is_answered_at_once_and_takes_no_worker():
-    result = sim.simulate(
-        scenario(rate=300.0, duration=20.0, workload={"queueLimit": 0}, client_to_node="1ms"), seed=2
-    )
+    result = sim.simulate(scenario(rate=300.0, duration=20.0, workload={"queueLimit": 0}, client_to_node="1ms"), seed=2)
     requests = result.requests
     rejected = requests[requests["outcome"] == "rejected"]
     assert len(rejected) > 1000
@@ -126,9 +124,7 @@ def test_drop_keeps_the_goodput_theory_predicts_and_finish_collapses():
 
 
 def test_a_dropped_request_is_a_timeout_at_the_clients_deadline_and_takes_no_worker():
-    result = sim.simulate(
-        scenario(duration=30.0, clients=[{"name": "c0", "rate": 300.0, "timeout": "200ms"}]), seed=4
-    )
+    result = sim.simulate(scenario(duration=30.0, clients=[{"name": "c0", "rate": 300.0, "timeout": "200ms"}]), seed=4)
     requests = result.requests
     timed_out = requests[requests["outcome"] == "timeout"]
     assert len(timed_out) > 1000

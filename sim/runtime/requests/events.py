@@ -253,7 +253,7 @@ class EventEngine(RequestEngine):
             retrying = self._retrying.get(client)
             if retrying is None:
                 continue
-            retrying.in_flight += 1
+            retrying.sending(float(log.t_sent[rid]))
             self._open.add(rid)
             limit = float(timeouts[client])
             if limit < INF:
@@ -295,7 +295,7 @@ class EventEngine(RequestEngine):
             self._at_pod[pod].discard(rid)
         retrying = self._retrying[int(log.client[rid])]
         attempt = int(log.attempt[rid])
-        retrying.ended(attempt)
+        retrying.ended(attempt, now)
         wait = retrying.retry_after(attempt, outcome)
         if wait is not None:
             self._push(now + wait, rid, RETRY)

@@ -12,7 +12,8 @@ the event engine sends them, so they never shift the draws of first tries.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, field
 
 from sim.distributions import Distribution
 from sim.randomness import BlockStream, Streams
@@ -33,9 +34,22 @@ class RetryingClient:
     retry_on: frozenset[int]  # outcome codes
     in_flight: int = 0  # tries sent and not yet ended
     retries_in_flight: int = 0  # retries scheduled or sent and not yet ended
+    _upcoming: list[float] = field(default_factory=list)  # send times of tries not yet counted
 
-    def ended(self, attempt: int) -> None:
+    def sending(self, t_sent: float) -> None:
+        """A try will leave at ``t_sent`` (the engine hands out sends ahead of time: they are
+        counted in flight from then)."""
+        heapq.heappush(self._upcoming, t_sent)
+
+    def _count_sent(self, now: float) -> None:
+        upcoming = self._upcoming
+        while upcoming and upcoming[0] <= now:
+            heapq.heappop(upcoming)
+            self.in_flight += 1
+
+    def ended(self, attempt: int, now: float) -> None:
         """A try ended (its outcome is known to the client)."""
+        self._count_sent(now)
         self.in_flight -= 1
         if attempt > 1:
             self.retries_in_flight -= 1

@@ -1,0 +1,201 @@
+"""Clients that retry: the policy followed exactly, decisions that agree with the final
+tables, the budget, and new connections that land on other pods.
+
+Seeds are fixed in every test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scenario_text import scenario
+
+import sim
+from sim.runtime.requests.outcomes import OUTCOMES
+from sim.scenario.simulation import Backoff
+
+
+def retrying(retries: dict, *, rate: float = 50.0, timeout: str | None = None, **kwargs) -> sim.Scenario:
+    client = {"name": "c0", "rate": rate, "retries": retries}
+    if timeout is not None:
+        client["timeout"] = timeout
+    return scenario(clients=[client], **kwargs)
+
+
+def test_retries_on_refused_follow_the_policy_exactly_when_the_only_pod_is_gone():
+    """The Service's only pod is deleted at 2 s and killed at once (grace 0): from then on
+    every try is refused at once. With 4 attempts and backoff 100 ms × 2 capped at
+    250 ms without jitter, each request's tries are sent at t_done(previous) + 100, 200,
+    250 ms, exactly, and the request ends refused after 4 tries."""
+    result = sim.simulate(
+        retrying(
+            {
+                "attempts": 4,
+                "on": ["refused"],
+                "backoff": {"initial": "100ms", "multiplier": 2, "max": "250ms", "jitter": "none"},
+            },
+            duration=6.0,
+            events=[(2.0, 0)],
+            grace=0,
+            client_to_node="1ms",
+        ),
+        seed=11,
+    )
+    assert result.summary["engine"] == "events"
+    tries = result.tries
+    requests = result.requests
+    late = requests[requests["t_sent"] > 2.5]
+    assert len(late) > 100
+    assert (late["outcome"] == "refused").all()
+    assert (late["attempts"] == 4).all()
+    waits = Backoff(0.1, 2.0, 0.25, "none")
+    for request_id in late["request_id"].to_numpy()[:50]:
+        mine = tries[tries["request_id"] == request_id].sort_values("attempt")
+        assert mine["attempt"].tolist() == [1, 2, 3, 4]
+        assert (mine["outcome"] == "refused").all()
+        sent, done = mine["t_sent"].to_numpy(), mine["t_done"].to_numpy()
+        assert sent[1:] - done[:-1] == pytest.approx([waits.base(n) for n in (1, 2, 3)], abs=1e-12)
+        assert done - sent == pytest.approx(0.002)  # the RST comes back at once: 1 ms each way
+    row = late.iloc[0]
+    mine = tries[tries["request_id"] == row["request_id"]]
+    assert row["t_sent"] == mine["t_sent"].min() and row["t_done"] == mine["t_done"].max()
+    assert row["latency"] == pytest.approx(4 * 0.002 + 0.1 + 0.2 + 0.25)
+
+
+@pytest.mark.parametrize("jitter", ["full", "equal", 0.2])
+def test_jittered_backoff_stays_in_its_band(jitter):
+    result = sim.simulate(
+        retrying(
+            {
+                "attempts": 3,
+                "on": ["refused"],
+                "backoff": {"initial": "100ms", "multiplier": 3, "max": "2s", "jitter": jitter},
+            },
+            duration=6.0,
+            events=[(1.0, 0)],
+            grace=0,
+        ),
+        seed=12,
+    )
+    tries = result.tries.sort_values(["request_id", "attempt"])
+    nxt = tries.groupby("request_id").shift(-1)
+    has_next = nxt["t_sent"].notna()
+    wait = (nxt["t_sent"] - tries["t_done"])[has_next].to_numpy()
+    base = np.where(tries["attempt"][has_next] == 1, 0.1, 0.3)
+    low, high = {"full": (0, 1), "equal": (0.5, 1), 0.2: (0.8, 1.2)}[jitter]
+    assert len(wait) > 200
+    assert (wait >= low * base - 1e-12).all() and (wait <= high * base + 1e-12).all()
+    spread = wait / base
+    assert spread.std() > 0.05  # jittered, not constant
+
+
+def test_every_retry_decision_agrees_with_the_final_outcomes():
+    """Retry on timeout, reset and rejected, through scale-downs with a short grace period
+    (resets), a queue limit (rejected) and a timeout: a try is followed by another exactly
+    when its final outcome is one the client retries and attempts are left."""
+    text = scenario(
+        replicas=3,
+        nodes=2,
+        duration=20.0,
+        concurrency=2,
+        client_to_node={"distribution": "exponential", "mean": "1ms"},
+        workload={"queueLimit": 3},
+        events=[(5.0, 1), (9.0, 3), (13.0, 0), (15.0, 2)],
+        clients=[
+            {
+                "name": "c0",
+                "rate": 300.0,
+                "timeout": "80ms",
+                "retries": {"attempts": 3, "on": ["timeout", "reset", "rejected"], "backoff": {"initial": "10ms"}},
+            },
+            {"name": "plain", "rate": 50.0},
+        ],
+    )
+    result = sim.simulate(text, seed=5)
+    tries = result.tries.sort_values(["request_id", "attempt"])
+    retried_on = {"timeout", "reset", "rejected"}
+    c0 = tries[tries["client"] == "c0"]
+    nxt = c0.groupby("request_id")["attempt"].shift(-1)
+    should = c0["outcome"].astype(str).isin(retried_on) & (c0["attempt"] < 3)
+    assert (should == nxt.notna()).all()
+    assert set(c0["outcome"].astype(str)) >= {"ok", "timeout", "rejected"}
+    plain = tries[tries["client"] == "plain"]
+    assert (plain["attempt"] == 1).all()
+    # The requests table is each request's last try.
+    last = c0.groupby("request_id").tail(1).set_index("request_id")
+    req = result.requests.set_index("request_id").loc[last.index]
+    assert (req["outcome"].astype(str) == last["outcome"].astype(str)).all()
+    assert (req["attempts"] == last["attempt"]).all()
+
+
+def test_the_budget_caps_retries_in_flight():
+    """An outage (every try refused at once) with 5 attempts: without a budget every request
+    is tried 5 times; with budget 20 % and minRetryConcurrency 3, at most 3 retries are in
+    flight (each waits at least its 100 ms backoff), so at most 30 retries a second."""
+    policy = {"attempts": 5, "on": ["refused"], "backoff": {"initial": "100ms", "jitter": "none"}}
+    free = sim.simulate(retrying(policy, rate=400.0, duration=10.0, events=[(0.5, 0)], grace=0), seed=2)
+    capped = sim.simulate(
+        retrying(
+            {**policy, "budget": "20%", "minRetryConcurrency": 3}, rate=400.0, duration=10.0, events=[(0.5, 0)], grace=0
+        ),
+        seed=2,
+    )
+    late = free.tries[free.tries["t_sent"] > 2]
+    assert (late["attempt"] > 1).sum() > 3 * (late["attempt"] == 1).sum()
+    retries = capped.tries[(capped.tries["attempt"] > 1) & (capped.tries["t_sent"] > 2)]
+    assert 0 < len(retries) / 8.0 <= 30.0 + 1e-9
+
+
+def test_each_try_is_a_new_connection_and_can_land_on_another_pod():
+    """Three pods, every try rejected by a full queue half the time: the retry's pod is
+    another than the first try's about 2/3 of the time (random choice among 3)."""
+    result = sim.simulate(
+        retrying(
+            {"attempts": 2, "on": ["rejected"], "backoff": {"initial": "1ms"}},
+            rate=1200.0,
+            replicas=3,
+            duration=20.0,
+            workload={"queueLimit": 0},
+        ),
+        seed=4,
+    )
+    tries = result.tries
+    pairs = tries[tries["attempt"] == 1].merge(tries[tries["attempt"] == 2], on="request_id")
+    assert len(pairs) > 2000
+    moved = (pairs["pod_x"].astype(str) != pairs["pod_y"].astype(str)).mean()
+    assert moved == pytest.approx(2 / 3, abs=0.05)
+    assert (pairs["t_sent_y"] > pairs["t_done_x"]).all()
+
+
+def test_retries_route_to_the_event_engine_and_refuse_the_batch_engine():
+    text = retrying({"attempts": 2}, duration=1.0)
+    with pytest.raises(ValueError, match="client retries"):
+        sim.simulate(text, engine="batch")
+
+
+def test_results_with_retries_do_not_depend_on_batch_length():
+    text = retrying(
+        {"attempts": 3, "on": ["rejected", "timeout"], "backoff": {"initial": "5ms"}, "budget": "10%"},
+        rate=400.0,
+        timeout="50ms",
+        replicas=2,
+        duration=10.0,
+        workload={"queueLimit": 1},
+        events=[(4.0, 1), (6.0, 3)],
+    )
+    runs = [sim.simulate(text, seed=8, batch_s=b) for b in (0.001, 0.3, 5.0)]
+    for other in runs[1:]:
+        pd.testing.assert_frame_equal(runs[0].requests, other.requests)
+        pd.testing.assert_frame_equal(runs[0].tries, other.tries)
+
+
+def test_tries_round_trip_through_a_run_folder(tmp_path):
+    result = sim.simulate(
+        retrying({"attempts": 2, "on": ["refused"]}, duration=3.0, events=[(1.0, 0)], grace=0), seed=1
+    )
+    result.save(tmp_path / "run")
+    loaded = sim.load_result(tmp_path / "run")
+    pd.testing.assert_frame_equal(loaded.tries, result.tries)
+    assert loaded.summary["retries"] == (result.tries["attempt"] > 1).sum() > 0
+    assert list(OUTCOMES) == list(loaded.tries["outcome"].cat.categories)
