@@ -50,7 +50,9 @@ def test_latency_over_time_has_percentile_lines_pod_steps_and_labelled_scale_eve
     assert main.get_xlabel() == "simulated time (s)"
     assert "latency (ms" in main.get_ylabel()
     assert pods_axis.get_ylabel() == "pods"
-    assert {"p50", "p95", "p99", "Ready pods", "endpoints in dataplane"} <= set(lines_labelled(fig))
+    width = time_bins(260, int((scaled.requests["outcome"] == "ok").sum()))[1]
+    percentiles = {f"p{q} per {width:g} s bin" for q in (50, 95, 99)}  # the bin width is said
+    assert percentiles | {"Ready pods", "endpoints in dataplane"} <= set(lines_labelled(fig))
     texts = [t.get_text() for t in main.texts]
     assert texts == ["myapp: scale to 6", "myapp: scale to 2"]
     assert "scale-up-down" in main.get_title(loc="left")
