@@ -30,7 +30,7 @@ def draw_rates(ax: Axes, result: Result) -> str:
     edges = time_bins(duration, len(clients))
     centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     t = np.linspace(0.0, duration, _OFFERED_POINTS)
-    offered = offered_rate(sim, t)
+    offered = offered_rate(sim, np.minimum(t, np.nextafter(duration, 0.0)))  # clients send in [0, duration)
     ax.fill_between(t, offered, step=None, color="#1f77b4", alpha=0.18, linewidth=0)
     ax.plot(t, offered, color="#1f77b4", linewidth=1.2, label="offered (clients' rate profiles)")
     done = clients["t_done"].to_numpy(dtype=float)
