@@ -214,3 +214,23 @@ def test_report_shows_the_slo_first():
     page = render_report(result)
     assert page.index("<h2>SLO: ") < page.index("<h2>Scenario</h2>")
     assert "MISSED" in page and "≤ 1 ms" in page and "≥ 10 req/s" in page and "FAIL" in page
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"warnings": "none"}, 'warnings is "none", not a list'),
+        ({"warnings": [1]}, "warnings holds something other than text"),
+        ({"slo": {"met": "yes", "checks": []}}, "slo is not an object with met and a list of checks"),
+        ({"slo": 3}, "slo is 3, not an object or null"),
+    ],
+)
+def test_a_damaged_slo_or_warning_list_in_a_run_folder_is_one_error(tmp_path, capsys, change, problem):
+    path = write(tmp_path, with_slo(MET, rate=20, duration=3))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--no-plots", "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    (out / "summary.json").write_text(json.dumps({**summary, **change}))
+    assert main(["report", str(out)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "summary.json: cannot read: " in line and problem in line

@@ -15,14 +15,19 @@ import pandas as pd
 
 from sim.scenario.simulation import Slo
 
-__all__ = ["client_requests", "slo_report", "slo_value"]
+__all__ = ["client_mask", "client_requests", "slo_report", "slo_value"]
+
+
+def client_mask(requests: pd.DataFrame) -> np.ndarray:
+    """True for the rows clients sent (not calls between Services)."""
+    if "parent_id" not in requests.columns:
+        return np.ones(len(requests), dtype=bool)
+    return requests["parent_id"].isna().to_numpy()
 
 
 def client_requests(requests: pd.DataFrame) -> pd.DataFrame:
     """The rows clients sent (not calls between Services)."""
-    if "parent_id" not in requests.columns:
-        return requests
-    return requests[requests["parent_id"].isna()]
+    return requests[client_mask(requests)]
 
 
 def slo_report(requests: pd.DataFrame, slo: Slo | None, warmup_s: float, duration_s: float) -> dict[str, Any] | None:
@@ -34,10 +39,12 @@ def slo_report(requests: pd.DataFrame, slo: Slo | None, warmup_s: float, duratio
     """
     if slo is None:
         return None
-    clients = client_requests(requests)
-    sent = clients[(clients["t_sent"] >= warmup_s) & (clients["t_sent"] <= duration_s)]
-    ok = sent["outcome"] == "ok"
-    latency_ms = sent.loc[ok, "latency"].to_numpy(dtype=float) * 1e3
+    clients = client_mask(requests)  # numpy columns, not a copy of the table: it may be large
+    t_sent, t_done = requests["t_sent"].to_numpy(dtype=float), requests["t_done"].to_numpy(dtype=float)
+    is_ok = (requests["outcome"] == "ok").to_numpy()
+    sent = clients & (t_sent >= warmup_s) & (t_sent <= duration_s)
+    n_sent = int(sent.sum())
+    latency_ms = requests["latency"].to_numpy(dtype=float)[sent & is_ok] * 1e3
     checks = []
     for key, target_s in slo.latency_s.items():
         measured = None
@@ -45,14 +52,12 @@ def slo_report(requests: pd.DataFrame, slo: Slo | None, warmup_s: float, duratio
             measured = float(latency_ms.mean() if key == "mean" else np.percentile(latency_ms, int(key[1:])))
         checks.append(_check(f"latency {key}", target_s * 1e3, measured, "ms", at_most=True))
     if slo.error_rate is not None:
-        rate = float((~ok).sum() / len(sent)) if len(sent) else None
+        rate = float((sent & ~is_ok).sum() / n_sent) if n_sent else None
         checks.append(_check("error rate", slo.error_rate, rate, "fraction", at_most=True))
     if slo.throughput_rps is not None:
         window = duration_s - warmup_s
-        done = clients[
-            (clients["outcome"] == "ok") & (clients["t_done"] >= warmup_s) & (clients["t_done"] <= duration_s)
-        ]
-        rps = float(len(done) / window) if window > 0 else None
+        done = int((clients & is_ok & (t_done >= warmup_s) & (t_done <= duration_s)).sum())
+        rps = float(done / window) if window > 0 else None
         checks.append(_check("throughput", slo.throughput_rps, rps, "req/s", at_most=False))
     return {"met": all(c["met"] for c in checks), "checks": checks}
 

@@ -19,7 +19,6 @@ import itertools
 import math
 
 import numpy as np
-import pandas as pd
 
 from sim.units import format_duration
 
@@ -35,12 +34,11 @@ WARMUP_STRETCHES = 5  # ... and the settled part holds this many stretches as lo
 WARMUP_SPREAD = 3.0  # ... whose means the dropped part's is this many times farther from the rest's
 
 
-def growing_queue(ok: pd.DataFrame, warmup_s: float, duration_s: float) -> str | None:
+def growing_queue(t_sent: np.ndarray, latency: np.ndarray, warmup_s: float, duration_s: float) -> str | None:
     """A warning if ok latencies (by send time) grow through the measurement window, else None."""
     window = duration_s - warmup_s
-    t = ok["t_sent"].to_numpy(dtype=float)
-    keep = (t >= warmup_s) & (t <= duration_s)
-    t, latency = t[keep], ok["latency"].to_numpy(dtype=float)[keep]
+    keep = (t_sent >= warmup_s) & (t_sent <= duration_s)
+    t, latency = t_sent[keep], latency[keep]
     if window <= 0 or len(t) < TREND_BATCHES * 10:
         return None
     which = np.minimum(((t - warmup_s) / window * TREND_BATCHES).astype(int), TREND_BATCHES - 1)
@@ -92,11 +90,11 @@ def mser5(values: np.ndarray) -> int:
     return d * MSER_BATCH
 
 
-def short_warmup(ok: pd.DataFrame, warmup_s: float, duration_s: float) -> str | None:
-    """A warning if MSER-5 finds the run settles well after ``warmup``, else None."""
-    ordered = ok[(ok["t_sent"] >= 0) & (ok["t_sent"] <= duration_s)].sort_values("t_sent", kind="stable")
-    t = ordered["t_sent"].to_numpy(dtype=float)
-    latency = ordered["latency"].to_numpy(dtype=float)
+def short_warmup(t_sent: np.ndarray, latency: np.ndarray, warmup_s: float, duration_s: float) -> str | None:
+    """A warning if MSER-5 finds the run settles well after ``warmup``, else None (``t_sent``
+    in increasing order)."""
+    keep = t_sent <= duration_s
+    t, latency = t_sent[keep], latency[keep]
     if len(latency) < 20 * MSER_BATCH:
         return None
     drop = mser5(latency)

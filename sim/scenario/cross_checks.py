@@ -129,8 +129,8 @@ def _check_target(
 
 
 def _check_port(origin: Origin, path: str, svc: Service, port: int | str | None, findings: Findings) -> None:
-    """The port exists; with several ports one must be named, as ``kubectl port-forward`` and
-    ``kubectl expose`` make you choose (docs/semantics.md#clients-and-outcomes)."""
+    """The port exists; with several ports one must be named, as ``kubectl port-forward`` makes
+    you name it (docs/semantics.md#clients-and-outcomes)."""
     if port is None and len(svc.ports) > 1:
         listed = ", ".join(f"{p.name} {p.port}/{p.protocol}".strip() for p in svc.ports)
         findings.fail(
