@@ -5,7 +5,8 @@ problem on stderr and exit with code 2; nothing is written. Warnings (a valid sc
 is probably not meant) print as ``warning: ...``, one unwrapped line each on stderr, so
 ``grep`` finds them. SIGINT (Ctrl-C) and SIGTERM stop a command with one line on stderr and
 exit code 128 + the signal's number (130, 143); what it was writing is left as it was
-(:mod:`sim.results.run_folder`). Tracebacks are for bugs only.
+(:mod:`sim.results.run_folder`). ``run --fail-on-slo`` exits with code 3 when the run, written
+in full, misses a check of its ``spec.slo``. Tracebacks are for bugs only.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.console import Console as RichConsole
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -33,6 +34,7 @@ from sim.results.plots import render_plots, save_plots
 from sim.results.report import write_report
 from sim.results.result import Result
 from sim.results.run_folder import check_run_target, written_before
+from sim.results.slo import slo_value
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 from sim.units import format_duration, parse_duration
@@ -40,6 +42,7 @@ from sim.units import format_duration, parse_duration
 __all__ = ["main"]
 
 EXIT_USAGE = 2
+EXIT_SLO_MISSED = 3  # svcsim run --fail-on-slo: the run was written and missed a check of spec.slo
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a tool cut off by head
 T = TypeVar("T")
 
@@ -92,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", help="override spec.duration (e.g. 60s, 5m)")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     run.add_argument("--no-plots", action="store_true", help="skip the PNGs under DIR/plots/")
+    run.add_argument(
+        "--fail-on-slo",
+        action="store_true",
+        help=f"exit {EXIT_SLO_MISSED} (after writing DIR) when the run misses any check of spec.slo",
+    )
     run.set_defaults(handler=_run)
 
     plot = sub.add_parser("plot", help="(re)draw a run's plots into RUN_DIR/plots/ from its saved tables")
@@ -163,6 +171,8 @@ def _run(args: argparse.Namespace) -> int:
     if duration is not None and duration <= 0:
         raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
     scenario = scenario.with_overrides(seed=args.seed, duration_s=duration)
+    if args.fail_on_slo and scenario.simulation.slo is None:
+        raise ScenarioError([Problem(args.scenario, "", "--fail-on-slo", "the Simulation has no spec.slo to check")])
     out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
     check_run_target(out)  # before the simulation: refused after an hour's run is an hour lost
     args.writes = out
@@ -172,9 +182,13 @@ def _run(args: argparse.Namespace) -> int:
     stop_if_signalled()
     _save(result, out, args.scenario, plots)  # tables and plots land together, or not at all
     args.written = True
+    for warning in result.summary["warnings"]:
+        if warning not in scenario.warnings:  # those were printed as the scenario loaded
+            print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet:
         _print_summary(result, out)
-    return 0
+    slo = result.summary["slo"]
+    return EXIT_SLO_MISSED if args.fail_on_slo and not slo["met"] else 0
 
 
 def _save(result: Result, out: Path, source: str, extra: dict[str, bytes]) -> None:
@@ -254,6 +268,25 @@ def _print_summary(result: Result, out: Path) -> None:
         util = f"{p['utilisation']:.3f}" if p["utilisation"] is not None else "-"
         pods.add_row(name, p["node"] or "<none>", p["ip"] or "<none>", str(p["requests"]), util)
     console.print(pods)
+    if s["slo"] is not None:
+        console.print(_slo_table(s["slo"]))
+
+
+def _slo_table(slo: dict[str, Any]) -> Table:
+    """The SLO's checks with a pass/fail column (clients' requests sent after warm-up)."""
+    verdict = "met" if slo["met"] else "MISSED"
+    table = Table(title=f"SLO {verdict} (clients' requests sent after warmup)", title_justify="left")
+    for name in ("check", "target", "measured", "result"):
+        table.add_column(name, justify="left" if name in ("check", "result") else "right")
+    for check in slo["checks"]:
+        result = "[green]pass[/]" if check["met"] else "[bold red]FAIL[/]"
+        table.add_row(
+            check["name"],
+            slo_value(check["target"], check["unit"], bound=True),
+            slo_value(check["measured"], check["unit"]),
+            result,
+        )
+    return table
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
 """Random variates for service times and link latencies.
 
 Each distribution is a small frozen object with ``sample(rng, size)`` and its analytic
-``mean`` and ``variance``, so tests can compare samples with theory generically (the
-Ciw habit). All values are seconds. Draws are always float; nothing is truncated to
-integers.
+``mean``, ``variance``, ``cdf`` and ``quantile``, so tests can compare samples with theory
+generically (the Ciw habit) and the results can say what a service time alone allows (an SLO
+below a service time's own p99 cannot be met at any replica count). All values are seconds.
+Draws are always float; nothing is truncated to integers.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ class Distribution:
     def variance(self) -> float:
         raise NotImplementedError
 
+    def cdf(self, x: float) -> float:
+        """P(X <= x)."""
+        raise NotImplementedError
+
+    def quantile(self, q: float) -> float:
+        """The smallest x with P(X <= x) >= q, for 0 <= q <= 1 (``quantile(0.99)`` is the p99)."""
+        raise NotImplementedError
+
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         raise NotImplementedError
 
@@ -57,6 +66,13 @@ class Constant(Distribution):
     def variance(self) -> float:
         return 0.0
 
+    def cdf(self, x: float) -> float:
+        return 1.0 if x >= self.mean else 0.0
+
+    def quantile(self, q: float) -> float:
+        _check_q(q)
+        return self.mean
+
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         return np.full(size, self.mean)
 
@@ -71,6 +87,13 @@ class Exponential(Distribution):
     @property
     def variance(self) -> float:
         return self.mean**2
+
+    def cdf(self, x: float) -> float:
+        return -math.expm1(-x / self.mean) if x > 0 else 0.0
+
+    def quantile(self, q: float) -> float:
+        _check_q(q)
+        return -self.mean * math.log1p(-q) if q < 1 else math.inf
 
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         return rng.exponential(self.mean, size)
@@ -90,10 +113,26 @@ class LogNormal(Distribution):
     def variance(self) -> float:
         return (self.cv * self.mean) ** 2
 
-    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+    @property
+    def _mu_sigma(self) -> tuple[float, float]:
+        """Parameters of the underlying normal: ln X ~ N(mu, sigma²)."""
         sigma2 = math.log1p(self.cv**2)
-        mu = math.log(self.mean) - sigma2 / 2
-        return rng.lognormal(mu, math.sqrt(sigma2), size)
+        return math.log(self.mean) - sigma2 / 2, math.sqrt(sigma2)
+
+    def cdf(self, x: float) -> float:
+        if x <= 0:
+            return 0.0
+        mu, sigma = self._mu_sigma
+        return float(_special().ndtr((math.log(x) - mu) / sigma))
+
+    def quantile(self, q: float) -> float:
+        _check_q(q)
+        mu, sigma = self._mu_sigma
+        return float(math.exp(mu + sigma * _special().ndtri(q))) if 0 < q < 1 else (0.0 if q == 0 else math.inf)
+
+    def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
+        mu, sigma = self._mu_sigma
+        return rng.lognormal(mu, sigma, size)
 
     def to_spec(self) -> Any:
         return {"distribution": "lognormal", "mean": format_duration(self.mean), "cv": self.cv}
@@ -109,6 +148,15 @@ class Gamma(Distribution):
     @property
     def variance(self) -> float:
         return (self.cv * self.mean) ** 2
+
+    def cdf(self, x: float) -> float:
+        shape = 1.0 / self.cv**2
+        return float(_special().gammainc(shape, x * shape / self.mean)) if x > 0 else 0.0
+
+    def quantile(self, q: float) -> float:
+        _check_q(q)
+        shape = 1.0 / self.cv**2
+        return float(_special().gammaincinv(shape, q)) * self.mean / shape if q < 1 else math.inf
 
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         shape = 1.0 / self.cv**2
@@ -130,6 +178,15 @@ class Uniform(Distribution):
     @property
     def variance(self) -> float:
         return (self.high - self.low) ** 2 / 12
+
+    def cdf(self, x: float) -> float:
+        if x >= self.high:
+            return 1.0
+        return max(0.0, (x - self.low) / (self.high - self.low)) if x > self.low else 0.0
+
+    def quantile(self, q: float) -> float:
+        _check_q(q)
+        return self.low + q * (self.high - self.low)
 
     def sample(self, rng: np.random.Generator, size: int) -> FloatArray:
         return rng.uniform(self.low, self.high, size)
@@ -188,6 +245,18 @@ def parse_distribution(value: Any, *, allow_zero_mean: bool = False) -> Distribu
             f"cv: Invalid value: {cv!r}: must be a number between {CV_RANGE[0]:g} and {CV_RANGE[1]:g}, inclusive"
         )
     return LogNormal(mean, float(cv)) if kind == "lognormal" else Gamma(mean, float(cv))
+
+
+def _special() -> Any:
+    """scipy.special, imported on first use: it costs 0.2 s that a run without an SLO need not pay."""
+    from scipy import special  # noqa: PLC0415
+
+    return special
+
+
+def _check_q(q: float) -> None:
+    if not 0 <= q <= 1:
+        raise ValueError(f"quantile: q must be between 0 and 1, got {q!r}")
 
 
 def _duration_field(value: dict[str, Any], key: str) -> float:

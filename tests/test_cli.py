@@ -284,11 +284,21 @@ def test_each_warning_is_one_unwrapped_line_on_stderr(tmp_path, warned, capsys, 
     extra = ("--out", tmp_path / "out") if command[0] == "run" else ()
     code, _, stderr = run_cli(capsys, command[0], warned, *command[1:], *extra)
     assert code == 0
+    # A run also finds what the pending pods mean for the clients (sim/results/capacity.py).
+    found = (
+        [
+            "warning: deployment myapp: no pod routed from 0s to 2s while clients offer up to 200 req/s: "
+            "those requests are refused"
+        ]
+        if command[0] == "run"
+        else []
+    )
     assert stderr.splitlines() == [
         f"warning: {warned}: document 4 (line 75): kind 'ConfigMap' is not simulated and is ignored",
         f'warning: {warned}: document 2 (line 16): Deployment "myapp": spec.template.spec.nodeSelector: '
         'no node has the labels map[string]string{"disk":"nvme"}: its pods stay Pending '
         "(0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.)",
+        *found,
     ]
     assert all(len(line) > 80 for line in stderr.splitlines())
 

@@ -8,6 +8,7 @@ linking nowhere; each notebook must run top to bottom.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import re
 from html.parser import HTMLParser
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
@@ -50,7 +52,9 @@ def test_latency_over_time_has_percentile_lines_pod_steps_and_labelled_scale_eve
     assert main.get_xlabel() == "simulated time (s)"
     assert "latency (ms" in main.get_ylabel()
     assert pods_axis.get_ylabel() == "pods"
-    assert {"p50", "p95", "p99", "Ready pods", "endpoints in dataplane"} <= set(lines_labelled(fig))
+    width = time_bins(260, int((scaled.requests["outcome"] == "ok").sum()))[1]
+    percentiles = {f"p{q} per {width:g} s bin" for q in (50, 95, 99)}  # the bin width is said
+    assert percentiles | {"Ready pods", "endpoints in dataplane"} <= set(lines_labelled(fig))
     texts = [t.get_text() for t in main.texts]
     assert texts == ["myapp: scale to 6", "myapp: scale to 2"]
     assert "scale-up-down" in main.get_title(loc="left")
@@ -245,3 +249,72 @@ def test_a_new_run_in_the_same_folder_removes_plots_and_report_of_the_old_one(tm
     assert sorted(p.name for p in out.iterdir()) == sorted(
         [".svcsim-run", "pods.parquet", "requests.parquet", "scenario.yaml", "summary.json", "timeline.parquet"]
     )
+
+
+# --- SLO lines, warm-up, rates, retries, tail ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def with_slo() -> sim.Result:
+    """scale-up-down cut to 130 s with an SLO on p50 and p99 (warm-up 10 s, seed 3)."""
+    text = (ROOT / "scenarios" / "scale-up-down.yaml").read_text()
+    assert "  warmup: 10s\n" in text
+    text = text.replace("  warmup: 10s\n", "  warmup: 10s\n  slo: {latency: {p50: 20ms, p99: 150ms}}\n")
+    return sim.simulate(sim.load_scenario(text).with_overrides(duration_s=130), seed=3)
+
+
+def test_latency_plot_draws_each_slo_bound_and_shades_the_warmup(with_slo):
+    fig = plots.latency_over_time(with_slo)
+    main_ax = fig.axes[0]
+    bounds = {line.get_label(): line.get_ydata()[0] for line in main_ax.get_lines() if "SLO" in line.get_label()}
+    assert bounds == {"SLO p50 ≤ 20 ms": 20, "SLO p99 ≤ 150 ms": 150}
+    shaded = [p for p in main_ax.patches if p.get_label() == "warm-up (10 s, not measured)"]
+    assert len(shaded) == 1 and shaded[0].get_x() == 0 and shaded[0].get_width() == 10
+
+
+def test_rates_plot_draws_offered_under_served_and_failed(with_slo):
+    fig = plots.rates_over_time(with_slo)
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    offered = lines["offered (clients' rate profiles)"]
+    assert np.allclose(offered.get_ydata(), 150)  # the guide's laptop: 150 req/s throughout
+    served = next(line for label, line in lines.items() if label.startswith("served: ok per "))
+    assert any(label.startswith("failed: not ok per ") for label in lines)
+    assert np.nanmean(served.get_ydata()[5:-5]) == pytest.approx(150, rel=0.1)  # nothing failed, nothing queued
+    assert any(p.get_label().startswith("warm-up") for p in ax.patches)
+
+
+def test_latency_cdf_png_is_the_cdf_beside_the_tail_on_log_axes(with_slo):
+    fig = plots.PLOTS["latency_cdf.png"](with_slo)
+    cdf, tail = fig.axes
+    assert cdf.get_ylabel() == "fraction of ok requests" and tail.get_yscale() == "log"
+    lines = [line for line in tail.get_lines() if not line.get_label().startswith("_")]
+    assert [line.get_label() for line in lines] == ["10–120 s", "120–130 s"]
+    survival = lines[0].get_ydata()
+    assert survival[0] == 1 and np.all(np.diff(survival) < 0)  # 1 − CDF falls from 1
+    assert [t.get_text() for t in tail.texts] == ["SLO p50", "SLO p99"]
+
+
+def test_retries_plot_is_drawn_only_when_the_run_kept_tries(with_slo):
+    assert "retries.png" not in plots.available_plots(with_slo)
+    requests = with_slo.requests.assign(attempts=1)
+    requests.loc[requests.index[::10], "attempts"] = 2
+    retried = requests[requests["attempts"] > 1]
+    tries = pd.DataFrame(
+        {
+            "request_id": retried["request_id"],
+            "attempt": 2,
+            "t_sent": retried["t_sent"] + 0.01,
+            "t_done": retried["t_done"] + 0.01,
+            "entry_node": retried["entry_node"],
+            "pod": retried["pod"],
+            "outcome": "ok",
+        }
+    )
+    copy = dataclasses.replace(with_slo, requests=requests)
+    copy.tries = tries  # type: ignore[attr-defined]  # the lead adds Result.tries
+    assert "retries.png" in plots.available_plots(copy)
+    fig = plots.retries_over_time(copy)
+    labels = lines_labelled(fig)
+    assert f"requests that needed a retry ({len(retried)})" in labels
+    assert any(label.startswith("retries sent per ") and label.endswith(f"({len(retried)})") for label in labels)

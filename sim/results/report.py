@@ -1,6 +1,7 @@
 """``svcsim report``: one self-contained HTML page per run.
 
-The page holds the scenario in words, the kubectl-style Service view, the summary and
+The page holds the SLO's verdict first (when the Simulation sets ``spec.slo``) and the run's
+warnings, then the scenario in words, the kubectl-style Service view, the summary and
 per-pod tables, every plot (PNG embedded as data URIs) and the resolved scenario YAML. It
 links to nothing outside itself, so it renders in a browser with no network access.
 """
@@ -16,9 +17,10 @@ import re
 from pathlib import Path
 
 from sim.results.kubectl import format_table, service_rows
-from sim.results.plots import PLOTS
+from sim.results.plots import PLOTS, available_plots
 from sim.results.result import Result, load_result
 from sim.results.run_folder import replacing
+from sim.results.slo import slo_value
 from sim.units import format_duration
 
 __all__ = ["describe", "render_report", "write_report"]
@@ -142,6 +144,35 @@ def _cell(value: object) -> str:
     return html.escape(str(value))
 
 
+def _slo_section(slo: dict[str, object] | None) -> str:
+    if slo is None:
+        return ""
+    checks = slo["checks"]
+    assert isinstance(checks, list)
+    rows: list[list[object]] = [
+        [
+            c["name"],
+            slo_value(c["target"], c["unit"], bound=True),
+            slo_value(c["measured"], c["unit"]),
+            "pass" if c["met"] else "FAIL",
+        ]
+        for c in checks
+    ]
+    verdict = "met" if slo["met"] else "MISSED"
+    colour = "#2ca02c" if slo["met"] else "#d62728"
+    return (
+        f'<h2>SLO: <span style="color: {colour}">{verdict}</span> (clients\' requests sent after warm-up)</h2>'
+        + _table(["check", "target", "measured", "result"], rows)
+    )
+
+
+def _warnings_section(warnings: list[str]) -> str:
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{html.escape(w)}</li>" for w in warnings)
+    return f"<h2>Warnings</h2><ul>{items}</ul>"
+
+
 def render_report(result: Result) -> str:
     """The whole report as one HTML string."""
     s = result.summary
@@ -160,7 +191,7 @@ def render_report(result: Result) -> str:
     pod_rows = [[None if isinstance(v, float) and math.isnan(v) else v for v in row] for row in pod_rows]
     images = "".join(
         f'<h3>{html.escape(name)}</h3><img alt="{html.escape(name)}" src="data:image/png;base64,{_png(result, name)}">'
-        for name in PLOTS
+        for name in available_plots(result)
     )
     yaml_text = html.escape(result.scenario.with_overrides(seed=result.seed).to_yaml())
     name = html.escape(result.scenario.simulation.name)
@@ -168,6 +199,7 @@ def render_report(result: Result) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>svcsim report: {name}</title><style>{_CSS}</style></head>
 <body>
 <h1>svcsim report: {name}</h1>
+{_slo_section(s.get("slo"))}{_warnings_section(s.get("warnings", []))}
 <h2>Scenario</h2>{words}
 <h2>Services (kubectl get svc, at the end of the run)</h2><pre>{kubectl}</pre>
 <h2>Summary (latency over ok requests sent after warm-up)</h2>{_table(["measure", "value"], summary_rows)}

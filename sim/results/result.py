@@ -36,6 +36,8 @@ import pandas as pd
 
 from sim.errors import Problem, ScenarioError
 from sim.results.run_folder import MARKER, read_marker, replacing
+from sim.results.run_warnings import run_warnings
+from sim.results.slo import slo_report
 from sim.runtime.requests.outcomes import OUTCOMES
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.topology import Topology
@@ -177,6 +179,11 @@ SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "latency_ms": ((dict,), "an object"),
     "throughput_rps": ((float, int, type(None)), "a number or null"),
 }
+# Keys the report reads when present (a run folder older than spec.slo has neither).
+OPTIONAL_SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "slo": ((dict, type(None)), "an object or null"),
+    "warnings": ((list,), "a list"),
+}
 
 
 def load_result(directory: str | os.PathLike[str]) -> Result:
@@ -250,7 +257,34 @@ def _summary_object(path: Path) -> dict[str, Any]:
             raise ValueError(f"no key {key}")
         if isinstance(data[key], bool) or not isinstance(data[key], types):
             raise ValueError(f"{key} is {json.dumps(data[key])[:40]}, not {description}")
+    for key, (types, description) in OPTIONAL_SUMMARY_KEYS.items():
+        if key in data and not isinstance(data[key], types):
+            raise ValueError(f"{key} is {json.dumps(data[key])[:40]}, not {description}")
+    slo = data.get("slo")
+    if isinstance(slo, dict) and not _slo_shaped(slo):
+        raise ValueError("slo is not an object with met and a list of checks {name, target, measured, unit, met}")
+    if any(not isinstance(w, str) for w in data.get("warnings", [])):
+        raise ValueError("warnings holds something other than text")
     return data
+
+
+def _slo_shaped(slo: dict[str, Any]) -> bool:
+    checks = slo.get("checks")
+    return (
+        isinstance(slo.get("met"), bool)
+        and isinstance(checks, list)
+        and all(
+            isinstance(c, dict)
+            and isinstance(c.get("name"), str)
+            and c.get("unit") in ("ms", "fraction", "req/s")
+            and isinstance(c.get("met"), bool)
+            and all(
+                isinstance(c.get(k), int | float | None) and not isinstance(c.get(k), bool)
+                for k in ("target", "measured")
+            )
+            for c in checks
+        )
+    )
 
 
 def _table_problem(table: pd.DataFrame, columns: dict[str, str]) -> str | None:
@@ -318,8 +352,15 @@ def build_result(record: RunRecord) -> Result:
         timeline, columns=["time", "deployment", "pods_total", "pods_ready", "endpoints", "event", "pod", "detail"]
     )
     pods_df = _pod_table(sim.warmup_s, sim.duration_s, log, pods, node_names)
-    summary = summarize(requests, pods_df, sim.warmup_s, sim.duration_s)
-    summary = {"scenario": sim.name, "seed": seed, **summary, "engine": record.engine, "svcsim_version": VERSION}
+    summary = {
+        "scenario": sim.name,
+        "seed": seed,
+        **summarize(requests, pods_df, sim.warmup_s, sim.duration_s),
+        "slo": slo_report(requests, sim.slo, sim.warmup_s, sim.duration_s),
+        "warnings": run_warnings(scenario, requests, timeline_df),
+        "engine": record.engine,
+        "svcsim_version": VERSION,
+    }
     tries = None
     if any(c.retries is not None for c in sim.clients):
         summary["retries"] = int(log.size - len(requests))

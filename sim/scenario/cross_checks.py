@@ -17,6 +17,7 @@ from sim.kube.validation import go, go_map
 from sim.scenario.documents import DeploymentDocument, Findings, Origin
 from sim.scenario.run_limits import run_limit_problems
 from sim.scenario.simulation import Client, Simulation, Via
+from sim.scenario.slo_checks import impossible_latency_targets
 
 __all__ = ["cross_check"]
 
@@ -73,6 +74,8 @@ def cross_check(
     for document in deployments:
         _warn_unschedulable(simulation, document.deployment, document.origin, findings)
     _warn_call_cycles(origin, simulation, services, [d.deployment for d in deployments], findings)
+    for message in impossible_latency_targets(simulation, services, [d.deployment for d in deployments]):
+        findings.warn(origin, message)
 
 
 def _warn_unschedulable(simulation: Simulation, dep: Deployment, origin: Origin, findings: Findings) -> None:
@@ -126,7 +129,16 @@ def _check_target(
 
 
 def _check_port(origin: Origin, path: str, svc: Service, port: int | str | None, findings: Findings) -> None:
-    if port is not None and not any(port in (p.port, p.name) for p in svc.ports):
+    """The port exists; with several ports one must be named, as ``kubectl port-forward`` makes
+    you name it (docs/semantics.md#clients-and-outcomes)."""
+    if port is None and len(svc.ports) > 1:
+        listed = ", ".join(f"{p.name} {p.port}/{p.protocol}".strip() for p in svc.ports)
+        findings.fail(
+            origin,
+            path,
+            f'Required value: Service "{svc.name}" has {len(svc.ports)} ports ({listed}): choose one by number or name',
+        )
+    elif port is not None and not any(port in (p.port, p.name) for p in svc.ports):
         findings.fail(origin, path, f'Invalid value: {port!r}: Service "{svc.name}" has no such port')
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 
 from sim.distributions import Distribution, parse_distribution, parse_seconds
-from sim.kube.validation import member
+from sim.kube.validation import go, member
 from sim.scenario.run_limits import MAX_DURATION_S
 from sim.units import format_duration
 
@@ -163,21 +163,26 @@ class FieldReader:
         return minimum
 
     def fraction(self, value: Any, path: str) -> float:
-        """A share between 0 and 1, written as a percentage (``"20%"``) or a number (0.2)."""
+        """A share between 0 and 1: a percentage (``"20%"``, ``"0.1%"``) or a number (``0.2``).
+
+        A bare number above 1 is refused with a hint (``5`` is more likely 5 % than 500 %)."""
+        number: float | None = None
         if isinstance(value, str) and value.strip().endswith("%"):
             text = value.strip()[:-1].strip()
             try:
-                share = float(text) / 100
+                number = float(text) / 100 if text.isascii() and text else None
             except ValueError:
-                share = math.nan
+                number = None
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            share = float(value)
-        else:
-            share = math.nan
-        if not 0 <= share <= 1:  # NaN fails too
-            self.fail(path, f"Invalid value: {_shown(value)}: must be a percentage such as 20% or a number from 0 to 1")
-            return 0.0
-        return share
+            number = float(value)
+        if number is not None and math.isfinite(number) and 0 <= number <= 1:
+            return number
+        shown = go(value) if isinstance(value, str) else _shown(value)
+        hint = ""
+        if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value <= 100:
+            hint = f' (write "{value:g}%" for {value:g} percent)'
+        self.fail(path, f'Invalid value: {shown}: must be a fraction from 0 to 1 or a percentage such as "20%"{hint}')
+        return 0.0
 
     def string(self, value: Any, path: str) -> str:
         """A non-empty string (a name, a reference to one); anything else is reported."""

@@ -20,6 +20,7 @@ from sim.units import format_duration
 
 __all__ = [
     "RETRYABLE",
+    "SLO_LATENCY_KEYS",
     "Arrival",
     "Backoff",
     "Call",
@@ -36,6 +37,7 @@ __all__ = [
     "Retries",
     "ScaleEvent",
     "Simulation",
+    "Slo",
     "Target",
     "Via",
     "Workload",
@@ -255,6 +257,31 @@ class ScaleEvent:
     replicas: int
 
 
+#: The latency statistics an SLO may bound, in the order checks are reported.
+SLO_LATENCY_KEYS = ("p50", "p90", "p95", "p99", "mean")
+
+
+@dataclass(frozen=True)
+class Slo:
+    """What the run must meet, judged on the clients' requests sent in ``[warmup, duration]``:
+    latency bounds (seconds, by statistic in :data:`SLO_LATENCY_KEYS`), the highest share of
+    requests whose outcome is not ``ok``, and the fewest ok responses per second."""
+
+    latency_s: dict[str, float] = field(default_factory=dict)
+    error_rate: float | None = None
+    throughput_rps: float | None = None
+
+    def to_spec(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.latency_s:
+            out["latency"] = {k: format_duration(v) for k, v in self.latency_s.items()}
+        if self.error_rate is not None:
+            out["errorRate"] = self.error_rate
+        if self.throughput_rps is not None:
+            out["throughput"] = self.throughput_rps
+        return out
+
+
 @dataclass(frozen=True)
 class Simulation:
     name: str
@@ -266,6 +293,7 @@ class Simulation:
     workloads: dict[str, Workload]
     clients: tuple[Client, ...]
     events: tuple[ScaleEvent, ...]
+    slo: Slo | None = None
 
     def to_manifest(self) -> dict[str, Any]:
         """The document with every default filled in (saved as the resolved scenario)."""
@@ -297,6 +325,7 @@ class Simulation:
                     {"at": format_duration(e.at_s), "scale": {"deployment": e.deployment, "replicas": e.replicas}}
                     for e in self.events
                 ],
+                **({"slo": self.slo.to_spec()} if self.slo is not None else {}),
             },
         }
 

@@ -33,6 +33,7 @@ from sim.scenario.simulation import (
     DEFAULT_CALL_TIMEOUT_S,
     DEFAULT_NETWORK,
     RETRYABLE,
+    SLO_LATENCY_KEYS,
     Arrival,
     Backoff,
     Call,
@@ -49,6 +50,7 @@ from sim.scenario.simulation import (
     Retries,
     ScaleEvent,
     Simulation,
+    Slo,
     Target,
     Via,
     Workload,
@@ -68,7 +70,7 @@ def parse_simulation(doc: dict[str, Any], fields: FieldReader) -> Simulation:
     spec = fields.keys(
         doc.get("spec"),
         "spec",
-        ("seed", "duration", "warmup", "cluster", "kubeProxy", "workloads", "clients", "events"),
+        ("seed", "duration", "warmup", "cluster", "kubeProxy", "workloads", "clients", "events", "slo"),
         required=("duration",),
     )
     seed = spec.get("seed")
@@ -99,6 +101,7 @@ def parse_simulation(doc: dict[str, Any], fields: FieldReader) -> Simulation:
     clients = _clients(spec.get("clients"), fields)
     clients_ok = len(fields.problems) == before
     events = _events(spec.get("events"), fields)
+    slo = _slo(spec["slo"], fields) if "slo" in spec else None
     if duration_ok and clients_ok:
         for path, message in duration_problems(duration, clients):
             fields.fail(path, message)
@@ -112,7 +115,30 @@ def parse_simulation(doc: dict[str, Any], fields: FieldReader) -> Simulation:
         workloads=workloads,
         clients=clients,
         events=events,
+        slo=slo,
     )
+
+
+def _slo(raw: Any, fields: FieldReader) -> Slo | None:
+    """``spec.slo``: latency bounds, an error rate and a throughput, all optional, at least one."""
+    path = "spec.slo"
+    allowed = ("latency", "errorRate", "throughput")
+    s = fields.keys(raw, path, allowed)
+    if (raw is None or isinstance(raw, dict)) and not any(key in s for key in allowed):
+        fields.fail(path, f"Required value: at least one of {', '.join(allowed)}")
+    latency: dict[str, float] = {}
+    if "latency" in s:
+        lat = fields.keys(s["latency"], f"{path}.latency", SLO_LATENCY_KEYS)
+        if (s["latency"] is None or isinstance(s["latency"], dict)) and not lat:
+            fields.fail(f"{path}.latency", f"Required value: at least one of {', '.join(SLO_LATENCY_KEYS)}")
+        for key in SLO_LATENCY_KEYS:  # stored in this order, whatever the user's
+            if key in lat:
+                latency[key] = fields.duration(lat[key], f"{path}.latency.{key}", positive=True)
+    error_rate = fields.fraction(s["errorRate"], f"{path}.errorRate") if "errorRate" in s else None
+    throughput = None
+    if "throughput" in s:
+        throughput = float(fields.number(s["throughput"], f"{path}.throughput", strict=True))
+    return Slo(latency_s=latency, error_rate=error_rate, throughput_rps=throughput)
 
 
 def _name(value: Any, fields: FieldReader) -> str:

@@ -34,19 +34,26 @@ from sim.results.plots.data import (
     step_series,
     time_bins,
 )
+from sim.results.plots.rates import draw_rates, draw_retries, has_retries
 from sim.results.result import Result, load_result
 from sim.results.run_folder import replacing
 
 __all__ = [
+    "OPTIONAL_PLOTS",
     "PLOTS",
+    "available_plots",
     "latency_cdf",
+    "latency_distribution",
     "latency_over_time",
+    "latency_tail",
     "load_distribution",
     "load_over_time",
     "load_panels",
     "node_colors",
     "outcomes_over_time",
+    "rates_over_time",
     "render_plots",
+    "retries_over_time",
     "save_plots",
     "topology",
 ]
@@ -61,6 +68,7 @@ OUTCOME_COLORS = {
 }
 PERCENTILE_COLORS = {50: "#1f77b4", 95: "#ff7f0e", 99: "#d62728"}
 _NODE_PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#e377c2"]
+_PHASE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 _MAX_POINTS = 20_000  # faint per-request layer: at most this many points
 _MAX_FAILURE_POINTS = 5_000
 
@@ -107,6 +115,13 @@ def _title(ax: Axes, what: str, result: Result) -> None:
     )
 
 
+def _shade_warmup(ax: Axes, result: Result) -> None:
+    """Grey out the warm-up, which the summary and the SLO do not measure."""
+    warmup = result.scenario.simulation.warmup_s
+    if warmup > 0:
+        ax.axvspan(0, warmup, color="0.88", zorder=0, linewidth=0, label=f"warm-up ({warmup:g} s, not measured)")
+
+
 def _mark_scale_events(ax: Axes, result: Result) -> None:
     for t, label in scale_events(result.timeline):
         ax.axvline(t, color="0.35", linestyle="--", linewidth=1)
@@ -144,8 +159,10 @@ def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
             rasterized=True,
         )
         centers, table = rolling_percentiles(ok, duration)
+        width = f"{centers[1] - centers[0]:g} s" if len(centers) > 1 else f"{duration:g} s"
         for q, color in PERCENTILE_COLORS.items():
-            ax.plot(centers, table[q], color=color, linewidth=1.6, label=f"p{q}")
+            ax.plot(centers, table[q], color=color, linewidth=1.6, label=f"p{q} per {width} bin")
+    _slo_lines(ax, result)
     failed = req[req["outcome"] != "ok"]
     if len(failed):
         step = max(1, math.ceil(len(failed) / _MAX_FAILURE_POINTS))
@@ -172,13 +189,24 @@ def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     pods_ax.set_ylim(0, max([*ready, *endpoints, 1]) * 1.6)
     pods_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     _mark_scale_events(ax, result)
+    _shade_warmup(ax, result)
     handles, labels = ax.get_legend_handles_labels()
     more, more_labels = pods_ax.get_legend_handles_labels()
     ax.legend(
         handles + more, labels + more_labels, loc="upper left", bbox_to_anchor=(1.08, 1), fontsize=8, markerscale=3
     )
-    _title(ax, "Latency over time (rolling percentiles) and pods", result)
+    _title(ax, "Latency over time (percentiles per time bin, by send time) and pods", result)
     return fig
+
+
+def _slo_lines(ax: Axes, result: Result) -> None:
+    """The SLO's latency bounds as horizontal lines, in the colour of their percentile."""
+    slo = result.scenario.simulation.slo
+    for key, target_s in (slo.latency_s if slo is not None else {}).items():
+        color = PERCENTILE_COLORS.get(int(key[1:]), "0.2") if key != "mean" else "0.2"
+        ax.axhline(
+            target_s * 1e3, color=color, linestyle="-.", linewidth=1.2, label=f"SLO {key} ≤ {target_s * 1e3:g} ms"
+        )
 
 
 @_plain_text
@@ -236,6 +264,7 @@ def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("requests per second")
     _mark_scale_events(ax, result)
+    _shade_warmup(ax, result)
     ax.legend(
         fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="node (one shade per pod)", title_fontsize=8
     )
@@ -278,7 +307,7 @@ def latency_cdf(run: RunLike, ax: Axes | None = None) -> Figure:
     fig, ax = _axes(ax)
     req = result.requests
     ok = req[req["outcome"] == "ok"]
-    cmap = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    cmap = _PHASE_COLORS
     for i, (start, end, label) in enumerate(phases(result)):
         lat = np.sort(ok.loc[(ok["t_sent"] >= start) & (ok["t_sent"] < end), "latency"].to_numpy() * 1e3)
         if not len(lat):
@@ -309,6 +338,51 @@ def latency_cdf(run: RunLike, ax: Axes | None = None) -> Figure:
 
 
 @_plain_text
+def latency_tail(run: RunLike, ax: Axes | None = None) -> Figure:
+    """The tail: 1 − CDF of ok latency on log axes, one line per phase, the SLO's bounds marked."""
+    result = _result(run)
+    fig, ax = _axes(ax)
+    req = result.requests
+    ok = req[req["outcome"] == "ok"]
+    for i, (start, end, label) in enumerate(phases(result)):
+        lat = np.sort(ok.loc[(ok["t_sent"] >= start) & (ok["t_sent"] < end), "latency"].to_numpy() * 1e3)
+        if not len(lat):
+            continue
+        survival = np.logspace(0, -math.log10(len(lat)), 400)  # from 1 down to 1/n
+        index = np.clip(np.ceil((1 - survival) * len(lat)).astype(int), 0, len(lat) - 1)
+        ax.plot(lat[index], survival, color=_PHASE_COLORS[i % len(_PHASE_COLORS)], label=label)
+    slo = result.scenario.simulation.slo
+    for key, target_s in (slo.latency_s if slo is not None else {}).items():
+        if key != "mean":
+            level = 1 - int(key[1:]) / 100
+            ax.plot([target_s * 1e3], [level], marker="x", color="black", markersize=9, linestyle="none")
+            ax.annotate(f"SLO {key}", (target_s * 1e3, level), xytext=(4, 4), textcoords="offset points", fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel("fraction of ok requests slower (1 − CDF, log scale)")
+    for level in (0.5, 0.01, 0.001):
+        ax.axhline(level, color="0.85", linewidth=0.8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower left", title="phase (x: an SLO bound)", title_fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no ok requests after warm-up", transform=ax.transAxes, ha="center")
+    _title(ax, "Latency tail (1 − CDF)", result)
+    return fig
+
+
+@_plain_text
+def latency_distribution(run: RunLike) -> Figure:
+    """The CDF and, beside it, the tail on log axes, as written to ``latency_cdf.png``."""
+    result = _result(run)
+    fig = Figure(figsize=(15, 5.5), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    latency_cdf(result, left)
+    latency_tail(result, right)
+    return fig
+
+
+@_plain_text
 def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     """Rate of each outcome (ok, refused, unreachable, reset, timeout, rejected) over time."""
     result = _result(run)
@@ -329,8 +403,40 @@ def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     ax.set_xlabel("simulated time (s, by send time)")
     ax.set_ylabel("requests per second")
     _mark_scale_events(ax, result)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _shade_warmup(ax, result)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title=f"per {width[0]:g} s bin", title_fontsize=8)
     _title(ax, "Outcomes over time", result)
+    return fig
+
+
+@_plain_text
+def rates_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
+    """What the clients offered (their rate profiles summed) against what was served ok and
+    what failed, per time bin: served below offered means a queue is building or failing."""
+    result = _result(run)
+    fig, ax = _axes(ax)
+    draw_rates(ax, result)
+    _mark_scale_events(ax, result)
+    _shade_warmup(ax, result)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _title(ax, "Offered, served and failed requests over time (clients' requests)", result)
+    return fig
+
+
+@_plain_text
+def retries_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
+    """Retries per time bin (tries after a request's first), and requests that needed one."""
+    result = _result(run)
+    fig, ax = _axes(ax)
+    if has_retries(result):
+        draw_retries(ax, result)
+    else:
+        ax.text(0.5, 0.5, "this run kept no tries", transform=ax.transAxes, ha="center")
+    _mark_scale_events(ax, result)
+    _shade_warmup(ax, result)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _title(ax, "Retries over time", result)
     return fig
 
 
@@ -347,17 +453,28 @@ def topology(run: RunLike, ax: Axes | None = None, at_s: float | None = None) ->
 PLOTS: dict[str, Callable[[Result], Figure]] = {
     "latency.png": latency_over_time,
     "load.png": load_panels,
-    "latency_cdf.png": latency_cdf,
+    "latency_cdf.png": latency_distribution,
     "outcomes.png": outcomes_over_time,
+    "rates.png": rates_over_time,
     "topology.png": topology,
 }
+#: Plots drawn only for runs that have what they show: file name -> (draw, whether it applies).
+OPTIONAL_PLOTS: dict[str, tuple[Callable[[Result], Figure], Callable[[Result], bool]]] = {
+    "retries.png": (retries_over_time, has_retries),
+}
+
+
+def available_plots(result: Result) -> dict[str, Callable[[Result], Figure]]:
+    """The plots this run gets: every one of :data:`PLOTS`, and the optional ones that apply."""
+    extra = {name: draw for name, (draw, applies) in OPTIONAL_PLOTS.items() if applies(result)}
+    return {**PLOTS, **extra}
 
 
 def render_plots(run: RunLike) -> dict[str, bytes]:
     """Every plot as PNG bytes, by file name (drawn before anything is written)."""
     result = _result(run)
     rendered = {}
-    for name, draw in PLOTS.items():
+    for name, draw in available_plots(result).items():
         buffer = io.BytesIO()
         draw(result).savefig(buffer, format="png", dpi=110)
         rendered[name] = buffer.getvalue()

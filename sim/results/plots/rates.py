@@ -1,0 +1,100 @@
+"""Drawing rates over time: offered against served and failed, and retries.
+
+Pure drawing into a given axes, as :mod:`sim.results.plots.cluster_drawing` does; the public
+functions in :mod:`sim.results.plots` add titles, warm-up shading and scale events. Only the
+clients' requests count here (calls between Services are not offered by a client).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from sim.results.capacity import offered_rate
+from sim.results.plots.data import time_bins
+from sim.results.result import Result
+from sim.results.slo import client_requests
+
+__all__ = ["draw_rates", "draw_retries", "has_retries", "tries_table"]
+
+_OFFERED_POINTS = 1000
+
+
+def draw_rates(ax: Axes, result: Result) -> str:
+    """Offered rate (the clients' profiles summed, shaded) under the measured ok and failed
+    rates per bin by completion time; returns the bin width as text (``"1 s"``)."""
+    sim = result.scenario.simulation
+    duration = sim.duration_s
+    clients = client_requests(result.requests)
+    edges = time_bins(duration, len(clients))
+    centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    t = np.linspace(0.0, duration, _OFFERED_POINTS)
+    offered = offered_rate(sim, np.minimum(t, np.nextafter(duration, 0.0)))  # clients send in [0, duration)
+    ax.fill_between(t, offered, step=None, color="#1f77b4", alpha=0.18, linewidth=0)
+    ax.plot(t, offered, color="#1f77b4", linewidth=1.2, label="offered (clients' rate profiles)")
+    done = clients["t_done"].to_numpy(dtype=float)
+    ok = (clients["outcome"] == "ok").to_numpy()
+    served, _ = np.histogram(done[ok], bins=edges)
+    failed, _ = np.histogram(done[~ok], bins=edges)
+    bin_text = f"{width[0]:g} s"
+    ax.plot(centers, served / width, color="#2ca02c", linewidth=1.6, label=f"served: ok per {bin_text} bin")
+    ax.plot(centers, failed / width, color="#d62728", linewidth=1.6, label=f"failed: not ok per {bin_text} bin")
+    ax.set_xlim(0, duration)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("simulated time (s; served and failed by completion time)")
+    ax.set_ylabel("requests per second")
+    return bin_text
+
+
+def tries_table(result: Result) -> pd.DataFrame | None:
+    """The run's tries (one row per attempt), or None when the run kept none."""
+    tries = getattr(result, "tries", None)
+    return tries if isinstance(tries, pd.DataFrame) else None
+
+
+def has_retries(result: Result) -> bool:
+    """Whether the run has what the retries plot needs: ``attempts`` on requests and a tries table."""
+    tries = tries_table(result)
+    return (
+        "attempts" in result.requests.columns
+        and tries is not None
+        and {"attempt", "t_sent", "outcome"} <= set(tries.columns)
+    )
+
+
+def draw_retries(ax: Axes, result: Result) -> str:
+    """Retries sent (tries after the first) and requests that needed one, per bin by send
+    time; returns the bin width as text."""
+    tries = tries_table(result)
+    assert tries is not None
+    duration = result.scenario.simulation.duration_s
+    edges = time_bins(duration, len(tries))
+    centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    bin_text = f"{width[0]:g} s"
+    retried = tries[tries["attempt"] > 1]
+    sent, _ = np.histogram(retried["t_sent"].to_numpy(dtype=float), bins=edges)
+    ax.plot(
+        centers, sent / width, color="#ff7f0e", linewidth=1.6, label=f"retries sent per {bin_text} bin ({len(retried)})"
+    )
+    for outcome, color in (("ok", "#2ca02c"), ("not ok", "#d62728")):
+        mask = retried["outcome"].astype(str) == "ok"
+        chosen = retried[mask if outcome == "ok" else ~mask]
+        counts, _ = np.histogram(chosen["t_sent"].to_numpy(dtype=float), bins=edges)
+        ax.plot(
+            centers,
+            counts / width,
+            color=color,
+            linewidth=1,
+            linestyle=":",
+            label=f"… of which {outcome} ({len(chosen)})",
+        )
+    requests = client_requests(result.requests)
+    needed = requests[requests["attempts"] > 1]
+    counts, _ = np.histogram(needed["t_sent"].to_numpy(dtype=float), bins=edges)
+    ax.plot(centers, counts / width, color="0.3", linewidth=1.2, label=f"requests that needed a retry ({len(needed)})")
+    ax.set_xlim(0, duration)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("simulated time (s, by send time)")
+    ax.set_ylabel("per second")
+    return bin_text

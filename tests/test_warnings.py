@@ -1,0 +1,162 @@
+"""Run warnings: each fires on a case built for it and stays silent on the healthy shipped scenarios.
+
+Seeds are fixed in each scenario; the statistical warnings (growing queue, MSER-5) are tested
+on cases far from their thresholds, so the seed does not decide the outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from scenario_text import scenario_yaml
+from scipy import stats
+
+import sim
+from sim.cli import main
+from sim.distributions import Constant, Exponential, Gamma, LogNormal, Uniform
+from sim.results.steady_state import mser5
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+
+
+def run(slo: Any = None, **kwargs: Any) -> sim.Result:
+    docs = list(yaml.safe_load_all(scenario_yaml(**kwargs)))
+    if slo is not None:
+        docs[2]["spec"]["slo"] = slo
+    return sim.simulate(sim.load_scenario(yaml.safe_dump_all(docs, sort_keys=False)))
+
+
+def warnings_of(result: sim.Result, start: str) -> list[str]:
+    return [w for w in result.summary["warnings"] if start in w]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_the_healthy_shipped_scenarios_warn_about_nothing(path):
+    result = sim.simulate(sim.load_scenario(path), seed=7)
+    assert result.summary["warnings"] == []
+
+
+# --- offered load against capacity -------------------------------------------------------------
+
+
+def test_overload_names_the_deployment_the_interval_and_the_numbers():
+    """150 req/s at 10 ms on one worker is 1.5× capacity until 4 pods take over at 20 s."""
+    result = run(rate=150, duration=30, events=[(20, 4)], nodes=2, seed=1)
+    assert warnings_of(result, "deployment web") == [
+        "deployment web: offered load 1.5× capacity from 0s to 20s (λ 150 req/s, 1 pod × 1 worker, E[S] 10ms): "
+        "queues grow without bound while it lasts"
+    ]
+
+
+def test_load_just_below_capacity_is_silent_and_at_capacity_warns():
+    assert warnings_of(run(rate=95, duration=5), "deployment web") == []
+    # Constant 10 ms service, 2 workers, 200 req/s: exactly 1.0×, which is no stable queue either.
+    at = run(rate=200, arrival="constant", service_time="10ms", concurrency=2, duration=5)
+    assert [w.split(" (")[0] for w in warnings_of(at, "deployment web")] == [
+        "deployment web: offered load 1.0× capacity from 0s to 5s"
+    ]
+
+
+def test_a_deployment_with_no_pod_routed_is_said_to_refuse():
+    """Its pods fit no node, so they stay Pending and every request is refused."""
+    docs = list(yaml.safe_load_all(scenario_yaml(rate=20, duration=10)))
+    docs[1]["spec"]["template"]["spec"]["nodeSelector"] = {"disk": "nvme"}
+    result = sim.simulate(sim.load_scenario(yaml.safe_dump_all(docs)))
+    assert result.summary["outcomes"]["refused"] == result.summary["requests"]
+    assert warnings_of(result, "deployment web") == [
+        "deployment web: no pod routed from 0s to 10s while clients offer up to 20 req/s: those requests are refused"
+    ]
+
+
+# --- latency bounds the service time alone forbids ----------------------------------------------
+
+LOGNORMAL = {"distribution": "lognormal", "mean": "25ms", "cv": 1.5}
+
+
+def test_a_p99_below_the_service_times_own_p99_is_warned_at_validate(tmp_path, capsys):
+    """lognormal mean 25 ms, cv 1.5 has p99 173 ms: a p99 of 150 ms is impossible, p90 200 ms is not."""
+    docs = list(yaml.safe_load_all(scenario_yaml(service_time=LOGNORMAL)))
+    docs[2]["spec"]["slo"] = {"latency": {"p99": "150ms", "p90": "200ms"}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    assert main(["validate", str(path)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].endswith(
+        "spec.slo.latency.p99: 150 ms is below what the service time alone allows: the service time of web "
+        "has p99 173 ms, so no replica count can meet it"
+    )
+
+
+def test_the_impossible_target_warning_reaches_the_summary_and_a_feasible_one_is_silent():
+    result = run(slo={"latency": {"p99": "150ms"}}, service_time=LOGNORMAL, rate=10, duration=3)
+    assert len(warnings_of(result, "spec.slo.latency.p99: 150 ms")) == 1
+    assert run(slo={"latency": {"p99": "200ms"}}, service_time=LOGNORMAL, rate=10, duration=3).summary["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("dist", "frozen"),
+    [
+        (Exponential(0.01), stats.expon(scale=0.01)),
+        (LogNormal(0.025, 1.5), stats.lognorm(s=np.sqrt(np.log1p(1.5**2)), scale=0.025 / np.sqrt(1 + 1.5**2))),
+        (Gamma(0.01, 0.5), stats.gamma(a=4, scale=0.0025)),
+        (Uniform(0.001, 0.003), stats.uniform(loc=0.001, scale=0.002)),
+    ],
+    ids=["exponential", "lognormal", "gamma", "uniform"],
+)
+def test_quantiles_and_cdf_agree_with_scipy_stats(dist, frozen):
+    for q in (0.01, 0.5, 0.9, 0.99, 0.999):
+        assert dist.quantile(q) == pytest.approx(frozen.ppf(q), rel=1e-9)
+        assert dist.cdf(dist.quantile(q)) == pytest.approx(q, rel=1e-9)
+    assert dist.mean == pytest.approx(frozen.mean(), rel=1e-12)
+
+
+def test_the_constant_distributions_quantile_is_its_value():
+    assert Constant(0.01).quantile(0.99) == 0.01 and Constant(0.01).cdf(0.00999) == 0.0
+
+
+# --- steady state -----------------------------------------------------------------------------
+
+
+def test_a_queue_that_grows_through_the_window_is_named_with_its_numbers():
+    result = run(rate=150, duration=40, warmup=5, seed=2)
+    (warning,) = warnings_of(result, "latency grows")
+    assert "in the first quarter (5s–13.8s)" in warning and "p < 0.001 over 20 batch means" in warning
+
+
+def test_mser5_finds_the_end_of_a_transient_to_within_a_batch():
+    """1 000 values at 10, then 9 000 around 1 (seed 0): the truncation is the transient's end."""
+    rng = np.random.default_rng(0)
+    values = np.concatenate([np.full(1000, 10.0), rng.normal(1.0, 0.1, 9000)])
+    assert mser5(values) in (1000, 1005)
+    assert mser5(np.full(100, 1.0)) == 0
+
+
+def test_a_warmup_shorter_than_the_settling_time_is_said_with_a_suggestion():
+    """One pod at 1.5× capacity for 20 s, then four: its queue drains by about 36 s (seed 1)."""
+    result = run(rate=150, duration=300, events=[(20, 4)], nodes=2, seed=1)
+    (warning,) = warnings_of(result, "spec.warmup")
+    assert warning.startswith("spec.warmup 0s is shorter than the time the run takes to settle: MSER-5")
+    suggested = float(warning.split("suggests ")[1].split("s;")[0])
+    assert 25 <= suggested <= 45, warning
+    assert warning.endswith(f"use warmup: {int(np.ceil(suggested))}s or more")
+    # With that warm-up the same run is silent on it.
+    longer = run(rate=150, duration=300, events=[(20, 4)], nodes=2, seed=1, warmup=float(np.ceil(suggested)))
+    assert warnings_of(longer, "spec.warmup") == []
+
+
+def test_run_warnings_go_to_stderr_one_line_each(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario_yaml(rate=150, duration=5))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--quiet", "--no-plots"]) == 0
+    capacity, trend = capsys.readouterr().err.splitlines()
+    assert capacity == (
+        "warning: deployment web: offered load 1.5× capacity from 0s to 5s (λ 150 req/s, 1 pod × 1 worker, "
+        "E[S] 10ms): queues grow without bound while it lasts"
+    )
+    assert trend.startswith("warning: latency grows through the measurement window: ")
