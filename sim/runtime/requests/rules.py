@@ -20,8 +20,12 @@ every stream in the same order, so a scenario both can run gives identical resul
   affinity decides.
 - ``node/<name>/hop-out``, ``/hop-back``: one draw each per connection routed at that node,
   in the same order, used only when the pod is on another node (:func:`pod_hop`).
-- ``deployment/<name>/service`` (per pod): one service time per request a pod takes, in the
-  order the pod's FIFO queue takes them (:func:`fifo_starts`).
+- ``deployment/<name>/service`` (per pod): one service time per request a pod starts, in the
+  order the pod's FIFO queue takes them (:func:`fifo_starts`, :func:`fifo_admit`): none for a
+  request it pushes back or drops.
+- ``client/<name>/retry-entry``, ``/retry-link-out``, ``/retry-link-back``,
+  ``/retry-source-ip``, ``/backoff``: a retry's own draws, in the event engine's order
+  (docs/semantics.md#clients-that-retry).
 - ``lb/<service>/choice``, ``/latency-out``, ``/latency-back``: per connection reaching the
   balancer, in time order (event engine only).
 """
