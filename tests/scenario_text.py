@@ -23,6 +23,7 @@ def scenario_yaml(
     replicas: int = 1,
     service_time: Any = None,
     concurrency: int = 1,
+    workload: dict[str, Any] | None = None,
     startup: str = "0s",
     sync_delay: str = "0s",
     client_to_node: Any = "0ms",
@@ -38,7 +39,8 @@ def scenario_yaml(
     """YAML for a Service ``web-svc`` selecting Deployment ``web``, and its Simulation.
 
     ``clients`` defaults to one external client ``c0`` at ``rate`` via nodePort;
-    ``events`` are ``(at_seconds, replicas)`` scale events on ``web``.
+    ``events`` are ``(at_seconds, replicas)`` scale events on ``web``; ``workload`` adds
+    fields to its workload (``queueLimit``, ``onCancel``, ...).
     """
     if service_time is None:
         service_time = {"distribution": "exponential", "mean": "10ms"}
@@ -79,7 +81,12 @@ def scenario_yaml(
             "cluster": {"nodes": nodes, "network": {"clientToNode": client_to_node, "nodeToNode": node_to_node}},
             "kubeProxy": {"mode": "iptables", "syncDelay": sync_delay},
             "workloads": {
-                DEPLOYMENT: {"serviceTime": service_time, "concurrency": concurrency, "startupTime": startup}
+                DEPLOYMENT: {
+                    "serviceTime": service_time,
+                    "concurrency": concurrency,
+                    "startupTime": startup,
+                    **(workload or {}),
+                }
             },
             "clients": full_clients,
             "events": [

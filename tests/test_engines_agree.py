@@ -18,7 +18,8 @@ iptables and nftables with several sync delays; per-request connections;
 nodes; ``nodeName`` and ``nodeSelector`` placement (some Pending); scale events, to 0 and
 back; ``startupTime``; concurrency above 1; every service-time and latency distribution;
 client ``timeout`` and ``connectTimeout``; every form of client ``rate`` (a number, ramp,
-steps, sine, spike, an inline trace, step or linear) and ``start``/``stop`` windows; short grace periods (``reset``);
+steps, sine, spike, an inline trace, step or linear) and ``start``/``stop`` windows;
+``queueLimit``, ``maxConnections`` and ``onCancel`` drop or finish; short grace periods (``reset``);
 ``sessionAffinity: ClientIP`` on Services no client targets; two Services and two
 Deployments, a Service selecting both; balancer health checks (Local, or straight to pod
 IPs); warmup. Each scenario is small (1-4 nodes, 0-5 replicas, at most 2 s of traffic,
@@ -150,12 +151,20 @@ def placement(draw: st.DrawFn, nodes: int) -> dict[str, Any]:
 
 @st.composite
 def workload(draw: st.DrawFn) -> dict[str, Any]:
-    """A Deployment's performance model: any service-time law, 1-4 workers, a start-up time."""
-    return {
+    """A Deployment's performance model: any service-time law, 1-4 workers, a start-up time,
+    and sometimes a queue limit, a connection limit, or ``onCancel: finish``."""
+    out = {
         "serviceTime": draw(SERVICE_TIMES),
         "concurrency": draw(st.sampled_from([1, 1, 2, 4])),
         "startupTime": draw(st.sampled_from(["0s", "100ms", "300ms", "1s"])),
     }
+    if draw(st.booleans()):
+        out["queueLimit"] = draw(st.integers(0, 5))
+    if draw(st.booleans()):
+        out["maxConnections"] = draw(st.integers(1, 8))
+    if draw(st.booleans()):
+        out["onCancel"] = draw(st.sampled_from(["drop", "finish"]))
+    return out
 
 
 @st.composite
@@ -336,6 +345,7 @@ def batch_scenarios(draw: st.DrawFn, proxy: st.SearchStrategy[dict[str, Any]] | 
         service_time=web["serviceTime"],
         concurrency=web["concurrency"],
         startup=web["startupTime"],
+        workload={k: v for k, v in web.items() if k in ("queueLimit", "maxConnections", "onCancel")},
         sync_delay=draw(st.sampled_from(["0s", "50ms", "300ms", "1s"])),
         client_to_node=draw(LINKS),
         node_to_node=draw(LINKS),

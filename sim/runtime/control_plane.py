@@ -31,8 +31,10 @@ from sim.runtime.endpoint_slices import EndpointSlices
 from sim.runtime.placement import Placement
 from sim.runtime.pod_identity import PodNames
 from sim.runtime.pods import INF, Pod
+from sim.runtime.requests.rules import PodLimits
 from sim.runtime.topology import Topology
 from sim.scenario.resolved import Scenario
+from sim.scenario.simulation import OnCancel
 
 __all__ = ["ZONE_LABEL", "ControlPlane"]
 
@@ -152,6 +154,7 @@ class ControlPlane:
             service=self.streams.variates(f"pod/{name}/service", workload.service_time),
             grace_period_s=dep.grace_period_s,
             created_at=self.env.now,
+            limits=PodLimits(workload.queue_limit, workload.max_connections, workload.on_cancel == OnCancel.DROP),
         )
         self.pods.append(pod)
         self._live[pod.index] = pod

@@ -1,10 +1,12 @@
-"""A pod at run time: ``concurrency`` workers in front of one unbounded FIFO queue.
+"""A pod at run time: ``concurrency`` workers in front of one FIFO queue, bounded or not.
 
 Requests reach a pod as (id, arrival time) pairs. Because the queue is FIFO and a
 request's service time is drawn when it arrives, its start and finish follow from the
 workers' free times (Lindley's recursion, generalised to c workers), so a pod needs no
 simulation event per request. The traffic engine hands a pod only arrivals that can no
-longer be overtaken by an earlier one, which keeps the order exact.
+longer be overtaken by an earlier one, which keeps the order exact. A pod that pushes back
+(a queue limit, a connection limit, dropping requests whose client left) decides each
+arrival in the same order (:func:`~sim.runtime.requests.rules.fifo_admit`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.randomness import BlockStream
-from sim.runtime.requests.rules import fifo_starts
+from sim.runtime.requests.rules import ADMITTED, PodLimits, fifo_admit, fifo_starts
 
 __all__ = ["Pod"]
 
@@ -36,6 +38,7 @@ class Pod:
     service: BlockStream
     grace_period_s: float
     created_at: float
+    limits: PodLimits = field(default_factory=PodLimits)
     ready_at: float = INF
     terminating_at: float = INF
     deadline: float = INF  # SIGKILL: terminating_at + grace period
@@ -45,6 +48,7 @@ class Pod:
     _free: list[float] = field(default_factory=list)
     _pending_ids: list[np.ndarray] = field(default_factory=list)
     _pending_t: list[np.ndarray] = field(default_factory=list)
+    _leave: list[float] = field(default_factory=list)  # when the requests in the pod leave it
 
     def __post_init__(self) -> None:
         self._free = [0.0] * self.concurrency
@@ -73,12 +77,9 @@ class Pod:
         self._pending_ids.append(ids)
         self._pending_t.append(t_arrive)
 
-    def serve(self, limit: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-        """Serve every pending arrival before ``limit`` in FIFO order.
-
-        Returns ``(ids, arrival, start, service)`` arrays for the requests served, or
-        None if there were none. Arrivals at or after ``limit`` stay pending.
-        """
+    def arrivals_before(self, limit: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """Take every pending arrival before ``limit``, in FIFO order: ``(ids, arrival)``, or
+        None if there are none. Arrivals at or after ``limit`` stay pending."""
         if not self._pending_ids:
             return None
         ids = np.concatenate(self._pending_ids)
@@ -93,11 +94,28 @@ class Pod:
             self._pending_ids, self._pending_t = [], []
         if cut == 0:
             return None
-        service = self.service.take(cut)
-        start = np.asarray(fifo_starts(self._free, t.tolist(), service.tolist()))
-        return ids, t, start, service
+        return ids, t
 
-    def serve_one(self, arrive: float) -> tuple[float, float]:
-        """One FIFO arrival, in arrival order: its (start, service time)."""
-        service = self.service.one()
-        return fifo_starts(self._free, (arrive,), (service,))[0], service
+    def admit(self, t: np.ndarray, cancel_at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Arrivals at ``t`` (FIFO order) whose clients give up as the pod sees it at
+        ``cancel_at``: each one's ``(fate, start, service)`` (see
+        :func:`~sim.runtime.requests.rules.fifo_admit`)."""
+        n = len(t)
+        if not self.limits.bounded and not (self.limits.drop and np.isfinite(cancel_at).any()):
+            service = self.service.take(n)
+            start = np.asarray(fifo_starts(self._free, t.tolist(), service.tolist()))
+            return np.full(n, ADMITTED, dtype=np.int8), start, service
+        fates, starts, services = fifo_admit(
+            self._free, self._leave, self.limits, t.tolist(), cancel_at.tolist(), self.service.one
+        )
+        return np.array(fates, dtype=np.int8), np.array(starts), np.array(services)
+
+    def admit_one(self, arrive: float, cancel_at: float) -> tuple[int, float, float]:
+        """One arrival, in arrival order: its ``(fate, start, service)``."""
+        if not self.limits.bounded and not (self.limits.drop and cancel_at < INF):
+            service = self.service.one()
+            return ADMITTED, fifo_starts(self._free, (arrive,), (service,))[0], service
+        fates, starts, services = fifo_admit(
+            self._free, self._leave, self.limits, (arrive,), (cancel_at,), self.service.one
+        )
+        return fates[0], starts[0], services[0]

@@ -36,6 +36,7 @@ __all__ = [
     "MAX_NODES",
     "MAX_PODS",
     "MAX_POOLED_CONNECTIONS",
+    "MAX_QUEUE",
     "MAX_REQUESTS",
     "MAX_WORKERS",
     "LimitProblem",
@@ -59,6 +60,8 @@ MAX_PODS = 100_000
 #: Workers per pod and keep-alive connections per client are each a slot in memory.
 MAX_CONCURRENCY = 100_000
 MAX_CONNECTIONS = 100_000
+#: queueLimit and maxConnections: counts, not slots; the bound only keeps them machine integers.
+MAX_QUEUE = 1_000_000_000
 #: Keep-alive connections of all clients together (each is an object: ~150 bytes).
 MAX_POOLED_CONNECTIONS = 1_000_000
 #: Worker slots in all: pods × their concurrency.

@@ -29,6 +29,7 @@ __all__ = [
     "LoadBalancer",
     "Network",
     "Node",
+    "OnCancel",
     "ProxyMode",
     "ScaleEvent",
     "Simulation",
@@ -102,14 +103,29 @@ class Call:
     timeout_s: float = DEFAULT_CALL_TIMEOUT_S
 
 
+class OnCancel(StrEnum):
+    """What a pod does with a queued request whose client has gone (docs/semantics.md#servers-that-push-back)."""
+
+    DROP = "drop"  # the server sees the closed connection and never starts the request
+    FINISH = "finish"  # the server does the work anyway, for nobody
+
+
 @dataclass(frozen=True)
 class Workload:
-    """Performance model of one Deployment's pods: own work, then its calls, in sequence."""
+    """Performance model of one Deployment's pods: own work, then its calls, in sequence.
+
+    ``queue_limit``: requests that may wait beyond the busy workers (None: unbounded);
+    ``max_connections``: connections a pod holds at once (None: unbounded); ``on_cancel``:
+    whether a request whose client gave up while it waited is dropped or still served.
+    """
 
     service_time: Distribution
     concurrency: int
     startup_time_s: float
     calls: tuple[Call, ...] = ()
+    queue_limit: int | None = None
+    max_connections: int | None = None
+    on_cancel: OnCancel = OnCancel.DROP
 
 
 class ConnectionMode(StrEnum):
@@ -265,6 +281,11 @@ def _workload_manifest(w: Workload) -> dict[str, Any]:
     }
     if w.calls:
         out["calls"] = [_call_manifest(c) for c in w.calls]
+    if w.queue_limit is not None:
+        out["queueLimit"] = w.queue_limit
+    if w.max_connections is not None:
+        out["maxConnections"] = w.max_connections
+    out["onCancel"] = str(w.on_cancel)
     return out
 
 

@@ -27,6 +27,7 @@ from sim.scenario.run_limits import (
     MAX_CONCURRENCY,
     MAX_CONNECTIONS,
     MAX_NODES,
+    MAX_QUEUE,
     duration_problems,
 )
 from sim.scenario.simulation import (
@@ -42,6 +43,7 @@ from sim.scenario.simulation import (
     LoadBalancer,
     Network,
     Node,
+    OnCancel,
     ProxyMode,
     ScaleEvent,
     Simulation,
@@ -243,7 +245,10 @@ def _workloads(raw: Any, fields: FieldReader) -> dict[str, Workload]:
     for name in raw:
         path = f"spec.workloads.{name}"
         w = fields.keys(
-            raw[name], path, ("serviceTime", "concurrency", "startupTime", "calls"), required=("serviceTime",)
+            raw[name],
+            path,
+            ("serviceTime", "concurrency", "startupTime", "calls", "queueLimit", "maxConnections", "onCancel"),
+            required=("serviceTime",),
         )
         service = fields.distribution(w.get("serviceTime", "10ms"), f"{path}.serviceTime")
         concurrency = int(
@@ -257,8 +262,31 @@ def _workloads(raw: Any, fields: FieldReader) -> dict[str, Workload]:
             )
         )
         startup = fields.duration(w.get("startupTime"), f"{path}.startupTime", default=0.0)
+        queue_limit = w.get("queueLimit")
+        max_connections = w.get("maxConnections")
         out[str(name)] = Workload(
-            service or parse_distribution(0), concurrency, startup, _calls(w.get("calls"), path, fields)
+            service or parse_distribution(0),
+            concurrency,
+            startup,
+            _calls(w.get("calls"), path, fields),
+            queue_limit=None
+            if queue_limit is None
+            else int(
+                fields.number(queue_limit, f"{path}.queueLimit", integer=True, maximum=MAX_QUEUE, why="svcsim's limit")
+            ),
+            max_connections=None
+            if max_connections is None
+            else int(
+                fields.number(
+                    max_connections,
+                    f"{path}.maxConnections",
+                    integer=True,
+                    minimum=1,
+                    maximum=MAX_QUEUE,
+                    why="svcsim's limit",
+                )
+            ),
+            on_cancel=fields.one_of(w.get("onCancel", OnCancel.DROP), f"{path}.onCancel", OnCancel),
         )
     return out
 

@@ -104,8 +104,12 @@ class BatchEngine(RequestEngine):
             self._serve_pod(self.pods[index], horizon)
 
     def _serve_pod(self, pod: Pod, horizon: float) -> None:
-        taken = pod.serve(horizon)
+        taken = pod.arrivals_before(horizon)
         if not pod.has_pending:
             self._busy.discard(pod.index)
-        if taken is not None:
-            outcomes.served(self.log, *taken)
+        if taken is None:
+            return
+        ids, t = taken
+        patience = self.client_table.timeout_s[self.log.client[ids]]
+        fate, start, service = pod.admit(t, t + patience)
+        outcomes.admitted(self.log, ids, t, fate, start, service, patience)

@@ -20,6 +20,7 @@ by the workers a chain can hold.
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,8 +29,11 @@ from sim.runtime.pods import Pod
 from sim.runtime.requests import outcomes
 from sim.runtime.requests.outcomes import REJECTED, RESET, SERVED
 from sim.runtime.requests.request_log import RequestLog
+from sim.runtime.requests.rules import ADMITTED, FULL, OVER_CONNECTIONS
 
 __all__ = ["CallPlan", "Calls"]
+
+INF = math.inf
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,8 @@ class Calls:
         self._parent_of: dict[int, int] = {}
         self._deadline: dict[int, float] = {}  # call in flight -> when its caller gives up
         self._awaiting: dict[int, int] = {}  # request -> the call it waits on now
+        self._cancel_at: dict[int, float] = {}  # queued request -> when the pod sees its client leave
+        self._timeout: dict[int, float] = {}  # call not yet at a pod -> its timeout
         self.abandoned: set[int] = set()  # calls whose caller gave up before their answer
 
     def key(self, rid: int) -> tuple[int, ...]:
@@ -92,6 +98,10 @@ class Calls:
         if pod.deployment in self.plans:
             self._workers[pod.index] = _Workers(free=pod.concurrency)
 
+    def patience(self, rid: int) -> float | None:
+        """A call's timeout (None for a client's request), asked once, when it reaches a pod."""
+        return self._timeout.pop(rid, None)
+
     def holds(self, pod: Pod) -> bool:
         """Whether ``pod`` makes calls (its queue is managed here)."""
         return pod.index in self._workers
@@ -102,15 +112,28 @@ class Calls:
             return None
         return workers.idle_since
 
-    def arrive(self, pod: Pod, rid: int, now: float) -> None:
-        """A request reaches a calling pod: a free worker takes it, or it queues (FIFO)."""
+    def arrive(self, pod: Pod, rid: int, now: float, cancel_at: float) -> int:
+        """A request reaches a calling pod: a free worker takes it, or it queues (FIFO), or
+        the pod pushes back (the fate, as :func:`~sim.runtime.requests.rules.fifo_admit`'s).
+
+        A queued request whose client gives up is dropped when a worker reaches it (with
+        ``onCancel: drop``); until then it counts against the queue limit."""
         workers = self._workers[pod.index]
+        limits = pod.limits
+        present = pod.concurrency - workers.free + len(workers.queue)
+        if limits.max_connections is not None and present >= limits.max_connections:
+            return OVER_CONNECTIONS
         if workers.free:
             workers.free -= 1
             if self._take(pod, rid, now):
                 self._free_worker(pod, now)
+        elif limits.queue_limit is not None and len(workers.queue) >= limits.queue_limit:
+            return FULL
         else:
             workers.queue.append(rid)
+            if limits.drop:
+                self._cancel_at[rid] = cancel_at
+        return ADMITTED
 
     def work_done(self, rid: int, now: float) -> None:
         self._next_call(rid, now)
@@ -187,6 +210,7 @@ class Calls:
         self._parent_of[child] = rid
         self._awaiting[rid] = child
         self._deadline[child] = now + timeout
+        self._timeout[child] = timeout
         self._schedule_call(now, child)
         self._schedule_give_up(now + timeout, child)
 
@@ -199,10 +223,20 @@ class Calls:
     def _free_worker(self, pod: Pod, now: float) -> None:
         workers = self._workers[pod.index]
         while workers.queue:
-            if not self._take(pod, workers.queue.popleft(), now):
+            rid = workers.queue.popleft()
+            cancel_at = self._cancel_at.pop(rid, INF)
+            if now > cancel_at:  # its client left while it waited: dropped, unstarted
+                self._dropped(pod, rid, cancel_at)
+                continue
+            if not self._take(pod, rid, now):
                 return
         workers.free += 1
         workers.idle_since = now
+
+    def _dropped(self, pod: Pod, rid: int, cancel_at: float) -> None:
+        if rid not in self.abandoned:  # an abandoned call already has its timeout
+            outcomes.gave_up(self.log, rid, self.log.t_sent[rid] + cancel_at - self.log.t_arrive[rid])
+        self._answered(rid, pod.index, cancel_at)
 
     def _answer(self, pod: Pod, rid: int, now: float, verdict: int) -> None:
         del self._progress[rid]

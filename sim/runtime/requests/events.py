@@ -27,7 +27,7 @@ from sim.runtime.requests.calls import CallPlan, Calls
 from sim.runtime.requests.clients import ClientFlow
 from sim.runtime.requests.connections import ConnectionTable
 from sim.runtime.requests.engine import RequestEngine, RequestPath
-from sim.runtime.requests.rules import pod_hop
+from sim.runtime.requests.rules import ADMITTED, pod_hop
 from sim.scenario.simulation import Connections
 
 __all__ = ["EventEngine"]
@@ -188,16 +188,34 @@ class EventEngine(RequestEngine):
                 outcomes.no_answer(log, rid, self.client_table.connect_timeout_s[log.client[rid]])
                 self._returned(rid)
                 return
-            self.calls.arrive(pod, rid, now)
+            patience = self._patience(rid)
+            fate = self.calls.arrive(pod, rid, now, now + patience)
+            if fate != ADMITTED:
+                outcomes.admitted(log, np.array([rid]), np.array([now]), np.array([fate]), None, None, None)
+                self._pod_answered(rid, pod.index, now)
             return
-        start, service = pod.serve_one(now)
-        if self._with_calls and rid in self.calls.abandoned:  # nobody waits, but the pod works
+        patience = self._patience(rid)
+        fate, start, service = pod.admit_one(now, now + patience)
+        if fate != ADMITTED:  # the pod pushed back, or dropped it: its connection closes now
+            outcomes.admitted(log, np.array([rid]), np.array([now]), np.array([fate]), None, None, np.array([patience]))
+            left = now
+        elif self._with_calls and rid in self.calls.abandoned:  # nobody waits, but the pod works
             outcomes.worked(log, rid, now, start, service)
+            left = start + service
         else:
             outcomes.served(log, rid, now, start, service)
-        self.connections.answered(rid, pod.index, start + service)
+            left = start + service
+        self.connections.answered(rid, pod.index, left)
         if self._with_calls:
             self._returned(rid)
+
+    def _patience(self, rid: int) -> float:
+        """How long after sending it the request's client gives up: its timeout, or a call's."""
+        if self._with_calls:
+            timeout = self.calls.patience(rid)
+            if timeout is not None:
+                return timeout
+        return float(self.client_table.timeout_s[self.log.client[rid]])
 
     def _pod_answered(self, rid: int, pod: int, when: float) -> None:
         self.connections.answered(rid, pod, when)

@@ -19,12 +19,14 @@ import numpy as np
 
 from sim.runtime.dataplane import DROP, REJECT
 from sim.runtime.requests.request_log import RequestLog
+from sim.runtime.requests.rules import ADMITTED, CANCELLED, FULL, OVER_CONNECTIONS
 
 __all__ = [
     "OUTCOMES",
     "PENDING",
     "SERVED",
     "ClientTable",
+    "admitted",
     "answered",
     "dropped",
     "gave_up",
@@ -91,6 +93,32 @@ def served(log: RequestLog, ids: Any, t_arrive: Any, start: Any, service: Any) -
     worked(log, ids, t_arrive, start, service)
     log.t_done[ids] = start + service + log.back_s[ids]
     log.verdict[ids] = SERVED
+
+
+def admitted(
+    log: RequestLog, ids: np.ndarray, t_arrive: np.ndarray, fate: np.ndarray, start: Any, service: Any, patience: Any
+) -> None:
+    """What a pod did with arrivals (:func:`~sim.runtime.requests.rules.fifo_admit`): served
+    them, answered at once that its queue is full (``rejected``, an HTTP 503), refused the
+    connection (``refused``, over ``maxConnections``), or dropped a request whose client had
+    given up ``patience`` seconds after sending it (``timeout`` then)
+    (docs/semantics.md#servers-that-push-back)."""
+    fate = np.asarray(fate)
+    if (fate == ADMITTED).all():
+        served(log, ids, t_arrive, start, service)
+        return
+    for kind, verdict in ((FULL, REJECTED), (OVER_CONNECTIONS, REFUSED)):
+        mine = fate == kind
+        log.t_arrive[ids[mine]] = t_arrive[mine]
+        log.t_done[ids[mine]] = t_arrive[mine] + log.back_s[ids[mine]]
+        log.verdict[ids[mine]] = verdict
+    gone = fate == CANCELLED
+    if gone.any():
+        log.t_arrive[ids[gone]] = t_arrive[gone]
+        gave_up(log, ids[gone], log.t_sent[ids[gone]] + np.asarray(patience)[gone])
+    took = fate == ADMITTED
+    if took.any():
+        served(log, ids[took], t_arrive[took], np.asarray(start)[took], np.asarray(service)[took])
 
 
 def worked(log: RequestLog, ids: Any, t_arrive: Any, start: Any, service: Any) -> None:

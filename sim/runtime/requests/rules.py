@@ -32,10 +32,15 @@ every stream in the same order, so a scenario both can run gives identical resul
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["fifo_starts", "pod_hop"]
+__all__ = ["ADMITTED", "CANCELLED", "FULL", "OVER_CONNECTIONS", "PodLimits", "fifo_admit", "fifo_starts", "pod_hop"]
+
+#: What a pod does with an arriving request (:func:`fifo_admit`).
+ADMITTED, FULL, OVER_CONNECTIONS, CANCELLED = range(4)
 
 
 def pod_hop(entry_node: Any, pod_node: Any, hop_out: Any, hop_back: Any) -> tuple[Any, Any]:
@@ -78,3 +83,79 @@ def fifo_starts(free: list[float], arrivals: Sequence[float], service: Sequence[
         starts[i] = begin
         heapq.heapreplace(free, begin + service[i])
     return starts
+
+
+@dataclass(frozen=True)
+class PodLimits:
+    """How a pod pushes back (docs/semantics.md#servers-that-push-back): ``queue_limit``
+    requests may wait beyond the busy workers, ``max_connections`` connections may be open
+    at once (None: unbounded), and with ``drop`` a waiting request whose client gave up is
+    never started."""
+
+    queue_limit: int | None = None
+    max_connections: int | None = None
+    drop: bool = True
+
+    @property
+    def bounded(self) -> bool:
+        return self.queue_limit is not None or self.max_connections is not None
+
+
+def fifo_admit(
+    free: list[float],
+    leave: list[float],
+    limits: PodLimits,
+    arrivals: Sequence[float],
+    cancel_at: Sequence[float],
+    draw: Callable[[], float],
+) -> tuple[list[int], list[float], list[float]]:
+    """FIFO service with push-back, one arrival at a time, in arrival order: each request's
+    ``(fate, start, service)`` (start and service NaN unless ADMITTED).
+
+    ``free`` is the workers' min-heap of free times (as in :func:`fifo_starts`), ``leave`` a
+    min-heap of the times the requests in the pod leave it (both updated in place). An
+    arrival finds ``len(leave)`` requests in the pod once those gone by then are popped; with
+    c workers and FIFO, all of them but c wait. It is refused if ``max_connections`` are
+    open (one per request: per-request connections), answered at once ``FULL`` if
+    ``queue_limit`` wait already (M/M/c/K with K = c + queueLimit), and with ``drop`` left
+    unstarted if no worker is free by ``cancel_at`` (when the server sees the client's
+    closed connection): it leaves then, ``CANCELLED``. Only a started request draws its
+    service time (``draw``), so the draw contract holds.
+
+    >>> free, leave = [0.0], []
+    >>> fifo_admit(free, leave, PodLimits(queue_limit=1), [0.0, 0.0, 0.0], [9.0] * 3, lambda: 1.0)[0]
+    [0, 0, 1]
+    """
+    c = len(free)
+    nan = math.nan
+    fates, starts, services = [], [], []
+    queue_limit = limits.queue_limit
+    max_connections = limits.max_connections
+    track = limits.bounded  # who is in the pod matters only to a limit
+    for arrive, cancel in zip(arrivals, cancel_at, strict=True):
+        while leave and leave[0] <= arrive:
+            heapq.heappop(leave)
+        present = len(leave)
+        if max_connections is not None and present >= max_connections:
+            fates.append(OVER_CONNECTIONS)
+        elif queue_limit is not None and present - c >= queue_limit:
+            fates.append(FULL)
+        else:
+            earliest = free[0]
+            begin = arrive if arrive > earliest else earliest
+            if limits.drop and begin > cancel:
+                fates.append(CANCELLED)
+                if track:
+                    heapq.heappush(leave, cancel)
+            else:
+                service = draw()
+                heapq.heapreplace(free, begin + service)
+                if track:
+                    heapq.heappush(leave, begin + service)
+                fates.append(ADMITTED)
+                starts.append(begin)
+                services.append(service)
+                continue
+        starts.append(nan)
+        services.append(nan)
+    return fates, starts, services
