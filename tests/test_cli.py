@@ -463,10 +463,14 @@ def test_run_bench_refuses_zero_repeats():
 
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One short run of the guide, saved without plots; tests copy it before changing it."""
+    """One short run of the guide (its client retrying, so every table is written), saved
+    without plots; tests copy it before changing it."""
     base = tmp_path_factory.mktemp("saved")
     scenario = base / "quick.yaml"
-    scenario.write_text(GUIDE.read_text().replace("warmup: 10s", "warmup: 1s"))
+    text = GUIDE.read_text().replace("warmup: 10s", "warmup: 1s")
+    scenario.write_text(
+        text.replace("      arrival: poisson\n", "      arrival: poisson\n      retries: {attempts: 2}\n", 1)
+    )
     out = base / "run"
     assert main(["run", str(scenario), "--out", str(out), "--duration", "3s", "--quiet", "--no-plots"]) == 0
     return out
@@ -504,7 +508,11 @@ def test_a_damaged_run_file_is_one_error_naming_it(run_copy, capsys, name, conte
     for command in ("plot", "report"):
         code, stdout, stderr = run_cli(capsys, command, run_copy)
         assert (code, stdout, stderr) == (2, "", f"error: {run_copy / name}: {found.message}\n")
-    assert {p.name for p in run_copy.iterdir()} == RESULT_FILES | {"pods.parquet", ".svcsim-run"}  # no plots, no report
+    assert {p.name for p in run_copy.iterdir()} == RESULT_FILES | {
+        "pods.parquet",
+        "tries.parquet",
+        ".svcsim-run",
+    }  # no plots, no report
 
 
 def test_a_parquet_file_without_the_expected_columns_is_named(run_copy):

@@ -122,8 +122,9 @@ def assert_within_capacity(scenario: sim.Scenario, seed: int) -> None:
 
 def most_at_once(begin: np.ndarray, end: np.ndarray) -> int:
     """The most intervals [begin, end) open at one instant (one leaving and one arriving at the
-    same instant do not overlap)."""
-    times = np.concatenate([begin, end])
+    same instant do not overlap). Times are compared to the nanosecond: a calling pod's work
+    is recorded as a duration (now - start), and start + duration may miss now by an ulp."""
+    times = np.round(np.concatenate([begin, end]), 9)
     steps = np.concatenate([np.ones(len(begin)), -np.ones(len(end))])
     order = np.lexsort((steps, times))  # at one instant, leaving before arriving
     return int(np.cumsum(steps[order]).max())

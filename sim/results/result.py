@@ -3,9 +3,13 @@
 Tables (documented columns; times in seconds from the start of the run):
 
 - ``requests``: one row per request: ``request_id, client, t_sent, t_done, latency,
-  entry_node, pod, pod_node, outcome, client_ip, connection_id, parent_id``. Rows that
-  never reached a pod have empty (null) pod fields; ``connection_id`` is the id of the
-  request that opened the connection; ``parent_id`` is set on calls between Services.
+  entry_node, pod, pod_node, outcome, client_ip, connection_id, parent_id, attempts``. Rows
+  that never reached a pod have empty (null) pod fields; ``connection_id`` is the id of the
+  request that opened the connection; ``parent_id`` is set on calls between Services. A
+  request a client retried has its first try's ``t_sent``, its last try's end, pod and
+  outcome, and ``attempts`` tries (1 without retries); latency spans every try.
+- ``tries`` (only when a client has ``retries``): one row per try: ``request_id, attempt,
+  client, t_sent, t_done, latency, entry_node, pod, pod_node, outcome``.
 - ``timeline``: one row per change: ``time, deployment, pods_total, pods_ready,
   endpoints`` (pods the dataplane routes to), ``event``, ``pod``, ``detail``.
 - ``pods``: one row per pod that ever existed: ``pod, deployment, node, ip, created,
@@ -59,6 +63,7 @@ class Result:
     pods: pd.DataFrame
     summary: dict[str, Any]
     topology: Topology | None = field(default=None, repr=False)
+    tries: pd.DataFrame | None = None  # one row per try, when a client retries
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative
@@ -75,6 +80,8 @@ class Result:
             self.requests.to_parquet(staging / "requests.parquet", index=False)
             self.timeline.to_parquet(staging / "timeline.parquet", index=False)
             self.pods.to_parquet(staging / "pods.parquet", index=False)
+            if self.tries is not None:
+                self.tries.to_parquet(staging / "tries.parquet", index=False)
             (staging / "summary.json").write_text(summary_json(self.summary), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
@@ -123,6 +130,19 @@ COLUMNS: dict[str, dict[str, str]] = {
         "client_ip": "any",
         "connection_id": "number",
         "parent_id": "number",
+        "attempts": "number",
+    },
+    "tries.parquet": {
+        "request_id": "number",
+        "attempt": "number",
+        "client": "any",
+        "t_sent": "number",
+        "t_done": "number",
+        "latency": "number",
+        "entry_node": "any",
+        "pod": "any",
+        "pod_node": "any",
+        "outcome": "outcome",
     },
     "timeline.parquet": {
         "time": "number",
@@ -194,7 +214,10 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
     pods = read("pods.parquet", pd.read_parquet)
     requests = read("requests.parquet", pd.read_parquet)
     timeline = read("timeline.parquet", pd.read_parquet)
+    tries = read("tries.parquet", pd.read_parquet) if (folder / "tries.parquet").is_file() else None
     requests["outcome"] = pd.Categorical(requests["outcome"], categories=list(OUTCOMES))
+    if tries is not None:
+        tries["outcome"] = pd.Categorical(tries["outcome"], categories=list(OUTCOMES))
     nodes = {n.name for n in scenario.simulation.cluster.nodes}
     strangers = sorted({str(n) for n in pods["node"].dropna()} - nodes)
     if strangers:
@@ -214,6 +237,7 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
         pods=pods,
         summary=summary,
         topology=topology,
+        tries=tries,
     )
 
 
@@ -256,23 +280,36 @@ def build_result(record: RunRecord) -> Result:
     node_names = [n.name for n in sim.cluster.nodes]
     client_names = [c.name for c in sim.clients] + list(callers or [])  # calls: under their Deployment
     pod_names = [p.name for p in pods]
-    n = log.size
-    t_sent, t_done = log.column("t_sent"), log.column("t_done")
-    parent = log.column("parent")
+    first = log.column("origin") < 0  # a request's first try: every row, unless a client retried
+    if first.all():
+        rows = last = np.arange(log.size)
+        request_of = rows  # each try's request id
+    else:
+        rows = np.flatnonzero(first)
+        root = np.where(first, np.arange(log.size), log.column("origin"))
+        request_of = (np.cumsum(first) - 1)[root]
+        last = _last_tries(root, log.column("attempt"))
+
+    def at(name: str, which: np.ndarray) -> np.ndarray:
+        return log.column(name)[which]
+
+    t_sent, t_done = at("t_sent", rows), at("t_done", last)
+    parent = at("parent", rows)
     requests = pd.DataFrame(
         {
-            "request_id": np.arange(n, dtype=np.int64),
-            "client": _labels(log.column("client"), client_names),
+            "request_id": np.arange(len(rows), dtype=np.int64),
+            "client": _labels(at("client", rows), client_names),
             "t_sent": t_sent,
             "t_done": t_done,
             "latency": t_done - t_sent,
-            "entry_node": _labels(log.column("entry_node"), node_names),
-            "pod": _labels(log.column("pod"), pod_names),
-            "pod_node": _labels(log.column("pod_node"), node_names),
-            "outcome": pd.Categorical.from_codes(log.column("outcome"), categories=list(OUTCOMES)),
-            "client_ip": _addresses(log.column("client_ip")),
-            "connection_id": log.column("connection").copy(),
-            "parent_id": pd.array(np.where(parent >= 0, parent, 0), dtype="Int64"),
+            "entry_node": _labels(at("entry_node", last), node_names),
+            "pod": _labels(at("pod", last), pod_names),
+            "pod_node": _labels(at("pod_node", last), node_names),
+            "outcome": pd.Categorical.from_codes(at("outcome", last), categories=list(OUTCOMES)),
+            "client_ip": _addresses(at("client_ip", last)),
+            "connection_id": request_of[at("connection", last)],
+            "parent_id": pd.array(np.where(parent >= 0, request_of[np.maximum(parent, 0)], 0), dtype="Int64"),
+            "attempts": at("attempt", last).astype(np.int64),
         }
     )
     requests.loc[parent < 0, "parent_id"] = pd.NA
@@ -283,7 +320,44 @@ def build_result(record: RunRecord) -> Result:
     pods_df = _pod_table(sim.warmup_s, sim.duration_s, log, pods, node_names)
     summary = summarize(requests, pods_df, sim.warmup_s, sim.duration_s)
     summary = {"scenario": sim.name, "seed": seed, **summary, "engine": record.engine, "svcsim_version": VERSION}
-    return Result(scenario, seed, requests, timeline_df, pods_df, summary, record.topology)
+    tries = None
+    if any(c.retries is not None for c in sim.clients):
+        summary["retries"] = int(log.size - len(requests))
+        tries = _tries_table(log, request_of, client_names, node_names, pod_names)
+    return Result(scenario, seed, requests, timeline_df, pods_df, summary, record.topology, tries)
+
+
+def _tries_table(
+    log: RequestLog, request_of: np.ndarray, client_names: list[str], node_names: list[str], pod_names: list[str]
+) -> pd.DataFrame:
+    """One row per try, with the id of the request it belongs to."""
+    t_sent, t_done = log.column("t_sent"), log.column("t_done")
+    return pd.DataFrame(
+        {
+            "request_id": request_of.astype(np.int64),
+            "attempt": log.column("attempt").astype(np.int64),
+            "client": _labels(log.column("client"), client_names),
+            "t_sent": t_sent,
+            "t_done": t_done,
+            "latency": t_done - t_sent,
+            "entry_node": _labels(log.column("entry_node"), node_names),
+            "pod": _labels(log.column("pod"), pod_names),
+            "pod_node": _labels(log.column("pod_node"), node_names),
+            "outcome": pd.Categorical.from_codes(log.column("outcome"), categories=list(OUTCOMES)),
+        }
+    )
+
+
+def _last_tries(root: np.ndarray, attempt: np.ndarray) -> np.ndarray:
+    """For each request (first tries, in row order), the row of its last try."""
+    first = np.flatnonzero(root == np.arange(len(root)))
+    if len(first) == len(root):
+        return first
+    order = np.lexsort((attempt, root))  # by request, then attempt
+    ends = np.flatnonzero(np.diff(root[order], append=-1) != 0)  # the last row of each request's group
+    last = np.empty(len(root), dtype=np.int64)
+    last[root[order][ends]] = order[ends]
+    return last[first]
 
 
 def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, duration_s: float) -> dict[str, Any]:

@@ -46,6 +46,7 @@ class TrafficHooks(Protocol):
     def pod_added(self, pod: Pod) -> None: ...
     def finish_pod(self, pod: Pod) -> None: ...
     def busy_until(self, pod: Pod) -> float | None: ...
+    def pod_terminating(self, pod: Pod) -> None: ...
 
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -179,6 +180,7 @@ class ControlPlane:
         env = self.env
         pod.terminating_at = env.now
         pod.deadline = env.now + pod.grace_period_s
+        self.engine.pod_terminating(pod)
         self._record(pod.deployment, "terminating", pod)
         if pod.ready_at == INF:  # never served: nothing to drain
             yield from self._exit(pod)

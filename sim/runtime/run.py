@@ -34,6 +34,7 @@ from sim.runtime.requests.engine_choice import Engine, choose_engine
 from sim.runtime.requests.events import EventEngine
 from sim.runtime.requests.outcomes import ClientTable, settle
 from sim.runtime.requests.request_log import RequestLog
+from sim.runtime.requests.retries import retrying_client
 from sim.runtime.topology import Topology
 from sim.scenario.resolved import Scenario
 from sim.scenario.run_limits import MAX_REQUESTS, estimate_requests
@@ -110,9 +111,10 @@ class _Wiring:
             live,
         )
         hop = [self._hop_dist(n.name) for n in nodes]
+        flows = [self._flow(i, c) for i, c in enumerate(sim.clients)]
         path = RequestPath(
             log=self.log,
-            clients=[self._flow(i, c) for i, c in enumerate(sim.clients)],
+            clients=flows,
             client_table=self.client_table,
             dataplanes=self.dataplanes,
             hops_out=[self.streams.variates(f"node/{n.name}/hop-out", hop[i]) for i, n in enumerate(nodes)],
@@ -128,6 +130,11 @@ class _Wiring:
                 pools={i: c.connections for i, c in enumerate(sim.clients) if c.connections.keepalive},
                 load_balancers={port: lb for lb in self.load_balancers for port in lb.ports},
                 call_plans=self._call_plans(),
+                retrying={
+                    i: retrying_client(self.streams, c.name, flows[i], self._client_link(c), c.retries)
+                    for i, c in enumerate(sim.clients)
+                    if c.retries is not None
+                },
             )
         else:
             self.engine = BatchEngine(path)
@@ -215,14 +222,18 @@ class _Wiring:
         other = next((n.name for n in self.scenario.simulation.cluster.nodes if n.name != node), None)
         return self.topology.link(f"node/{node}", f"node/{other}") if other else self.topology.link("", "")
 
+    def _client_link(self, client: Client) -> Distribution:
+        """Every link from this client to a node has the same law; take it from the graph."""
+        names = [n.name for n in self.scenario.simulation.cluster.nodes]
+        far = next((n for n in names if n != client.location), names[0])
+        return self.topology.client_link(client.name, far)
+
     def _flow(self, index: int, client: Client) -> ClientFlow:
         names = [n.name for n in self.scenario.simulation.cluster.nodes]
         position = {name: i for i, name in enumerate(names)}
         entry = [position[n] for n in client.nodes] if client.nodes else list(range(len(names)))
         own = position.get(client.location)
-        # Every link from this client to a node has the same law; take it from the graph.
-        far = next((n for n in names if n != client.location), names[0])
-        link = self.topology.client_link(client.name, far)
+        link = self._client_link(client)
         prefix = f"client/{client.name}"
         return ClientFlow(
             index=index,

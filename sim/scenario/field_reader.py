@@ -162,6 +162,23 @@ class FieldReader:
         self.fail(path, f"Invalid value: {shown}: must be {what} {sign} {minimum:g}{hint}")
         return minimum
 
+    def fraction(self, value: Any, path: str) -> float:
+        """A share between 0 and 1, written as a percentage (``"20%"``) or a number (0.2)."""
+        if isinstance(value, str) and value.strip().endswith("%"):
+            text = value.strip()[:-1].strip()
+            try:
+                share = float(text) / 100
+            except ValueError:
+                share = math.nan
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            share = float(value)
+        else:
+            share = math.nan
+        if not 0 <= share <= 1:  # NaN fails too
+            self.fail(path, f"Invalid value: {_shown(value)}: must be a percentage such as 20% or a number from 0 to 1")
+            return 0.0
+        return share
+
     def string(self, value: Any, path: str) -> str:
         """A non-empty string (a name, a reference to one); anything else is reported."""
         if isinstance(value, str) and value:

@@ -27,6 +27,7 @@ from sim.units import format_duration
 
 __all__ = [
     "BYTES_PER_REQUEST",
+    "MAX_ATTEMPTS",
     "MAX_CLIENT_IPS",
     "MAX_CONCURRENCY",
     "MAX_CONNECTIONS",
@@ -60,6 +61,8 @@ MAX_PODS = 100_000
 #: Workers per pod and keep-alive connections per client are each a slot in memory.
 MAX_CONCURRENCY = 100_000
 MAX_CONNECTIONS = 100_000
+#: Tries per request (gRPC caps maxAttempts at 5; svcsim allows more for experiments).
+MAX_ATTEMPTS = 100
 #: queueLimit and maxConnections: counts, not slots; the bound only keeps them machine integers.
 MAX_QUEUE = 1_000_000_000
 #: Keep-alive connections of all clients together (each is an object: ~150 bytes).

@@ -19,7 +19,9 @@ from sim.scenario.rate_profile import RateProfile
 from sim.units import format_duration
 
 __all__ = [
+    "RETRYABLE",
     "Arrival",
+    "Backoff",
     "Call",
     "Client",
     "Cluster",
@@ -31,6 +33,7 @@ __all__ = [
     "Node",
     "OnCancel",
     "ProxyMode",
+    "Retries",
     "ScaleEvent",
     "Simulation",
     "Target",
@@ -170,6 +173,58 @@ class Arrival(StrEnum):
     CONSTANT = "constant"
 
 
+#: Outcomes a client may retry (``ok`` never is).
+RETRYABLE = ("refused", "unreachable", "rejected", "reset", "timeout")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """The wait before retry n (n = 1 for the first): ``min(max, initial · multiplier^(n−1))``,
+    then jittered: ``full`` draws uniformly in [0, base] (gRPC's retry policy, AWS's "full
+    jitter"), ``equal`` in [base/2, base], ``none`` waits exactly base, and a number f
+    multiplies base by a uniform draw in [1 − f, 1 + f] (gRPC's connection backoff uses 0.2)
+    (docs/semantics.md#clients-that-retry)."""
+
+    initial_s: float = 0.025  # Envoy's default base interval
+    multiplier: float = 2.0
+    max_s: float = 0.25  # Envoy's default: 10 × the base interval
+    jitter: str | float = "full"
+
+    def base(self, retry: int) -> float:
+        """The un-jittered wait before retry ``retry`` (1, 2, ...)."""
+        return min(self.max_s, self.initial_s * self.multiplier ** (retry - 1))
+
+    def wait(self, retry: int, u: float) -> float:
+        """The wait before retry ``retry`` given a uniform draw ``u`` in [0, 1).
+
+        >>> b = Backoff(0.1, 2.0, 2.0, "none")
+        >>> [b.wait(n, 0.5) for n in (1, 2, 3, 6)]
+        [0.1, 0.2, 0.4, 2.0]
+        """
+        base = self.base(retry)
+        if self.jitter == "full":
+            return base * u
+        if self.jitter == "equal":
+            return base / 2 + base / 2 * u
+        if self.jitter == "none":
+            return base
+        return base * (1 + float(self.jitter) * (2 * u - 1))
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How a client retries: ``attempts`` counts every try, the first included (gRPC's
+    ``maxAttempts``); ``on`` lists the outcomes retried; ``budget`` caps the retries in flight
+    at that share of the client's tries in flight, but always allows ``min_retry_concurrency``
+    (Envoy's retry budget; None: no cap). Each try is a new connection."""
+
+    attempts: int
+    on: tuple[str, ...] = ("refused", "unreachable", "rejected", "reset")
+    backoff: Backoff = field(default_factory=Backoff)
+    budget: float | None = None
+    min_retry_concurrency: int = 3  # Envoy's default
+
+
 @dataclass(frozen=True)
 class Target:
     service: str
@@ -190,6 +245,7 @@ class Client:
     timeout_s: float | None
     ips: int = 1  # source addresses: ip, ip+1, ... (affinity and hashing key on them)
     connections: Connections = field(default_factory=Connections)
+    retries: Retries | None = None
     start_s: float = 0.0  # no request before start
     stop_s: float | None = None  # none at or after stop (None: until the end of the run)
 
@@ -320,6 +376,25 @@ def _client_manifest(c: Client) -> dict[str, Any]:
         if c.connections.max_age_s is not None:
             conn["maxAge"] = format_duration(c.connections.max_age_s)
     out["connections"] = conn
+    if c.retries is not None:
+        out["retries"] = _retries_manifest(c.retries)
+    return out
+
+
+def _retries_manifest(r: Retries) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "attempts": r.attempts,
+        "on": list(r.on),
+        "backoff": {
+            "initial": format_duration(r.backoff.initial_s),
+            "multiplier": r.backoff.multiplier,
+            "max": format_duration(r.backoff.max_s),
+            "jitter": r.backoff.jitter,
+        },
+    }
+    if r.budget is not None:
+        out["budget"] = r.budget
+        out["minRetryConcurrency"] = r.min_retry_concurrency
     return out
 
 

@@ -23,6 +23,7 @@ from sim.scenario.field_reader import FieldReader
 from sim.scenario.rate_parser import parse_rate
 from sim.scenario.rate_profile import RateProfile
 from sim.scenario.run_limits import (
+    MAX_ATTEMPTS,
     MAX_CLIENT_IPS,
     MAX_CONCURRENCY,
     MAX_CONNECTIONS,
@@ -33,7 +34,9 @@ from sim.scenario.run_limits import (
 from sim.scenario.simulation import (
     DEFAULT_CALL_TIMEOUT_S,
     DEFAULT_NETWORK,
+    RETRYABLE,
     Arrival,
+    Backoff,
     Call,
     Client,
     Cluster,
@@ -45,6 +48,7 @@ from sim.scenario.simulation import (
     Node,
     OnCancel,
     ProxyMode,
+    Retries,
     ScaleEvent,
     Simulation,
     Target,
@@ -332,6 +336,54 @@ def _connections(raw: Any, path: str, fields: FieldReader) -> Connections:
     )
 
 
+def _retries(raw: Any, path: str, fields: FieldReader) -> Retries:
+    r = fields.keys(raw, path, ("attempts", "on", "backoff", "budget", "minRetryConcurrency"), required=("attempts",))
+    attempts = int(
+        fields.number(
+            r.get("attempts", 1),
+            f"{path}.attempts",
+            integer=True,
+            minimum=1,
+            maximum=MAX_ATTEMPTS,
+            why="svcsim's limit",
+        )
+    )
+    on = r.get("on", list(Retries(1).on))
+    if not isinstance(on, list) or not on:
+        fields.fail(f"{path}.on", f"Invalid value: {on!r}: must be a non-empty list of outcomes")
+        on = []
+    for i, outcome in enumerate(on):
+        if outcome not in RETRYABLE:
+            fields.fail(
+                f"{path}.on[{i}]",
+                f"Unsupported value: {outcome!r}: supported values: " + ", ".join(f'"{o}"' for o in RETRYABLE),
+            )
+    b = fields.keys(r.get("backoff"), f"{path}.backoff", ("initial", "multiplier", "max", "jitter"))
+    default = Backoff()
+    initial = fields.duration(b.get("initial"), f"{path}.backoff.initial", default=default.initial_s)
+    largest = fields.duration(b.get("max"), f"{path}.backoff.max", default=max(default.max_s, initial))
+    if largest < initial:
+        fields.fail(f"{path}.backoff.max", f"must be at least backoff.initial ({format_duration(initial)})")
+    multiplier = float(fields.number(b.get("multiplier", default.multiplier), f"{path}.backoff.multiplier", minimum=1))
+    jitter: str | float = b.get("jitter", default.jitter)
+    if isinstance(jitter, str):
+        jitter = fields.choice(jitter, f"{path}.backoff.jitter", ("full", "equal", "none"))
+    else:
+        jitter = float(fields.number(jitter, f"{path}.backoff.jitter", maximum=1, why="a share of the wait"))
+    budget = r.get("budget")
+    if "minRetryConcurrency" in r and budget is None:
+        fields.fail(f"{path}.minRetryConcurrency", "Forbidden: only used with budget")
+    return Retries(
+        attempts=attempts,
+        on=tuple(o for o in on if o in RETRYABLE),
+        backoff=Backoff(initial, multiplier, largest, jitter),
+        budget=None if budget is None else fields.fraction(budget, f"{path}.budget"),
+        min_retry_concurrency=int(
+            fields.number(r.get("minRetryConcurrency", 3), f"{path}.minRetryConcurrency", integer=True)
+        ),
+    )
+
+
 def _clients(raw: Any, fields: FieldReader, folder: Path | None, duration: float | None) -> tuple[Client, ...]:
     """The clients; ``duration`` (None if it is wrong itself) bounds each one's ``start`` and ``stop``."""
     clients = []
@@ -354,6 +406,7 @@ def _clients(raw: Any, fields: FieldReader, folder: Path | None, duration: float
                 "connections",
                 "start",
                 "stop",
+                "retries",
             ),
             required=("name", "target", "rate"),
         )
@@ -401,6 +454,7 @@ def _clients(raw: Any, fields: FieldReader, folder: Path | None, duration: float
                 connections=_connections(c.get("connections"), f"{path}.connections", fields),
                 start_s=start,
                 stop_s=stop,
+                retries=None if c.get("retries") is None else _retries(c["retries"], f"{path}.retries", fields),
             )
         )
     return tuple(clients)

@@ -117,6 +117,13 @@ class RequestEngine:
             mine = owner == flow.index
             if mine.any():
                 self._depart(flow, ids[mine], t_sent[mine])
+        self._after_send(ids)
+
+    def _after_send(self, ids: np.ndarray) -> None:
+        """Every request of ``ids`` has left its client (the event engine tracks retries)."""
+
+    def pod_terminating(self, pod: Pod) -> None:
+        """``pod`` started terminating: its deadline is set."""
 
     def _depart(self, flow: ClientFlow, ids: np.ndarray, t_sent: np.ndarray) -> None:
         """Draw what every request of ``flow`` needs at send time, the same in both engines."""

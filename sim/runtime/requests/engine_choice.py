@@ -37,6 +37,7 @@ EVENT_FEATURES: dict[str, Callable[[Scenario], bool]] = {
         svc.session_affinity == "ClientIP" for svc in s.services if svc.name in _targeted(s)
     ),
     "calls between Services": lambda s: any(w.calls for w in s.simulation.workloads.values()),
+    "client retries": lambda s: any(c.retries is not None for c in s.simulation.clients),
 }
 
 

@@ -26,13 +26,14 @@ from sim.runtime.requests import outcomes
 from sim.runtime.requests.calls import CallPlan, Calls
 from sim.runtime.requests.clients import ClientFlow
 from sim.runtime.requests.connections import ConnectionTable
-from sim.runtime.requests.engine import RequestEngine, RequestPath
+from sim.runtime.requests.engine import INF, RequestEngine, RequestPath
+from sim.runtime.requests.retries import RetryingClient
 from sim.runtime.requests.rules import ADMITTED, pod_hop
 from sim.scenario.simulation import Connections
 
 __all__ = ["EventEngine"]
 
-ENTRY, LB_ARRIVE, ARRIVE, WORK_DONE, CALL_RETURN, GIVE_UP = range(6)
+ENTRY, LB_ARRIVE, ARRIVE, WORK_DONE, CALL_RETURN, GIVE_UP, TRY_END, RETRY = range(8)
 
 
 class EventEngine(RequestEngine):
@@ -46,6 +47,7 @@ class EventEngine(RequestEngine):
         pools: dict[int, Connections],
         load_balancers: dict[int, LoadBalancerRuntime],
         call_plans: dict[str, CallPlan],
+        retrying: dict[int, RetryingClient] | None = None,
     ) -> None:
         super().__init__(path)
         self._heap: list[tuple[float, Any, int, int]] = []  # (time, order key, kind, request id)
@@ -61,6 +63,12 @@ class EventEngine(RequestEngine):
         )
         self._lbs = load_balancers  # Service port -> its balancer
         self._with_calls = bool(call_plans)  # without calls, skip their bookkeeping on the hot path
+        self._retrying = retrying or {}  # client index -> its retry policy and counts
+        self._keyed = self._with_calls or bool(self._retrying)  # ids handed out during the run
+        self._open: set[int] = set()  # tries of retrying clients whose end the client awaits
+        self._known: set[int] = set()  # ... of those, the ones whose end is scheduled
+        self._at_pod: dict[int, set[int]] = {}  # pod -> open tries it serves
+        self._clock = 0.0  # the time of the event being handled
         self._external = path.client_table.external.tolist()  # per client, as plain bools
         self._hops_out, self._hops_back = path.hops_out, path.hops_back
         self._handlers = (
@@ -70,6 +78,8 @@ class EventEngine(RequestEngine):
             self.calls.work_done,
             self.calls.call_returned,
             self._give_up,
+            self._try_end,
+            self._retry,
         )
 
     @property
@@ -99,12 +109,21 @@ class EventEngine(RequestEngine):
 
     def _process(self, horizon: float) -> None:
         heap, handlers = self._heap, self._handlers
+        if not self._retrying:
+            while heap and heap[0][0] < horizon:
+                when, _, kind, rid = heapq.heappop(heap)
+                handlers[kind](rid, when)
+            return
+        log, open_ = self.log, self._open  # not the log's columns: they are replaced as it grows
         while heap and heap[0][0] < horizon:
             when, _, kind, rid = heapq.heappop(heap)
+            self._clock = when
             handlers[kind](rid, when)
+            if kind <= ARRIVE and rid in open_ and log.verdict[rid] != outcomes.PENDING:
+                self._try_known(rid)
 
     def _push(self, when: float, rid: int, kind: int) -> None:
-        key: Any = self.calls.key(rid) if self._with_calls else rid
+        key: Any = self.calls.key(rid) if self._keyed else rid
         heapq.heappush(self._heap, (when, key, kind, rid))
 
     # -- send stage hooks ----------------------------------------------------------------
@@ -191,13 +210,13 @@ class EventEngine(RequestEngine):
             patience = self._patience(rid)
             fate = self.calls.arrive(pod, rid, now, now + patience)
             if fate != ADMITTED:
-                outcomes.admitted(log, np.array([rid]), np.array([now]), np.array([fate]), None, None, None)
+                outcomes.pushed_back(log, rid, now, fate, patience)
                 self._pod_answered(rid, pod.index, now)
             return
         patience = self._patience(rid)
         fate, start, service = pod.admit_one(now, now + patience)
         if fate != ADMITTED:  # the pod pushed back, or dropped it: its connection closes now
-            outcomes.admitted(log, np.array([rid]), np.array([now]), np.array([fate]), None, None, np.array([patience]))
+            outcomes.pushed_back(log, rid, now, fate, patience)
             left = now
         elif self._with_calls and rid in self.calls.abandoned:  # nobody waits, but the pod works
             outcomes.worked(log, rid, now, start, service)
@@ -220,6 +239,84 @@ class EventEngine(RequestEngine):
     def _pod_answered(self, rid: int, pod: int, when: float) -> None:
         self.connections.answered(rid, pod, when)
         self._returned(rid)
+        if rid in self._open:
+            self._try_known(rid)
+
+    # -- retries (sim.runtime.requests.retries) -----------------------------------------
+    def _after_send(self, ids: np.ndarray) -> None:
+        """Tries of retrying clients are in flight: their client gives up at its timeout, or
+        learns the outcome earlier if it is already known (refused, unreachable)."""
+        if not self._retrying:
+            return
+        log, timeouts = self.log, self.client_table.timeout_s
+        for rid, client in zip(ids.tolist(), log.client[ids].tolist(), strict=True):
+            retrying = self._retrying.get(client)
+            if retrying is None:
+                continue
+            retrying.in_flight += 1
+            self._open.add(rid)
+            limit = float(timeouts[client])
+            if limit < INF:
+                self._push(float(log.t_sent[rid]) + limit, rid, TRY_END)
+            if log.verdict[rid] != outcomes.PENDING:
+                self._try_known(rid)
+
+    def _try_known(self, rid: int) -> None:
+        """The try's verdict is in: schedule the moment its client learns it."""
+        if rid in self._known:
+            return
+        self._known.add(rid)
+        log = self.log
+        pod = int(log.pod[rid])
+        if pod >= 0 and log.verdict[rid] == outcomes.SERVED:  # its pod may yet be killed
+            self._at_pod.setdefault(pod, set()).add(rid)
+        self._push(max(self._clock, float(log.t_done[rid])), rid, TRY_END)
+
+    def pod_terminating(self, pod: Pod) -> None:
+        """``pod`` will be killed at its deadline: tries it would still hold then end sooner."""
+        log = self.log
+        for rid in self._at_pod.get(pod.index, ()):
+            if log.t_start[rid] + log.service_s[rid] > pod.deadline:
+                self._push(max(self._clock, pod.deadline + float(log.back_s[rid])), rid, TRY_END)
+
+    def _try_end(self, rid: int, now: float) -> None:
+        """The client learns how a try ended, and retries it or not."""
+        if rid not in self._open:
+            return
+        log = self.log
+        outcome, t_done = outcomes.outcome_now(log, rid, self.pods, self.client_table)
+        if t_done > now:  # it ends later than first thought (a pod gone before it arrived)
+            self._push(t_done, rid, TRY_END)
+            return
+        self._open.discard(rid)
+        self._known.discard(rid)
+        pod = int(log.pod[rid])
+        if pod in self._at_pod:
+            self._at_pod[pod].discard(rid)
+        retrying = self._retrying[int(log.client[rid])]
+        attempt = int(log.attempt[rid])
+        retrying.ended(attempt)
+        wait = retrying.retry_after(attempt, outcome)
+        if wait is not None:
+            self._push(now + wait, rid, RETRY)
+
+    def _retry(self, previous: int, now: float) -> None:
+        """Send the next try of ``previous``'s request, as a new connection."""
+        log = self.log
+        client = int(log.client[previous])
+        rid = int(log.new(1)[0])
+        root = int(log.origin[previous])
+        root = previous if root < 0 else root
+        attempt = int(log.attempt[previous]) + 1
+        log.t_sent[rid] = now
+        log.client[rid] = client
+        log.connection[rid] = rid
+        log.origin[rid] = root
+        log.attempt[rid] = attempt
+        self.calls.keys[rid] = (*self.calls.key(root), -1, attempt)  # after its first try, before its calls
+        ids = np.array([rid], dtype=np.int64)
+        self._depart(self._retrying[client].flow, ids, np.array([now]))
+        self._after_send(ids)
 
     def _give_up(self, rid: int, now: float) -> None:
         for parent in self.calls.give_up(rid, now):

@@ -13,13 +13,16 @@ Every function takes one request id or an array of them (docs/semantics.md#clien
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sim.runtime.dataplane import DROP, REJECT
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.requests.rules import ADMITTED, CANCELLED, FULL, OVER_CONNECTIONS
+
+if TYPE_CHECKING:
+    from sim.runtime.pods import Pod
 
 __all__ = [
     "OUTCOMES",
@@ -32,6 +35,8 @@ __all__ = [
     "gave_up",
     "no_answer",
     "no_endpoint",
+    "outcome_now",
+    "pushed_back",
     "refused",
     "served",
     "settle",
@@ -121,6 +126,16 @@ def admitted(
         served(log, ids[took], t_arrive[took], np.asarray(start)[took], np.asarray(service)[took])
 
 
+def pushed_back(log: RequestLog, rid: int, t_arrive: float, fate: int, patience: float) -> None:
+    """:func:`admitted` for one request the pod did not take (the event engine's case)."""
+    log.t_arrive[rid] = t_arrive
+    if fate == CANCELLED:
+        gave_up(log, rid, log.t_sent[rid] + patience)
+        return
+    log.t_done[rid] = t_arrive + log.back_s[rid]
+    log.verdict[rid] = REJECTED if fate == FULL else REFUSED
+
+
 def worked(log: RequestLog, ids: Any, t_arrive: Any, start: Any, service: Any) -> None:
     """The pod's side of serving: when it arrived, started and how long it worked (what the
     pod's utilisation counts), whether or not anyone still waits for the answer."""
@@ -184,6 +199,29 @@ def settle(log: RequestLog, deadline_by_pod: np.ndarray, gone_by_pod: np.ndarray
     outcome[late] = TIMEOUT
     t_done[late] = t_sent[late] + limit[late]
     _fail_parents(outcome, log.parent[:n])
+
+
+def outcome_now(log: RequestLog, rid: int, pods: list[Pod], clients: ClientTable) -> tuple[int, float]:
+    """``(outcome, t_done)`` of one request as its client learns it, during the run: the rules
+    of :func:`settle` for one request, with the pods' deadlines and exits as known by now
+    (a client decides to retry on this; ``tests/test_retries.py`` checks it always agrees
+    with what :func:`settle` writes). A request without a verdict yet has timed out."""
+    t_sent = float(log.t_sent[rid])
+    limit = float(clients.timeout_s[log.client[rid]])
+    verdict = int(log.verdict[rid])
+    if verdict == PENDING:
+        return TIMEOUT, t_sent + limit
+    outcome, t_done = verdict, float(log.t_done[rid])
+    index = int(log.pod[rid])
+    if index >= 0 and verdict == SERVED:
+        pod = pods[index]
+        if log.t_arrive[rid] >= pod.gone_at:
+            outcome, t_done = UNREACHABLE, t_sent + float(clients.connect_timeout_s[log.client[rid]])
+        elif log.t_start[rid] + log.service_s[rid] > pod.deadline:
+            outcome, t_done = RESET, pod.deadline + float(log.back_s[rid])
+    if t_done - t_sent > limit:
+        return TIMEOUT, t_sent + limit
+    return outcome, t_done
 
 
 def _fail_parents(outcome: np.ndarray, parent: np.ndarray) -> None:

@@ -5,7 +5,7 @@ moves (sent, routed, served); nothing per request lives in Python objects. The t
 grows by a quarter when full, so the cost per request is a few array stores and at most a
 quarter of the columns stands empty.
 
-Memory: the columns take 94 bytes per request. Once outcomes are settled the columns only
+Memory: the columns take 103 bytes per request. Once outcomes are settled the columns only
 the engine needs (``_WORKING_COLUMNS``) are released, before the result tables are built
 from the rest; a whole run peaks at about 170 bytes per request (measured at 5 × 10⁷), 260
 with calls between Services, whose bookkeeping the event engine keeps per call (the figure
@@ -23,8 +23,8 @@ __all__ = ["RequestLog"]
 
 _FLOAT_COLUMNS = ("t_sent", "t_done", "back_s", "t_arrive", "t_start", "service_s")
 _INT_COLUMNS = ("client", "service", "entry_node", "pod", "pod_node")
-_WIDE_COLUMNS = ("client_ip", "connection", "parent")  # int64: addresses and ids
-_ALL_COLUMNS = (*_FLOAT_COLUMNS, *_INT_COLUMNS, *_WIDE_COLUMNS, "verdict", "outcome")
+_WIDE_COLUMNS = ("client_ip", "connection", "parent", "origin")  # int64: addresses and ids
+_ALL_COLUMNS = (*_FLOAT_COLUMNS, *_INT_COLUMNS, *_WIDE_COLUMNS, "verdict", "outcome", "attempt")
 #: Needed while requests move and outcomes are settled, not by the result tables.
 _WORKING_COLUMNS = ("back_s", "t_arrive", "service", "verdict")
 _GROWTH = 1.25
@@ -44,6 +44,8 @@ class RequestLog:
     client_ip: np.ndarray  # source address as an integer
     connection: np.ndarray  # connection id
     parent: np.ndarray  # for a call: the request it serves; else -1
+    origin: np.ndarray  # for a retry: the request's first try; else -1
+    attempt: np.ndarray  # 1 for a first try, 2 for the first retry, ...
     entry_node: np.ndarray
     pod: np.ndarray
     pod_node: np.ndarray
@@ -61,6 +63,7 @@ class RequestLog:
             setattr(self, name, np.full(self._capacity, -1, dtype=np.int64))
         self.verdict = np.full(self._capacity, -1, dtype=np.int8)
         self.outcome = np.full(self._capacity, -1, dtype=np.int8)
+        self.attempt = np.full(self._capacity, 1, dtype=np.int8)
 
     def new(self, count: int) -> np.ndarray:
         """Ids for ``count`` new requests, in the order they were sent."""
@@ -76,7 +79,7 @@ class RequestLog:
             capacity = int(capacity * _GROWTH) + 1
         for name in _ALL_COLUMNS:
             old = getattr(self, name)
-            fill = math.nan if old.dtype.kind == "f" else -1
+            fill = math.nan if old.dtype.kind == "f" else 1 if name == "attempt" else -1
             new = np.full(capacity, fill, dtype=old.dtype)
             new[: self._capacity] = old
             setattr(self, name, new)
@@ -102,7 +105,7 @@ class RequestLog:
         for name in _ALL_COLUMNS:
             column = getattr(self, name)
             column[:n] = column[:n][order]
-        for name in ("connection", "parent"):
+        for name in ("connection", "parent", "origin"):
             column = self.column(name)
             valid = column >= 0
             column[valid] = position[column[valid]]
