@@ -348,6 +348,18 @@ def test_the_cli_exits_2_naming_file_document_and_field_for_a_missing_trace(tmp_
 TRACE_CSV = "time,rate\n0,50\n20s,300\n0.5m,80\n\n45,0\n"
 
 
+def test_a_trace_can_be_the_csv_text_itself():
+    text = _with_client('rate: {trace: "time,rate\\n0,50\\n20s,300\\n", interpolate: linear}')
+    assert sim.load_scenario(text).simulation.clients[0].rate == Trace(((0.0, 50.0), (20.0, 300.0)), linear=True)
+    problems = _problems(_with_client('rate: {trace: "time,rate\\n0,50\\n0,300\\n"}'))
+    assert [(p.field, p.message) for p in problems] == [
+        (
+            "spec.clients[0].rate.trace",
+            "Invalid value: the inline CSV: line 3: time '0' must be later than the row before it",
+        )
+    ]
+
+
 def test_a_trace_path_is_relative_to_the_scenario_file(tmp_path, monkeypatch):
     folder = tmp_path / "here"
     folder.mkdir()

@@ -2,8 +2,9 @@
 
 Every problem names the field it is in and is reported once; a field that cannot be read
 stands in as 0 so the rest of the profile is still checked. A ``trace`` names a CSV file,
-found relative to the scenario file's folder (or written inline as ``[time, rate]`` pairs,
-which is how the resolved scenario keeps it). The README's "Rate profiles" section is the
+found relative to the scenario file's folder, or is written inline: as ``[time, rate]``
+pairs, or as the CSV text itself (a string with a newline, as a scenario given as text is;
+the resolved scenario keeps traces so, one YAML value however many points). The README's "Rate profiles" section is the
 user's description of the forms.
 """
 
@@ -124,6 +125,12 @@ def _trace(raw: Any, path: str, fields: FieldReader, folder: Path | None, linear
         points, problem = _points(rows, lambda row: row if isinstance(row, list) and len(row) == 2 else None)
         if problem is not None:
             fields.fail(path, f"Invalid value: {problem}")
+            return None
+        return Trace(points, linear)
+    if isinstance(raw, str) and "\n" in raw:  # the CSV text itself, as the resolved scenario keeps it
+        points, problem = _csv_points(raw)
+        if problem is not None:
+            fields.fail(path, f"Invalid value: the inline CSV: {problem}")
             return None
         return Trace(points, linear)
     if not isinstance(raw, str) or not raw:

@@ -266,7 +266,9 @@ class Trace(Piecewise):
     def to_spec(self) -> Any:
         # The points themselves, not the CSV's path: the resolved scenario is saved in the run
         # folder, where a path relative to the scenario file would no longer resolve.
-        return {"trace": [[t, r] for t, r in self.points], "interpolate": "linear" if self.linear else "step"}
+        # The CSV text (one YAML value, quick to read back even with many points), exact floats.
+        text = "time,rate\n" + "".join(f"{t!r},{r!r}\n" for t, r in self.points)
+        return {"trace": text, "interpolate": "linear" if self.linear else "step"}
 
     def describe(self) -> str:
         rates = [r for _, r in self.points]
