@@ -17,8 +17,9 @@ iptables and nftables with several sync delays; per-request connections;
 ``trafficDistribution`` PreferClose/PreferSameZone/PreferSameNode with zone labels on
 nodes; ``nodeName`` and ``nodeSelector`` placement (some Pending); scale events, to 0 and
 back; ``startupTime``; concurrency above 1; every service-time and latency distribution;
-client ``timeout`` and ``connectTimeout``; ``queueLimit``, ``maxConnections`` and
-``onCancel`` drop or finish; short grace periods (``reset``);
+client ``timeout`` and ``connectTimeout``; every form of client ``rate`` (a number, ramp,
+steps, sine, spike, an inline trace, step or linear) and ``start``/``stop`` windows;
+``queueLimit``, ``maxConnections`` and ``onCancel`` drop or finish; short grace periods (``reset``);
 ``sessionAffinity: ClientIP`` on Services no client targets; two Services and two
 Deployments, a Service selecting both; balancer health checks (Local, or straight to pod
 IPs); warmup. Each scenario is small (1-4 nodes, 0-5 replicas, at most 2 s of traffic,
@@ -206,7 +207,57 @@ def _locations(via: str, nodes: int) -> list[str]:
 
 
 @st.composite
-def client(draw: st.DrawFn, index: int, nodes: int, services: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def rates(draw: st.DrawFn, duration: float) -> Any:
+    """A client's rate: mostly a number, else any profile; never 0 over a stretch, so any start-stop window sends."""
+    rate = st.integers(10, 200)
+    ms = st.integers(0, int(duration * 1000)).map(lambda v: f"{v}ms")
+    kind = draw(st.sampled_from(["number", "number", "ramp", "steps", "sine", "spike", "trace"]))
+    if kind == "ramp":
+        return {
+            "ramp": {
+                "from": draw(st.integers(1, 200)),
+                "to": draw(rate),
+                "over": draw(ms.filter(lambda v: v != "0ms")),
+                "at": draw(ms),
+            }
+        }
+    if kind == "steps":
+        return {
+            "steps": [
+                {"at": "0s", "rate": draw(rate)},
+                {"at": f"{draw(st.integers(1, int(duration * 1000)))}ms", "rate": draw(st.integers(1, 200))},
+            ]
+        }
+    if kind == "sine":
+        mean = draw(rate)
+        return {
+            "sine": {
+                "mean": mean,
+                "amplitude": draw(st.integers(0, mean)),
+                "period": draw(st.sampled_from(["200ms", "1s", "3s"])),
+                "phase": draw(ms),
+            }
+        }
+    if kind == "spike":
+        return {
+            "spike": {
+                "base": draw(rate),
+                "peak": draw(st.integers(1, 400)),
+                "at": draw(ms),
+                "duration": draw(st.sampled_from(["50ms", "300ms"])),
+            }
+        }
+    if kind == "trace":
+        times = sorted(draw(st.sets(st.integers(1, int(duration * 10)), max_size=3)))
+        points = [[0, draw(rate)]] + [[t / 10, draw(st.integers(1, 200))] for t in times]
+        return {"trace": points, "interpolate": draw(st.sampled_from(["step", "linear"]))}
+    return draw(rate)
+
+
+@st.composite
+def client(
+    draw: st.DrawFn, index: int, nodes: int, services: dict[str, dict[str, Any]], duration: float
+) -> dict[str, Any]:
     """A per-request client of one of ``services``, with the optional fields sometimes set."""
     target_name = draw(st.sampled_from(sorted(services)))
     spec = services[target_name]
@@ -219,9 +270,16 @@ def client(draw: st.DrawFn, index: int, nodes: int, services: dict[str, dict[str
         "name": f"c{index}",
         "location": draw(st.sampled_from(_locations(via, nodes))),
         "target": target,
-        "rate": draw(st.integers(10, 200)),
+        "rate": draw(rates(duration)),
         "arrival": draw(st.sampled_from(["poisson", "constant"])),
     }
+    if draw(st.integers(0, 3)) == 0:
+        tenths = int(duration * 10)
+        start = draw(st.integers(0, tenths // 2))
+        if start:
+            out["start"] = f"{start / 10!r}s"
+        if draw(st.booleans()):
+            out["stop"] = f"{draw(st.integers(start + 1, tenths)) / 10!r}s"
     if draw(st.booleans()):
         out["nodes"] = [f"node-{k}" for k in sorted(draw(st.sets(st.integers(1, nodes), min_size=1)))]
     if draw(st.integers(0, 2)) == 0:
@@ -273,7 +331,7 @@ def batch_scenarios(draw: st.DrawFn, proxy: st.SearchStrategy[dict[str, Any]] | 
     services = {SERVICE: draw(service_spec(draw(st.sampled_from([{"app": DEPLOYMENT}, {"part-of": "shop"}]))))}
     if two:
         services[API_SERVICE] = draw(service_spec({"app": API}))
-    clients = [draw(client(i, nodes, services)) for i in range(draw(st.integers(1, 3)))]
+    clients = [draw(client(i, nodes, services, duration)) for i in range(draw(st.integers(1, 3)))]
     targeted = {c["target"]["service"] for c in clients}
     for name, spec in services.items():
         if name not in targeted and draw(st.booleans()):

@@ -214,7 +214,8 @@ def broken(draw: st.DrawFn) -> tuple[str, str]:
             path = ("workloads", next(iter(spec["workloads"])), "serviceTime")
         del _at(spec, path[:-1])[path[-1]]
     else:
-        field = draw(st.sampled_from([("duration",), ("clients", 0, "rate"), ("kubeProxy", "syncDelay")]))
+        fields = [("duration",), ("clients", 0, "rate"), ("clients", 0, "start"), ("kubeProxy", "syncDelay")]
+        field = draw(st.sampled_from(fields))
         _at(spec, field[:-1])[field[-1]] = draw(st.sampled_from([-1, -0.5, 10**30, "-3s"]))
     return yaml.safe_dump_all(docs, sort_keys=False), how
 

@@ -95,8 +95,10 @@ def describe(result: Result) -> list[str]:
             else ", a new connection each"
         )
         ips = f" ({c.ips} addresses from {c.ip})" if c.ips > 1 else f" ({c.ip})"
+        window = f" from {format_duration(c.start_s)}" if c.start_s > 0 else ""
+        window += f" until {format_duration(c.stop_s)}" if c.stop_s is not None else ""
         out.append(
-            f"Client **{c.name}**{ips} sends {c.rate.describe()} ({c.arrival} arrivals) {where} to Service "
+            f"Client **{c.name}**{ips} sends {c.rate.describe()}{window} ({c.arrival} arrivals) {where} to Service "
             f"{c.target.service} via {c.target.via}{conn}."
         )
     for e in sorted(sim.events, key=lambda e: e.at_s):

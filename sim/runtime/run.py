@@ -96,7 +96,8 @@ class _Wiring:
         self.ports = service_ports(scenario.services)
         destinations = [_address(svc.cluster_ip) for svc, _ in self.ports]
         self.dataplanes = [self._dataplane(i, destinations) for i in range(len(nodes))]
-        total_rate = sum(c.rate.integral(0.0, sim.duration_s) for c in sim.clients) / sim.duration_s
+        # Batches hold about _BATCH_REQUESTS at the busiest moment of any client's profile.
+        total_rate = sum(c.rate.peak(*c.sending(sim.duration_s)) for c in sim.clients)
         self.log = RequestLog(_log_capacity(scenario))
         self.callers = sorted(name for name, w in sim.workloads.items() if w.calls)
         self.client_table = self._client_table()

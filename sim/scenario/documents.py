@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sim.errors import Problem, ScenarioError
@@ -142,8 +143,11 @@ class _Document:
         return Origin(self.number, f"{label}: {what}" if what else label)
 
 
-def read_scenario_documents(text: str, findings: Findings) -> ScenarioDocuments:
+def read_scenario_documents(text: str, findings: Findings, folder: Path | None = None) -> ScenarioDocuments:
     """Read every document of ``text``; problems and warnings go to ``findings``.
+
+    ``folder`` is the scenario file's folder: files the Simulation names (a rate's trace) are
+    found from there (None: from the working directory, for scenarios given as text).
 
     YAML errors raise :class:`~sim.errors.ScenarioError` at once; a document that cannot be
     read is reported and skipped, so the other documents are still checked.
@@ -165,7 +169,7 @@ def read_scenario_documents(text: str, findings: Findings) -> ScenarioDocuments:
                     origin, "kind", f"a scenario has exactly one Simulation; the first is {simulation.origin.label}"
                 )
                 continue
-            simulation = _simulation(document.content, origin, findings)
+            simulation = _simulation(document.content, origin, findings, folder)
         elif kind == "Service" and api == API_VERSIONS["Service"]:
             # Later problems with a Service (allocation conflicts) name it as the API server does.
             origin = document.origin(f"The Service {document.quoted_name} is invalid")
@@ -218,9 +222,9 @@ def _type_meta_ok(document: _Document, findings: Findings) -> bool:
     return ok
 
 
-def _simulation(content: dict[str, Any], origin: Origin, findings: Findings) -> SimulationDocument:
+def _simulation(content: dict[str, Any], origin: Origin, findings: Findings, folder: Path | None) -> SimulationDocument:
     fields = FieldReader()
-    simulation = parse_simulation(content, fields)
+    simulation = parse_simulation(content, fields, folder)
     for path, message in fields.problems:
         findings.fail(origin, path, message)
     return SimulationDocument(simulation, origin, valid=not fields.problems)

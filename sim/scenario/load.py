@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
 from sim.errors import Problem, ScenarioError
 from sim.scenario.cross_checks import cross_check
@@ -45,7 +46,8 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
     """
     name, text = _source_text(source)
     findings = Findings(name)
-    documents = read_scenario_documents(text, findings)
+    folder = Path(source).parent if name != "<string>" else None
+    documents = read_scenario_documents(text, findings, folder)
     if documents.simulation is None:
         needed = f"a Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)"
         if findings.clean and not (documents.services or documents.deployments or documents.ignored):

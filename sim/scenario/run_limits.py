@@ -97,9 +97,9 @@ def duration_problems(
 ) -> list[tuple[str, str]]:
     """``(field, message)`` if the run would be too long or produce too many requests to keep.
 
-    The expected request count is the sum of the clients' rates times the duration (calls
-    between Services come on top: :func:`run_limit_problems`); ``field`` names the duration
-    as the user gave it.
+    The expected request count is the sum of the integrals of the clients' rates from their
+    start to their stop (calls between Services come on top: :func:`run_limit_problems`);
+    ``field`` names the duration as the user gave it.
     """
     if duration_s > MAX_DURATION_S:
         return [
@@ -109,7 +109,7 @@ def duration_problems(
                 "(30 days) of simulated time",
             )
         ]
-    expected = sum(c.rate.integral(0.0, duration_s) for c in clients)
+    expected = sum(c.expected_requests(duration_s) for c in clients)
     total_rate = expected / duration_s if duration_s > 0 else 0.0
     if expected <= MAX_REQUESTS:
         return []
@@ -183,7 +183,7 @@ def estimate_requests(
     sent = expected = 0.0
     heaviest: tuple[float, str | None] = (0.0, None)
     for client in sim.clients:
-        count = client.rate.integral(0.0, sim.duration_s)
+        count = client.expected_requests(sim.duration_s)
         sent += count
         service = client.target.service
         outside = client.location == "external" and client.target.via in (Via.CLUSTER_IP, Via.POD_IP)

@@ -248,6 +248,17 @@ class Client:
     ips: int = 1  # source addresses: ip, ip+1, ... (affinity and hashing key on them)
     connections: Connections = field(default_factory=Connections)
     retries: Retries | None = None
+    start_s: float = 0.0  # no request before start
+    stop_s: float | None = None  # none at or after stop (None: until the end of the run)
+
+    def sending(self, duration_s: float) -> tuple[float, float]:
+        """The interval ``[start, end)`` in which this client sends during a run of ``duration_s``."""
+        end = duration_s if self.stop_s is None else min(self.stop_s, duration_s)
+        return self.start_s, max(self.start_s, end)
+
+    def expected_requests(self, duration_s: float) -> float:
+        """Requests this client sends on average during a run of ``duration_s``: its rate's integral."""
+        return self.rate.integral(*self.sending(duration_s))
 
 
 @dataclass(frozen=True)
@@ -376,6 +387,10 @@ def _client_manifest(c: Client) -> dict[str, Any]:
         "rate": c.rate.to_spec(),
         "arrival": str(c.arrival),
     }
+    if c.start_s > 0:
+        out["start"] = format_duration(c.start_s)
+    if c.stop_s is not None:
+        out["stop"] = format_duration(c.stop_s)
     if c.nodes is not None:
         out["nodes"] = list(c.nodes)
     out["connectTimeout"] = format_duration(c.connect_timeout_s)

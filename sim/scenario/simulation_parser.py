@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from pathlib import Path
 from typing import Any
 
 from sim.distributions import parse_distribution
@@ -19,7 +20,8 @@ from sim.kube.labels import label_errors
 from sim.kube.validation import dns1123_subdomain_problems, go
 from sim.scenario.client_addresses import overflow_problem
 from sim.scenario.field_reader import FieldReader
-from sim.scenario.rate_profile import Constant
+from sim.scenario.rate_parser import parse_rate
+from sim.scenario.rate_profile import RateProfile
 from sim.scenario.run_limits import (
     MAX_ATTEMPTS,
     MAX_CLIENT_IPS,
@@ -63,8 +65,11 @@ __all__ = ["NODE_CIDR_MASK_SIZE", "parse_simulation"]
 NODE_CIDR_MASK_SIZE = 24
 
 
-def parse_simulation(doc: dict[str, Any], fields: FieldReader) -> Simulation:
-    """Read the Simulation document; problems go to ``fields`` (the result is then partial)."""
+def parse_simulation(doc: dict[str, Any], fields: FieldReader, folder: Path | None = None) -> Simulation:
+    """Read the Simulation document; problems go to ``fields`` (the result is then partial).
+
+    ``folder`` is the scenario file's folder, where files it names (a rate's trace) are found.
+    """
     fields.keys(doc, "", ("apiVersion", "kind", "metadata", "spec"))
     meta = fields.keys(doc.get("metadata"), "metadata", ("name", "labels", "annotations"))
     spec = fields.keys(
@@ -98,7 +103,7 @@ def parse_simulation(doc: dict[str, Any], fields: FieldReader) -> Simulation:
     cluster = _cluster(spec.get("cluster"), fields)
     workloads = _workloads(spec.get("workloads"), fields)
     before = len(fields.problems)
-    clients = _clients(spec.get("clients"), fields)
+    clients = _clients(spec.get("clients"), fields, folder, duration if duration_ok else None)
     clients_ok = len(fields.problems) == before
     events = _events(spec.get("events"), fields)
     slo = _slo(spec["slo"], fields) if "slo" in spec else None
@@ -405,7 +410,8 @@ def _retries(raw: Any, path: str, fields: FieldReader) -> Retries:
     )
 
 
-def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
+def _clients(raw: Any, fields: FieldReader, folder: Path | None, duration: float | None) -> tuple[Client, ...]:
+    """The clients; ``duration`` (None if it is wrong itself) bounds each one's ``start`` and ``stop``."""
     clients = []
     for i, item in enumerate(fields.listing(raw, "spec.clients", "clients")):
         path = f"spec.clients[{i}]"
@@ -424,6 +430,8 @@ def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
                 "connectTimeout",
                 "timeout",
                 "connections",
+                "start",
+                "stop",
                 "retries",
             ),
             required=("name", "target", "rate"),
@@ -452,23 +460,59 @@ def _clients(raw: Any, fields: FieldReader) -> tuple[Client, ...]:
         if overflow is not None:
             fields.fail(f"{path}.ips", overflow)
         timeout = c.get("timeout")
+        before = len(fields.problems)
+        rate = parse_rate(c.get("rate", 1.0), f"{path}.rate", fields, folder)
+        start, stop = _sending(c, path, fields, duration)
+        if len(fields.problems) == before and duration is not None:
+            _check_sends(rate, start, duration if stop is None else stop, path, fields)
         clients.append(
             Client(
                 name=fields.string(c["name"], f"{path}.name") if "name" in c else f"client-{i}",
                 ip=ip,
                 location=fields.string(c.get("location", "external"), f"{path}.location"),
                 target=target,
-                rate=Constant(float(fields.number(c.get("rate", 1.0), f"{path}.rate", strict=True))),
+                rate=rate,
                 arrival=fields.one_of(c.get("arrival", Arrival.POISSON), f"{path}.arrival", Arrival),
                 nodes=tuple(nodes) if nodes is not None else None,
                 connect_timeout_s=fields.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
                 timeout_s=None if timeout is None else fields.duration(timeout, f"{path}.timeout"),
                 ips=ips,
                 connections=_connections(c.get("connections"), f"{path}.connections", fields),
+                start_s=start,
+                stop_s=stop,
                 retries=None if c.get("retries") is None else _retries(c["retries"], f"{path}.retries", fields),
             )
         )
     return tuple(clients)
+
+
+def _sending(c: dict[str, Any], path: str, fields: FieldReader, duration: float | None) -> tuple[float, float | None]:
+    """``start`` and ``stop``: 0 <= start < stop <= spec.duration (stop None: the end of the run)."""
+    before = len(fields.problems)
+    start = fields.duration(c.get("start"), f"{path}.start", default=0.0)
+    stop = None if c.get("stop") is None else fields.duration(c.get("stop"), f"{path}.stop", positive=True)
+    if duration is None or duration <= 0 or len(fields.problems) > before:
+        return start, stop
+    end = duration if stop is None else stop
+    if stop is not None and stop > duration:
+        fields.fail(
+            f"{path}.stop",
+            f"Invalid value: {format_duration(stop)}: must be at most spec.duration ({format_duration(duration)})",
+        )
+    elif start >= end:
+        limit = f"stop ({format_duration(end)})" if stop is not None else f"spec.duration ({format_duration(end)})"
+        fields.fail(f"{path}.start", f"Invalid value: {format_duration(start)}: must be earlier than {limit}")
+    return start, stop
+
+
+def _check_sends(rate: RateProfile, start: float, end: float, path: str, fields: FieldReader) -> None:
+    """A client whose rate is 0 from start to stop would send nothing: surely not what was meant."""
+    if start < end and rate.integral(start, end) <= 0:
+        fields.fail(
+            f"{path}.rate",
+            f"Invalid value: the rate is 0 from {format_duration(start)} to {format_duration(end)}, "
+            "when this client sends (start to stop): it would send nothing",
+        )
 
 
 def _events(raw: Any, fields: FieldReader) -> tuple[ScaleEvent, ...]:

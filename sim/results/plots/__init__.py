@@ -37,6 +37,7 @@ from sim.results.plots.data import (
 from sim.results.plots.rates import draw_rates, draw_retries, has_retries
 from sim.results.result import Result, load_result
 from sim.results.run_folder import replacing
+from sim.scenario.rate_profile import Constant
 
 __all__ = [
     "OPTIONAL_PLOTS",
@@ -107,9 +108,14 @@ def node_colors(result: Result) -> dict[str, str]:
 
 def _title(ax: Axes, what: str, result: Result) -> None:
     sim = result.scenario.simulation
-    rate = sum(c.rate.integral(0.0, sim.duration_s) for c in sim.clients) / sim.duration_s
+    rate = sum(c.expected_requests(sim.duration_s) for c in sim.clients) / sim.duration_s
+    # A varying rate is named by its profile (one client) or averaged (several).
+    if len(sim.clients) == 1 and not isinstance(sim.clients[0].rate, Constant):
+        load = sim.clients[0].rate.describe()
+    else:
+        load = f"{rate:g} req/s" + ("" if all(isinstance(c.rate, Constant) for c in sim.clients) else " on average")
     ax.set_title(
-        f"{what}\nscenario {sim.name}: {rate:g} req/s for {sim.duration_s:g} s, seed {result.seed}",
+        f"{what}\nscenario {sim.name}: {load} for {sim.duration_s:g} s, seed {result.seed}",
         fontsize=10,
         loc="left",
     )

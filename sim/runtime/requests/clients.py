@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.randomness import BlockStream, Streams
-from sim.scenario.simulation import Client
+from sim.scenario.rate_profile import Constant
+from sim.scenario.simulation import Arrival, Client
 
 __all__ = ["ClientFlow", "arrival_stream"]
 
@@ -37,20 +40,56 @@ class ClientFlow:
 
 
 def arrival_stream(streams: Streams, prefix: str, client: Client) -> BlockStream:
-    """Send times as an increasing stream, built in fixed blocks so batching cannot change them."""
+    """Send times as an increasing stream, built in fixed blocks so batching cannot change them.
+
+    Arrivals follow the client's rate profile by time inversion: with Λ the profile's
+    cumulative intensity, the k-th send is at Λ⁻¹(Λ(start) + y_k), where y_k is the sum of k
+    unit-rate exponential draws (``poisson``: an exact non-homogeneous Poisson process) or
+    k - 1 (``constant``: evenly spaced in Λ, one send per unit of expected requests). Nothing is
+    sent at or after ``stop``: from there the stream is ``inf``, which no horizon reaches
+    (docs/semantics.md#clients-and-outcomes).
+    """
     rng = streams.generator(f"{prefix}/arrivals")
-    rate = client.rate.peak(0.0, 0.0)  # constant for now
+    profile = client.rate
+    stop = math.inf if client.stop_s is None else client.stop_s
+    if isinstance(profile, Constant) and client.start_s == 0:
+        return BlockStream(rng, _constant_rate(profile.rate, client.arrival, stop))
+    offset = float(profile.cumulative(np.array([client.start_s]))[0])
+    state = {"y": 0.0, "count": 0, "last": client.start_s}
+
+    def send_times(gen: np.random.Generator, n: int) -> np.ndarray:
+        if client.arrival == Arrival.POISSON:
+            y = state["y"] + np.cumsum(gen.exponential(1.0, n))
+            state["y"] = float(y[-1])
+        else:
+            y = state["count"] + np.arange(n, dtype=float)
+            state["count"] += n
+        times = np.maximum(profile.inverse_cumulative(offset + y), client.start_s)
+        times = np.maximum.accumulate(np.maximum(times, state["last"]))  # rounding must not reorder sends
+        state["last"] = float(times[-1])
+        times[times >= stop] = math.inf
+        return times
+
+    return BlockStream(rng, send_times)
+
+
+def _constant_rate(rate: float, arrival: Arrival, stop: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    """A constant rate from time 0, drawn as svcsim always has (exponential gaps of mean 1/rate,
+    or k/rate), so the send times of such clients stay the same bit for bit."""
     mean_gap = 1.0 / rate
     state = {"last": 0.0, "count": 0}
 
     def poisson(gen: np.random.Generator, n: int) -> np.ndarray:
         times = state["last"] + np.cumsum(gen.exponential(mean_gap, n))
         state["last"] = float(times[-1])
+        times[times >= stop] = math.inf
         return times
 
     def constant(gen: np.random.Generator, n: int) -> np.ndarray:
         start = state["count"]
         state["count"] += n
-        return (start + np.arange(n)) / rate
+        times = (start + np.arange(n)) / rate
+        times[times >= stop] = math.inf
+        return times
 
-    return BlockStream(rng, poisson if client.arrival == "poisson" else constant)
+    return poisson if arrival == Arrival.POISSON else constant

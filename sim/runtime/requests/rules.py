@@ -10,7 +10,10 @@ every stream in the same order, so a scenario both can run gives identical resul
 (``tests/test_engines_agree.py`` checks it on generated scenarios).
 
 - ``client/<name>/arrivals``: send times, in blocks, in send order (:func:`arrival_stream`
-  in :mod:`sim.runtime.requests.clients`).
+  in :mod:`sim.runtime.requests.clients`): one exponential draw per ``poisson`` send (mapped
+  through the rate profile's inverse cumulative intensity unless the rate is constant from
+  time 0), none for ``constant`` arrivals; blocks go on being drawn past ``stop``, whose
+  sends are ``inf``.
 - ``client/<name>/source-ip``, ``/entry``, ``/link-out``, ``/link-back``: one draw each per
   request at send time, in send order, for the requests that use them (a source address only
   when ``ips > 1``; an entry node only ``via: nodePort``; links for the ways that cross them).
