@@ -9,7 +9,6 @@ stable: it grows for as long as that lasts (docs/semantics.md#slos-and-warnings)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import networkx as nx
@@ -30,8 +29,8 @@ _MAX_INTERVALS = 3
 
 def client_rates(client: Client, t: np.ndarray, duration_s: float) -> np.ndarray:
     """The client's rate at times ``t``: its profile inside ``[start, stop)`` and the run, else 0."""
-    start = getattr(client, "start_s", 0.0)
-    stop = min(getattr(client, "stop_s", math.inf), duration_s)
+    start = client.start_s
+    stop = duration_s if client.stop_s is None else min(client.stop_s, duration_s)
     rates = np.asarray(client.rate.rates(t), dtype=float)
     return np.where((t >= start) & (t < stop), rates, 0.0)
 

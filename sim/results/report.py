@@ -14,14 +14,19 @@ import io
 import math
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sim.results.kubectl import format_table, service_rows
-from sim.results.plots import PLOTS, available_plots
+from sim.results.plots import available_plots
 from sim.results.result import Result, load_result
 from sim.results.run_folder import replacing
 from sim.results.slo import slo_value
 from sim.units import format_duration
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["describe", "render_report", "write_report"]
 
@@ -119,9 +124,9 @@ def _law(dist: object) -> str:
     return f"{spec['distribution']} ({params})"
 
 
-def _png(result: Result, name: str) -> str:
+def _png(result: Result, name: str, draw: Callable[[Result], Figure]) -> str:
     buffer = io.BytesIO()
-    PLOTS[name](result).savefig(buffer, format="png", dpi=100)
+    draw(result).savefig(buffer, format="png", dpi=100)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -192,8 +197,9 @@ def render_report(result: Result) -> str:
     ]
     pod_rows = [[None if isinstance(v, float) and math.isnan(v) else v for v in row] for row in pod_rows]
     images = "".join(
-        f'<h3>{html.escape(name)}</h3><img alt="{html.escape(name)}" src="data:image/png;base64,{_png(result, name)}">'
-        for name in available_plots(result)
+        f'<h3>{html.escape(name)}</h3><img alt="{html.escape(name)}" '
+        f'src="data:image/png;base64,{_png(result, name, draw)}">'
+        for name, draw in available_plots(result).items()
     )
     yaml_text = html.escape(result.scenario.with_overrides(seed=result.seed).to_yaml())
     name = html.escape(result.scenario.simulation.name)

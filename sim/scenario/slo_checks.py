@@ -33,8 +33,8 @@ def client_service_times(
         if svc is None:
             continue
         chosen = [d for d in deployments if d.name in sim.workloads and svc.selects(d.labels)]
-        start = max(sim.warmup_s, getattr(client, "start_s", 0.0))
-        stop = min(sim.duration_s, getattr(client, "stop_s", math.inf))
+        start = max(sim.warmup_s, client.start_s)
+        stop = sim.duration_s if client.stop_s is None else min(sim.duration_s, client.stop_s)
         sent = client.rate.integral(start, stop) if stop > start else 0.0
         pods = sum(d.replicas for d in chosen)
         for d in chosen:
