@@ -258,6 +258,8 @@ def _print_summary(result: Result, out: Path) -> None:
     outcomes = [(k, str(v)) for k, v in s["outcomes"].items()]
     tput = f"{s['throughput_rps']:.1f}" if s["throughput_rps"] is not None else "-"
     outcomes.append(("throughput rps", tput))
+    if "retries" in s:  # tries beyond the first, when a client retries
+        outcomes.append(("retries", str(s["retries"])))
     for (name, count), (stat, value) in zip(outcomes, [*latency, ("", "")], strict=True):
         table.add_row(name, count, stat, value)
     console.print(table)

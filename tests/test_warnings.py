@@ -22,6 +22,8 @@ from sim.results.steady_state import mser5
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
+#: Shipped to show overload: it must warn (and says so in its header).
+OVERLOADED = ROOT / "scenarios" / "traffic-ramp.yaml"
 
 
 def run(slo: Any = None, **kwargs: Any) -> sim.Result:
@@ -35,10 +37,23 @@ def warnings_of(result: sim.Result, start: str) -> list[str]:
     return [w for w in result.summary["warnings"] if start in w]
 
 
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [p for p in SCENARIOS if p != OVERLOADED], ids=lambda p: p.stem)
 def test_the_healthy_shipped_scenarios_warn_about_nothing(path):
     result = sim.simulate(sim.load_scenario(path), seed=7)
     assert result.summary["warnings"] == []
+
+
+def test_the_traffic_ramp_scenario_warns_about_overload_and_misses_its_slo():
+    """The ramp crosses capacity (400 req/s) at 300/700 of its 3 minutes after 30 s: 107 s."""
+    result = sim.simulate(sim.load_scenario(OVERLOADED))
+    [overload] = warnings_of(result, "deployment web: offered load")
+    assert "from 107.2s to 4m" in overload
+    assert warnings_of(result, "latency grows")
+    assert result.summary["slo"]["met"] is False
+    assert result.summary["retries"] > 0.5 * result.summary["requests"]  # the storm
+    tries = result.tries
+    late = tries[tries["t_sent"] > 200]
+    assert (late["attempt"] > 1).sum() > (late["attempt"] == 1).sum()  # more retries than first tries
 
 
 # --- offered load against capacity -------------------------------------------------------------

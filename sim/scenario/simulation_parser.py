@@ -363,6 +363,10 @@ def _connections(raw: Any, path: str, fields: FieldReader) -> Connections:
 
 
 def _retries(raw: Any, path: str, fields: FieldReader) -> Retries:
+    if isinstance(raw, dict) and "true" in raw and "on" not in raw:
+        # YAML 1.1 reads a bare `on:` key as the boolean true, and keys become text as kubectl
+        # makes them ("true"); GitHub Actions workflows read `on:` back the same way.
+        raw = {("on" if key == "true" else key): value for key, value in raw.items()}
     r = fields.keys(raw, path, ("attempts", "on", "backoff", "budget", "minRetryConcurrency"), required=("attempts",))
     attempts = int(
         fields.number(
