@@ -315,23 +315,25 @@ def build_result(record: RunRecord) -> Result:
     client_names = [c.name for c in sim.clients] + list(callers or [])  # calls: under their Deployment
     pod_names = [p.name for p in pods]
     first = log.column("origin") < 0  # a request's first try: every row, unless a client retried
-    if first.all():
-        rows = last = np.arange(log.size)
-        request_of = rows  # each try's request id
+    rows: slice | np.ndarray
+    last: slice | np.ndarray
+    if first.all():  # views, not copies: a run may hold 5 × 10⁷ requests
+        rows = last = slice(None)
+        request_of = None  # each try is its request
     else:
         rows = np.flatnonzero(first)
         root = np.where(first, np.arange(log.size), log.column("origin"))
         request_of = (np.cumsum(first) - 1)[root]
         last = _last_tries(root, log.column("attempt"))
 
-    def at(name: str, which: np.ndarray) -> np.ndarray:
+    def at(name: str, which: slice | np.ndarray) -> np.ndarray:
         return log.column(name)[which]
 
     t_sent, t_done = at("t_sent", rows), at("t_done", last)
     parent = at("parent", rows)
     requests = pd.DataFrame(
         {
-            "request_id": np.arange(len(rows), dtype=np.int64),
+            "request_id": np.arange(len(t_sent), dtype=np.int64),
             "client": _labels(at("client", rows), client_names),
             "t_sent": t_sent,
             "t_done": t_done,
@@ -341,9 +343,14 @@ def build_result(record: RunRecord) -> Result:
             "pod_node": _labels(at("pod_node", last), node_names),
             "outcome": pd.Categorical.from_codes(at("outcome", last), categories=list(OUTCOMES)),
             "client_ip": _addresses(at("client_ip", last)),
-            "connection_id": request_of[at("connection", last)],
-            "parent_id": pd.array(np.where(parent >= 0, request_of[np.maximum(parent, 0)], 0), dtype="Int64"),
-            "attempts": at("attempt", last).astype(np.int64),
+            "connection_id": at("connection", last).copy()
+            if request_of is None
+            else request_of[at("connection", last)],
+            "parent_id": pd.array(
+                np.where(parent >= 0, parent if request_of is None else request_of[np.maximum(parent, 0)], 0),
+                dtype="Int64",
+            ),
+            "attempts": at("attempt", last).astype(np.int16),
         }
     )
     requests.loc[parent < 0, "parent_id"] = pd.NA
@@ -364,7 +371,8 @@ def build_result(record: RunRecord) -> Result:
     tries = None
     if any(c.retries is not None for c in sim.clients):
         summary["retries"] = int(log.size - len(requests))
-        tries = _tries_table(log, request_of, client_names, node_names, pod_names)
+        ids = np.arange(log.size) if request_of is None else request_of
+        tries = _tries_table(log, ids, client_names, node_names, pod_names)
     return Result(scenario, seed, requests, timeline_df, pods_df, summary, record.topology, tries)
 
 

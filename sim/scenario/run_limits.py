@@ -48,9 +48,10 @@ __all__ = [
 ]
 
 #: Peak memory per request of a whole run (the request log, the table built from it and
-#: saving it), measured with calls between Services, the costliest case (about 170 bytes
-#: without calls); ``svcsim bench --suite`` measures both at MAX_REQUESTS.
-BYTES_PER_REQUEST = 260
+#: saving it), measured with calls between Services, the costliest case (about 190 bytes
+#: without calls); ``svcsim bench --suite`` measures both (275 and 208 at --scale 0.2, where
+#: the fixed ~170 MiB weighs 17 bytes a request). Retries keep a second table, of tries.
+BYTES_PER_REQUEST = 280
 #: Every request is a row kept in memory: the largest run fits in 16 GiB.
 MAX_REQUESTS = 50_000_000
 #: The engine steps through simulated time at least every 5 s, health checks and all.
