@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scenario_text import scenario
+from scenario_text import scenario, scenario_yaml
 
 import sim
 from sim.runtime.requests.outcomes import OUTCOMES
@@ -199,3 +199,16 @@ def test_tries_round_trip_through_a_run_folder(tmp_path):
     pd.testing.assert_frame_equal(loaded.tries, result.tries)
     assert loaded.summary["retries"] == (result.tries["attempt"] > 1).sum() > 0
     assert list(OUTCOMES) == list(loaded.tries["outcome"].cat.categories)
+
+
+def test_the_request_limit_counts_every_try_a_client_may_make(tmp_path):
+    """10 000 s at 2 000 req/s is 2 × 10⁷ requests, within the limit; with 3 attempts each it
+    may be 6 × 10⁷ tries, over it: refused before anything runs, saying why."""
+    text = scenario_yaml(clients=[{"name": "c0", "rate": 2000.0, "retries": {"attempts": 3}}], duration=10_000.0)
+    assert sim.load_scenario(text.replace("attempts: 3", "attempts: 1"))
+    with pytest.raises(sim.ScenarioError) as info:
+        sim.load_scenario(text)
+    [problem] = info.value.problems
+    assert problem.field == "spec.clients"
+    assert "up to 6e+07 tries with every retry its clients may make" in problem.message
+    assert problem.message.endswith("lower the rates or the duration or the retry attempts")

@@ -834,13 +834,13 @@ def test_pod_cidr_with_room_for_every_node_is_accepted(tmp_path, pod_cidr, nodes
         pytest.param(
             {"clients": [client(rate=1.0e7)], "duration": "1h"},
             "spec.clients: about 3.6e+10 requests expected (rates 1e+07/s in all × spec.duration 1h), more than "
-            "the 50,000,000 svcsim can keep in memory (~260 bytes each): lower the rates or the duration",
+            "the 50,000,000 svcsim can keep in memory (~280 bytes each): lower the rates or the duration",
             id="rate-times-duration",
         ),
         pytest.param(
             {"clients": [client(rate=15_000), client(name="d", rate=15_000)], "duration": "30m"},
             "spec.clients: about 5.4e+07 requests expected (rates 30000/s in all × spec.duration 30m), more than "
-            "the 50,000,000 svcsim can keep in memory (~260 bytes each): lower the rates or the duration",
+            "the 50,000,000 svcsim can keep in memory (~280 bytes each): lower the rates or the duration",
             id="sum-of-rates",
         ),
         pytest.param(

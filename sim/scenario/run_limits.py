@@ -112,13 +112,17 @@ def duration_problems(
         ]
     expected = sum(c.expected_requests(duration_s) for c in clients)
     total_rate = expected / duration_s if duration_s > 0 else 0.0
-    if expected <= MAX_REQUESTS:
+    # Each try is kept: a client that retries may send up to `attempts` per request.
+    tries = sum(c.expected_requests(duration_s) * (c.retries.attempts if c.retries else 1) for c in clients)
+    if tries <= MAX_REQUESTS:
         return []
+    retrying = f", up to {tries:.3g} tries with every retry its clients may make" if tries > expected else ""
     return [
         (
             "spec.clients",
             f"about {expected:.3g} requests expected (rates {total_rate:g}/s in all × {field} "
-            f"{format_duration(duration_s)}), {_too_many_requests()}: lower the rates or the duration",
+            f"{format_duration(duration_s)}){retrying}, {_too_many_requests()}: lower the rates or the duration"
+            + (" or the retry attempts" if retrying else ""),
         )
     ]
 
