@@ -103,6 +103,8 @@ class EventEngine(RequestEngine):
         heapq.heapify(self._heap)
         for when, _, _, rid in sorted(mine):
             self._arrive(rid, when)
+            if rid in self._open and self.log.verdict[rid] != outcomes.PENDING:  # a retrying client's try
+                self._try_known(rid)
 
     def busy_until(self, pod: Pod) -> float | None:
         return self.calls.busy_until(pod) if self.calls.holds(pod) else pod.busy_until
