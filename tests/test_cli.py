@@ -175,7 +175,7 @@ spec:
             ["--duration", "100h"],
             [
                 r"{file}: spec\.clients: about 7\.2e\+07 requests expected \(rates 200/s in all × --duration 100h\), "
-                r"more than the 50,000,000 svcsim can keep in memory \(~260 bytes each\): lower the rates or the "
+                r"more than the 50,000,000 svcsim can keep in memory \(~280 bytes each\): lower the rates or the "
                 r"duration"
             ],
             id="duration-override-too-many-requests",
