@@ -260,7 +260,8 @@ def _print_summary(result: Result, out: Path) -> None:
     outcomes.append(("throughput rps", tput))
     if "retries" in s:  # tries beyond the first, when a client retries
         outcomes.append(("retries", str(s["retries"])))
-    for (name, count), (stat, value) in zip(outcomes, [*latency, ("", "")], strict=True):
+    latency += [("", "")] * (len(outcomes) - len(latency))  # the left column is the longer one
+    for (name, count), (stat, value) in zip(outcomes, latency, strict=True):
         table.add_row(name, count, stat, value)
     console.print(table)
     pods = Table(title="pods", title_justify="left")

@@ -747,3 +747,26 @@ def test_an_unreadable_positive_duration_is_one_error(scenario, old, new, field)
         sim.load_scenario(text)
     assert len(info.value.problems) == 1
     assert f"{field}: expected a duration" in str(info.value.problems[0])
+
+
+def test_a_retrying_run_prints_its_summary_and_fails_its_slo_with_exit_3(capsys, tmp_path):
+    """The summary of a run whose client retries has a retries row; --fail-on-slo exits 3."""
+    from scenario_text import scenario_yaml  # noqa: PLC0415
+
+    docs = list(
+        yaml.safe_load_all(
+            scenario_yaml(
+                duration=5.0,
+                workload={"queueLimit": 0},
+                clients=[{"name": "c0", "rate": 300.0, "retries": {"attempts": 2, "on": ["rejected"]}}],
+            )
+        )
+    )
+    docs[2]["spec"]["slo"] = {"errorRate": "0.1%"}
+    path = tmp_path / "retrying.yaml"
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    code, stdout, stderr = run_cli(capsys, "run", path, "--out", tmp_path / "run", "--no-plots", "--fail-on-slo")
+    assert code == 3, stderr
+    assert re.search(r"│ retries\s+│\s+\d+ │", stdout)
+    assert "SLO MISSED" in stdout
+    assert (tmp_path / "run" / "tries.parquet").is_file()
