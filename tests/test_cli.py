@@ -770,3 +770,40 @@ def test_a_retrying_run_prints_its_summary_and_fails_its_slo_with_exit_3(capsys,
     assert re.search(r"│ retries\s+│\s+\d+ │", stdout)
     assert "SLO MISSED" in stdout
     assert (tmp_path / "run" / "tries.parquet").is_file()
+
+
+def test_a_retrying_run_without_its_tries_table_is_one_error(run_copy, capsys):
+    """The saved run's client retries, so tries.parquet belongs to it: without it, plot and
+    report refuse the folder (and leave the old plots alone)."""
+    (run_copy / "tries.parquet").unlink()
+    assert_one_error_for_plot_and_report(
+        capsys, run_copy, f"error: {run_copy}: not a complete svcsim run folder: missing tries.parquet (its clients retry)"
+    )
+
+
+def test_a_duration_override_that_leaves_a_client_silent_is_refused(capsys, tmp_path):
+    """A client that starts after the overridden end, or whose steps begin later, would send
+    nothing: refused as the same spec.duration would be; a stop past the end is cut there."""
+    from scenario_text import scenario_yaml  # noqa: PLC0415
+
+    text = scenario_yaml(
+        duration=100.0,
+        clients=[
+            {"name": "late", "rate": 10.0, "start": "10s"},
+            {"name": "steps", "rate": {"steps": [{"at": "20s", "rate": 5}]}},
+            {"name": "early", "rate": 10.0, "stop": "50s"},
+        ],
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    code, stdout, stderr = run_cli(capsys, "run", path, "--out", tmp_path / "r", "--duration", "8s", "--quiet")
+    assert code == 2 and stdout == ""
+    assert stderr.splitlines() == [
+        f"error: {path}: --duration: client late would send nothing in the first 8s (it starts at 10s)",
+        f"error: {path}: --duration: client steps would send nothing in the first 8s",
+    ]
+    assert not (tmp_path / "r").exists()
+    code, _, _ = run_cli(capsys, "run", path, "--out", tmp_path / "r", "--duration", "30s", "--quiet", "--no-plots")
+    assert code == 0
+    requests = pd.read_parquet(tmp_path / "r" / "requests.parquet")
+    assert requests.groupby("client", observed=True)["t_sent"].max()["early"] < 30

@@ -221,7 +221,11 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
     pods = read("pods.parquet", pd.read_parquet)
     requests = read("requests.parquet", pd.read_parquet)
     timeline = read("timeline.parquet", pd.read_parquet)
-    tries = read("tries.parquet", pd.read_parquet) if (folder / "tries.parquet").is_file() else None
+    retrying = any(c.retries is not None for c in scenario.simulation.clients)
+    if retrying and not (folder / "tries.parquet").is_file():
+        problem = "not a complete svcsim run folder: missing tries.parquet (its clients retry)"
+        raise ScenarioError([Problem(str(folder), "", "", problem)])
+    tries = read("tries.parquet", pd.read_parquet) if retrying else None
     requests["outcome"] = pd.Categorical(requests["outcome"], categories=list(OUTCOMES))
     if tries is not None:
         tries["outcome"] = pd.Categorical(tries["outcome"], categories=list(OUTCOMES))

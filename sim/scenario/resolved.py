@@ -19,6 +19,7 @@ from sim.kube.deployment import Deployment
 from sim.kube.service import Service, SessionAffinity
 from sim.scenario.run_limits import duration_problems, run_limit_problems
 from sim.scenario.simulation import Simulation
+from sim.units import format_duration
 
 __all__ = ["Scenario"]
 
@@ -53,6 +54,14 @@ class Scenario:
                     [Problem(self.source, "", "--duration", f"must be longer than spec.warmup ({sim.warmup_s:g}s)")]
                 )
             sim = dataclasses.replace(sim, duration_s=float(duration_s))
+            silent = [
+                f"client {c.name} would send nothing in the first {format_duration(duration_s)}"
+                + (f" (it starts at {format_duration(c.start_s)})" if c.start_s >= duration_s else "")
+                for c in sim.clients
+                if c.expected_requests(sim.duration_s) <= 0
+            ]
+            if silent:  # as spec.duration would be refused (a client's stop past the end is cut there)
+                raise ScenarioError([Problem(self.source, "", "--duration", message) for message in silent])
             too_long = duration_problems(sim.duration_s, sim.clients, "--duration")
             too_long += [
                 (p.field, p.message) for p in run_limit_problems(sim, self.services, self.deployments, "--duration")
