@@ -302,6 +302,11 @@ class _Wiring:
             # (each client request followed by its calls), so ids never depend on batching.
             keys = self.engine.call_keys
             self.log.reorder(np.array(sorted(range(self.log.size), key=lambda i: keys.get(i) or (i,))))
+        elif any(c.retries is not None for c in self.scenario.simulation.clients):
+            # Retries too got ids as they happened: each request's tries in attempt order.
+            origin = self.log.column("origin")
+            root = np.where(origin < 0, np.arange(self.log.size), origin)
+            self.log.reorder(np.lexsort((self.log.column("attempt"), root)))
         settle(
             self.log,
             np.array([p.deadline for p in pods] or [math.inf]),

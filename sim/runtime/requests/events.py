@@ -125,7 +125,12 @@ class EventEngine(RequestEngine):
                 self._try_known(rid)
 
     def _push(self, when: float, rid: int, kind: int) -> None:
-        key: Any = self.calls.key(rid) if self._keyed else rid
+        key: Any = rid
+        if self._with_calls:
+            key = self.calls.key(rid)
+        elif self._keyed:  # retries without calls: a retry's place is after its request's first try
+            origin = int(self.log.origin[rid])
+            key = (rid,) if origin < 0 else (origin, -1, int(self.log.attempt[rid]))
         heapq.heappush(self._heap, (when, key, kind, rid))
 
     # -- send stage hooks ----------------------------------------------------------------
@@ -315,7 +320,8 @@ class EventEngine(RequestEngine):
         log.connection[rid] = rid
         log.origin[rid] = root
         log.attempt[rid] = attempt
-        self.calls.keys[rid] = (*self.calls.key(root), -1, attempt)  # after its first try, before its calls
+        if self._with_calls:  # without calls, _push and the final numbering read the log instead
+            self.calls.keys[rid] = (*self.calls.key(root), -1, attempt)  # after its first try, before its calls
         ids = np.array([rid], dtype=np.int64)
         self._depart(self._retrying[client].flow, ids, np.array([now]))
         self._after_send(ids)
