@@ -37,6 +37,8 @@ def parse_duration(value: object) -> float:
         seconds = float(value)
     elif isinstance(value, str):
         match = _DURATION.match(value)
+        if match is None and _DURATION.match(value.strip().removeprefix("-")) is not None:
+            raise ValueError(f"must be a finite duration >= 0, got {value!r}")
         if match is None:
             raise ValueError(f"expected a duration such as 10ms, 2s or 5m, got {value!r}")
         seconds = float(match.group(1)) * _UNITS_S[match.group(2)]
