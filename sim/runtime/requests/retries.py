@@ -63,6 +63,8 @@ class RetryingClient:
         if outcome not in self.retry_on or attempt >= policy.attempts:
             return None
         if policy.budget is not None:
+            # + 1: the request being retried is still in flight for the client (Envoy counts
+            # the downstream request as active while it retries).
             allowed = max(policy.min_retry_concurrency, policy.budget * (self.in_flight + 1))
             if self.retries_in_flight >= allowed:
                 return None
