@@ -24,8 +24,17 @@ from matplotlib.figure import Figure
 import sim
 from sim import plots
 from sim.cli import main
-from sim.results.plots.data import expected_requests, phases, rolling_percentiles, step_series, time_bins
-from sim.results.report import render_report
+from sim.results.capacity import client_deployments, serving_capacity
+from sim.results.plots.data import (
+    expected_requests,
+    phases,
+    rolling_latency,
+    rolling_percentiles,
+    step_series,
+    time_bins,
+)
+from sim.results.report import describe, render_report
+from scenario_text import scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -318,3 +327,164 @@ def test_retries_plot_is_drawn_only_when_the_run_kept_tries(with_slo):
     labels = lines_labelled(fig)
     assert f"requests that needed a retry ({len(retried)})" in labels
     assert any(label.startswith("retries sent per ") and label.endswith(f"({len(retried)})") for label in labels)
+
+
+# --- SLO lines per statistic, serving capacity ------------------------------------------------------
+
+
+def test_each_slo_bound_has_its_own_colour_matching_its_statistics_line(scaled):
+    """An SLO on all five statistics: each bound is a labelled dash-dotted line in the colour
+    of its statistic's per-bin line (p90 and mean are drawn because they are bounded), and
+    no two bounds share a colour."""
+    bounds = {"mean": "15ms", "p50": "10ms", "p90": "30ms", "p95": "50ms", "p99": "150ms"}
+    slo = dataclasses.replace(scaled.scenario.simulation, slo=sim.load_scenario(_with_slo_text(bounds)).simulation.slo)
+    result = dataclasses.replace(scaled, scenario=dataclasses.replace(scaled.scenario, simulation=slo))
+    main_ax = plots.latency_over_time(result).axes[0]
+    lines = {line.get_label(): line for line in main_ax.get_lines()}
+    colours = {}
+    for key, bound in bounds.items():
+        ms = float(bound.removesuffix("ms"))
+        slo_line = lines[f"SLO {key} ≤ {ms:g} ms"]
+        stat_line = next(line for label, line in lines.items() if label.startswith(f"{key} per "))
+        assert slo_line.get_linestyle() == "-." and slo_line.get_ydata()[0] == ms
+        assert _rgb(slo_line.get_color()) == _rgb(stat_line.get_color()), key
+        colours[key] = _rgb(slo_line.get_color())
+    assert len(set(colours.values())) == 5
+    assert sorted(t.get_text() for t in main_ax.texts if t.get_text().startswith("SLO")) == sorted(
+        f"SLO {k}" for k in bounds
+    )
+
+
+def _with_slo_text(bounds: dict[str, str]) -> str:
+    text = (ROOT / "scenarios" / "scale-up-down.yaml").read_text()
+    latency = ", ".join(f"{k}: {v}" for k, v in bounds.items())
+    return text.replace("  warmup: 10s\n", f"  warmup: 10s\n  slo: {{latency: {{{latency}}}}}\n")
+
+
+def test_rolling_latency_mean_is_the_mean_of_each_bin(scaled):
+    ok = scaled.requests[scaled.requests["outcome"] == "ok"]
+    centers, table = rolling_latency(ok, 260, ("p50", "mean"))
+    edges = time_bins(260, len(ok))
+    inside = (ok["t_sent"] >= edges[3]) & (ok["t_sent"] < edges[4])
+    assert list(table) == ["p50", "mean"]
+    assert table["mean"][3] == pytest.approx(ok.loc[inside, "latency"].mean() * 1e3, rel=1e-12)
+    assert np.allclose(table["p50"], rolling_percentiles(ok, 260, (50,))[1][50], equal_nan=True)
+
+
+def test_rates_plot_draws_the_serving_capacity_as_pods_routed_times_workers_over_mean_service_time(with_slo):
+    """scale-up-down: 3 pods × 1 worker / 10 ms = 300 req/s until the three new pods are
+    routed after the scale to 6 at 120 s; then 600 req/s, stepping where the timeline does."""
+    ax = plots.rates_over_time(with_slo).axes[0]
+    capacity = next(line for line in ax.get_lines() if line.get_label().startswith("capacity: "))
+    assert capacity.get_label() == "capacity: myapp pods routed × 1 / 10ms"
+    assert capacity.get_drawstyle() == "steps-post"
+    t, y = np.asarray(capacity.get_xdata()), np.asarray(capacity.get_ydata())
+    timeline = with_slo.timeline
+    routed_all = timeline.loc[timeline["endpoints"] == 6, "time"].min()
+    assert 120 < routed_all < 130
+    assert np.all(y[t < 120] == 300) and np.all(y[t >= routed_all] == 600)
+    assert set(np.unique(y)) <= {300.0, 400.0, 500.0, 600.0}  # the new pods join the dataplanes one by one
+
+
+def test_rates_plot_shows_offered_crossing_capacity_on_the_ramp():
+    """traffic-ramp's promise, on a 120 s cut: 100 → 800 req/s from 30 s over 3 min against
+    2 pods × 4 workers / 20 ms = 400 req/s, so offered crosses capacity at 30 + 180·3/7 ≈ 107 s."""
+    scenario = sim.load_scenario(ROOT / "scenarios" / "traffic-ramp.yaml").with_overrides(duration_s=120)
+    ax = plots.rates_over_time(sim.simulate(scenario, seed=1)).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    capacity = lines["capacity: web pods routed × 4 / 20ms"]
+    assert np.all(np.asarray(capacity.get_ydata()) == 400)
+    offered = lines["offered (clients' rate profiles)"]
+    t, rate = np.asarray(offered.get_xdata()), np.asarray(offered.get_ydata())
+    assert t[np.argmax(rate > 400)] == pytest.approx(30 + 180 * 3 / 7, abs=0.2)
+
+
+def test_a_capacity_far_above_the_load_is_named_not_drawn_to_scale():
+    """nodeport-basic at 10 req/s: 3 pods × 1 / 10 ms = 300 req/s is over 4× anything measured,
+    so the axis stops at 1.5× the highest rate and the label gives the capacity."""
+    scenario = sim.load_scenario(ROOT / "scenarios" / "nodeport-basic.yaml").with_overrides(duration_s=30)
+    result = sim.simulate(dataclasses.replace(scenario, simulation=_at_rate(scenario.simulation, 10.0)), seed=2)
+    ax = plots.rates_over_time(result).axes[0]
+    label = next(line.get_label() for line in ax.get_lines() if line.get_label().startswith("capacity: "))
+    assert label == "capacity: myapp pods routed × 1 / 10ms (up to 300 req/s, above the plot)"
+    assert ax.get_ylim()[1] < 300 / 4 * 1.5
+
+
+def _at_rate(simulation, rate: float):
+    from sim.scenario.rate_profile import Constant
+
+    clients = tuple(dataclasses.replace(c, rate=Constant(rate)) for c in simulation.clients)
+    return dataclasses.replace(simulation, clients=clients)
+
+
+def test_serving_capacity_counts_only_the_deployments_the_clients_services_select():
+    """clusterip-tiers with the two clients of backend removed: frontend (2 pods × 64 / 2 ms)
+    serves the clients; backend is only called, so its capacity is not the clients'."""
+    scenario = sim.load_scenario(ROOT / "scenarios" / "clusterip-tiers.yaml")
+    both = client_deployments(scenario)
+    assert both == ["frontend", "backend"]
+    only = dataclasses.replace(scenario.simulation, clients=scenario.simulation.clients[:1])
+    scenario = dataclasses.replace(scenario, simulation=only)
+    assert client_deployments(scenario) == ["frontend"]
+    timeline = pd.DataFrame(
+        {"time": [0.0, 0.0, 5.0], "deployment": ["frontend", "backend", "frontend"], "endpoints": [2, 3, 1]}
+    )
+    assert serving_capacity(scenario, timeline, np.array([1.0, 6.0])).tolist() == [64_000.0, 32_000.0]
+
+
+# --- the report's scenario in words and summary ------------------------------------------------------
+
+
+def _described(workload: dict, client: dict) -> tuple[str, str, sim.Result]:
+    """The Deployment's and the client's sentences for a 2 s run of the tiny scenario."""
+    result = sim.simulate(scenario(workload=workload, clients=[{"name": "c0", "rate": 20, **client}], duration=2))
+    lines = describe(result)
+    deployment = next(line for line in lines if line.startswith("Deployment **web**"))
+    client_line = next(line for line in lines if line.startswith("Client **c0**"))
+    return deployment, client_line, result
+
+
+def test_report_words_name_an_unbounded_queue_no_timeout_and_no_retries():
+    deployment, client, result = _described({}, {})
+    assert "Each pod serves 1 request(s) at a time" in deployment
+    assert "the rest wait in an unbounded FIFO queue" in deployment
+    assert "queueLimit" not in deployment and "maxConnections" not in deployment
+    assert "is dropped unserved (onCancel: drop)" in deployment
+    node_port = result.scenario.service("web-svc").ports[0].node_port
+    assert f"to Service web-svc port 80 via nodePort {node_port}, a new connection each." in client
+    assert "It waits for an answer without a timeout" in client and client.endswith("It never retries.")
+
+
+def test_report_words_name_the_queue_bound_connection_cap_cancel_timeout_and_retries():
+    workload = {"queueLimit": 5, "maxConnections": 8, "onCancel": "finish"}
+    client = {
+        "timeout": "300ms",
+        "target": {"service": "web-svc", "via": "clusterIP", "port": 80},
+        "location": "node-1",
+        "retries": {
+            "attempts": 3,
+            "on": ["rejected", "timeout"],
+            "backoff": {"initial": "10ms", "multiplier": 3, "max": "200ms", "jitter": 0.2},
+            "budget": "25%",
+            "minRetryConcurrency": 2,
+        },
+    }
+    deployment, client_line, _ = _described(workload, client)
+    assert "at most 5 more wait in a FIFO queue (queueLimit)" in deployment
+    assert "answered rejected (HTTP 503) at once" in deployment
+    assert "at most 8 connection(s), one per request in it (maxConnections), and refuses more" in deployment
+    assert "is still served, for nobody (onCancel: finish)" in deployment
+    assert "to Service web-svc port 80 via clusterIP" in client_line
+    assert "Each try gives up after 300ms (timeout)" in client_line
+    assert "retries a try that ends rejected or timeout, up to 3 tries in all (attempts)" in client_line
+    assert "backoff of min(200ms, 10ms × 3^(n−1)) before retry n, with jitter ±20%" in client_line
+    assert "fewer than 25% of its tries in flight or than 2 (retry budget)" in client_line
+
+
+def test_report_summary_shows_retries_only_when_a_client_retries():
+    retried = sim.simulate(scenario(clients=[{"name": "c0", "rate": 20, "retries": {"attempts": 2}}], duration=2))
+    assert "retries" in retried.summary
+    page = render_report(retried)
+    assert f'<td>retries (tries beyond the first)</td><td class="num">{retried.summary["retries"]}</td>' in page
+    plain = sim.simulate(scenario(rate=20, duration=2))
+    assert "retries" not in plain.summary and "retries (tries beyond" not in render_report(plain)

@@ -21,7 +21,14 @@ from sim.scenario.resolved import Scenario
 from sim.scenario.simulation import Client, Simulation
 from sim.units import format_duration
 
-__all__ = ["capacity_warnings", "client_rates", "offered_rate", "routed_pods"]
+__all__ = [
+    "capacity_warnings",
+    "client_deployments",
+    "client_rates",
+    "offered_rate",
+    "routed_pods",
+    "serving_capacity",
+]
 
 _CELLS = 2000  # the run is judged on this many equal cells (and every timeline change)
 _MAX_INTERVALS = 3
@@ -58,6 +65,29 @@ def _selected(svc: Service | None, deployments: Sequence[Deployment], simulation
     if svc is None:
         return []
     return [d.name for d in deployments if d.name in simulation.workloads and svc.selects(d.labels)]
+
+
+def client_deployments(scenario: Scenario) -> list[str]:
+    """The Deployments (with a workload) that the Services the clients target select, in scenario order."""
+    sim = scenario.simulation
+    services = {s.name: s for s in scenario.services}
+    chosen = {d for c in sim.clients for d in _selected(services.get(c.target.service), scenario.deployments, sim)}
+    return [d.name for d in scenario.deployments if d.name in chosen]
+
+
+def serving_capacity(scenario: Scenario, timeline: pd.DataFrame, t: np.ndarray) -> np.ndarray:
+    """Requests per second the clients' Deployments can serve at times ``t``: the sum over
+    :func:`client_deployments` of n(t)·c / E[S] (pods routed × concurrency / mean service
+    time), the rate at which their offered load ρ(t) reaches 1."""
+    sim = scenario.simulation
+    total = np.zeros(np.shape(t), dtype=float)
+    for name in client_deployments(scenario):
+        work = sim.workloads[name]
+        pods = routed_pods(timeline, name, t)
+        mean_s = work.service_time.mean
+        # A service time of zero serves without bound wherever a pod is routed.
+        total += pods * work.concurrency / mean_s if mean_s > 0 else np.where(pods > 0, np.inf, 0.0)
+    return total
 
 
 def deployment_rates(scenario: Scenario, timeline: pd.DataFrame, t: np.ndarray) -> dict[str, np.ndarray]:

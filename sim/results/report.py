@@ -23,6 +23,8 @@ from sim.results.plots import available_plots
 from sim.results.result import Result, load_result
 from sim.results.run_folder import replacing
 from sim.results.slo import slo_value
+from sim.scenario.resolved import Scenario
+from sim.scenario.simulation import Client, OnCancel, Retries, Via, Workload
 from sim.units import format_duration
 
 if TYPE_CHECKING:
@@ -85,30 +87,102 @@ def describe(result: Result) -> list[str]:
             + f"; it selects pods labelled {selector}."
         )
     for dep in scenario.deployments:
-        w = sim.workloads[dep.name]
-        calls = " then calls " + ", ".join(c.service for c in w.calls) + " in turn" if w.calls else ""
-        out.append(
-            f"Deployment **{dep.name}** starts with {dep.replicas} replica(s); each pod serves {w.concurrency} "
-            f"request(s) at a time (FIFO queue beyond), works for {_law(w.service_time)}{calls}, and is Ready "
-            f"{format_duration(w.startup_time_s)} after creation."
-        )
+        out.append(_deployment_words(dep.name, dep.replicas, sim.workloads[dep.name]))
     for c in sim.clients:
-        where = "from outside the cluster" if c.location == "external" else f"from node {c.location}"
-        conn = (
-            f" over {c.connections.count} keep-alive connection(s)"
-            if c.connections.keepalive
-            else ", a new connection each"
-        )
-        ips = f" ({c.ips} addresses from {c.ip})" if c.ips > 1 else f" ({c.ip})"
-        window = f" from {format_duration(c.start_s)}" if c.start_s > 0 else ""
-        window += f" until {format_duration(c.stop_s)}" if c.stop_s is not None else ""
-        out.append(
-            f"Client **{c.name}**{ips} sends {c.rate.describe()}{window} ({c.arrival} arrivals) {where} to Service "
-            f"{c.target.service} via {c.target.via}{conn}."
-        )
+        out.append(_client_words(c, scenario))
     for e in sorted(sim.events, key=lambda e: e.at_s):
         out.append(f"At {format_duration(e.at_s)} Deployment {e.deployment} is scaled to {e.replicas} replica(s).")
     return out
+
+
+def _deployment_words(name: str, replicas: int, w: Workload) -> str:
+    """A Deployment's pods as servers: workers, queue bound, connection cap, calls, cancellation."""
+    calls = "".join(
+        f", then calls {c.service}"
+        + (f" port {c.port}" if c.port is not None else "")
+        + f" (giving up after {format_duration(c.timeout_s)})"
+        for c in w.calls
+    )
+    if w.queue_limit is None:
+        queue = "the rest wait in an unbounded FIFO queue"
+    else:
+        queue = (
+            f"at most {w.queue_limit} more wait in a FIFO queue (queueLimit) and any further one is answered "
+            "rejected (HTTP 503) at once"
+        )
+    if w.max_connections is not None:
+        queue += (
+            f"; a pod holds at most {w.max_connections} connection(s), one per request in it (maxConnections), "
+            "and refuses more (refused)"
+        )
+    if w.on_cancel == OnCancel.DROP:
+        cancel = "A waiting request whose client has given up is dropped unserved (onCancel: drop)"
+    else:
+        cancel = "A waiting request whose client has given up is still served, for nobody (onCancel: finish)"
+    return (
+        f"Deployment **{name}** starts with {replicas} replica(s), each Ready {format_duration(w.startup_time_s)} "
+        f"after creation. Each pod serves {w.concurrency} request(s) at a time, working for "
+        f"{_law(w.service_time)} on each{calls}; {queue}. {cancel}."
+    )
+
+
+def _client_words(c: Client, scenario: Scenario) -> str:
+    """A client: addresses, rate and window, target Service and port, connections, timeout, retries."""
+    where = "from outside the cluster" if c.location == "external" else f"from node {c.location}"
+    conn = (
+        f" over {c.connections.count} keep-alive connection(s)"
+        if c.connections.keepalive
+        else ", a new connection each"
+    )
+    ips = f" ({c.ips} addresses from {c.ip})" if c.ips > 1 else f" ({c.ip})"
+    window = f" from {format_duration(c.start_s)}" if c.start_s > 0 else ""
+    window += f" until {format_duration(c.stop_s)}" if c.stop_s is not None else ""
+    timeout = (
+        f"Each try gives up after {format_duration(c.timeout_s)} (timeout)"
+        if c.timeout_s is not None
+        else "It waits for an answer without a timeout"
+    )
+    timeout += f", and a connection attempt after {format_duration(c.connect_timeout_s)} (connectTimeout)."
+    return (
+        f"Client **{c.name}**{ips} sends {c.rate.describe()}{window} ({c.arrival} arrivals) {where} to "
+        f"{_target(c, scenario)}{conn}. {timeout} {_retries_words(c.retries)}"
+    )
+
+
+def _target(c: Client, scenario: Scenario) -> str:
+    """``Service web port 80 (http) via nodePort 30008``: the Service port the client aims at
+    (the Service's only one when the client names none) and the way in."""
+    svc = next((s for s in scenario.services if s.name == c.target.service), None)
+    if svc is None or not svc.ports:
+        return f"Service {c.target.service} via {c.target.via}"
+    p = svc.port(c.target.port)
+    name = f" ({p.name})" if p.name else ""
+    via = f"nodePort {p.node_port}" if c.target.via == Via.NODE_PORT and p.node_port else str(c.target.via)
+    return f"Service {svc.name} port {p.port}{name} via {via}"
+
+
+def _retries_words(r: Retries | None) -> str:
+    """How a client retries, or that it does not."""
+    if r is None or r.attempts <= 1:
+        return "It never retries."
+    b = r.backoff
+    names = {"full": "full jitter", "equal": "equal jitter", "none": "no jitter"}
+    jitter = names[b.jitter] if isinstance(b.jitter, str) else f"jitter ±{_percent(float(b.jitter))}"
+    text = (
+        f"It retries a try that ends {' or '.join(r.on)}, up to {r.attempts} tries in all (attempts), after a "
+        f"backoff of min({format_duration(b.max_s)}, {format_duration(b.initial_s)} × {b.multiplier:g}^(n−1)) "
+        f"before retry n, with {jitter}"
+    )
+    if r.budget is not None:
+        text += (
+            f"; a retry is sent only while the retries in flight are fewer than {_percent(r.budget)} of its tries "
+            f"in flight or than {r.min_retry_concurrency} (retry budget), else the request ends with that try"
+        )
+    return text + "."
+
+
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.3g}%"
 
 
 def _paragraph(text: str) -> str:
@@ -188,6 +262,8 @@ def render_report(result: Result) -> str:
     lat = s["latency_ms"]
     summary_rows: list[list[object]] = [["requests", s["requests"]]]
     summary_rows += [[f"outcome {k}", v] for k, v in s["outcomes"].items()]
+    if "retries" in s:  # only when a client retries
+        summary_rows += [["retries (tries beyond the first)", s["retries"]]]
     summary_rows += [["throughput (requests/s)", s["throughput_rps"]]]
     summary_rows += [[f"latency {k} (ms)", v] for k, v in lat.items()]
     pods = result.pods

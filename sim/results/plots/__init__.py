@@ -29,7 +29,7 @@ from sim.results.plots.data import (
     expected_requests,
     phases,
     rate_per_pod,
-    rolling_percentiles,
+    rolling_latency,
     scale_events,
     step_series,
     time_bins,
@@ -38,6 +38,7 @@ from sim.results.plots.rates import draw_rates, draw_retries, has_retries
 from sim.results.result import Result, load_result
 from sim.results.run_folder import replacing
 from sim.scenario.rate_profile import Constant
+from sim.scenario.simulation import SLO_LATENCY_KEYS
 
 __all__ = [
     "OPTIONAL_PLOTS",
@@ -67,7 +68,9 @@ OUTCOME_COLORS = {
     "reset": "#ff7f0e",
     "timeout": "#e377c2",
 }
-PERCENTILE_COLORS = {50: "#1f77b4", 95: "#ff7f0e", 99: "#d62728"}
+#: One colour per latency statistic, shared by its per-bin line and its SLO bound (none is an
+#: outcome's colour, so a bound never reads as a failure marker).
+STAT_COLORS = {"p50": "#1f77b4", "p90": "#bcbd22", "p95": "#ff7f0e", "p99": "#d62728", "mean": "#17becf"}
 _NODE_PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#e377c2"]
 _PHASE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 _MAX_POINTS = 20_000  # faint per-request layer: at most this many points
@@ -164,10 +167,10 @@ def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
             label=f"ok requests ({'1 in ' + str(step) if step > 1 else 'all'})",
             rasterized=True,
         )
-        centers, table = rolling_percentiles(ok, duration)
+        centers, table = rolling_latency(ok, duration, _latency_stats(result))
         width = f"{centers[1] - centers[0]:g} s" if len(centers) > 1 else f"{duration:g} s"
-        for q, color in PERCENTILE_COLORS.items():
-            ax.plot(centers, table[q], color=color, linewidth=1.6, label=f"p{q} per {width} bin")
+        for stat, values in table.items():
+            ax.plot(centers, values, color=STAT_COLORS[stat], linewidth=1.6, label=f"{stat} per {width} bin")
     _slo_lines(ax, result)
     failed = req[req["outcome"] != "ok"]
     if len(failed):
@@ -205,13 +208,34 @@ def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     return fig
 
 
+def _latency_stats(result: Result) -> tuple[str, ...]:
+    """The statistics drawn per bin: p50, p95 and p99, and any other the SLO bounds (so each
+    bound has its measured line beside it), in :data:`SLO_LATENCY_KEYS` order."""
+    slo = result.scenario.simulation.slo
+    bounded = set(slo.latency_s) if slo is not None else set()
+    return tuple(k for k in SLO_LATENCY_KEYS if k in bounded or k in ("p50", "p95", "p99"))
+
+
 def _slo_lines(ax: Axes, result: Result) -> None:
-    """The SLO's latency bounds as horizontal lines, in the colour of their percentile."""
+    """The SLO's latency bounds as dash-dotted horizontal lines, each in the colour of its
+    statistic's line and named at its right end."""
     slo = result.scenario.simulation.slo
     for key, target_s in (slo.latency_s if slo is not None else {}).items():
-        color = PERCENTILE_COLORS.get(int(key[1:]), "0.2") if key != "mean" else "0.2"
+        color = STAT_COLORS[key]
         ax.axhline(
             target_s * 1e3, color=color, linestyle="-.", linewidth=1.2, label=f"SLO {key} ≤ {target_s * 1e3:g} ms"
+        )
+        ax.annotate(
+            f"SLO {key}",
+            xy=(1, target_s * 1e3),
+            xycoords=("axes fraction", "data"),
+            xytext=(-3, 2),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color=color,
+            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
         )
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "expected_requests",
     "phases",
     "rate_per_pod",
+    "rolling_latency",
     "rolling_percentiles",
     "scale_events",
     "step_series",
@@ -47,6 +48,24 @@ def rolling_percentiles(
     table = frame.groupby("bin")["ms"].quantile([q / 100 for q in quantiles]).unstack()
     table = table.reindex(range(len(centers)))
     return centers, {q: table[q / 100].to_numpy() for q in quantiles}
+
+
+def rolling_latency(
+    ok: pd.DataFrame, duration_s: float, stats: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Latency statistics (ms) of ok requests per time bin, by send time, by name: ``mean`` or
+    a percentile ``p50``, ``p90``...; the bins of :func:`rolling_percentiles`, NaN when empty."""
+    quantiles = tuple(int(s[1:]) for s in stats if s != "mean")
+    centers, table = rolling_percentiles(ok, duration_s, quantiles)
+    out = {f"p{q}": table[q] for q in quantiles}
+    if "mean" in stats:
+        edges = time_bins(duration_s, len(ok))
+        which = np.clip(np.searchsorted(edges, ok["t_sent"].to_numpy(), side="right") - 1, 0, len(centers) - 1)
+        sums = np.bincount(which, weights=ok["latency"].to_numpy() * 1e3, minlength=len(centers))
+        counts = np.bincount(which, minlength=len(centers))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["mean"] = np.where(counts > 0, sums / counts, np.nan)
+    return centers, {s: out[s] for s in stats}
 
 
 def scale_events(timeline: pd.DataFrame) -> list[tuple[float, str]]:

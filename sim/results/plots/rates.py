@@ -11,19 +11,23 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from sim.results.capacity import offered_rate
+from sim.results.capacity import client_deployments, offered_rate, serving_capacity
 from sim.results.plots.data import time_bins
 from sim.results.result import Result
 from sim.results.slo import client_requests
+from sim.units import format_duration
 
 __all__ = ["draw_rates", "draw_retries", "has_retries", "tries_table"]
 
 _OFFERED_POINTS = 1000
+_CLIP = 4.0  # a capacity this many times the highest rate is cut off the plot ...
+_HEADROOM = 1.5  # ... which then reaches this far above that rate
 
 
 def draw_rates(ax: Axes, result: Result) -> str:
-    """Offered rate (the clients' profiles summed, shaded) under the measured ok and failed
-    rates per bin by completion time; returns the bin width as text (``"1 s"``)."""
+    """Offered rate (the clients' profiles summed, shaded) and the serving capacity under the
+    measured ok and failed rates per bin by completion time; returns the bin width as text
+    (``"1 s"``)."""
     sim = result.scenario.simulation
     duration = sim.duration_s
     clients = client_requests(result.requests)
@@ -31,20 +35,57 @@ def draw_rates(ax: Axes, result: Result) -> str:
     centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     t = np.linspace(0.0, duration, _OFFERED_POINTS)
     offered = offered_rate(sim, np.minimum(t, np.nextafter(duration, 0.0)))  # clients send in [0, duration)
-    ax.fill_between(t, offered, step=None, color="#1f77b4", alpha=0.18, linewidth=0)
-    ax.plot(t, offered, color="#1f77b4", linewidth=1.2, label="offered (clients' rate profiles)")
     done = clients["t_done"].to_numpy(dtype=float)
     ok = (clients["outcome"] == "ok").to_numpy()
-    served, _ = np.histogram(done[ok], bins=edges)
-    failed, _ = np.histogram(done[~ok], bins=edges)
+    served = np.histogram(done[ok], bins=edges)[0] / width
+    failed = np.histogram(done[~ok], bins=edges)[0] / width
+    ax.fill_between(t, offered, step=None, color="#1f77b4", alpha=0.18, linewidth=0)
+    ax.plot(t, offered, color="#1f77b4", linewidth=1.2, label="offered (clients' rate profiles)")
+    top = max(float(offered.max(initial=0.0)), float(served.max(initial=0.0)), float(failed.max(initial=0.0)))
+    clipped = _draw_capacity(ax, result, t, top)
     bin_text = f"{width[0]:g} s"
-    ax.plot(centers, served / width, color="#2ca02c", linewidth=1.6, label=f"served: ok per {bin_text} bin")
-    ax.plot(centers, failed / width, color="#d62728", linewidth=1.6, label=f"failed: not ok per {bin_text} bin")
+    ax.plot(centers, served, color="#2ca02c", linewidth=1.6, label=f"served: ok per {bin_text} bin")
+    ax.plot(centers, failed, color="#d62728", linewidth=1.6, label=f"failed: not ok per {bin_text} bin")
     ax.set_xlim(0, duration)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, top * _HEADROOM if clipped else None)
     ax.set_xlabel("simulated time (s; served and failed by completion time)")
     ax.set_ylabel("requests per second")
     return bin_text
+
+
+def _draw_capacity(ax: Axes, result: Result, t: np.ndarray, top: float) -> bool:
+    """Draw the clients' Deployments' serving capacity, pods routed(t) × concurrency / E[S],
+    as a step line: where offered rises above it, queues grow (docs/semantics.md#slos-and-warnings).
+    Returns whether it runs far above ``top`` (the highest rate drawn), so the axis is cut
+    below it and the label gives its value instead."""
+    scenario, timeline = result.scenario, result.timeline
+    names = client_deployments(scenario)
+    if not names:
+        return False
+    changes = timeline["time"].to_numpy(dtype=float) if len(timeline) else np.zeros(0)
+    at = np.unique(np.concatenate([t, changes[(changes >= 0) & (changes <= t[-1])]]))
+    capacity = serving_capacity(scenario, timeline, at)
+    finite = capacity[np.isfinite(capacity)]
+    if not len(finite):
+        return False
+    workloads = scenario.simulation.workloads
+    label = "capacity: " + " + ".join(
+        f"{name} pods routed × {workloads[name].concurrency} / {format_duration(workloads[name].service_time.mean)}"
+        for name in names
+    )
+    clipped = top > 0 and float(finite.max()) > _CLIP * top
+    if clipped:
+        label += f" (up to {float(finite.max()):,.0f} req/s, above the plot)"
+    ax.plot(
+        at,
+        np.where(np.isfinite(capacity), capacity, np.nan),
+        drawstyle="steps-post",
+        color="black",
+        linestyle="--",
+        linewidth=1.4,
+        label=label,
+    )
+    return clipped
 
 
 def tries_table(result: Result) -> pd.DataFrame | None:
