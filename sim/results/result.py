@@ -23,7 +23,6 @@ The summary's statistics are computed from these tables, over the measurement wi
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import os
@@ -38,14 +37,13 @@ from sim.errors import Problem, ScenarioError
 from sim.results.run_folder import MARKER, read_marker, replacing
 from sim.results.run_warnings import run_warnings
 from sim.results.slo import slo_report
+from sim.results.tables import finite, pod_table, requests_table, tries_table
 from sim.runtime.requests.outcomes import OUTCOMES
-from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.topology import Topology
 from sim.scenario.load import load_scenario
 from sim.version import VERSION
 
 if TYPE_CHECKING:
-    from sim.runtime.pods import Pod
     from sim.runtime.run import RunRecord
     from sim.scenario.resolved import Scenario
 
@@ -318,51 +316,12 @@ def build_result(record: RunRecord) -> Result:
     node_names = [n.name for n in sim.cluster.nodes]
     client_names = [c.name for c in sim.clients] + list(callers or [])  # calls: under their Deployment
     pod_names = [p.name for p in pods]
-    first = log.column("origin") < 0  # a request's first try: every row, unless a client retried
-    rows: slice | np.ndarray
-    last: slice | np.ndarray
-    if first.all():  # views, not copies: a run may hold 5 × 10⁷ requests
-        rows = last = slice(None)
-        request_of = None  # each try is its request
-    else:
-        rows = np.flatnonzero(first)
-        root = np.where(first, np.arange(log.size), log.column("origin"))
-        request_of = (np.cumsum(first) - 1)[root]
-        last = _last_tries(root, log.column("attempt"))
-
-    def at(name: str, which: slice | np.ndarray) -> np.ndarray:
-        return log.column(name)[which]
-
-    t_sent, t_done = at("t_sent", rows), at("t_done", last)
-    parent = at("parent", rows)
-    requests = pd.DataFrame(
-        {
-            "request_id": np.arange(len(t_sent), dtype=np.int64),
-            "client": _labels(at("client", rows), client_names),
-            "t_sent": t_sent,
-            "t_done": t_done,
-            "latency": t_done - t_sent,
-            "entry_node": _labels(at("entry_node", last), node_names),
-            "pod": _labels(at("pod", last), pod_names),
-            "pod_node": _labels(at("pod_node", last), node_names),
-            "outcome": pd.Categorical.from_codes(at("outcome", last), categories=list(OUTCOMES)),
-            "client_ip": _addresses(at("client_ip", last)),
-            "connection_id": at("connection", last).copy()
-            if request_of is None
-            else request_of[at("connection", last)],
-            "parent_id": pd.array(
-                np.where(parent >= 0, parent if request_of is None else request_of[np.maximum(parent, 0)], 0),
-                dtype="Int64",
-            ),
-            "attempts": at("attempt", last).astype(np.int16),
-        }
-    )
-    requests.loc[parent < 0, "parent_id"] = pd.NA
+    requests, request_of = requests_table(log, client_names, node_names, pod_names)
     timeline = sorted(record.timeline, key=lambda row: row["time"])  # a late-found exit goes in its place
     timeline_df = pd.DataFrame(
         timeline, columns=["time", "deployment", "pods_total", "pods_ready", "endpoints", "event", "pod", "detail"]
     )
-    pods_df = _pod_table(sim.warmup_s, sim.duration_s, log, pods, node_names)
+    pods_df = pod_table(sim.warmup_s, sim.duration_s, log, pods, node_names)
     summary = {
         "scenario": sim.name,
         "seed": seed,
@@ -376,41 +335,8 @@ def build_result(record: RunRecord) -> Result:
     if any(c.retries is not None for c in sim.clients):
         summary["retries"] = int(log.size - len(requests))
         ids = np.arange(log.size) if request_of is None else request_of
-        tries = _tries_table(log, ids, client_names, node_names, pod_names)
+        tries = tries_table(log, ids, client_names, node_names, pod_names)
     return Result(scenario, seed, requests, timeline_df, pods_df, summary, record.topology, tries)
-
-
-def _tries_table(
-    log: RequestLog, request_of: np.ndarray, client_names: list[str], node_names: list[str], pod_names: list[str]
-) -> pd.DataFrame:
-    """One row per try, with the id of the request it belongs to."""
-    t_sent, t_done = log.column("t_sent"), log.column("t_done")
-    return pd.DataFrame(
-        {
-            "request_id": request_of.astype(np.int64),
-            "attempt": log.column("attempt").astype(np.int64),
-            "client": _labels(log.column("client"), client_names),
-            "t_sent": t_sent,
-            "t_done": t_done,
-            "latency": t_done - t_sent,
-            "entry_node": _labels(log.column("entry_node"), node_names),
-            "pod": _labels(log.column("pod"), pod_names),
-            "pod_node": _labels(log.column("pod_node"), node_names),
-            "outcome": pd.Categorical.from_codes(log.column("outcome"), categories=list(OUTCOMES)),
-        }
-    )
-
-
-def _last_tries(root: np.ndarray, attempt: np.ndarray) -> np.ndarray:
-    """For each request (first tries, in row order), the row of its last try."""
-    first = np.flatnonzero(root == np.arange(len(root)))
-    if len(first) == len(root):
-        return first
-    order = np.lexsort((attempt, root))  # by request, then attempt
-    ends = np.flatnonzero(np.diff(root[order], append=-1) != 0)  # the last row of each request's group
-    last = np.empty(len(root), dtype=np.int64)
-    last[root[order][ends]] = order[ends]
-    return last[first]
 
 
 def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, duration_s: float) -> dict[str, Any]:
@@ -424,9 +350,9 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
     if len(latency_ms):
         quantiles = np.percentile(latency_ms, PERCENTILES)
         latency = {
-            "mean": _finite(float(latency_ms.mean())),
-            **{f"p{q}": _finite(float(v)) for q, v in zip(PERCENTILES, quantiles, strict=True)},
-            "max": _finite(float(latency_ms.max())),
+            "mean": finite(float(latency_ms.mean())),
+            **{f"p{q}": finite(float(v)) for q, v in zip(PERCENTILES, quantiles, strict=True)},
+            "max": finite(float(latency_ms.max())),
         }
     else:
         latency = dict.fromkeys(("mean", "p50", "p90", "p95", "p99", "max"))
@@ -438,90 +364,15 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
         "requests": len(requests),
         "outcomes": {name: int(counts.get(name, 0)) for name in OUTCOMES},
         "latency_ms": latency,
-        "throughput_rps": _finite(float(done_in_window / window)) if window > 0 else None,
+        "throughput_rps": finite(float(done_in_window / window)) if window > 0 else None,
         "pods": {
             row.pod: {
                 "deployment": row.deployment,
                 "node": row.node,
                 "ip": row.ip,
                 "requests": int(row.requests),
-                "utilisation": _finite(float(row.utilisation)),
+                "utilisation": finite(float(row.utilisation)),
             }
             for row in pods.itertuples()
         },
     }
-
-
-def _pod_table(
-    warmup_s: float, duration_s: float, log: RequestLog, pods: list[Pod], node_names: list[str]
-) -> pd.DataFrame:
-    """Per pod: lifecycle times, requests routed to it, and utilisation in the window.
-
-    Utilisation is busy worker-time divided by ``concurrency`` × the time the pod was
-    Ready (until it went) inside the window.
-    """
-    pod_col = log.column("pod")
-    has_pod = pod_col >= 0
-    count = np.bincount(pod_col[has_pod], minlength=len(pods)) if len(pods) else np.zeros(0)
-    start = log.column("t_start")
-    served = has_pod & ~np.isnan(start)
-    idx = pod_col[served]
-    end_cap = np.array([min(p.gone_at, p.deadline) for p in pods]) if pods else np.zeros(0)
-    begin = np.clip(start[served], warmup_s, duration_s)
-    finish = np.minimum(start[served] + log.column("service_s")[served], end_cap[idx] if len(pods) else 0)
-    busy_each = np.clip(np.minimum(finish, duration_s) - begin, 0.0, None)
-    busy = np.bincount(idx, weights=busy_each, minlength=len(pods)) if len(pods) else np.zeros(0)
-    rows = []
-    for p in pods:
-        up = max(0.0, min(p.gone_at, duration_s) - max(p.ready_at, warmup_s))
-        rows.append(
-            {
-                "pod": p.name,
-                "deployment": p.deployment,
-                "node": node_names[p.node] if p.node is not None else None,
-                "ip": p.ip,
-                "created": p.created_at,
-                "ready": _finite(p.ready_at),
-                "terminating": _finite(p.terminating_at),
-                "deleted": _finite(p.gone_at),
-                "routed": _finite(p.routed_at),
-                "unrouted": _finite(p.unrouted_at),
-                "requests": int(count[p.index]),
-                "utilisation": busy[p.index] / (p.concurrency * up) if up > 0 else math.nan,
-            }
-        )
-    columns = [
-        "pod",
-        "deployment",
-        "node",
-        "ip",
-        "created",
-        "ready",
-        "terminating",
-        "deleted",
-        "routed",
-        "unrouted",
-        "requests",
-        "utilisation",
-    ]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _addresses(values: np.ndarray) -> pd.Categorical:
-    """Integer IPv4 addresses as a categorical column of dotted strings."""
-    unique, codes = np.unique(values, return_inverse=True)
-    names = [str(ipaddress.IPv4Address(int(v))) for v in unique]
-    return pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
-
-
-def _labels(codes: np.ndarray, names: list[str]) -> pd.Categorical:
-    """Integer codes (-1 for none) as a categorical column of names, null where -1."""
-    return (
-        pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
-        if names
-        else pd.Categorical([None] * len(codes))
-    )
-
-
-def _finite(value: float) -> float | None:
-    return value if math.isfinite(value) else None
