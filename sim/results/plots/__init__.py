@@ -9,15 +9,12 @@ requests draws in a few seconds. Colours are fixed per node (and per outcome) ac
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
-import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import to_rgb
@@ -25,20 +22,33 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from sim.results.plots.cluster_drawing import draw_topology
+from sim.results.plots.common import (
+    OUTCOME_COLORS,
+    STAT_COLORS,
+    RunLike,
+    axes,
+    mark_scale_events,
+    node_colors,
+    plain_text,
+    run_result,
+    shade_warmup,
+    title,
+)
 from sim.results.plots.data import (
     expected_requests,
-    phases,
     rate_per_pod,
     rolling_latency,
-    scale_events,
     step_series,
     time_bins,
 )
+from sim.results.plots.distribution import latency_cdf, latency_distribution, latency_tail
 from sim.results.plots.rates import draw_rates, draw_retries, has_retries
-from sim.results.result import Result, load_result
+from sim.results.result import Result
 from sim.results.run_folder import replacing
-from sim.scenario.rate_profile import Constant
 from sim.scenario.simulation import SLO_LATENCY_KEYS
+
+_MAX_POINTS = 20_000  # faint per-request layer: at most this many points
+_MAX_FAILURE_POINTS = 5_000
 
 __all__ = [
     "OPTIONAL_PLOTS",
@@ -60,97 +70,12 @@ __all__ = [
     "topology",
 ]
 
-OUTCOME_COLORS = {
-    "ok": "#2ca02c",
-    "refused": "#d62728",
-    "unreachable": "#9467bd",
-    "rejected": "#8c564b",
-    "reset": "#ff7f0e",
-    "timeout": "#e377c2",
-}
-#: One colour per latency statistic, shared by its per-bin line and its SLO bound (none is an
-#: outcome's colour, so a bound never reads as a failure marker).
-STAT_COLORS = {"p50": "#1f77b4", "p90": "#bcbd22", "p95": "#ff7f0e", "p99": "#d62728", "mean": "#17becf"}
-_NODE_PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#e377c2"]
-_PHASE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-_MAX_POINTS = 20_000  # faint per-request layer: at most this many points
-_MAX_FAILURE_POINTS = 5_000
 
-RunLike = Result | str | os.PathLike[str]
-_Draw = TypeVar("_Draw", bound=Callable[..., Figure])
-
-
-def _plain_text(draw: _Draw) -> _Draw:
-    """Names in a scenario are text, never math: a ``$`` in a pod or client name must not
-    reach matplotlib's mathtext parser."""
-
-    @functools.wraps(draw)
-    def wrapper(*args: Any, **kwargs: Any) -> Figure:
-        with matplotlib.rc_context({"text.parse_math": False}):
-            return draw(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _result(run: RunLike) -> Result:
-    return run if isinstance(run, Result) else load_result(run)
-
-
-def _axes(ax: Axes | None, size: tuple[float, float] = (10, 5)) -> tuple[Figure, Axes]:
-    if ax is not None:
-        return ax.figure, ax  # type: ignore[return-value]
-    fig = Figure(figsize=size, layout="constrained")
-    return fig, fig.add_subplot()
-
-
-def node_colors(result: Result) -> dict[str, str]:
-    """One colour per node, the same in every plot of the run."""
-    names = [n.name for n in result.scenario.simulation.cluster.nodes]
-    return {name: _NODE_PALETTE[i % len(_NODE_PALETTE)] for i, name in enumerate(names)}
-
-
-def _title(ax: Axes, what: str, result: Result) -> None:
-    sim = result.scenario.simulation
-    rate = sum(c.expected_requests(sim.duration_s) for c in sim.clients) / sim.duration_s
-    # A varying rate is named by its profile (one client) or averaged (several).
-    if len(sim.clients) == 1 and not isinstance(sim.clients[0].rate, Constant):
-        load = sim.clients[0].rate.describe()
-    else:
-        load = f"{rate:g} req/s" + ("" if all(isinstance(c.rate, Constant) for c in sim.clients) else " on average")
-    ax.set_title(
-        f"{what}\nscenario {sim.name}: {load} for {sim.duration_s:g} s, seed {result.seed}",
-        fontsize=10,
-        loc="left",
-    )
-
-
-def _shade_warmup(ax: Axes, result: Result) -> None:
-    """Grey out the warm-up, which the summary and the SLO do not measure."""
-    warmup = result.scenario.simulation.warmup_s
-    if warmup > 0:
-        ax.axvspan(0, warmup, color="0.88", zorder=0, linewidth=0, label=f"warm-up ({warmup:g} s, not measured)")
-
-
-def _mark_scale_events(ax: Axes, result: Result) -> None:
-    for t, label in scale_events(result.timeline):
-        ax.axvline(t, color="0.35", linestyle="--", linewidth=1)
-        ax.annotate(
-            label,
-            xy=(t, 1),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, -3),
-            textcoords="offset points",
-            va="top",
-            fontsize=8,
-            color="0.25",
-        )
-
-
-@_plain_text
+@plain_text
 def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     """Rolling p50/p95/p99 latency with Ready pods and dataplane endpoints on a second axis."""
-    result = _result(run)
-    fig, ax = _axes(ax)
+    result = run_result(run)
+    fig, ax = axes(ax)
     req = result.requests
     ok = req[req["outcome"] == "ok"]
     duration = result.scenario.simulation.duration_s
@@ -197,14 +122,14 @@ def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     pods_ax.set_ylabel("pods")
     pods_ax.set_ylim(0, max([*ready, *endpoints, 1]) * 1.6)
     pods_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    _mark_scale_events(ax, result)
-    _shade_warmup(ax, result)
+    mark_scale_events(ax, result)
+    shade_warmup(ax, result)
     handles, labels = ax.get_legend_handles_labels()
     more, more_labels = pods_ax.get_legend_handles_labels()
     ax.legend(
         handles + more, labels + more_labels, loc="upper left", bbox_to_anchor=(1.08, 1), fontsize=8, markerscale=3
     )
-    _title(ax, "Latency over time (percentiles per time bin, by send time) and pods", result)
+    title(ax, "Latency over time (percentiles per time bin, by send time) and pods", result)
     return fig
 
 
@@ -239,11 +164,11 @@ def _slo_lines(ax: Axes, result: Result) -> None:
         )
 
 
-@_plain_text
+@plain_text
 def load_distribution(run: RunLike, ax: Axes | None = None) -> Figure:
     """Requests per pod, grouped and coloured by node, against the share uniform choice predicts."""
-    result = _result(run)
-    fig, ax = _axes(ax)
+    result = run_result(run)
+    fig, ax = axes(ax)
     pods = result.pods[result.pods["requests"] > 0].copy()
     pods["node"] = pods["node"].fillna("<none>")
     pods = pods.sort_values(["node", "created", "pod"])
@@ -268,15 +193,15 @@ def load_distribution(run: RunLike, ax: Axes | None = None) -> Figure:
     ax.set_ylabel("requests routed to the pod")
     ax.set_xlabel("pod (grouped by node)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-    _title(ax, "Requests per pod, coloured by node", result)
+    title(ax, "Requests per pod, coloured by node", result)
     return fig
 
 
-@_plain_text
+@plain_text
 def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     """Per-pod request rate over time, stacked: load moving onto new pods and off removed ones."""
-    result = _result(run)
-    fig, ax = _axes(ax)
+    result = run_result(run)
+    fig, ax = axes(ax)
     duration = result.scenario.simulation.duration_s
     centers, rates = rate_per_pod(result.requests, duration)
     node_of = dict(zip(result.pods["pod"], result.pods["node"], strict=True))
@@ -293,19 +218,19 @@ def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     ax.set_xlim(0, duration)
     ax.set_xlabel("simulated time (s)")
     ax.set_ylabel("requests per second")
-    _mark_scale_events(ax, result)
-    _shade_warmup(ax, result)
+    mark_scale_events(ax, result)
+    shade_warmup(ax, result)
     ax.legend(
         fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="node (one shade per pod)", title_fontsize=8
     )
-    _title(ax, "Request rate per pod over time (stacked)", result)
+    title(ax, "Request rate per pod over time (stacked)", result)
     return fig
 
 
-@_plain_text
+@plain_text
 def load_panels(run: RunLike) -> Figure:
     """Both load views in one figure, as written to ``load.png``."""
-    result = _result(run)
+    result = run_result(run)
     fig = Figure(figsize=(11, 9), layout="constrained")
     top, bottom = fig.subplots(2, 1)
     load_distribution(result, top)
@@ -330,93 +255,11 @@ def _pod_shades(
     return shades
 
 
-@_plain_text
-def latency_cdf(run: RunLike, ax: Axes | None = None) -> Figure:
-    """Latency CDF on a log axis, one line per phase between scale events, p50 and p99 marked."""
-    result = _result(run)
-    fig, ax = _axes(ax)
-    req = result.requests
-    ok = req[req["outcome"] == "ok"]
-    cmap = _PHASE_COLORS
-    for i, (start, end, label) in enumerate(phases(result)):
-        lat = np.sort(ok.loc[(ok["t_sent"] >= start) & (ok["t_sent"] < end), "latency"].to_numpy() * 1e3)
-        if not len(lat):
-            continue
-        color = cmap[i % len(cmap)]
-        keep = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), 2000)).astype(int))
-        p50, p99 = np.percentile(lat, [50, 99])
-        ax.plot(
-            lat[keep],
-            (keep + 1) / len(lat),
-            color=color,
-            label=f"{label}: {len(lat)} ok, p50 {p50:.1f} ms, p99 {p99:.1f} ms",
-        )
-        ax.plot([p50], [0.5], marker="o", color=color)
-        ax.plot([p99], [0.99], marker="D", color=color)
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("fraction of ok requests")
-    ax.axhline(0.5, color="0.8", linewidth=0.8)
-    ax.axhline(0.99, color="0.8", linewidth=0.8)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower right", title="phase (o p50, ◆ p99)", title_fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no ok requests after warm-up", transform=ax.transAxes, ha="center")
-    _title(ax, "Latency distribution per phase between scale events", result)
-    return fig
-
-
-@_plain_text
-def latency_tail(run: RunLike, ax: Axes | None = None) -> Figure:
-    """The tail: 1 − CDF of ok latency on log axes, one line per phase, the SLO's bounds marked."""
-    result = _result(run)
-    fig, ax = _axes(ax)
-    req = result.requests
-    ok = req[req["outcome"] == "ok"]
-    for i, (start, end, label) in enumerate(phases(result)):
-        lat = np.sort(ok.loc[(ok["t_sent"] >= start) & (ok["t_sent"] < end), "latency"].to_numpy() * 1e3)
-        if not len(lat):
-            continue
-        survival = np.logspace(0, -math.log10(len(lat)), 400)  # from 1 down to 1/n
-        index = np.clip(np.ceil((1 - survival) * len(lat)).astype(int), 0, len(lat) - 1)
-        ax.plot(lat[index], survival, color=_PHASE_COLORS[i % len(_PHASE_COLORS)], label=label)
-    slo = result.scenario.simulation.slo
-    for key, target_s in (slo.latency_s if slo is not None else {}).items():
-        if key != "mean":
-            level = 1 - int(key[1:]) / 100
-            ax.plot([target_s * 1e3], [level], marker="x", color="black", markersize=9, linestyle="none")
-            ax.annotate(f"SLO {key}", (target_s * 1e3, level), xytext=(4, 4), textcoords="offset points", fontsize=8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("fraction of ok requests slower (1 − CDF, log scale)")
-    for level in (0.5, 0.01, 0.001):
-        ax.axhline(level, color="0.85", linewidth=0.8)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower left", title="phase (x: an SLO bound)", title_fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no ok requests after warm-up", transform=ax.transAxes, ha="center")
-    _title(ax, "Latency tail (1 − CDF)", result)
-    return fig
-
-
-@_plain_text
-def latency_distribution(run: RunLike) -> Figure:
-    """The CDF and, beside it, the tail on log axes, as written to ``latency_cdf.png``."""
-    result = _result(run)
-    fig = Figure(figsize=(15, 5.5), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    latency_cdf(result, left)
-    latency_tail(result, right)
-    return fig
-
-
-@_plain_text
+@plain_text
 def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     """Rate of each outcome (ok, refused, unreachable, reset, timeout, rejected) over time."""
-    result = _result(run)
-    fig, ax = _axes(ax)
+    result = run_result(run)
+    fig, ax = axes(ax)
     req = result.requests
     duration = result.scenario.simulation.duration_s
     edges = time_bins(duration, len(req))
@@ -432,51 +275,51 @@ def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     ax.set_ylim(bottom=0)
     ax.set_xlabel("simulated time (s, by send time)")
     ax.set_ylabel("requests per second")
-    _mark_scale_events(ax, result)
-    _shade_warmup(ax, result)
+    mark_scale_events(ax, result)
+    shade_warmup(ax, result)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title=f"per {width[0]:g} s bin", title_fontsize=8)
-    _title(ax, "Outcomes over time", result)
+    title(ax, "Outcomes over time", result)
     return fig
 
 
-@_plain_text
+@plain_text
 def rates_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     """What the clients offered (their rate profiles summed) against what was served ok and
     what failed, per time bin: served below offered means a queue is building or failing."""
-    result = _result(run)
-    fig, ax = _axes(ax)
+    result = run_result(run)
+    fig, ax = axes(ax)
     draw_rates(ax, result)
-    _mark_scale_events(ax, result)
-    _shade_warmup(ax, result)
+    mark_scale_events(ax, result)
+    shade_warmup(ax, result)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-    _title(ax, "Offered, served and failed requests over time (clients' requests)", result)
+    title(ax, "Offered, served and failed requests over time (clients' requests)", result)
     return fig
 
 
-@_plain_text
+@plain_text
 def retries_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     """Retries per time bin (tries after a request's first), and requests that needed one."""
-    result = _result(run)
-    fig, ax = _axes(ax)
+    result = run_result(run)
+    fig, ax = axes(ax)
     if has_retries(result):
         draw_retries(ax, result)
     else:
         ax.text(0.5, 0.5, "this run kept no tries", transform=ax.transAxes, ha="center")
-    _mark_scale_events(ax, result)
-    _shade_warmup(ax, result)
+    mark_scale_events(ax, result)
+    shade_warmup(ax, result)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-    _title(ax, "Retries over time", result)
+    title(ax, "Retries over time", result)
     return fig
 
 
-@_plain_text
+@plain_text
 def topology(run: RunLike, ax: Axes | None = None, at_s: float | None = None) -> Figure:
     """The cluster as one pictures it: clients outside, nodes with pods inside, the NodePort path."""
-    result = _result(run)
-    fig, ax = _axes(ax, size=(11, 6.5))
+    result = run_result(run)
+    fig, ax = axes(ax, size=(11, 6.5))
     draw_topology(ax, result, node_colors(result), at_s)
-    _title(ax, "Topology: clients → node IP:nodePort → kube-proxy → pods", result)
+    title(ax, "Topology: clients → node IP:nodePort → kube-proxy → pods", result)
     return fig
 
 
@@ -502,7 +345,7 @@ def available_plots(result: Result) -> dict[str, Callable[[Result], Figure]]:
 
 def render_plots(run: RunLike) -> dict[str, bytes]:
     """Every plot as PNG bytes, by file name (drawn before anything is written)."""
-    result = _result(run)
+    result = run_result(run)
     rendered = {}
     for name, draw in available_plots(result).items():
         buffer = io.BytesIO()
