@@ -807,3 +807,5 @@ def test_a_duration_override_that_leaves_a_client_silent_is_refused(capsys, tmp_
     assert code == 0
     requests = pd.read_parquet(tmp_path / "r" / "requests.parquet")
     assert requests.groupby("client", observed=True)["t_sent"].max()["early"] < 30
+    saved = sim.load_result(tmp_path / "r")  # the saved scenario has the cut stop, so it loads again
+    assert saved.scenario.simulation.clients[2].stop_s == 30.0

@@ -215,3 +215,68 @@ def test_the_request_limit_counts_every_try_a_client_may_make(tmp_path):
     assert problem.field == "spec.clients"
     assert "up to 6e+07 tries with every retry its clients may make" in problem.message
     assert problem.message.endswith("lower the rates or the duration or the retry attempts")
+
+
+TWO_TIERS = """
+apiVersion: v1
+kind: Service
+metadata: {name: front}
+spec: {type: NodePort, selector: {app: front}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: back}
+spec: {selector: {app: back}, ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: front}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: front}}
+  template: {metadata: {labels: {app: front}}, spec: {containers: [{name: c, image: i}]}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: back}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: back}}
+  template: {metadata: {labels: {app: back}}, spec: {containers: [{name: c, image: i}]}}
+---
+apiVersion: svcsim/v1alpha1
+kind: Simulation
+metadata: {name: two-tiers}
+spec:
+  duration: 50s
+  workloads:
+    front: {serviceTime: 1ms, calls: [{service: back}]}
+    back: {serviceTime: 1ms}
+  clients:
+    - {name: c0, target: {service: front}, rate: 490000, retries: {attempts: ATTEMPTS}}
+"""
+
+
+def test_the_request_limit_multiplies_every_try_by_the_calls_it_makes():
+    """front calls back once per request: 490 000 req/s for 50 s is 2.45e7 requests and as
+    many calls; with 2 attempts each try makes its call too, up to 9.8e7 rows: refused."""
+    assert sim.load_scenario(TWO_TIERS.replace("ATTEMPTS", "1"))
+    with pytest.raises(sim.ScenarioError) as info:
+        sim.load_scenario(TWO_TIERS.replace("ATTEMPTS", "2"))
+    [problem] = info.value.problems
+    assert problem.field == "spec.workloads.front.calls"
+    assert "about 9.8e+07 requests expected: clients send 4.9e+07 (every try a retrying client may make)" in (
+        problem.message
+    )
+
+
+def test_a_zero_timeout_and_a_repeated_outcome_are_refused():
+    text = scenario_yaml(
+        clients=[{"name": "c0", "rate": 1.0, "timeout": "0s", "retries": {"attempts": 2, "on": ["reset", "reset"]}}]
+    )
+    with pytest.raises(sim.ScenarioError) as info:
+        sim.load_scenario(text)
+    assert sorted((p.field, p.message) for p in info.value.problems) == [
+        ("spec.clients[0].retries.on[1]", 'Duplicate value: "reset"'),
+        ("spec.clients[0].timeout", "must be > 0"),
+    ]

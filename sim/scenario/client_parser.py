@@ -86,12 +86,17 @@ def _retries(raw: Any, path: str, fields: FieldReader) -> Retries:
                 f"{path}.on[{i}]",
                 f"Unsupported value: {outcome!r}: supported values: " + ", ".join(f'"{o}"' for o in RETRYABLE),
             )
+        elif outcome in on[:i]:
+            fields.fail(f"{path}.on[{i}]", f'Duplicate value: "{outcome}"')
     b = fields.keys(r.get("backoff"), f"{path}.backoff", ("initial", "multiplier", "max", "jitter"))
     default = Backoff()
     initial = fields.duration(b.get("initial"), f"{path}.backoff.initial", default=default.initial_s)
     largest = fields.duration(b.get("max"), f"{path}.backoff.max", default=max(default.max_s, initial))
     if largest < initial:
-        fields.fail(f"{path}.backoff.max", f"must be at least backoff.initial ({format_duration(initial)})")
+        fields.fail(
+            f"{path}.backoff.max",
+            f"Invalid value: {format_duration(largest)}: must be at least backoff.initial ({format_duration(initial)})",
+        )
     multiplier = float(fields.number(b.get("multiplier", default.multiplier), f"{path}.backoff.multiplier", minimum=1))
     jitter: str | float = b.get("jitter", default.jitter)
     if isinstance(jitter, str):
@@ -178,7 +183,7 @@ def parse_clients(raw: Any, fields: FieldReader, folder: Path | None, duration: 
                 arrival=fields.one_of(c.get("arrival", Arrival.POISSON), f"{path}.arrival", Arrival),
                 nodes=tuple(nodes) if nodes is not None else None,
                 connect_timeout_s=fields.duration(c.get("connectTimeout"), f"{path}.connectTimeout", default=1.0),
-                timeout_s=None if timeout is None else fields.duration(timeout, f"{path}.timeout"),
+                timeout_s=None if timeout is None else fields.duration(timeout, f"{path}.timeout", positive=True),
                 ips=ips,
                 connections=_connections(c.get("connections"), f"{path}.connections", fields),
                 start_s=start,

@@ -53,7 +53,12 @@ class Scenario:
                 raise ScenarioError(
                     [Problem(self.source, "", "--duration", f"must be longer than spec.warmup ({sim.warmup_s:g}s)")]
                 )
-            sim = dataclasses.replace(sim, duration_s=float(duration_s))
+            # A client's stop past the new end is cut there, so the saved scenario loads again.
+            clients = tuple(
+                c if c.stop_s is None or c.stop_s <= duration_s else dataclasses.replace(c, stop_s=float(duration_s))
+                for c in sim.clients
+            )
+            sim = dataclasses.replace(sim, duration_s=float(duration_s), clients=clients)
             silent = [
                 f"client {c.name} would send nothing in the first {format_duration(duration_s)}"
                 + (f" (it starts at {format_duration(c.start_s)})" if c.start_s >= duration_s else "")

@@ -180,15 +180,19 @@ class RequestEstimate:
 
 
 def estimate_requests(
-    sim: Simulation, services: Sequence[Service], deployments: Sequence[Deployment]
+    sim: Simulation, services: Sequence[Service], deployments: Sequence[Deployment], *, every_try: bool = False
 ) -> RequestEstimate:
     """Client requests times their fan-out through ``calls`` (an upper bound when a Service
-    selects several Deployments; bounded by the cycle's workers when they reach a cycle)."""
+    selects several Deployments; bounded by the cycle's workers when they reach a cycle).
+    ``every_try``: a retrying client sends ``attempts`` tries per request, each with its calls
+    (the worst case the limits must hold for; the expected case sizes the request log)."""
     fan_out = _FanOut(sim, services, deployments)
     sent = expected = 0.0
     heaviest: tuple[float, str | None] = (0.0, None)
     for client in sim.clients:
         count = client.expected_requests(sim.duration_s)
+        if every_try and client.retries is not None:
+            count *= client.retries.attempts
         sent += count
         service = client.target.service
         outside = client.location == "external" and client.target.via in (Via.CLUSTER_IP, Via.POD_IP)
@@ -219,7 +223,7 @@ def _request_problems(
 
     Client requests alone are the parser's check; this one reports only what calls add.
     """
-    estimate = estimate_requests(sim, services, deployments)
+    estimate = estimate_requests(sim, services, deployments, every_try=True)
     if estimate.cycle is not None:
         return [_cycle_problem(*estimate.cycle, estimate.expected)]
     if estimate.expected <= MAX_REQUESTS or estimate.sent > MAX_REQUESTS or estimate.heaviest is None:
@@ -228,7 +232,8 @@ def _request_problems(
     return [
         LimitProblem(
             f"spec.workloads.{workload}.calls",
-            f"about {estimate.expected:.3g} requests expected: clients send {estimate.sent:.3g} ({field} "
+            f"about {estimate.expected:.3g} requests expected: clients send {estimate.sent:.3g}"
+            f"{' (every try a retrying client may make)' if any(c.retries for c in sim.clients) else ''} ({field} "
             f"{format_duration(sim.duration_s)}) and their calls multiply them (each request to Service "
             f'"{estimate.heaviest}" causes up to {calls:,} calls), {_too_many_requests()}: fewer calls, lower '
             "rates or a shorter duration",
