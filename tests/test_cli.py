@@ -777,7 +777,9 @@ def test_a_retrying_run_without_its_tries_table_is_one_error(run_copy, capsys):
     report refuse the folder (and leave the old plots alone)."""
     (run_copy / "tries.parquet").unlink()
     assert_one_error_for_plot_and_report(
-        capsys, run_copy, f"error: {run_copy}: not a complete svcsim run folder: missing tries.parquet (its clients retry)"
+        capsys,
+        run_copy,
+        f"error: {run_copy}: not a complete svcsim run folder: missing tries.parquet (its clients retry)",
     )
 
 

@@ -234,3 +234,21 @@ def test_a_damaged_slo_or_warning_list_in_a_run_folder_is_one_error(tmp_path, ca
     assert main(["report", str(out)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "summary.json: cannot read: " in line and problem in line
+
+
+def test_the_summary_and_the_slo_measure_the_same_requests_when_pods_call_each_other():
+    """Calls between Services are rows of the requests table, but neither the summary's
+    latency and throughput nor the SLO count them: both measure what clients see."""
+    from test_retries import TWO_TIERS  # noqa: PLC0415
+
+    text = TWO_TIERS.replace("rate: 490000, retries: {attempts: ATTEMPTS}", "rate: 50").replace(
+        "duration: 50s", "duration: 20s\n  slo: {latency: {p99: 1s, mean: 1s}, throughput: 1}"
+    )
+    result = sim.simulate(sim.load_scenario(text), seed=3)
+    requests = result.requests
+    assert requests["parent_id"].notna().sum() > 500  # the calls are there
+    checks = {c["name"]: c["measured"] for c in result.summary["slo"]["checks"]}
+    assert checks["throughput"] == pytest.approx(result.summary["throughput_rps"], rel=1e-12)
+    assert checks["latency p99"] == pytest.approx(result.summary["latency_ms"]["p99"], rel=1e-12)
+    assert checks["latency mean"] == pytest.approx(result.summary["latency_ms"]["mean"], rel=1e-12)
+    assert result.summary["throughput_rps"] == pytest.approx(50, rel=0.1)

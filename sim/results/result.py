@@ -341,11 +341,13 @@ def build_result(record: RunRecord) -> Result:
 
 def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, duration_s: float) -> dict[str, Any]:
     """The run's summary from its tables, over ``[warmup, duration]``; a statistic with
-    nothing to measure (no ok request after warm-up, a pod never Ready) is None."""
+    nothing to measure (no ok request after warm-up, a pod never Ready) is None. Latency and
+    throughput count the clients' requests only (a call between Services is a row too)."""
     outcome = requests["outcome"]
     counts = outcome.value_counts()
-    ok = requests[(outcome == "ok") & (requests["t_sent"] >= warmup_s)]
-    latency_ms = ok["latency"].to_numpy() * 1e3
+    # Latency and throughput are what clients see: calls between Services are rows too, not counted.
+    ok = (outcome == "ok").to_numpy() & requests["parent_id"].isna().to_numpy()
+    latency_ms = requests["latency"].to_numpy()[ok & (requests["t_sent"].to_numpy() >= warmup_s)] * 1e3
     latency: dict[str, float | None]
     if len(latency_ms):
         quantiles = np.percentile(latency_ms, PERCENTILES)
@@ -357,7 +359,8 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
     else:
         latency = dict.fromkeys(("mean", "p50", "p90", "p95", "p99", "max"))
     window = duration_s - warmup_s
-    done_in_window = ((outcome == "ok") & (requests["t_done"] >= warmup_s) & (requests["t_done"] <= duration_s)).sum()
+    t_done = requests["t_done"].to_numpy()
+    done_in_window = int((ok & (t_done >= warmup_s) & (t_done <= duration_s)).sum())
     return {
         "duration_s": duration_s,
         "warmup_s": warmup_s,
