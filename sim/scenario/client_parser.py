@@ -10,6 +10,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any
 
+from sim.kube.validation import go
 from sim.scenario.client_addresses import overflow_problem
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.rate_parser import parse_rate
@@ -84,7 +85,8 @@ def _retries(raw: Any, path: str, fields: FieldReader) -> Retries:
         if outcome not in RETRYABLE:
             fields.fail(
                 f"{path}.on[{i}]",
-                f"Unsupported value: {outcome!r}: supported values: " + ", ".join(f'"{o}"' for o in RETRYABLE),
+                f"Unsupported value: {go(outcome) if isinstance(outcome, str) else outcome!r}: supported values: "
+                + ", ".join(f'"{o}"' for o in RETRYABLE),
             )
         elif outcome in on[:i]:
             fields.fail(f"{path}.on[{i}]", f'Duplicate value: "{outcome}"')

@@ -217,7 +217,8 @@ class FieldReader:
 
     def _unsupported(self, value: Any, path: str, choices: tuple[str, ...]) -> None:
         listed = ", ".join(f'"{c}"' for c in choices)
-        self.fail(path, f"Unsupported value: {value!r}: supported values: {listed}")
+        shown = go(value) if isinstance(value, str | bool) or value is None else _shown(value)
+        self.fail(path, f"Unsupported value: {shown}: supported values: {listed}")
 
     def cidr(self, value: Any, path: str) -> ipaddress.IPv4Network:
         try:
