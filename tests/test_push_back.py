@@ -180,3 +180,28 @@ def test_a_calling_pod_pushes_back_too_and_results_do_not_depend_on_batch_length
     outcomes = runs[0].requests["outcome"].value_counts()
     assert outcomes["rejected"] > 0
     assert outcomes["ok"] > 0
+
+
+@pytest.mark.parametrize("workload", [{"queueLimit": 0}, {"maxConnections": 1}, {}])
+@pytest.mark.parametrize("engine", ["batch", "events"])
+def test_a_gone_pod_answers_nothing_even_with_limits(workload, engine):
+    """The only pod is killed at 1 s (grace 0) and leaves the dataplanes 0.5 s later: what
+    still reaches it meanwhile finds no pod, whatever its limits, and is unreachable (not
+    rejected or refused by a dead pod's stale queue)."""
+    result = sim.simulate(
+        scenario(
+            rate=200.0,
+            duration=3.0,
+            grace=0,
+            sync_delay="500ms",
+            events=[(1.0, 0)],
+            workload=workload,
+            service_time="30ms",
+        ),
+        seed=1,
+        engine=engine,
+    )
+    requests = result.requests
+    late = requests[(requests["t_sent"] > 1.0) & (requests["t_sent"] < 1.5)]
+    assert len(late) > 50
+    assert (late["outcome"] == "unreachable").all()

@@ -280,3 +280,84 @@ def test_a_zero_timeout_and_a_repeated_outcome_are_refused():
         ("spec.clients[0].retries.on[1]", 'Duplicate value: "reset"'),
         ("spec.clients[0].timeout", "must be > 0"),
     ]
+
+
+def test_a_try_reset_by_a_terminating_pod_is_retried_when_the_reset_reaches_the_client():
+    """One pod of 3 s requests is deleted at 2 s (grace 1 s, endpoint gone 0.5 s later): every
+    try it still holds or receives meanwhile is reset at 3 s, and retried 1 ms after its reset
+    reaches the client, never when its work would have ended."""
+    result = sim.simulate(
+        retrying(
+            {"attempts": 2, "on": ["reset"], "backoff": {"initial": "1ms", "jitter": "none"}},
+            rate=5.0,
+            service_time="3s",
+            duration=4.0,
+            grace=1,
+            sync_delay="500ms",
+            events=[(2.0, 0)],
+        ),
+        seed=3,
+    )
+    tries = result.tries.sort_values(["request_id", "attempt"])
+    first, second = tries[tries["attempt"] == 1], tries[tries["attempt"] == 2]
+    pairs = first.merge(second, on="request_id", suffixes=("", "_retry"))
+    assert len(pairs) >= 5
+    assert (pairs["outcome"] == "reset").all()
+    assert pairs["t_sent_retry"].to_numpy() == pytest.approx(pairs["t_done"].to_numpy() + 0.001, abs=1e-9)
+    assert pairs["t_done"].max() < 3.01  # all reset at the kill, none at a would-be answer
+
+
+def test_a_retry_comes_from_its_requests_source_address():
+    """A client of 50 addresses: each retry is a new connection from the same host."""
+    from sim.runtime.run import run  # noqa: PLC0415
+
+    text = retrying(
+        {"attempts": 3, "on": ["rejected"], "backoff": {"initial": "1ms"}},
+        rate=600.0,
+        replicas=3,
+        duration=5.0,
+        workload={"queueLimit": 0},
+    )
+    text = sim.load_scenario(text.to_yaml().replace("ips: 1", "ips: 50"))
+    log = run(text, seed=5).log
+    origin, ip = log.column("origin"), log.column("client_ip")
+    retried = origin >= 0
+    assert retried.sum() > 100
+    assert (ip[retried] == ip[origin[retried]]).all()
+    assert len(set(ip[retried].tolist())) > 40
+
+
+def test_a_timed_out_keepalive_connection_is_replaced_so_retries_spread():
+    """One keep-alive connection to 3 pods, tries timing out at 30 ms: the client closes a
+    connection that timed out, so the retry opens a new one and kube-proxy chooses again."""
+    text = scenario(
+        replicas=3,
+        service_time={"distribution": "exponential", "mean": "20ms"},
+        duration=20.0,
+        clients=[
+            {
+                "name": "c0",
+                "rate": 120.0,
+                "timeout": "30ms",
+                "connections": {"mode": "keepalive", "count": 1},
+                "retries": {"attempts": 3, "on": ["timeout"], "backoff": {"initial": "1ms"}},
+            }
+        ],
+    )
+    tries = sim.simulate(text, seed=5).tries
+    assert (tries["attempt"] > 1).sum() > 100
+    assert tries.loc[tries["attempt"] > 1, "pod"].nunique() == 3
+    assert tries["pod"].value_counts().min() > 0.1 * len(tries)
+
+
+def test_a_huge_backoff_multiplier_waits_the_cap_instead_of_overflowing():
+    result = sim.simulate(
+        retrying(
+            {"attempts": 100, "on": ["refused"], "backoff": {"initial": "1ms", "multiplier": 1e6, "max": "10ms"}},
+            rate=2.0,
+            duration=3.0,
+            replicas=0,
+        ),
+        seed=1,
+    )
+    assert (result.requests["attempts"] == 100).all()

@@ -114,6 +114,27 @@ def test_the_impossible_target_warning_reaches_the_summary_and_a_feasible_one_is
     assert run(slo={"latency": {"p99": "200ms"}}, service_time=LOGNORMAL, rate=10, duration=3).summary["warnings"] == []
 
 
+def test_a_client_timeout_silences_the_impossible_target_warning():
+    """Latency is measured over ok requests, and with a 150 ms timeout every ok one is faster
+    than that: the service time's own p99 no longer bounds the measured p99."""
+    result = run(
+        slo={"latency": {"p99": "150ms"}},
+        service_time=LOGNORMAL,
+        duration=3,
+        clients=[{"name": "c0", "rate": 10, "timeout": "150ms"}],
+    )
+    assert result.summary["warnings"] == []
+
+
+def test_an_overloaded_span_and_a_span_without_pods_get_a_warning_each():
+    """One pod at twice its capacity until it is killed at 8 s (grace 0), then none: two lines."""
+    result = run(rate=200, duration=10, events=[(8, 0)], grace=0, seed=1)
+    lines = warnings_of(result, "deployment web")
+    assert len(lines) == 2
+    assert lines[0].startswith("deployment web: no pod routed from 8")
+    assert lines[1].startswith("deployment web: offered load 2.0× capacity from 0s to 8")
+
+
 @pytest.mark.parametrize(
     ("dist", "frozen"),
     [

@@ -134,22 +134,20 @@ def capacity_warnings(scenario: Scenario, timeline: pd.DataFrame) -> list[str]:
         work = sim.workloads[name]
         pods = routed_pods(timeline, name, mid)
         mean_s = work.service_time.mean
+        routed = pods > 0
+        none = (lam > 0) & ~routed  # nothing to send to: refused, whatever the service time
+        if none.any():
+            out.append(
+                f"deployment {name}: no pod routed {_spans(none, edges)} while clients offer up to "
+                f"{_rate(float(lam[none].max()))} req/s: those requests are refused"
+            )
         with np.errstate(divide="ignore", invalid="ignore"):
-            rho = np.where(lam > 0, lam * mean_s / (pods * work.concurrency), 0.0)
-        over = rho >= 1
+            rho = np.where((lam > 0) & routed, lam * mean_s / (np.maximum(pods, 1) * work.concurrency), 0.0)
+        over = routed & (rho >= 1)
         if not over.any():
             continue
-        spans = _runs(over)
-        parts = [f"from {_when(edges[a])} to {_when(edges[b])}" for a, b in spans[:_MAX_INTERVALS]]
-        if len(spans) > _MAX_INTERVALS:
-            parts.append(f"and {len(spans) - _MAX_INTERVALS} more interval(s)")
+        parts = [_spans(over, edges)]
         worst = int(np.argmax(np.where(over, rho, -1.0)))
-        if not np.isfinite(rho[worst]):
-            out.append(
-                f"deployment {name}: no pod routed {', '.join(parts)} while clients offer up to "
-                f"{_rate(float(lam[over].max()))} req/s: those requests are refused"
-            )
-            continue
         steady = np.ptp(rho[over]) < 1e-9 * rho[worst]
         times = f"{rho[worst]:.1f}×" if rho[worst] < 10 else f"{rho[worst]:.0f}×"
         size = f"{times} capacity" if steady else f"up to {times} capacity"
@@ -161,6 +159,15 @@ def capacity_warnings(scenario: Scenario, timeline: pd.DataFrame) -> list[str]:
             f"E[S] {format_duration(mean_s)}): queues grow without bound while it lasts"
         )
     return out
+
+
+def _spans(mask: np.ndarray, edges: np.ndarray) -> str:
+    """The runs of True cells as "from A to B", at most a few, then how many more."""
+    spans = _runs(mask)
+    parts = [f"from {_when(edges[a])} to {_when(edges[b])}" for a, b in spans[:_MAX_INTERVALS]]
+    if len(spans) > _MAX_INTERVALS:
+        parts.append(f"and {len(spans) - _MAX_INTERVALS} more interval(s)")
+    return ", ".join(parts)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

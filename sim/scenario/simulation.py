@@ -9,6 +9,7 @@ would silently change what is simulated.
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -193,7 +194,17 @@ class Backoff:
     jitter: str | float = "full"
 
     def base(self, retry: int) -> float:
-        """The un-jittered wait before retry ``retry`` (1, 2, ...)."""
+        """The un-jittered wait before retry ``retry`` (1, 2, ...); the power is never taken
+        past the cap, so a large multiplier cannot overflow.
+
+        >>> Backoff(0.1, 1e6, 2.0, "none").base(100)
+        2.0
+        """
+        if self.multiplier == 1 or self.initial_s <= 0 or self.initial_s >= self.max_s:
+            return min(self.max_s, self.initial_s)
+        steps_to_cap = math.log(self.max_s / self.initial_s) / math.log(self.multiplier)
+        if retry - 1 >= steps_to_cap:
+            return self.max_s
         return min(self.max_s, self.initial_s * self.multiplier ** (retry - 1))
 
     def wait(self, retry: int, u: float) -> float:

@@ -145,6 +145,7 @@ class Calls:
     def returned(self, rid: int) -> int | None:
         """A request has its verdict; if it was a call, the parent that resumes (else None),
         at the call's ``t_done``: its answer, or the moment the caller gave up."""
+        self._timeout.pop(rid, None)  # a call that never reached a pod
         parent = self._parent_of.pop(rid, None)
         if parent is None:
             return None

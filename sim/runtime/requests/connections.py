@@ -122,6 +122,21 @@ class ConnectionTable:
         elif counted:
             self._counted[rid] = node
 
+    def close(self, rid: int, when: float) -> None:
+        """The client closed the keep-alive connection ``rid`` rode (it timed out, or was reset):
+        the pool opens a new one for its next request."""
+        pool = self._slots.get(int(self.log.client[rid]))
+        if pool is None:
+            return
+        conn_id = int(self.log.connection[rid])
+        for slot in pool:
+            conn = slot.conn
+            if conn is not None and conn.id == conn_id:
+                if conn.counted:
+                    self.dataplanes[conn.node].closes_at(conn.pod, when)
+                slot.conn = None
+                return
+
     def answered(self, rid: int, pod: int, when: float) -> None:
         """The request's answer left ``pod`` at ``when``: a one-request connection closes."""
         node = self._counted.pop(rid, None)

@@ -277,7 +277,10 @@ class EventEngine(RequestEngine):
         pod = int(log.pod[rid])
         if pod >= 0 and log.verdict[rid] == outcomes.SERVED:  # its pod may yet be killed
             self._at_pod.setdefault(pod, set()).add(rid)
-        self._push(max(self._clock, float(log.t_done[rid])), rid, TRY_END)
+        # When it ends as known by now: a pod already terminating or gone ends it sooner (or later)
+        # than its answer would; pod_terminating moves it again if its pod is deleted later.
+        _, ends = outcomes.outcome_now(log, rid, self.pods, self.client_table)
+        self._push(max(self._clock, ends), rid, TRY_END)
 
     def pod_terminating(self, pod: Pod) -> None:
         """``pod`` will be killed at its deadline: tries it would still hold then end sooner."""
@@ -303,6 +306,8 @@ class EventEngine(RequestEngine):
         retrying = self._retrying[int(log.client[rid])]
         attempt = int(log.attempt[rid])
         retrying.ended(attempt, now)
+        if outcome in (outcomes.TIMEOUT, outcomes.RESET):  # a client cannot reuse such a connection
+            self.connections.close(rid, now)
         wait = retrying.retry_after(attempt, outcome)
         if wait is not None:
             self._push(now + wait, rid, RETRY)
@@ -324,6 +329,7 @@ class EventEngine(RequestEngine):
             self.calls.keys[rid] = (*self.calls.key(root), -1, attempt)  # after its first try, before its calls
         ids = np.array([rid], dtype=np.int64)
         self._depart(self._retrying[client].flow, ids, np.array([now]))
+        log.client_ip[rid] = log.client_ip[previous]  # the same host, a new connection (source port)
         self._after_send(ids)
 
     def _give_up(self, rid: int, now: float) -> None:

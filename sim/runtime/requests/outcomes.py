@@ -12,6 +12,7 @@ Every function takes one request id or an array of them (docs/semantics.md#clien
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -180,17 +181,21 @@ def settle(log: RequestLog, deadline_by_pod: np.ndarray, gone_by_pod: np.ndarray
     outcome = log.outcome[:n]
     outcome[:] = verdict
     pod, t_done, t_sent = log.pod[:n], log.t_done[:n], log.t_sent[:n]
-    served_ = np.flatnonzero((pod >= 0) & (verdict == SERVED))
-    if len(served_):
-        pods = pod[served_]
-        finish = log.t_start[served_] + log.service_s[served_]
-        gone = log.t_arrive[served_] >= gone_by_pod[pods]
-        killed = ~gone & (finish > deadline_by_pod[pods])
-        lost = served_[gone]
+    # A pod answers on arrival (serves, or pushes back: never started); a gone pod answers nothing.
+    at_pod = np.flatnonzero((pod >= 0) & ((verdict == SERVED) | np.isnan(log.t_start[:n])))
+    reached = at_pod[~np.isnan(log.t_arrive[at_pod])]
+    if len(reached):
+        gone = log.t_arrive[reached] >= gone_by_pod[pod[reached]]
+        lost = reached[gone]
         outcome[lost] = UNREACHABLE
         pod[lost] = -1  # it never reached a live pod
         log.pod_node[lost] = -1
         t_done[lost] = t_sent[lost] + clients.connect_timeout_s[log.client[lost]]
+    served_ = np.flatnonzero((pod >= 0) & (verdict == SERVED))
+    if len(served_):
+        pods = pod[served_]
+        finish = log.t_start[served_] + log.service_s[served_]
+        killed = finish > deadline_by_pod[pods]
         cut = served_[killed]
         outcome[cut] = RESET
         t_done[cut] = deadline_by_pod[pods[killed]] + log.back_s[cut]
@@ -204,8 +209,9 @@ def settle(log: RequestLog, deadline_by_pod: np.ndarray, gone_by_pod: np.ndarray
 def outcome_now(log: RequestLog, rid: int, pods: list[Pod], clients: ClientTable) -> tuple[int, float]:
     """``(outcome, t_done)`` of one request as its client learns it, during the run: the rules
     of :func:`settle` for one request, with the pods' deadlines and exits as known by now
-    (a client decides to retry on this; ``tests/test_retries.py`` checks it always agrees
-    with what :func:`settle` writes). A request without a verdict yet has timed out."""
+    (a client decides to retry on this; ``tests/test_retries.py`` checks it agrees with what
+    :func:`settle` writes, except for a request whose call fails only in the settling:
+    docs/semantics.md#clients-that-retry). A request without a verdict yet has timed out."""
     t_sent = float(log.t_sent[rid])
     limit = float(clients.timeout_s[log.client[rid]])
     verdict = int(log.verdict[rid])
@@ -213,11 +219,11 @@ def outcome_now(log: RequestLog, rid: int, pods: list[Pod], clients: ClientTable
         return TIMEOUT, t_sent + limit
     outcome, t_done = verdict, float(log.t_done[rid])
     index = int(log.pod[rid])
-    if index >= 0 and verdict == SERVED:
+    if index >= 0 and (verdict == SERVED or math.isnan(log.t_start[rid])):
         pod = pods[index]
-        if log.t_arrive[rid] >= pod.gone_at:
+        if log.t_arrive[rid] >= pod.gone_at:  # NaN (never arrived) compares False
             outcome, t_done = UNREACHABLE, t_sent + float(clients.connect_timeout_s[log.client[rid]])
-        elif log.t_start[rid] + log.service_s[rid] > pod.deadline:
+        elif verdict == SERVED and log.t_start[rid] + log.service_s[rid] > pod.deadline:
             outcome, t_done = RESET, pod.deadline + float(log.back_s[rid])
     if t_done - t_sent > limit:
         return TIMEOUT, t_sent + limit

@@ -83,7 +83,7 @@ def retrying_client(
         entry_draws=streams.uniform(f"{prefix}/retry-entry"),
         link_out=streams.variates(f"{prefix}/retry-link-out", link),
         link_back=streams.variates(f"{prefix}/retry-link-back", link),
-        ip_draws=streams.uniform(f"{prefix}/retry-source-ip"),
+        ips=1,  # a retry comes from the host its request came from (the engine copies its address)
     )
     return RetryingClient(
         policy=policy,

@@ -27,7 +27,7 @@ every stream in the same order, so a scenario both can run gives identical resul
   order the pod's FIFO queue takes them (:func:`fifo_starts`, :func:`fifo_admit`): none for a
   request it pushes back or drops.
 - ``client/<name>/retry-entry``, ``/retry-link-out``, ``/retry-link-back``,
-  ``/retry-source-ip``, ``/backoff``: a retry's own draws, in the event engine's order
+  ``/backoff``: a retry's own draws, in the event engine's order
   (docs/semantics.md#clients-that-retry).
 - ``lb/<service>/choice``, ``/latency-out``, ``/latency-back``: per connection reaching the
   balancer, in time order (event engine only).
