@@ -101,7 +101,7 @@ class Pod:
         ``cancel_at``: each one's ``(fate, start, service)`` (see
         :func:`~sim.runtime.requests.rules.fifo_admit`)."""
         n = len(t)
-        if not self.limits.bounded and not (self.limits.drop and np.isfinite(cancel_at).any()):
+        if self.limits.plain_fifo(bool(np.isfinite(cancel_at).any())):
             service = self.service.take(n)
             start = np.asarray(fifo_starts(self._free, t.tolist(), service.tolist()))
             return np.full(n, ADMITTED, dtype=np.int8), start, service
@@ -112,7 +112,7 @@ class Pod:
 
     def admit_one(self, arrive: float, cancel_at: float) -> tuple[int, float, float]:
         """One arrival, in arrival order: its ``(fate, start, service)``."""
-        if not self.limits.bounded and not (self.limits.drop and cancel_at < INF):
+        if self.limits.plain_fifo(cancel_at < INF):
             service = self.service.one()
             return ADMITTED, fifo_starts(self._free, (arrive,), (service,))[0], service
         fates, starts, services = fifo_admit(

@@ -236,7 +236,8 @@ class Calls:
 
     def _dropped(self, pod: Pod, rid: int, cancel_at: float) -> None:
         if rid not in self.abandoned:  # an abandoned call already has its timeout
-            outcomes.gave_up(self.log, rid, self.log.t_sent[rid] + cancel_at - self.log.t_arrive[rid])
+            patience = cancel_at - self.log.t_arrive[rid]  # the pod saw the cancel this long after arrival
+            outcomes.gave_up(self.log, rid, self.log.t_sent[rid] + patience)
         self._answered(rid, pod.index, cancel_at)
 
     def _answer(self, pod: Pod, rid: int, now: float, verdict: int) -> None:

@@ -104,6 +104,11 @@ class PodLimits:
     def bounded(self) -> bool:
         return self.queue_limit is not None or self.max_connections is not None
 
+    def plain_fifo(self, any_cancellable: bool) -> bool:
+        """Whether arrivals (``any_cancellable``: some has a finite cancel time) need nothing
+        but :func:`fifo_starts`: no limit, and no request that could be dropped."""
+        return not self.bounded and not (self.drop and any_cancellable)
+
 
 def fifo_admit(
     free: list[float],
