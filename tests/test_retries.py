@@ -361,3 +361,32 @@ def test_a_huge_backoff_multiplier_waits_the_cap_instead_of_overflowing():
         seed=1,
     )
     assert (result.requests["attempts"] == 100).all()
+
+
+def test_a_call_killed_with_its_pod_fails_its_request_when_it_happens_so_the_client_retries():
+    """front calls back; back's only pod (2 s of work, grace 1 s) is deleted at 5 s, so calls it
+    holds are reset at 6 s. Their requests fail then (rejected), and the client, retrying on
+    rejected, retries every one of them: its decisions agree with the tables."""
+    text = (
+        TWO_TIERS.replace("ATTEMPTS", "2")
+        .replace("rate: 490000", "rate: 4, timeout: 10s")
+        .replace("retries: {attempts: 2}", 'retries: {attempts: 2, "on": [rejected], backoff: {initial: 1ms}}')
+        .replace("back: {serviceTime: 1ms}", "back: {serviceTime: 2s, concurrency: 50}")
+        .replace("front: {serviceTime: 1ms, calls", "front: {serviceTime: 1ms, concurrency: 50, calls")
+        .replace("duration: 50s", "duration: 8s\n  events: [{at: 5s, scale: {deployment: back, replicas: 0}}]")
+        .replace(
+            "template: {metadata: {labels: {app: back}}, spec: {containers: [{name: c, image: i}]}}",
+            "template: {metadata: {labels: {app: back}}, spec: {terminationGracePeriodSeconds: 1, containers: "
+            "[{name: c, image: i}]}}",
+        )
+    )
+    result = sim.simulate(sim.load_scenario(text), seed=2)
+    tries = result.tries[result.tries["client"] == "c0"].sort_values(["request_id", "attempt"])
+    first = tries[tries["attempt"] == 1]
+    killed = first[(first["outcome"] == "rejected") & first["t_done"].between(6.0, 6.01)]
+    assert len(killed) >= 3  # calls reset with back's pod
+    retried = set(tries.loc[tries["attempt"] == 2, "request_id"])
+    assert set(killed["request_id"]) <= retried
+    nxt = tries.groupby("request_id")["attempt"].shift(-1)
+    should = (tries["outcome"] == "rejected") & (tries["attempt"] < 2)
+    assert (should == nxt.notna()).all()

@@ -4,9 +4,11 @@ A pod whose workload has ``calls`` does its own work, then calls each Service in
 its own node's kube-proxy (ClusterIP traffic), holding its worker the whole time. A failed
 call (refused, dropped, unreachable, or no answer within the call's ``timeout``) makes the
 request fail as ``rejected``: the pod answers with an error
-(docs/semantics.md#calls-between-services). Such a pod's queue cannot be computed ahead (a
-worker's release waits on other pods), so the event engine asks this module when a worker
-frees.
+(docs/semantics.md#calls-between-services). A call served by a pod killed before it answers
+fails at the kill, one served by a pod already gone at the connect timeout: the calling pod
+learns a call's end when it happens (the event engine's CALL_END, re-timed when the serving
+pod starts terminating). Such a pod's queue cannot be computed ahead (a worker's release
+waits on other pods), so the event engine asks this module when a worker frees.
 
 A call its caller gave up on is *abandoned*: it keeps its ``timeout`` outcome, the pod that
 has it still does its own work (the server does not notice the caller left), but its context
@@ -142,19 +144,24 @@ class Calls:
         self._progress[rid] += 1
         self._next_call(rid, now)
 
-    def returned(self, rid: int) -> int | None:
+    def waited_on(self, rid: int) -> bool:
+        """Whether ``rid`` is a call its caller still waits for."""
+        return rid in self._parent_of
+
+    def returned(self, rid: int, outcome: int | None = None, ends: float | None = None) -> int | None:
         """A request has its verdict; if it was a call, the parent that resumes (else None),
-        at the call's ``t_done``: its answer, or the moment the caller gave up."""
+        at the call's end: its answer, or the moment the caller gave up. ``outcome`` and
+        ``ends``: the call's fate as known when it ended (default: its verdict and t_done)."""
         self._timeout.pop(rid, None)  # a call that never reached a pod
         parent = self._parent_of.pop(rid, None)
         if parent is None:
             return None
         del self._awaiting[parent]
         deadline = self._deadline.pop(rid)
-        if self.log.t_done[rid] > deadline:  # the answer would come too late
+        if (self.log.t_done[rid] if ends is None else ends) > deadline:  # the answer would come too late
             self.abandoned.add(rid)
             outcomes.gave_up(self.log, rid, deadline)
-        if self.log.verdict[rid] != SERVED:
+        if (self.log.verdict[rid] if outcome is None else outcome) != SERVED:
             self._failed.add(parent)
         return parent
 

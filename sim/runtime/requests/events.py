@@ -33,7 +33,7 @@ from sim.scenario.simulation import Connections
 
 __all__ = ["EventEngine"]
 
-ENTRY, LB_ARRIVE, ARRIVE, WORK_DONE, CALL_RETURN, GIVE_UP, TRY_END, RETRY = range(8)
+ENTRY, LB_ARRIVE, ARRIVE, WORK_DONE, CALL_RETURN, GIVE_UP, TRY_END, RETRY, CALL_END = range(9)
 
 
 class EventEngine(RequestEngine):
@@ -68,6 +68,7 @@ class EventEngine(RequestEngine):
         self._open: set[int] = set()  # tries of retrying clients whose end the client awaits
         self._known: set[int] = set()  # ... of those, the ones whose end is scheduled
         self._at_pod: dict[int, set[int]] = {}  # pod -> open tries it serves
+        self._calls_at_pod: dict[int, set[int]] = {}  # pod -> calls it serves, their caller waiting
         self._clock = 0.0  # the time of the event being handled
         self._external = path.client_table.external.tolist()  # per client, as plain bools
         self._hops_out, self._hops_back = path.hops_out, path.hops_back
@@ -80,6 +81,7 @@ class EventEngine(RequestEngine):
             self._give_up,
             self._try_end,
             self._retry,
+            self._call_end,
         )
 
     @property
@@ -111,7 +113,7 @@ class EventEngine(RequestEngine):
 
     def _process(self, horizon: float) -> None:
         heap, handlers = self._heap, self._handlers
-        if not self._retrying:
+        if not self._keyed:
             while heap and heap[0][0] < horizon:
                 when, _, kind, rid = heapq.heappop(heap)
                 handlers[kind](rid, when)
@@ -285,9 +287,10 @@ class EventEngine(RequestEngine):
     def pod_terminating(self, pod: Pod) -> None:
         """``pod`` will be killed at its deadline: tries it would still hold then end sooner."""
         log = self.log
-        for rid in self._at_pod.get(pod.index, ()):
-            if log.t_start[rid] + log.service_s[rid] > pod.deadline:
-                self._push(max(self._clock, pod.deadline + float(log.back_s[rid])), rid, TRY_END)
+        for kind, held in ((TRY_END, self._at_pod), (CALL_END, self._calls_at_pod)):
+            for rid in held.get(pod.index, ()):
+                if log.t_start[rid] + log.service_s[rid] > pod.deadline:
+                    self._push(max(self._clock, pod.deadline + float(log.back_s[rid])), rid, kind)
 
     def _try_end(self, rid: int, now: float) -> None:
         """The client learns how a try ended, and retries it or not."""
@@ -340,6 +343,30 @@ class EventEngine(RequestEngine):
         """A call's answer (or failure) is back at the calling pod."""
         if not self._with_calls:
             return
+        log = self.log
+        pod = int(log.pod[rid])
+        if pod >= 0 and log.verdict[rid] == outcomes.SERVED and self.calls.waited_on(rid):
+            # Served, but its pod may yet be killed (or had gone): the caller learns the call's
+            # fate when it ends, as a client does (pod_terminating moves the end if need be).
+            self._calls_at_pod.setdefault(pod, set()).add(rid)
+            _, ends = outcomes.outcome_now(log, rid, self.pods, self.client_table)
+            self._push(max(self._clock, ends), rid, CALL_END)
+            return
         parent = self.calls.returned(rid)
         if parent is not None:
-            self._push(float(self.log.t_done[rid]), parent, CALL_RETURN)
+            self._push(float(log.t_done[rid]), parent, CALL_RETURN)
+
+    def _call_end(self, rid: int, now: float) -> None:
+        """A served call ends: its caller resumes now, with the call failed if its pod was killed
+        (or had gone) before it answered."""
+        if not self.calls.waited_on(rid):  # its caller gave up first
+            self._calls_at_pod.get(int(self.log.pod[rid]), set()).discard(rid)
+            return
+        outcome, ends = outcomes.outcome_now(self.log, rid, self.pods, self.client_table)
+        if ends > now:  # its pod went before it arrived: nothing answers until the connect timeout
+            self._push(ends, rid, CALL_END)
+            return
+        self._calls_at_pod.get(int(self.log.pod[rid]), set()).discard(rid)
+        parent = self.calls.returned(rid, outcome, ends)
+        if parent is not None:
+            self._push(ends, parent, CALL_RETURN)

@@ -209,9 +209,9 @@ def settle(log: RequestLog, deadline_by_pod: np.ndarray, gone_by_pod: np.ndarray
 def outcome_now(log: RequestLog, rid: int, pods: list[Pod], clients: ClientTable) -> tuple[int, float]:
     """``(outcome, t_done)`` of one request as its client learns it, during the run: the rules
     of :func:`settle` for one request, with the pods' deadlines and exits as known by now
-    (a client decides to retry on this; ``tests/test_retries.py`` checks it agrees with what
-    :func:`settle` writes, except for a request whose call fails only in the settling:
-    docs/semantics.md#clients-that-retry). A request without a verdict yet has timed out."""
+    (a client decides to retry on this, a calling pod whether its call failed;
+    ``tests/test_retries.py`` checks it agrees with what :func:`settle` writes). A request
+    without a verdict yet has timed out."""
     t_sent = float(log.t_sent[rid])
     limit = float(clients.timeout_s[log.client[rid]])
     verdict = int(log.verdict[rid])
