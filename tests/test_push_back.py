@@ -205,3 +205,21 @@ def test_a_gone_pod_answers_nothing_even_with_limits(workload, engine):
     late = requests[(requests["t_sent"] > 1.0) & (requests["t_sent"] < 1.5)]
     assert len(late) > 50
     assert (late["outcome"] == "unreachable").all()
+
+
+def test_a_calling_pods_queue_forgets_requests_whose_client_left():
+    """front (one worker, 1 s of work, then a call; queueLimit 1) gets a request every 250 ms
+    from a client that gives up after 100 ms: the one queued behind the busy worker has left
+    by the time the next arrives, so nothing is ever rejected for a full queue: the queued
+    ones are dropped (timeout), as at a pod without calls."""
+    from test_retries import TWO_TIERS  # noqa: PLC0415
+
+    text = (
+        TWO_TIERS.replace("rate: 490000, retries: {attempts: ATTEMPTS}", "rate: 4, arrival: constant, timeout: 100ms")
+        .replace("front: {serviceTime: 1ms, calls", "front: {serviceTime: 1s, queueLimit: 1, calls")
+        .replace("duration: 50s", "duration: 10s")
+    )
+    result = sim.simulate(sim.load_scenario(text), seed=1)
+    clients = result.requests[result.requests["client"] == "c0"]
+    assert (clients["outcome"] == "timeout").sum() > 30
+    assert (clients["outcome"] != "rejected").all()

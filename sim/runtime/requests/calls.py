@@ -118,18 +118,22 @@ class Calls:
         """A request reaches a calling pod: a free worker takes it, or it queues (FIFO), or
         the pod pushes back (the fate, as :func:`~sim.runtime.requests.rules.fifo_admit`'s).
 
-        A queued request whose client gives up is dropped when a worker reaches it (with
-        ``onCancel: drop``); until then it counts against the queue limit."""
+        A queued request whose client gave up is dropped when a worker reaches it (with
+        ``onCancel: drop``), but it left the pod when the pod saw the cancel: it no longer
+        counts against the limits, as in ``fifo_admit``."""
         workers = self._workers[pod.index]
         limits = pod.limits
-        present = pod.concurrency - workers.free + len(workers.queue)
+        queued = len(workers.queue)
+        if limits.bounded and limits.drop:
+            queued = sum(1 for waiting in workers.queue if self._cancel_at.get(waiting, INF) > now)
+        present = pod.concurrency - workers.free + queued
         if limits.max_connections is not None and present >= limits.max_connections:
             return OVER_CONNECTIONS
         if workers.free:
             workers.free -= 1
             if self._take(pod, rid, now):
                 self._free_worker(pod, now)
-        elif limits.queue_limit is not None and len(workers.queue) >= limits.queue_limit:
+        elif limits.queue_limit is not None and queued >= limits.queue_limit:
             return FULL
         else:
             workers.queue.append(rid)
