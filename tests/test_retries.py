@@ -390,3 +390,20 @@ def test_a_call_killed_with_its_pod_fails_its_request_when_it_happens_so_the_cli
     nxt = tries.groupby("request_id")["attempt"].shift(-1)
     should = (tries["outcome"] == "rejected") & (tries["attempt"] < 2)
     assert (should == nxt.notna()).all()
+
+
+@pytest.mark.parametrize(
+    ("client", "field"),
+    [
+        ({"rate": {"rmap": {"from": 1, "to": 2, "over": "1s"}}}, "spec.clients[0].rate.rmap"),
+        (
+            {"rate": 5, "retries": {"attempts": 2, "budgt": "20%", "minRetryConcurrency": 3}},
+            "spec.clients[0].retries.budgt",
+        ),
+    ],
+    ids=["profile", "budget"],
+)
+def test_a_misspelt_key_is_one_problem_not_two(client, field):
+    with pytest.raises(sim.ScenarioError) as info:
+        sim.load_scenario(scenario_yaml(clients=[{"name": "c0", **client}]))
+    assert [p.field for p in info.value.problems] == [field]

@@ -106,7 +106,8 @@ def _retries(raw: Any, path: str, fields: FieldReader) -> Retries:
     else:
         jitter = float(fields.number(jitter, f"{path}.backoff.jitter", maximum=1, why="a share of the wait"))
     budget = r.get("budget")
-    if "minRetryConcurrency" in r and budget is None:
+    misspelt = any(key not in ("attempts", "on", "backoff", "budget", "minRetryConcurrency") for key in r)
+    if "minRetryConcurrency" in r and budget is None and not misspelt:  # a misspelt budget is one problem
         fields.fail(f"{path}.minRetryConcurrency", "Forbidden: only used with budget")
     return Retries(
         attempts=attempts,

@@ -45,6 +45,9 @@ def parse_rate(value: Any, path: str, fields: FieldReader, folder: Path | None =
         return _FALLBACK
     fields.keys(value, path, (*PROFILES, "interpolate"))
     kinds = [k for k in PROFILES if k in value]
+    misspelt = any(key not in (*PROFILES, "interpolate") for key in value)
+    if not kinds and misspelt:  # the unknown field is the one problem (a misspelt profile)
+        return _FALLBACK
     if len(kinds) != 1:
         found = f"got {', '.join(kinds)}" if kinds else "got none"
         fields.fail(path, f"must name exactly one profile of: {', '.join(PROFILES)} ({found})")
