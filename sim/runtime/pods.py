@@ -96,18 +96,17 @@ class Pod:
             return None
         return ids, t
 
-    def admit(self, t: np.ndarray, cancel_at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def admit(self, t: np.ndarray, cancel_at: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Arrivals at ``t`` (FIFO order) whose clients give up as the pod sees it at
-        ``cancel_at``: each one's ``(fate, start, service)`` (see
-        :func:`~sim.runtime.requests.rules.fifo_admit`)."""
+        ``cancel_at`` (None: none of them gives up): each one's ``(fate, start, service)``
+        (see :func:`~sim.runtime.requests.rules.fifo_admit`)."""
         n = len(t)
-        if self.limits.plain_fifo(bool(np.isfinite(cancel_at).any())):
+        if self.limits.plain_fifo(cancel_at is not None and bool(np.isfinite(cancel_at).any())):
             service = self.service.take(n)
             start = np.asarray(fifo_starts(self._free, t.tolist(), service.tolist()))
             return np.full(n, ADMITTED, dtype=np.int8), start, service
-        fates, starts, services = fifo_admit(
-            self._free, self._leave, self.limits, t.tolist(), cancel_at.tolist(), self.service.one
-        )
+        cancel = [INF] * n if cancel_at is None else cancel_at.tolist()
+        fates, starts, services = fifo_admit(self._free, self._leave, self.limits, t.tolist(), cancel, self.service.one)
         return np.array(fates, dtype=np.int8), np.array(starts), np.array(services)
 
     def admit_one(self, arrive: float, cancel_at: float) -> tuple[int, float, float]:

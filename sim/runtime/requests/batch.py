@@ -32,6 +32,8 @@ class BatchEngine(RequestEngine):
         super().__init__(path)
         self._at_entry: list[tuple[np.ndarray, np.ndarray]] = []
         self._busy: set[int] = set()
+        # Whether any client gives up (has a timeout): else no arrival needs its cancel time.
+        self._cancellable = bool(np.isfinite(path.client_table.timeout_s).any())
 
     def finish_pod(self, pod: Pod) -> None:
         self._serve_pod(pod, INF)
@@ -110,6 +112,6 @@ class BatchEngine(RequestEngine):
         if taken is None:
             return
         ids, t = taken
-        patience = self.client_table.timeout_s[self.log.client[ids]]
-        fate, start, service = pod.admit(t, t + patience)
+        patience = self.client_table.timeout_s[self.log.client[ids]] if self._cancellable else None
+        fate, start, service = pod.admit(t, None if patience is None else t + patience)
         outcomes.admitted(self.log, ids, t, fate, start, service, patience)
