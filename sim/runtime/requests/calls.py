@@ -31,7 +31,7 @@ from sim.runtime.pods import Pod
 from sim.runtime.requests import outcomes
 from sim.runtime.requests.outcomes import REJECTED, RESET, SERVED
 from sim.runtime.requests.request_log import RequestLog
-from sim.runtime.requests.rules import ADMITTED, FULL, OVER_CONNECTIONS
+from sim.runtime.requests.rules import ADMITTED, turned_away
 
 __all__ = ["CallPlan", "Calls"]
 
@@ -126,15 +126,13 @@ class Calls:
         queued = len(workers.queue)
         if limits.bounded and limits.drop:
             queued = sum(1 for waiting in workers.queue if self._cancel_at.get(waiting, INF) > now)
-        present = pod.concurrency - workers.free + queued
-        if limits.max_connections is not None and present >= limits.max_connections:
-            return OVER_CONNECTIONS
-        if workers.free:
+        refused = turned_away(pod.concurrency - workers.free + queued, pod.concurrency, limits)
+        if refused is not None:
+            return refused
+        if workers.free:  # then nobody waits: a free worker takes the head of the queue at once
             workers.free -= 1
             if self._take(pod, rid, now):
                 self._free_worker(pod, now)
-        elif limits.queue_limit is not None and queued >= limits.queue_limit:
-            return FULL
         else:
             workers.queue.append(rid)
             if limits.drop:

@@ -48,6 +48,8 @@ OUTCOMES = ("ok", "refused", "unreachable", "rejected", "reset", "timeout")
 OK, REFUSED, UNREACHABLE, REJECTED, RESET, TIMEOUT = range(len(OUTCOMES))
 SERVED = OK  # the provisional verdict of a request a pod took; settle decides if it stands
 PENDING = -1  # no verdict yet
+#: What a client sees of a pod that turned it away on arrival (rules.turned_away).
+_TURNED_AWAY = {FULL: REJECTED, OVER_CONNECTIONS: REFUSED}
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ def admitted(
     if (fate == ADMITTED).all():
         served(log, ids, t_arrive, start, service)
         return
-    for kind, verdict in ((FULL, REJECTED), (OVER_CONNECTIONS, REFUSED)):
+    for kind, verdict in _TURNED_AWAY.items():
         mine = fate == kind
         log.t_arrive[ids[mine]] = t_arrive[mine]
         log.t_done[ids[mine]] = t_arrive[mine] + log.back_s[ids[mine]]
@@ -134,7 +136,7 @@ def pushed_back(log: RequestLog, rid: int, t_arrive: float, fate: int, patience:
         gave_up(log, rid, log.t_sent[rid] + patience)
         return
     log.t_done[rid] = t_arrive + log.back_s[rid]
-    log.verdict[rid] = REJECTED if fate == FULL else REFUSED
+    log.verdict[rid] = _TURNED_AWAY[fate]
 
 
 def worked(log: RequestLog, ids: Any, t_arrive: Any, start: Any, service: Any) -> None:

@@ -41,7 +41,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ADMITTED", "CANCELLED", "FULL", "OVER_CONNECTIONS", "PodLimits", "fifo_admit", "fifo_starts", "pod_hop"]
+__all__ = [
+    "ADMITTED",
+    "CANCELLED",
+    "FULL",
+    "OVER_CONNECTIONS",
+    "PodLimits",
+    "fifo_admit",
+    "fifo_starts",
+    "pod_hop",
+    "turned_away",
+]
 
 #: What a pod does with an arriving request (:func:`fifo_admit`).
 ADMITTED, FULL, OVER_CONNECTIONS, CANCELLED = range(4)
@@ -110,6 +120,21 @@ class PodLimits:
         return not self.bounded and not (self.drop and any_cancellable)
 
 
+def turned_away(present: int, workers: int, limits: PodLimits) -> int | None:
+    """Whether an arrival that finds ``present`` requests in a pod of ``workers`` (those in
+    service and those waiting) is refused (OVER_CONNECTIONS: one connection per request) or
+    answered at once (FULL: ``queue_limit`` wait already), or None: it gets in.
+
+    >>> turned_away(3, 2, PodLimits(queue_limit=1)), turned_away(2, 2, PodLimits(queue_limit=1))
+    (1, None)
+    """
+    if limits.max_connections is not None and present >= limits.max_connections:
+        return OVER_CONNECTIONS
+    if limits.queue_limit is not None and present - workers >= limits.queue_limit:
+        return FULL
+    return None
+
+
 def fifo_admit(
     free: list[float],
     leave: list[float],
@@ -138,17 +163,13 @@ def fifo_admit(
     c = len(free)
     nan = math.nan
     fates, starts, services = [], [], []
-    queue_limit = limits.queue_limit
-    max_connections = limits.max_connections
     track = limits.bounded  # who is in the pod matters only to a limit
     for arrive, cancel in zip(arrivals, cancel_at, strict=True):
         while leave and leave[0] <= arrive:
             heapq.heappop(leave)
-        present = len(leave)
-        if max_connections is not None and present >= max_connections:
-            fates.append(OVER_CONNECTIONS)
-        elif queue_limit is not None and present - c >= queue_limit:
-            fates.append(FULL)
+        refused = turned_away(len(leave), c, limits)
+        if refused is not None:
+            fates.append(refused)
         else:
             earliest = free[0]
             begin = arrive if arrive > earliest else earliest
