@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -10,8 +11,19 @@ from matplotlib.figure import Figure
 
 from sim.results.plots.common import PHASE_COLORS, RunLike, axes, plain_text, run_result, title
 from sim.results.plots.data import phases
+from sim.results.result import Result
 
 __all__ = ["latency_cdf", "latency_distribution", "latency_tail"]
+
+
+def _phase_latencies(result: Result) -> Iterator[tuple[int, str, np.ndarray]]:
+    """Per phase between scale events (numbered): its label and its ok latencies in ms, sorted."""
+    req = result.requests
+    ok = req[req["outcome"] == "ok"]
+    for i, (start, end, label) in enumerate(phases(result)):
+        lat = np.sort(ok.loc[(ok["t_sent"] >= start) & (ok["t_sent"] < end), "latency"].to_numpy() * 1e3)
+        if len(lat):
+            yield i, label, lat
 
 
 @plain_text
@@ -19,14 +31,8 @@ def latency_cdf(run: RunLike, ax: Axes | None = None) -> Figure:
     """Latency CDF on a log axis, one line per phase between scale events, p50 and p99 marked."""
     result = run_result(run)
     fig, ax = axes(ax)
-    req = result.requests
-    ok = req[req["outcome"] == "ok"]
-    cmap = PHASE_COLORS
-    for i, (start, end, label) in enumerate(phases(result)):
-        lat = np.sort(ok.loc[(ok["t_sent"] >= start) & (ok["t_sent"] < end), "latency"].to_numpy() * 1e3)
-        if not len(lat):
-            continue
-        color = cmap[i % len(cmap)]
+    for i, label, lat in _phase_latencies(result):
+        color = PHASE_COLORS[i % len(PHASE_COLORS)]
         keep = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), 2000)).astype(int))
         p50, p99 = np.percentile(lat, [50, 99])
         ax.plot(
@@ -56,12 +62,7 @@ def latency_tail(run: RunLike, ax: Axes | None = None) -> Figure:
     """The tail: 1 − CDF of ok latency on log axes, one line per phase, the SLO's bounds marked."""
     result = run_result(run)
     fig, ax = axes(ax)
-    req = result.requests
-    ok = req[req["outcome"] == "ok"]
-    for i, (start, end, label) in enumerate(phases(result)):
-        lat = np.sort(ok.loc[(ok["t_sent"] >= start) & (ok["t_sent"] < end), "latency"].to_numpy() * 1e3)
-        if not len(lat):
-            continue
+    for i, label, lat in _phase_latencies(result):
         survival = np.logspace(0, -math.log10(len(lat)), 400)  # from 1 down to 1/n
         index = np.clip(np.ceil((1 - survival) * len(lat)).astype(int), 0, len(lat) - 1)
         ax.plot(lat[index], survival, color=PHASE_COLORS[i % len(PHASE_COLORS)], label=label)
