@@ -44,19 +44,16 @@ def _connections(raw: Any, path: str, fields: FieldReader) -> Connections:
     age = c.get("maxAge")
     return Connections(
         mode=mode,
-        count=int(
-            fields.number(
-                c.get("count", 1),
-                f"{path}.count",
-                integer=True,
-                minimum=1,
-                maximum=MAX_CONNECTIONS,
-                why="svcsim keeps a slot per connection",
-            )
+        count=fields.integer(
+            c.get("count", 1),
+            f"{path}.count",
+            minimum=1,
+            maximum=MAX_CONNECTIONS,
+            why="svcsim keeps a slot per connection",
         ),
         requests_per_connection=None
         if per is None
-        else int(fields.number(per, f"{path}.requestsPerConnection", integer=True, minimum=1)),
+        else fields.integer(per, f"{path}.requestsPerConnection", minimum=1),
         max_age_s=None if age is None else fields.duration(age, f"{path}.maxAge"),
     )
 
@@ -66,16 +63,14 @@ def _retries(raw: Any, path: str, fields: FieldReader) -> Retries:
         # YAML 1.1 reads a bare `on:` key as the boolean true, and keys become text as kubectl
         # makes them ("true"); GitHub Actions workflows read `on:` back the same way.
         raw = {("on" if key == "true" else key): value for key, value in raw.items()}
-    r = fields.keys(raw, path, ("attempts", "on", "backoff", "budget", "minRetryConcurrency"), required=("attempts",))
-    attempts = int(
-        fields.number(
-            r.get("attempts", 1),
-            f"{path}.attempts",
-            integer=True,
-            minimum=1,
-            maximum=MAX_ATTEMPTS,
-            why="svcsim's limit",
-        )
+    allowed = ("attempts", "on", "backoff", "budget", "minRetryConcurrency")
+    r = fields.keys(raw, path, allowed, required=("attempts",))
+    attempts = fields.integer(
+        r.get("attempts", 1),
+        f"{path}.attempts",
+        minimum=1,
+        maximum=MAX_ATTEMPTS,
+        why="svcsim's limit",
     )
     on = r.get("on", list(Retries(1).on))
     if not isinstance(on, list) or not on:
@@ -106,7 +101,7 @@ def _retries(raw: Any, path: str, fields: FieldReader) -> Retries:
     else:
         jitter = float(fields.number(jitter, f"{path}.backoff.jitter", maximum=1, why="a share of the wait"))
     budget = r.get("budget")
-    misspelt = any(key not in ("attempts", "on", "backoff", "budget", "minRetryConcurrency") for key in r)
+    misspelt = any(key not in allowed for key in r)
     if "minRetryConcurrency" in r and budget is None and not misspelt:  # a misspelt budget is one problem
         fields.fail(f"{path}.minRetryConcurrency", "Forbidden: only used with budget")
     return Retries(
@@ -114,9 +109,7 @@ def _retries(raw: Any, path: str, fields: FieldReader) -> Retries:
         on=tuple(o for o in on if o in RETRYABLE),
         backoff=Backoff(initial, multiplier, largest, jitter),
         budget=None if budget is None else fields.fraction(budget, f"{path}.budget"),
-        min_retry_concurrency=int(
-            fields.number(r.get("minRetryConcurrency", 3), f"{path}.minRetryConcurrency", integer=True)
-        ),
+        min_retry_concurrency=fields.integer(r.get("minRetryConcurrency", 3), f"{path}.minRetryConcurrency"),
     )
 
 
@@ -164,9 +157,7 @@ def parse_clients(raw: Any, fields: FieldReader, folder: Path | None, duration: 
             except ValueError:
                 fields.fail(f"{path}.ip", f"Invalid value: {ip!r}: must be an IPv4 address")
                 ip = None
-        ips = int(
-            fields.number(c.get("ips", 1), f"{path}.ips", integer=True, minimum=1, maximum=MAX_CLIENT_IPS, why="a /16")
-        )
+        ips = fields.integer(c.get("ips", 1), f"{path}.ips", minimum=1, maximum=MAX_CLIENT_IPS, why="a /16")
         overflow = overflow_problem(ipaddress.IPv4Address(ip), ips) if ip is not None else None
         if overflow is not None:
             fields.fail(f"{path}.ips", overflow)

@@ -184,6 +184,10 @@ class FieldReader:
         self.fail(path, f'Invalid value: {shown}: must be a fraction from 0 to 1 or a percentage such as "20%"{hint}')
         return 0.0
 
+    def integer(self, value: Any, path: str, *, minimum: float = 0, maximum: float | None = None, why: str = "") -> int:
+        """:meth:`number` for an integer field, as an ``int``."""
+        return int(self.number(value, path, integer=True, minimum=minimum, maximum=maximum, why=why))
+
     def string(self, value: Any, path: str) -> str:
         """A non-empty string (a name, a reference to one); anything else is reported."""
         if isinstance(value, str) and value:

@@ -66,7 +66,7 @@ def parse_simulation(doc: dict[str, Any], fields: FieldReader, folder: Path | No
     )
     seed = spec.get("seed")
     if seed is not None:
-        seed = int(fields.number(seed, "spec.seed", integer=True))
+        seed = fields.integer(seed, "spec.seed")
     before = len(fields.problems)
     duration = fields.duration(spec.get("duration"), "spec.duration", default=0.0, positive=True)
     warmup = fields.duration(spec.get("warmup"), "spec.warmup", default=0.0)
@@ -183,7 +183,7 @@ def _nodes(raw: Any, path: str, fields: FieldReader) -> list[Node]:
     """A node count, or a list of nodes whose names follow Kubernetes' ValidateNodeName."""
     nodes: list[Node] = []
     if isinstance(raw, int) and not isinstance(raw, bool):
-        count = int(fields.number(raw, path, integer=True, minimum=1, maximum=MAX_NODES, why="svcsim's limit"))
+        count = fields.integer(raw, path, minimum=1, maximum=MAX_NODES, why="svcsim's limit")
         nodes = [Node(f"node-{i}", None, {}) for i in range(1, count + 1)]
     elif isinstance(raw, list) and raw:
         if len(raw) > MAX_NODES:
@@ -267,15 +267,12 @@ def _workloads(raw: Any, fields: FieldReader) -> dict[str, Workload]:
             required=("serviceTime",),
         )
         service = fields.distribution(w.get("serviceTime", "10ms"), f"{path}.serviceTime")
-        concurrency = int(
-            fields.number(
-                w.get("concurrency", 1),
-                f"{path}.concurrency",
-                integer=True,
-                minimum=1,
-                maximum=MAX_CONCURRENCY,
-                why="svcsim keeps a slot per worker",
-            )
+        concurrency = fields.integer(
+            w.get("concurrency", 1),
+            f"{path}.concurrency",
+            minimum=1,
+            maximum=MAX_CONCURRENCY,
+            why="svcsim keeps a slot per worker",
         )
         startup = fields.duration(w.get("startupTime"), f"{path}.startupTime", default=0.0)
         queue_limit = w.get("queueLimit")
@@ -287,20 +284,15 @@ def _workloads(raw: Any, fields: FieldReader) -> dict[str, Workload]:
             _calls(w.get("calls"), path, fields),
             queue_limit=None
             if queue_limit is None
-            else int(
-                fields.number(queue_limit, f"{path}.queueLimit", integer=True, maximum=MAX_QUEUE, why="svcsim's limit")
-            ),
+            else fields.integer(queue_limit, f"{path}.queueLimit", maximum=MAX_QUEUE, why="svcsim's limit"),
             max_connections=None
             if max_connections is None
-            else int(
-                fields.number(
-                    max_connections,
-                    f"{path}.maxConnections",
-                    integer=True,
-                    minimum=1,
-                    maximum=MAX_QUEUE,
-                    why="svcsim's limit",
-                )
+            else fields.integer(
+                max_connections,
+                f"{path}.maxConnections",
+                minimum=1,
+                maximum=MAX_QUEUE,
+                why="svcsim's limit",
             ),
             on_cancel=fields.one_of(w.get("onCancel", OnCancel.DROP), f"{path}.onCancel", OnCancel),
         )
@@ -328,14 +320,11 @@ def _events(raw: Any, fields: FieldReader) -> tuple[ScaleEvent, ...]:
         s = fields.keys(
             e.get("scale"), f"{path}.scale", ("deployment", "replicas"), required=("deployment", "replicas")
         )
-        replicas = int(
-            fields.number(
-                s.get("replicas", 0),
-                f"{path}.scale.replicas",
-                integer=True,
-                maximum=MAX_REPLICAS,
-                why="svcsim simulates every pod",
-            )
+        replicas = fields.integer(
+            s.get("replicas", 0),
+            f"{path}.scale.replicas",
+            maximum=MAX_REPLICAS,
+            why="svcsim simulates every pod",
         )
         deployment = fields.string(s["deployment"], f"{path}.scale.deployment") if "deployment" in s else ""
         events.append(ScaleEvent(at, deployment, replicas))
