@@ -30,7 +30,17 @@ from sim.kube.validation import (
     valid_port,
 )
 
-__all__ = ["MAX_REPLICAS", "ContainerPort", "Deployment", "LabelSelector", "parse_deployment"]
+__all__ = [
+    "MAX_REPLICAS",
+    "ContainerPort",
+    "Deployment",
+    "LabelSelector",
+    "PreStop",
+    "Probe",
+    "Strategy",
+    "parse_deployment",
+    "scaled_value",
+]
 
 #: svcsim's limit, not Kubernetes' (replicas is an int32 there): every pod is simulated.
 MAX_REPLICAS = 100_000
@@ -69,6 +79,38 @@ class ContainerPort:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """A container probe's timing (its handler does not matter to svcsim: what makes it fail
+    is the Simulation's ``probeFailure``). Defaults are the API server's."""
+
+    initial_delay_s: float = 0.0
+    period_s: float = 10.0
+    timeout_s: float = 1.0
+    success_threshold: int = 1
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True)
+class PreStop:
+    """A container's ``lifecycle.preStop`` hook: ``sleep`` (its ``seconds``), ``exec`` or
+    ``httpGet``; ``seconds`` is None when the manifest does not say how long it runs (an
+    ``exec`` that is not a plain ``sleep N``)."""
+
+    kind: str
+    seconds: float | None
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """``spec.strategy``: ``RollingUpdate`` with maxSurge / maxUnavailable (an int or a
+    percentage string, as written), or ``Recreate``."""
+
+    type: str = "RollingUpdate"
+    max_surge: int | str = "25%"
+    max_unavailable: int | str = "25%"
+
+
+@dataclass(frozen=True)
 class Deployment:
     """An ``apps/v1 Deployment``: how many pods, their labels and where they may run."""
 
@@ -82,6 +124,27 @@ class Deployment:
     grace_period_s: float
     ports: tuple[ContainerPort, ...]
     manifest: dict[str, Any] = field(repr=False, compare=False)
+    startup_probe: Probe | None = None
+    readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    pre_stop: PreStop | None = None
+    strategy: Strategy = field(default_factory=Strategy)
+    min_ready_s: float = 0.0
+    progress_deadline_s: float = 600.0
+
+
+def scaled_value(value: int | str, total: int, round_up: bool) -> int:
+    """An int-or-percent against ``total``, as intstr.GetScaledValueFromIntOrPercent does:
+    a percentage rounds up (maxSurge) or down (maxUnavailable).
+
+    >>> scaled_value("25%", 10, True), scaled_value("25%", 10, False), scaled_value(2, 10, True)
+    (3, 2, 2)
+    """
+    if isinstance(value, int):
+        return value
+    percent = int(value.rstrip("%"))
+    exact = percent * total
+    return -(-exact // 100) if round_up else exact // 100
 
 
 def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[FieldError]]:

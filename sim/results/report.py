@@ -24,7 +24,7 @@ from sim.results.result import Result, load_result
 from sim.results.run_folder import replacing
 from sim.results.slo import slo_value
 from sim.scenario.resolved import Scenario
-from sim.scenario.simulation import Client, OnCancel, Retries, Via, Workload
+from sim.scenario.simulation import Client, OnCancel, Retries, ScaleEvent, Via, Workload
 from sim.units import format_duration
 
 if TYPE_CHECKING:
@@ -91,7 +91,8 @@ def describe(result: Result) -> list[str]:
     for c in sim.clients:
         out.append(_client_words(c, scenario))
     for e in sorted(sim.events, key=lambda e: e.at_s):
-        out.append(f"At {format_duration(e.at_s)} Deployment {e.deployment} is scaled to {e.replicas} replica(s).")
+        if isinstance(e, ScaleEvent):
+            out.append(f"At {format_duration(e.at_s)} Deployment {e.deployment} is scaled to {e.replicas} replica(s).")
     return out
 
 

@@ -11,7 +11,7 @@ import functools
 import ipaddress
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,7 @@ from sim.runtime.requests.retries import retrying_client
 from sim.runtime.topology import Topology
 from sim.scenario.resolved import Scenario
 from sim.scenario.run_limits import MAX_REQUESTS, estimate_requests
-from sim.scenario.simulation import Client
+from sim.scenario.simulation import Client, ScaleEvent
 
 __all__ = ["RunRecord", "run"]
 
@@ -58,6 +58,14 @@ class RunRecord:
     timeline: list[dict[str, Any]]
     topology: Topology
     callers: list[str]
+    #: What the controllers did, as ``kubectl get events`` lists it: one dict per event with
+    #: ``time`` (s), ``type`` (Normal | Warning), ``reason``, ``object`` (``pod/NAME``,
+    #: ``replicaset/NAME``, ``deployment/NAME``, ``node/NAME``) and ``message``.
+    events: list[dict[str, Any]] = field(default_factory=list)
+    #: Every change of a pod's kubectl view: ``time``, ``pod``, ``status`` (Pending,
+    #: ContainerCreating, Running, Terminating, CrashLoopBackOff, Error, Unknown), ``ready``
+    #: (``"1/1"`` or ``"0/1"``) and ``restarts`` (int), from that time on.
+    pod_status: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run(
@@ -268,7 +276,8 @@ class _Wiring:
                 )
             )
         for event in sorted(sim.events, key=lambda e: e.at_s):
-            env.process(self._scale_at(event.at_s, event.deployment, event.replicas))
+            if isinstance(event, ScaleEvent):
+                env.process(self._scale_at(event.at_s, event.deployment, event.replicas))
         env.process(self._ticker())
         steps = 100 if progress else 1
         for k in range(1, steps + 1):

@@ -16,7 +16,7 @@ from sim.kube.service import Service, ServiceType
 from sim.kube.validation import go, go_map
 from sim.scenario.documents import DeploymentDocument, Findings, Origin
 from sim.scenario.run_limits import run_limit_problems
-from sim.scenario.simulation import Client, Simulation, Via
+from sim.scenario.simulation import Client, ScaleEvent, Simulation, Via
 from sim.scenario.slo_checks import impossible_latency_targets
 
 __all__ = ["cross_check"]
@@ -62,7 +62,7 @@ def cross_check(
         _check_target(origin, path, client, svc_by_name, findings)
     _check_calls(origin, simulation, svc_by_name, findings)
     for i, event in enumerate(simulation.events):
-        if event.deployment not in dep_names:
+        if isinstance(event, ScaleEvent) and event.deployment not in dep_names:
             findings.fail(
                 origin,
                 f"spec.events[{i}].scale.deployment",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
-from sim.scenario.simulation import Client, Simulation, Via
+from sim.scenario.simulation import Client, ScaleEvent, Simulation, Via
 from sim.units import format_duration
 
 __all__ = [
@@ -262,7 +262,9 @@ def _cycle_bound(sim: Simulation, deployments: Sequence[Deployment], cycle: list
     for dep in deployments:
         if dep.name not in names or dep.name not in sim.workloads:
             continue
-        replicas = max([dep.replicas, *(e.replicas for e in sim.events if e.deployment == dep.name)])
+        replicas = max(
+            [dep.replicas, *(e.replicas for e in sim.events if isinstance(e, ScaleEvent) and e.deployment == dep.name)]
+        )
         workers += replicas * sim.workloads[dep.name].concurrency
         most_calls = max(most_calls, len(sim.workloads[dep.name].calls))
     return (workers + 1) * most_calls
@@ -381,7 +383,7 @@ class _PodCount:
         current = dict(self.initial)
         for i in sorted(range(len(sim.events)), key=lambda i: sim.events[i].at_s):
             event = sim.events[i]
-            if event.deployment not in current or event.at_s > sim.duration_s:
+            if not isinstance(event, ScaleEvent) or event.deployment not in current or event.at_s > sim.duration_s:
                 continue
             delta = event.replicas - current[event.deployment]
             current[event.deployment] = event.replicas
@@ -408,6 +410,7 @@ class _PodCount:
                 out.append(LimitProblem("spec.replicas", f"Invalid value: {self.initial[name]}: {detail}", name))
             else:
                 event = self.sim.events[self.first_over]
+                assert isinstance(event, ScaleEvent)
                 field = f"spec.events[{self.first_over}].scale.replicas"
                 out.append(LimitProblem(field, f"Invalid value: {event.replicas}: {detail}"))
         workers = {
@@ -441,6 +444,7 @@ def _endpoint_update_problems(sim: Simulation, services: Sequence[Service], pods
         return []
     worst = max(work, key=lambda i: work[i])
     event = sim.events[worst]
+    assert isinstance(event, ScaleEvent)
     return [
         LimitProblem(
             f"spec.events[{worst}].scale.replicas",

@@ -29,14 +29,22 @@ __all__ = [
     "Cluster",
     "ConnectionMode",
     "Connections",
+    "CrashEvent",
+    "Event",
+    "Failures",
     "KubeProxy",
     "LoadBalancer",
     "Network",
     "Node",
+    "NodeEvent",
     "OnCancel",
+    "OnSigterm",
+    "ProbeFailure",
     "ProxyMode",
     "Retries",
+    "RolloutEvent",
     "ScaleEvent",
+    "Shutdown",
     "Simulation",
     "Slo",
     "Target",
@@ -89,6 +97,7 @@ class Cluster:
     node_port_range: tuple[int, int]
     network: Network
     load_balancer: LoadBalancer
+    node_monitor_grace_period_s: float = 50.0  # kube-controller-manager's default from 1.32 (40 s before)
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,44 @@ class OnCancel(StrEnum):
     FINISH = "finish"  # the server does the work anyway, for nobody
 
 
+class OnSigterm(StrEnum):
+    """What the app does when the kubelet sends SIGTERM (docs/semantics.md#graceful-shutdown)."""
+
+    DRAIN = "drain"  # keeps accepting for drainTimeout (None: until nothing routes to it), then stopAccepting
+    STOP_ACCEPTING = "stopAccepting"  # closes its listener (new connections refused), finishes what it holds
+    EXIT = "exit"  # exits at once: what it holds is reset
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """How a pod of the workload shuts down: the app's answer to SIGTERM, and how long an
+    ``exec`` preStop hook runs (None: as the manifest says, 0 if it cannot tell)."""
+
+    on_sigterm: OnSigterm = OnSigterm.STOP_ACCEPTING
+    drain_timeout_s: float | None = None
+    pre_stop_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ProbeFailure:
+    """What makes a pod's probes fail (docs/semantics.md#probes): more than
+    ``in_flight_above`` requests in the pod (waiting or served), or, with
+    ``wait_above_timeout``, the probe waiting behind the queue longer than its
+    ``timeoutSeconds``. ``probes`` lists the probe kinds it applies to."""
+
+    in_flight_above: int | None = None
+    wait_above_timeout: bool = False
+    probes: tuple[str, ...] = ("readiness", "liveness")
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Random container crashes: each pod's container crashes after an exponential time
+    with this mean, counted from each (re)start."""
+
+    mean_time_between_s: float
+
+
 @dataclass(frozen=True)
 class Workload:
     """Performance model of one Deployment's pods: own work, then its calls, in sequence.
@@ -132,6 +179,9 @@ class Workload:
     queue_limit: int | None = None
     max_connections: int | None = None
     on_cancel: OnCancel = OnCancel.DROP
+    shutdown: Shutdown = field(default_factory=Shutdown)
+    probe_failure: ProbeFailure | None = None
+    failures: Failures | None = None
 
 
 class ConnectionMode(StrEnum):
@@ -279,6 +329,42 @@ class ScaleEvent:
     replicas: int
 
 
+@dataclass(frozen=True)
+class RolloutEvent:
+    """A new revision of a Deployment's pod template (``kubectl rollout restart``, or a new
+    image): a new ReplicaSet whose pods use ``workload`` (None: the Deployment's workload as
+    it is; given fields replace the current revision's)."""
+
+    at_s: float
+    deployment: str
+    workload: Workload | None = None
+
+
+@dataclass(frozen=True)
+class CrashEvent:
+    """Containers crash: one pod by name, or ``count`` Ready pods of a Deployment (the first
+    ones by name)."""
+
+    at_s: float
+    pod: str | None = None
+    deployment: str | None = None
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class NodeEvent:
+    """A node, or every node of a zone, fails (``fail``: it stops answering at once) or
+    comes back (``recover``)."""
+
+    at_s: float
+    action: str  # "fail" | "recover"
+    node: str | None = None
+    zone: str | None = None
+
+
+Event = ScaleEvent | RolloutEvent | CrashEvent | NodeEvent
+
+
 #: The latency statistics an SLO may bound, in the order checks are reported.
 SLO_LATENCY_KEYS = ("p50", "p90", "p95", "p99", "mean")
 
@@ -314,7 +400,7 @@ class Simulation:
     kube_proxy: KubeProxy
     workloads: dict[str, Workload]
     clients: tuple[Client, ...]
-    events: tuple[ScaleEvent, ...]
+    events: tuple[Event, ...]
     slo: Slo | None = None
 
     def to_manifest(self) -> dict[str, Any]:
@@ -346,6 +432,7 @@ class Simulation:
                 "events": [
                     {"at": format_duration(e.at_s), "scale": {"deployment": e.deployment, "replicas": e.replicas}}
                     for e in self.events
+                    if isinstance(e, ScaleEvent)
                 ],
                 **({"slo": self.slo.to_spec()} if self.slo is not None else {}),
             },
