@@ -1,24 +1,27 @@
-"""The control plane at run time: ReplicaSets, pod lifecycle, EndpointSlice publication, kube-proxy sync.
+"""The control plane at run time: Deployments and ReplicaSets, pods' publication and kube-proxy sync.
 
-These are SimPy processes: they are few (one per pod start, stop and dataplane sync)
-and they set the state that requests see. Every change first lets the request engine
-catch up to the current time, so requests before the change see the old state and
-requests after it the new one. Naming (:mod:`~sim.runtime.pod_identity`), placement
+These are SimPy processes: they are few (one per pod change and dataplane sync) and they set
+the state that requests see. Every change first lets the request engine catch up to the
+current time, so requests before the change see the old state and requests after it the new
+one. What happens inside a pod's life (containers, probes, crashes, shutdown) is the
+kubelet's (:mod:`~sim.runtime.kubelet`); node failures are the node lifecycle controller's
+(:mod:`~sim.runtime.node_controller`). Naming (:mod:`~sim.runtime.pod_identity`), placement
 (:mod:`~sim.runtime.placement`), pod IPs (:mod:`sim.kube.addresses`) and endpoints
 (:mod:`~sim.runtime.endpoint_slices`) live in their own modules.
 
-Rules (docs/semantics.md#scaling-and-termination, #endpoint-lifecycle-and-propagation):
-- a new pod is Ready ``startupTime`` after creation; its endpoint reaches every node's
-  dataplane ``syncDelay`` later;
-- scale-down deletes not-ready pods first, then the newest (ReplicaSet ``ActivePods``
-  ranking, pkg/controller/controller_utils.go); a deleted pod is ``terminating`` at
-  once, leaves the dataplanes at the next sync, finishes what it holds and exits, or
-  is killed when its grace period (``terminationGracePeriodSeconds``, 30 s) ends.
+Rules (docs/semantics.md#scaling-and-termination, #rolling-updates, #endpoint-lifecycle-and-propagation):
+- a Deployment owns ReplicaSets, one per pod-template revision; the Deployment controller
+  sets their replica counts (:mod:`~sim.runtime.deployment_controller`) and each
+  ReplicaSet creates or deletes pods to match;
+- scale-down deletes unscheduled pods first, then not-ready ones, then the newest
+  (ReplicaSet ``ActivePods`` ranking, pkg/controller/controller_utils.go);
+- endpoints reach every node's dataplane ``syncDelay`` after they change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import simpy
@@ -26,17 +29,19 @@ import simpy
 from sim.kube.addresses import PodIPAllocator, RangeFull, node_pod_cidr
 from sim.kube.deployment import Deployment
 from sim.randomness import Streams
+from sim.runtime import rollout_rules as deployment_controller
 from sim.runtime.dataplane import Dataplane, Rules
 from sim.runtime.endpoint_slices import EndpointSlices
 from sim.runtime.placement import Placement
-from sim.runtime.pod_identity import PodNames
+from sim.runtime.pod_identity import PodNames, template_hash
 from sim.runtime.pods import INF, Pod
+from sim.runtime.requests.outcomes import NodeOutages
 from sim.runtime.requests.rules import PodLimits
 from sim.runtime.topology import Topology
 from sim.scenario.resolved import Scenario
-from sim.scenario.simulation import OnCancel
+from sim.scenario.simulation import OnCancel, Workload
 
-__all__ = ["ZONE_LABEL", "ControlPlane"]
+__all__ = ["ZONE_LABEL", "ControlPlane", "ReplicaSet"]
 
 
 class TrafficHooks(Protocol):
@@ -46,14 +51,40 @@ class TrafficHooks(Protocol):
     def pod_added(self, pod: Pod) -> None: ...
     def finish_pod(self, pod: Pod) -> None: ...
     def busy_until(self, pod: Pod) -> float | None: ...
-    def pod_terminating(self, pod: Pod) -> None: ...
+    def pod_killed(self, pod: Pod, at: float) -> None: ...
+    def in_pod(self, pod: Pod, now: float) -> int: ...
+    def probe_wait(self, pod: Pod, now: float) -> float: ...
 
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
 
 
+@dataclass(eq=False)
+class ReplicaSet:
+    """One revision of a Deployment's pod template and the pods it made."""
+
+    name: str
+    deployment: str
+    template: str  # pod-template-hash
+    revision: int
+    workload: Workload
+    created_at: float
+    replicas: int = 0  # spec.replicas, as the Deployment controller sets it
+    pods: list[Pod] = field(default_factory=list)
+    done: bool = False  # an old ReplicaSet scaled to 0 whose pods have all gone
+    deleting: set[int] = field(default_factory=set)  # pods it deleted (their shutdown may not have begun)
+
+    def active(self) -> list[Pod]:
+        """Pods not being deleted (``FilterActivePods``)."""
+        return [p for p in self.pods if p.terminating_at == INF and p.gone_at == INF and p.index not in self.deleting]
+
+    def existing(self) -> list[Pod]:
+        """Pods not gone, terminating ones included (what Recreate waits for)."""
+        return [p for p in self.pods if p.gone_at == INF]
+
+
 class ControlPlane:
-    """Pods, their placement and lifecycle, and what every node's dataplane holds."""
+    """Pods, their ReplicaSets and placement, and what every node's dataplane holds."""
 
     def __init__(
         self,
@@ -68,11 +99,15 @@ class ControlPlane:
         engine: TrafficHooks,
         poll_s: float,
         balancer_routes: list[Callable[[], set[int]]],
+        outages: NodeOutages | None = None,
     ) -> None:
         """``pods`` (every pod, by index) and ``live`` (those not gone) are shared with
         ``slices`` and the request ``engine``; ``poll_s`` is how often a pod whose end cannot
         be predicted is looked at again; ``balancer_routes`` give the pods balancers send
-        to directly."""
+        to directly; ``outages`` records node failures for the request engines."""
+        from sim.runtime.kubelet import Kubelet  # noqa: PLC0415 (the kubelet works on this plane)
+        from sim.runtime.node_controller import NodeController  # noqa: PLC0415
+
         self.env = env
         self.scenario = scenario
         self.sim = scenario.simulation
@@ -84,10 +119,11 @@ class ControlPlane:
         self.engine = engine
         self.poll_s = poll_s
         self.balancer_routes = balancer_routes
+        self.outages = outages if outages is not None else NodeOutages()
         self.node_names = [n.name for n in self.sim.cluster.nodes]
         self.n_ports = len(slices.ports)
         self._ipam = [PodIPAllocator(node_pod_cidr(self.sim.cluster.pod_cidr, i)) for i in range(len(self.node_names))]
-        self._placement = Placement(self.sim.cluster.nodes)  # pods per node, kept as pods come and go
+        self.placement = Placement(self.sim.cluster.nodes)  # pods per node, kept as pods come and go
         self._names = PodNames(
             scenario.deployments,
             {d.name: streams.generator(f"deployment/{d.name}/names") for d in scenario.deployments},
@@ -95,20 +131,41 @@ class ControlPlane:
         self._unrouted: dict[int, simpy.Event] = {}
         self._syncs: dict[float, list[Rules]] = {}  # due time -> rules to install
         self.timeline: list[dict[str, Any]] = []
+        self.events: list[dict[str, Any]] = []
+        self.pod_status: list[dict[str, Any]] = []
         self._live = live
+        self.sets: dict[str, list[ReplicaSet]] = {d.name: [] for d in scenario.deployments}
+        self.desired: dict[str, int] = {d.name: d.replicas for d in scenario.deployments}
+        self.replica_set: dict[int, ReplicaSet] = {}  # pod index -> its ReplicaSet
+        self._progress: dict[str, float] = {}  # Deployment -> last progress of its rollout
+        self._queued: set[str] = set()  # Deployments waiting for the controller's next sync
+        self.kubelet = Kubelet(self)
+        self.nodes = NodeController(self)
 
     def live_pods(self, deployment: str) -> list[Pod]:
         return [p for p in self._live.values() if p.deployment == deployment]
+
+    def deployment(self, pod: Pod) -> Deployment:
+        return self.scenario.deployment(pod.deployment)
+
+    def workload(self, pod: Pod) -> Workload:
+        return self.replica_set[pod.index].workload
 
     # -- changes ---------------------------------------------------------------------
     def start(self) -> None:
         """The cluster as it stands at t=0: every Deployment's pods Ready, rules synced."""
         for dep in self.scenario.deployments:
+            rs = self._new_replica_set(dep, self.sim.workloads[dep.name])
+            rs.replicas = dep.replicas
             for _ in range(dep.replicas):
-                pod = self._create(dep)
+                pod = self._create(rs)
                 if pod.node is not None:
+                    pod.condition_ready = True
                     pod.ready_at = 0.0
                     pod.routed_at = 0.0
+                    self.kubelet.running_from_start(pod)
+                else:
+                    self.status(pod, "Pending")
         for port in range(self.n_ports):
             rules = self.slices.rules(port)
             for plane in self.dataplanes:
@@ -119,31 +176,164 @@ class ControlPlane:
     def scale(self, deployment: str, replicas: int) -> None:
         """Set a Deployment's replica count, as ``kubectl scale`` does."""
         self._catch_up()
-        dep = self.scenario.deployment(deployment)
-        active = [p for p in self.live_pods(deployment) if p.terminating_at == INF]
+        self.desired[deployment] = replicas
         self._record(deployment, f"scale to {replicas}", None)
-        if replicas > len(active):
-            for _ in range(replicas - len(active)):
-                pod = self._create(dep)
-                self._record(deployment, "created" if pod.node is not None else "pending", pod)
-                if pod.node is not None:
-                    self.env.process(self._start_up(pod))
-        elif replicas < len(active):
-            ranked = sorted(active, key=lambda p: (p.node is not None, p.ready, -p.created_at, -p.index))
-            for pod in ranked[: len(active) - replicas]:
-                self.env.process(self._terminate(pod))
+        self.reconcile(deployment)
 
-    def _create(self, dep: Deployment) -> Pod:
-        workload = self.sim.workloads[dep.name]
-        name = self._names.new(dep.name)
-        node = self._placement.choose(dep)
+    def rollout(self, deployment: str, workload: Workload | None) -> None:
+        """A new pod template (``kubectl rollout restart``, or a new version running ``workload``)."""
+        self._catch_up()
+        dep = self.scenario.deployment(deployment)
+        current = self.sets[deployment][-1]
+        self._new_replica_set(dep, workload if workload is not None else current.workload)
+        self._record(deployment, "rollout", None)
+        self._progress[deployment] = self.env.now
+        self.env.process(self._progress_deadline(deployment, self.env.now))
+        self.reconcile(deployment)
+
+    def reconcile(self, deployment: str) -> None:
+        """The Deployment controller's sync, then each ReplicaSet's: replica counts, then pods."""
+        dep = self.scenario.deployment(deployment)
+        sets = self.sets[deployment]
+        new, old = sets[-1], [rs for rs in sets[:-1] if not rs.done]
+        by_name = {rs.name: rs for rs in sets}
+        for _ in range(2 + 2 * len(old)):  # each sync scales up or down; resyncs follow at once
+            actions = deployment_controller.sync(
+                self.desired[deployment],
+                dep.strategy,
+                self._rs_state(new, dep),
+                [self._rs_state(rs, dep) for rs in old],
+            )
+            if not actions:
+                break
+            for action in actions:
+                rs = by_name[action.name]
+                self.event("Normal", "ScalingReplicaSet", f"deployment/{deployment}", action.message)
+                if rs is new and action.to > action.start:
+                    self._progress[deployment] = self.env.now
+                rs.replicas = action.to
+                self._sync_replica_set(rs)
+        for rs in (*old, new):
+            self._sync_replica_set(rs)
+        for rs in old:
+            rs.done = rs.replicas == 0 and not rs.existing()
+
+    def _rs_state(self, rs: ReplicaSet, dep: Deployment) -> deployment_controller.ReplicaSetState:
+        now = self.env.now
+        active = rs.active()
+        available = sum(1 for p in active if p.ready and now - self.kubelet.ready_since(p) >= dep.min_ready_s)
+        return deployment_controller.ReplicaSetState(
+            name=rs.name,
+            replicas=rs.replicas,
+            pods=len(active),
+            available=available,
+            existing=len(rs.existing()),
+        )
+
+    def _sync_replica_set(self, rs: ReplicaSet) -> None:
+        """The ReplicaSet controller: create or delete pods until ``replicas`` are active."""
+        active = rs.active()
+        if rs.replicas > len(active):
+            for _ in range(rs.replicas - len(active)):
+                pod = self._create(rs)
+                self._record(rs.deployment, "created" if pod.node is not None else "pending", pod)
+                self.event("Normal", "SuccessfulCreate", f"replicaset/{rs.name}", f"Created pod: {pod.name}")
+                if pod.node is None:
+                    self.status(pod, "Pending")
+                    nodes = len(self.node_names)
+                    self.event(
+                        "Warning",
+                        "FailedScheduling",
+                        f"pod/{pod.name}",
+                        f"0/{nodes} nodes are available: {nodes} node(s) didn't match Pod's node affinity/selector.",
+                    )
+                else:
+                    self.event(
+                        "Normal",
+                        "Scheduled",
+                        f"pod/{pod.name}",
+                        f"Successfully assigned default/{pod.name} to {self.node_names[pod.node]}",
+                    )
+                    self.kubelet.create(pod)
+        elif rs.replicas < len(active):
+            ranked = sorted(active, key=lambda p: (p.node is not None, p.ready, -p.created_at, -p.index))
+            for pod in ranked[: len(active) - rs.replicas]:
+                self.event("Normal", "SuccessfulDelete", f"replicaset/{rs.name}", f"Deleted pod: {pod.name}")
+                rs.deleting.add(pod.index)
+                self.env.process(self.kubelet.terminate(pod))
+
+    def _new_replica_set(self, dep: Deployment, workload: Workload) -> ReplicaSet:
+        sets = self.sets[dep.name]
+        revision = len(sets) + 1
+        template = template_hash(dep, revision)
+        rs = ReplicaSet(f"{dep.name}-{template}", dep.name, template, revision, workload, self.env.now)
+        sets.append(rs)
+        return rs
+
+    def _progress_deadline(self, deployment: str, started: float) -> Any:
+        """``progressDeadlineSeconds`` after the last progress with the rollout unfinished:
+        condition Progressing=False, ProgressDeadlineExceeded (docs/semantics.md#rolling-updates)."""
+        dep = self.scenario.deployment(deployment)
+        while True:
+            due = self._progress[deployment] + dep.progress_deadline_s
+            if due > self.sim.duration_s:
+                return
+            yield self.env.timeout(due - self.env.now)
+            sets = self.sets[deployment]
+            if sets[-1].created_at != started:
+                return  # a newer rollout took over
+            if self._rollout_done(deployment):
+                return
+            if self._progress[deployment] + dep.progress_deadline_s <= self.env.now:
+                new = sets[-1]
+                self.event(
+                    "Warning",
+                    "ProgressDeadlineExceeded",
+                    f"deployment/{deployment}",
+                    f'ReplicaSet "{new.name}" has timed out progressing.',
+                )
+                self._record(deployment, "progress deadline exceeded", None)
+                return
+
+    def _rollout_done(self, deployment: str) -> bool:
+        dep = self.scenario.deployment(deployment)
+        sets = self.sets[deployment]
+        new = self._rs_state(sets[-1], dep)
+        desired = self.desired[deployment]
+        old_left = sum(len(rs.existing()) for rs in sets[:-1])
+        return new.replicas == desired and new.available == desired and old_left == 0
+
+    def pod_changed(self, pod: Pod) -> None:
+        """A pod became Ready or available, went unready, or was deleted: progress, and the
+        Deployment controller may take its next step."""
+        rs = self.replica_set[pod.index]
+        sets = self.sets[pod.deployment]
+        if rs is sets[-1] and pod.ready:
+            self._progress[pod.deployment] = self.env.now
+        if any(not old.done for old in sets[:-1]) and pod.deployment not in self._queued:  # a rollout is under way
+            # The controller's work queue holds a Deployment once: changes at one instant make one sync.
+            self._queued.add(pod.deployment)
+            self.env.process(self._queued_sync(pod.deployment))
+
+    def _queued_sync(self, deployment: str) -> Any:
+        yield self.env.timeout(0)
+        self._queued.discard(deployment)
+        self.catch_up()
+        self.reconcile(deployment)
+
+    def _create(self, rs: ReplicaSet) -> Pod:
+        dep = self.scenario.deployment(rs.deployment)
+        workload = rs.workload
+        name = self._names.new(dep.name, rs.template)
+        node = self.placement.choose(dep)
         ip = None
         if node is not None:
             try:
                 ip = self._ipam[node].allocate()
-                self._placement.bind(node)
+                self.placement.bind(node)
             except RangeFull:  # the node's pod CIDR is used up: the sandbox never starts
                 node = None
+        tracked = workload.probe_failure is not None and workload.probe_failure.in_flight_above is not None
         pod = Pod(
             index=len(self.pods),
             name=name,
@@ -155,10 +345,14 @@ class ControlPlane:
             service=self.streams.variates(f"pod/{name}/service", workload.service_time),
             grace_period_s=dep.grace_period_s,
             created_at=self.env.now,
-            limits=PodLimits(workload.queue_limit, workload.max_connections, workload.on_cancel == OnCancel.DROP),
+            limits=PodLimits(
+                workload.queue_limit, workload.max_connections, workload.on_cancel == OnCancel.DROP, tracked
+            ),
         )
         self.pods.append(pod)
         self._live[pod.index] = pod
+        self.replica_set[pod.index] = rs
+        rs.pods.append(pod)
         self.topology.add_pod(pod.name, pod.ip, pod.deployment, self._node_name(pod.node), pod.labels)
         self.engine.pod_added(pod)
         return pod
@@ -166,61 +360,33 @@ class ControlPlane:
     def _node_name(self, node: int | None) -> str | None:
         return None if node is None else self.node_names[node]
 
-    def _start_up(self, pod: Pod) -> Any:
-        yield self.env.timeout(self.sim.workloads[pod.deployment].startup_time_s)
-        if pod.terminating_at < INF:
-            return
+    def crash(self, pod_name: str | None, deployment: str | None, count: int) -> None:
+        """A ``crash`` event: one pod by name, or ``count`` Ready pods of a Deployment by name."""
         self._catch_up()
-        pod.ready_at = self.env.now
-        self._record(pod.deployment, "ready", pod)
-        self._publish()
+        if pod_name is not None:
+            victims = [p for p in self._live.values() if p.name == pod_name]
+        else:
+            ready = sorted(
+                (p for p in self._live.values() if p.deployment == deployment and p.ready), key=lambda p: p.name
+            )
+            victims = ready[:count]
+        for pod in victims:
+            self.kubelet.crash(pod, "crash event")
 
-    def _terminate(self, pod: Pod) -> Any:
-        self._catch_up()
-        env = self.env
-        pod.terminating_at = env.now
-        pod.deadline = env.now + pod.grace_period_s
-        self.engine.pod_terminating(pod)
-        self._record(pod.deployment, "terminating", pod)
-        if pod.ready_at == INF:  # never served: nothing to drain
-            yield from self._exit(pod)
-            return
-        unrouted = env.event()
-        self._unrouted[pod.index] = unrouted
-        self._publish()
-        yield unrouted | env.timeout(pod.grace_period_s)
-        self._unrouted.pop(pod.index, None)
-        self._catch_up()
-        if unrouted.triggered:  # no node sends it new requests: finish what it holds
-            left = env.now
-            self.engine.finish_pod(pod)
-            while env.now < pod.deadline:
-                until = self.engine.busy_until(pod)
-                if until is not None:
-                    exit_at = min(pod.deadline, max(left, until))
-                    if exit_at < env.now:  # found idle on a later look: it went when it fell idle
-                        yield from self._exit(pod, exit_at)
-                        return
-                    yield env.timeout(exit_at - env.now)
-                    break
-                # A pod whose requests wait on calls cannot be predicted: look again later.
-                yield env.timeout(min(self.poll_s, pod.deadline - env.now))
-                self._catch_up()
-        yield from self._exit(pod)
-
-    def _exit(self, pod: Pod, at: float | None = None) -> Any:
+    def exit(self, pod: Pod, at: float | None = None) -> None:
         """The pod's containers are gone (at ``at`` if that was found out later)."""
         self._catch_up()
         pod.gone_at = self.env.now if at is None else at
         if self._live.pop(pod.index, None) is not None and pod.node is not None:
-            self._placement.unbind(pod.node)
+            self.placement.unbind(pod.node)
         if pod.node is not None and pod.ip is not None:
             self._ipam[pod.node].release(pod.ip)
         self._record(pod.deployment, "deleted", pod, at)
-        self._publish()
-        yield from ()
+        self.publish()
+        self.pod_changed(pod)
 
-    def _publish(self) -> None:
+    # -- endpoints -------------------------------------------------------------------
+    def publish(self) -> None:
         """EndpointSlices changed: every node installs the new endpoints ``syncDelay`` later.
 
         Changes made at the same instant reach the dataplanes in one sync, as kube-proxy
@@ -232,6 +398,15 @@ class ControlPlane:
         if due not in self._syncs:
             self.env.process(self._sync(due))
         self._syncs[due] = snapshot
+
+    def wait_unrouted(self, pod: Pod) -> simpy.Event:
+        """An event that fires once nothing routes new connections to ``pod`` (terminating)."""
+        event = self.env.event()
+        self._unrouted[pod.index] = event
+        return event
+
+    def forget_unrouted(self, pod: Pod) -> None:
+        self._unrouted.pop(pod.index, None)
 
     def _sync(self, due: float) -> Any:
         yield self.env.timeout(due - self.env.now)
@@ -282,6 +457,11 @@ class ControlPlane:
                         routed.update(pods.tolist())
         return routed
 
+    # -- what the run records --------------------------------------------------------
+    def record(self, deployment: str, event: str, pod: Pod | None, at: float | None = None) -> None:
+        """A timeline row: a change of ``deployment`` (optionally of one of its pods)."""
+        self._record(deployment, event, pod, at)
+
     def _record(self, deployment: str, event: str, pod: Pod | None, at: float | None = None) -> None:
         row = self._row(deployment, event, pod.name if pod is not None else None, None, at)
         last = next((r for r in reversed(self.timeline) if r["deployment"] == deployment), None)
@@ -292,6 +472,31 @@ class ControlPlane:
     def record_row(self, deployment: str, event: str, detail: str) -> None:
         """A timeline row for a change outside the Deployment itself (load-balancer rotation)."""
         self.timeline.append(self._row(deployment, event, None, detail))
+
+    def event(self, type_: str, reason: str, obj: str, message: str, at: float | None = None) -> None:
+        """A row of ``kubectl get events`` (docs/semantics.md#kubectl-views)."""
+        self.events.append(
+            {
+                "time": float(self.env.now if at is None else at),
+                "type": type_,
+                "reason": reason,
+                "object": obj,
+                "message": message,
+            }
+        )
+
+    def status(self, pod: Pod, status: str, ready: bool | None = None) -> None:
+        """``pod`` shows ``status`` in ``kubectl get pods`` from now on."""
+        shown = pod.condition_ready if ready is None else ready
+        self.pod_status.append(
+            {
+                "time": float(self.env.now),
+                "pod": pod.name,
+                "status": status,
+                "ready": "1/1" if shown else "0/1",
+                "restarts": pod.restarts,
+            }
+        )
 
     def _row(
         self, deployment: str, event: str, pod: str | None, detail: str | None, at: float | None = None
@@ -309,6 +514,8 @@ class ControlPlane:
             "detail": detail,
         }
 
-    def _catch_up(self) -> None:
+    def catch_up(self) -> None:
         """Let every request reach the present before the state it sees changes."""
         self.engine.advance(self.env.now)
+
+    _catch_up = catch_up

@@ -173,6 +173,7 @@ class Dataplane:
         self._affinity: dict[int, dict[int, tuple[int, float]]] = defaultdict(dict)
         self._open: dict[int, int] = defaultdict(int)
         self._closing: list[tuple[float, int]] = []
+        self.down = False  # the node has failed: nothing it receives is answered
 
     # -- sync -------------------------------------------------------------------------
     def install(self, port: int, rules: Rules) -> None:
@@ -211,7 +212,10 @@ class Dataplane:
         return self.external[port] if external else self.internal[port]
 
     def choose(self, port: int, external: bool, source_ip: int, now: float) -> int:
-        """A pod for a new connection from ``source_ip`` at ``now``, or REJECT / DROP."""
+        """A pod for a new connection from ``source_ip`` at ``now``, or REJECT / DROP
+        (DROP for every connection while the node is down: its SYNs go unanswered)."""
+        if self.down:
+            return DROP
         endpoints = self.endpoints(port, external)
         if not len(endpoints):
             return self.empty_action(port, external)
@@ -234,6 +238,8 @@ class Dataplane:
         endpoint: exactly the sequence :meth:`choose` would give one by one, for a strategy
         that keeps no state and ports without session affinity (the batch engine's case)."""
         assert not self.choice.keeps_state
+        if self.down:
+            return np.full(len(ports), DROP, dtype=np.int64)
         picks = np.empty(len(ports), dtype=np.int64)
         which = np.empty(len(ports), dtype=np.int64)
         routable = np.zeros(len(ports), dtype=bool)

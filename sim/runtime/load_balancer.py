@@ -80,8 +80,8 @@ class LoadBalancerRuntime:
         healthCheckNodePort answers 200 only while the node has a local *ready* endpoint
         (terminating ones still serve, but the balancer drains the node)."""
         if self.service.external_traffic_policy != "Local":
-            return list(self._all_nodes)
-        return [plane.node for plane in dataplanes if any(plane.local_ready[p] for p in self.ports)]
+            return [plane.node for plane in dataplanes if not plane.down]
+        return [plane.node for plane in dataplanes if not plane.down and any(plane.local_ready[p] for p in self.ports)]
 
 
 def health_checks(

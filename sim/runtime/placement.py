@@ -53,6 +53,7 @@ class Placement:
         self._nodes = nodes
         self._by_name = {n.name: i for i, n in enumerate(nodes)}
         self._pods = [0] * len(nodes)
+        self._cordoned: set[int] = set()  # unschedulable nodes (an unreachable node's taint)
         self._heaps: dict[tuple[tuple[str, str], ...], tuple[frozenset[int], list[tuple[int, str, int]]]] = {}
 
     def choose(self, dep: Deployment) -> int | None:
@@ -63,6 +64,9 @@ class Placement:
         pods = self._pods
         while heap:
             count, name, i = heap[0]
+            if i in self._cordoned:
+                heapq.heappop(heap)  # uncordon pushes it back
+                continue
             if count == pods[i]:
                 return i
             if count < pods[i]:
@@ -75,9 +79,21 @@ class Placement:
         """A pod now runs on ``node`` (counted until :meth:`unbind`)."""
         self._pods[node] += 1
 
+    def cordon(self, node: int) -> None:
+        """No new pod goes to ``node`` (the node lifecycle controller's NoSchedule taint)."""
+        self._cordoned.add(node)
+
+    def uncordon(self, node: int) -> None:
+        self._cordoned.discard(node)
+        self._refresh(node)
+
     def unbind(self, node: int) -> None:
         """A pod on ``node`` has gone."""
         self._pods[node] -= 1
+        self._refresh(node)
+
+    def _refresh(self, node: int) -> None:
+        """Give ``node`` a fresh entry in every heap it belongs to."""
         entry = (self._pods[node], self._nodes[node].name, node)
         for members, heap in self._heaps.values():
             if node in members:
@@ -88,7 +104,7 @@ class Placement:
         found = self._heaps.get(key)
         if found is None:
             fits = [i for i, n in enumerate(self._nodes) if _fits(n, dep)]
-            heap = [(self._pods[i], self._nodes[i].name, i) for i in fits]
+            heap = [(self._pods[i], self._nodes[i].name, i) for i in fits if i not in self._cordoned]
             heapq.heapify(heap)
             found = self._heaps[key] = (frozenset(fits), heap)
         return found

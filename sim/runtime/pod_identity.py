@@ -30,19 +30,26 @@ class PodNames:
         self._draws = draws  # Deployment -> its name stream
         self._taken: set[str] = set()
 
-    def new(self, deployment: str) -> str:
+    def new(self, deployment: str, template: str | None = None) -> str:
+        """A new pod name of ``deployment``'s ReplicaSet with pod-template-hash ``template``
+        (default: the Deployment's own template's)."""
         rng = self._draws[deployment]
+        template = self._hash[deployment] if template is None else template
         while True:
             suffix = "".join(_ALPHABET[int(i)] for i in rng.integers(0, len(_ALPHABET), 5))
-            name = f"{deployment}-{self._hash[deployment]}-{suffix}"
+            name = f"{deployment}-{template}-{suffix}"
             if name not in self._taken:
                 self._taken.add(name)
                 return name
 
 
-def template_hash(dep: Deployment) -> str:
-    """A stable 10-character pod-template-hash, as the Deployment controller adds to names."""
+def template_hash(dep: Deployment, revision: int = 1) -> str:
+    """A stable 10-character pod-template-hash, as the Deployment controller adds to names;
+    a later ``revision`` (a rollout) hashes the template as ``kubectl rollout restart`` changes
+    it, with a restart annotation."""
     template = dep.manifest.get("spec", {}).get("template", {})
+    if revision > 1:
+        template = {"revision": revision, "template": template}
     value = zlib.crc32(json.dumps(template, sort_keys=True, default=str).encode())
     value = value * 2654435761 % (27**10)
     chars = []

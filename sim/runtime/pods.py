@@ -7,19 +7,28 @@ simulation event per request. The traffic engine hands a pod only arrivals that 
 longer be overtaken by an earlier one, which keeps the order exact. A pod that pushes back
 (a queue limit, a connection limit, dropping requests whose client left) decides each
 arrival in the same order (:func:`~sim.runtime.requests.rules.fifo_admit`).
+
+A pod's life closes it to arrivals at times the control plane knows when it decides them
+(docs/semantics.md#pod-lifecycle): while its container is down or its app no longer listens
+(arrivals are refused: the pod's IP answers RST), or while its node is down (arrivals go
+unanswered). A kill (a crash, a liveness restart, SIGKILL) resets what the pod holds then,
+and a restarted container starts with an empty queue. These are :attr:`Pod.gates`,
+:attr:`Pod.kills` and the FIFO restarts, all by time, so a request's fate does not depend on
+when the engine handles it.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.randomness import BlockStream
-from sim.runtime.requests.rules import ADMITTED, PodLimits, fifo_admit, fifo_starts
+from sim.runtime.requests.rules import ADMITTED, BLACKHOLED, NO_LISTENER, PodLimits, fifo_admit, fifo_starts
 
-__all__ = ["Pod"]
+__all__ = ["BLACKHOLED", "INF", "NO_LISTENER", "Pod"]
 
 INF = math.inf
 
@@ -39,7 +48,9 @@ class Pod:
     grace_period_s: float
     created_at: float
     limits: PodLimits = field(default_factory=PodLimits)
-    ready_at: float = INF
+    ready_at: float = INF  # first Ready
+    condition_ready: bool = False  # the pod's Ready condition now
+    restarts: int = 0
     terminating_at: float = INF
     deadline: float = INF  # SIGKILL: terminating_at + grace period
     gone_at: float = INF
@@ -49,6 +60,12 @@ class Pod:
     _pending_ids: list[np.ndarray] = field(default_factory=list)
     _pending_t: list[np.ndarray] = field(default_factory=list)
     _leave: list[float] = field(default_factory=list)  # when the requests in the pod leave it
+    #: Closed to arrivals in ``[start, end)``: NO_LISTENER (refused) or BLACKHOLED (no answer).
+    gates: list[list[float]] = field(default_factory=list)  # [start, end, kind]
+    #: When what the pod holds was reset (crash, liveness restart, SIGKILL), in time order.
+    kills: list[float] = field(default_factory=list)
+    _fresh: list[float] = field(default_factory=list)  # when a restarted container's app came up
+    _fresh_seen: int = 0  # of those, how many the FIFO state has been reset for
 
     def __post_init__(self) -> None:
         self._free = [0.0] * self.concurrency
@@ -56,12 +73,61 @@ class Pod:
     @property
     def ready(self) -> bool:
         """EndpointSlice ``ready``: serving and not terminating."""
-        return self.ready_at < INF and self.terminating_at == INF
+        return self.condition_ready and self.terminating_at == INF
 
     @property
     def serving(self) -> bool:
-        """EndpointSlice ``serving``: the container passed readiness and still runs."""
-        return self.ready_at < INF and self.gone_at == INF
+        """EndpointSlice ``serving``: the pod's Ready condition, while it has not gone."""
+        return self.condition_ready and self.gone_at == INF
+
+    # -- lifecycle (set by the control plane, at or before the times they name) ----------
+    def close(self, start: float, end: float = INF, kind: int = NO_LISTENER) -> list[float]:
+        """Turn arrivals in ``[start, end)`` away; the gate is returned so its end can be set later."""
+        gate = [start, end, float(kind)]
+        self.gates.append(gate)
+        return gate
+
+    def kill(self, at: float, app_up_at: float = INF) -> list[float]:
+        """Reset what the pod holds at ``at``; arrivals are refused until the restarted app is
+        up at ``app_up_at`` (INF: not known yet, or never), when its queue starts empty. The
+        gate is returned so the end can be set once known (:meth:`reopen`)."""
+        bisect.insort(self.kills, at)
+        return self.close(at, app_up_at)
+
+    def reopen(self, gate: list[float], app_up_at: float) -> None:
+        """A restarted container's app is up: the gate after a kill ends, the queue starts empty."""
+        gate[1] = app_up_at
+        bisect.insort(self._fresh, app_up_at)
+
+    def first_kill_after(self, t: float) -> float:
+        """The first kill strictly after ``t`` (INF if none)."""
+        i = bisect.bisect_right(self.kills, t)
+        return self.kills[i] if i < len(self.kills) else INF
+
+    def gate_at(self, t: float) -> int | None:
+        """Whether an arrival at ``t`` is turned away: NO_LISTENER, BLACKHOLED, or None."""
+        found = None
+        for start, end, kind in self.gates:
+            if start <= t < end:
+                if kind == BLACKHOLED:
+                    return BLACKHOLED  # the node is down: nothing answers, whatever the pod does
+                found = NO_LISTENER
+        return found
+
+    def in_pod(self, t: float) -> int:
+        """Requests in the pod at ``t`` (waiting or served), when the pod tracks them."""
+        return sum(1 for leave in self._leave if leave > t)
+
+    def _restart_fifo(self, t: float) -> None:
+        """Before an arrival at ``t``: start the queue afresh if a restarted app came up since."""
+        fresh = self._fresh
+        seen = self._fresh_seen
+        while seen < len(fresh) and fresh[seen] <= t:
+            up = fresh[seen]
+            self._free = [up] * self.concurrency
+            self._leave = []
+            seen += 1
+        self._fresh_seen = seen
 
     @property
     def busy_until(self) -> float:
@@ -100,6 +166,37 @@ class Pod:
         """Arrivals at ``t`` (FIFO order) whose clients give up as the pod sees it at
         ``cancel_at`` (None: none of them gives up): each one's ``(fate, start, service)``
         (see :func:`~sim.runtime.requests.rules.fifo_admit`)."""
+        if self.gates:
+            return self._admit_gated(t, cancel_at)
+        return self._admit_open(t, cancel_at)
+
+    def _admit_gated(self, t: np.ndarray, cancel_at: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`admit` for a pod with gates: arrivals at a closed pod are turned away, the
+        rest taken in runs between FIFO restarts, in order."""
+        n = len(t)
+        fate = np.full(n, ADMITTED, dtype=np.int8)
+        start, service = np.full(n, np.nan), np.full(n, np.nan)
+        times = t.tolist()
+        closed = [self.gate_at(x) for x in times]
+        i = 0
+        while i < n:
+            kind = closed[i]
+            if kind is not None:
+                fate[i] = kind
+                i += 1
+                continue
+            self._restart_fifo(times[i])
+            j = i + 1
+            nxt = self._fresh[self._fresh_seen] if self._fresh_seen < len(self._fresh) else INF
+            while j < n and closed[j] is None and times[j] < nxt:
+                j += 1
+            part = slice(i, j)
+            f, s, v = self._admit_open(t[part], None if cancel_at is None else cancel_at[part])
+            fate[part], start[part], service[part] = f, s, v
+            i = j
+        return fate, start, service
+
+    def _admit_open(self, t: np.ndarray, cancel_at: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(t)
         if self.limits.plain_fifo(cancel_at is not None and bool(np.isfinite(cancel_at).any())):
             service = self.service.take(n)
@@ -111,6 +208,11 @@ class Pod:
 
     def admit_one(self, arrive: float, cancel_at: float) -> tuple[int, float, float]:
         """One arrival, in arrival order: its ``(fate, start, service)``."""
+        if self.gates:
+            closed = self.gate_at(arrive)
+            if closed is not None:
+                return closed, math.nan, math.nan
+            self._restart_fifo(arrive)
         if self.limits.plain_fifo(cancel_at < INF):
             service = self.service.one()
             return ADMITTED, fifo_starts(self._free, (arrive,), (service,))[0], service

@@ -32,13 +32,13 @@ from sim.runtime.requests.clients import ClientFlow, arrival_stream
 from sim.runtime.requests.engine import RequestEngine, RequestPath
 from sim.runtime.requests.engine_choice import Engine, choose_engine
 from sim.runtime.requests.events import EventEngine
-from sim.runtime.requests.outcomes import ClientTable, settle
+from sim.runtime.requests.outcomes import ClientTable, NodeOutages, settle
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.requests.retries import retrying_client
 from sim.runtime.topology import Topology
 from sim.scenario.resolved import Scenario
 from sim.scenario.run_limits import MAX_REQUESTS, estimate_requests
-from sim.scenario.simulation import Client, ScaleEvent
+from sim.scenario.simulation import Client, CrashEvent, Event, RolloutEvent, ScaleEvent
 
 __all__ = ["RunRecord", "run"]
 
@@ -119,6 +119,7 @@ class _Wiring:
             live,
         )
         hop = [self._hop_dist(n.name) for n in nodes]
+        self.outages = NodeOutages()
         flows = [self._flow(i, c) for i, c in enumerate(sim.clients)]
         path = RequestPath(
             log=self.log,
@@ -130,6 +131,7 @@ class _Wiring:
             pods=self.pods,
             first_endpoint=slices.first_ready,
             send_until=sim.duration_s,
+            outages=self.outages,
         )
         self.engine: RequestEngine
         if engine == Engine.EVENTS:
@@ -161,6 +163,7 @@ class _Wiring:
             self.engine,
             poll_s=batch_s,
             balancer_routes=[lb.routed_pods for lb in self.load_balancers if lb.direct],
+            outages=self.outages,
         )
         self.slices = slices
 
@@ -276,8 +279,7 @@ class _Wiring:
                 )
             )
         for event in sorted(sim.events, key=lambda e: e.at_s):
-            if isinstance(event, ScaleEvent):
-                env.process(self._scale_at(event.at_s, event.deployment, event.replicas))
+            env.process(self._event_at(event))
         env.process(self._ticker())
         steps = 100 if progress else 1
         for k in range(1, steps + 1):
@@ -295,9 +297,22 @@ class _Wiring:
             if svc.selects(dep.labels):
                 self.cluster.record_row(dep.name, "lb rotation", f"{svc.name}: {detail}")
 
-    def _scale_at(self, at_s: float, deployment: str, replicas: int) -> Any:
-        yield self.env.timeout(at_s)
-        self.cluster.scale(deployment, replicas)
+    def _event_at(self, event: Event) -> Any:
+        """A scenario event at its time: scale, rollout, crash, node failure or recovery."""
+        yield self.env.timeout(event.at_s)
+        cluster = self.cluster
+        if isinstance(event, ScaleEvent):
+            cluster.scale(event.deployment, event.replicas)
+        elif isinstance(event, RolloutEvent):
+            cluster.rollout(event.deployment, event.workload)
+        elif isinstance(event, CrashEvent):
+            cluster.crash(event.pod, event.deployment, event.count)
+        else:
+            for node in cluster.nodes.nodes(event.node, event.zone):
+                if event.action == "fail":
+                    cluster.nodes.fail(node)
+                else:
+                    cluster.nodes.recover(node)
 
     def _ticker(self) -> Any:
         while True:
@@ -318,9 +333,10 @@ class _Wiring:
             self.log.reorder(np.lexsort((self.log.column("attempt"), root)))
         settle(
             self.log,
-            np.array([p.deadline for p in pods] or [math.inf]),
+            [p.kills for p in pods],
             np.array([p.gone_at for p in pods] or [math.inf]),
             self.client_table,
+            self.outages,
         )
         self.log.release_working_columns()  # before the result tables are built next to the log
         return RunRecord(
@@ -332,6 +348,8 @@ class _Wiring:
             self.cluster.timeline,
             self.topology,
             self.callers,
+            self.cluster.events,
+            self.cluster.pod_status,
         )
 
 

@@ -114,4 +114,4 @@ class BatchEngine(RequestEngine):
         ids, t = taken
         patience = self.client_table.timeout_s[self.log.client[ids]] if self._cancellable else None
         fate, start, service = pod.admit(t, None if patience is None else t + patience)
-        outcomes.admitted(self.log, ids, t, fate, start, service, patience)
+        outcomes.admitted(self.log, ids, t, fate, start, service, patience, self.client_table)

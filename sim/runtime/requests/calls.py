@@ -188,7 +188,8 @@ class Calls:
         """A worker takes ``rid``; whether it is done at once (killed with its pod)."""
         self.log.t_start[rid] = now
         self._progress[rid] = 0
-        if now >= pod.deadline:  # killed with the pod before a worker could take it
+        kill = pod.first_kill_after(float(self.log.t_arrive[rid]))
+        if now >= kill:  # killed with the pod before a worker could take it
             self._answer(pod, rid, now, RESET)
             return True
         self._schedule_work_done(now + pod.service.one(), rid)
@@ -200,8 +201,9 @@ class Calls:
         pod = self.pods[int(log.pod[rid])]
         plan = self.plans[pod.deployment]
         done = self._progress[rid]
-        if now > pod.deadline:  # the pod was killed while this request waited: RST at the deadline
-            self._release(pod, rid, pod.deadline, RESET)
+        kill = pod.first_kill_after(float(log.t_arrive[rid]))
+        if now > kill:  # the pod was killed while this request waited: RST then
+            self._release(pod, rid, kill, RESET)
             return
         if done == len(plan.calls) or rid in self._failed or rid in self.abandoned:
             self._release(pod, rid, now, REJECTED if rid in self._failed else SERVED)

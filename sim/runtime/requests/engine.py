@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from sim.runtime.dataplane import Dataplane
 from sim.runtime.pods import Pod
 from sim.runtime.requests import outcomes
 from sim.runtime.requests.clients import ClientFlow
-from sim.runtime.requests.outcomes import ClientTable
+from sim.runtime.requests.outcomes import ClientTable, NodeOutages
 from sim.runtime.requests.request_log import RequestLog
 
 __all__ = ["INF", "RequestEngine", "RequestPath"]
@@ -46,6 +46,7 @@ class RequestPath:
     pods: list[Pod]  # shared with the control plane, which appends new pods
     first_endpoint: Callable[[int], Pod | None]  # Service port -> its first Ready pod (podIP)
     send_until: float
+    outages: NodeOutages = field(default_factory=NodeOutages)  # filled by the control plane
 
 
 class RequestEngine:
@@ -122,8 +123,19 @@ class RequestEngine:
     def _after_send(self, ids: np.ndarray) -> None:
         """Every request of ``ids`` has left its client (the event engine tracks retries)."""
 
-    def pod_terminating(self, pod: Pod) -> None:
-        """``pod`` started terminating: its deadline is set."""
+    def pod_killed(self, pod: Pod, at: float) -> None:
+        """``pod`` will be killed at ``at`` (now, or its SIGKILL deadline): what it holds then is reset."""
+
+    def node_failed(self, node: int) -> None:
+        """``node`` failed now: what is in flight through it hangs."""
+
+    def in_pod(self, pod: Pod, now: float) -> int:
+        """Requests in ``pod`` at ``now`` (the engine has caught up to ``now``)."""
+        return pod.in_pod(now)
+
+    def probe_wait(self, pod: Pod, now: float) -> float:
+        """How long a probe arriving at ``now`` would wait behind the pod's queue."""
+        return max(0.0, min(pod._free) - now)
 
     def _depart(self, flow: ClientFlow, ids: np.ndarray, t_sent: np.ndarray) -> None:
         """Draw what every request of ``flow`` needs at send time, the same in both engines."""

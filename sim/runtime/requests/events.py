@@ -217,15 +217,16 @@ class EventEngine(RequestEngine):
                 self._returned(rid)
                 return
             patience = self._patience(rid)
-            fate = self.calls.arrive(pod, rid, now, now + patience)
+            closed = pod.gate_at(now) if pod.gates else None
+            fate = closed if closed is not None else self.calls.arrive(pod, rid, now, now + patience)
             if fate != ADMITTED:
-                outcomes.pushed_back(log, rid, now, fate, patience)
+                outcomes.pushed_back(log, rid, now, fate, patience, self.client_table)
                 self._pod_answered(rid, pod.index, now)
             return
         patience = self._patience(rid)
         fate, start, service = pod.admit_one(now, now + patience)
         if fate != ADMITTED:  # the pod pushed back, or dropped it: its connection closes now
-            outcomes.pushed_back(log, rid, now, fate, patience)
+            outcomes.pushed_back(log, rid, now, fate, patience, self.client_table)
             left = now
         elif self._with_calls and rid in self.calls.abandoned:  # nobody waits, but the pod works
             outcomes.worked(log, rid, now, start, service)
@@ -280,24 +281,24 @@ class EventEngine(RequestEngine):
         if pod >= 0 and log.verdict[rid] == outcomes.SERVED:  # its pod may yet be killed
             self._at_pod.setdefault(pod, set()).add(rid)
         # When it ends as known by now: a pod already terminating or gone ends it sooner (or later)
-        # than its answer would; pod_terminating moves it again if its pod is deleted later.
-        _, ends = outcomes.outcome_now(log, rid, self.pods, self.client_table)
+        # than its answer would; pod_killed moves it again if its pod is killed later.
+        _, ends = outcomes.outcome_now(log, rid, self.pods, self.client_table, self.path.outages)
         self._push(max(self._clock, ends), rid, TRY_END)
 
-    def pod_terminating(self, pod: Pod) -> None:
-        """``pod`` will be killed at its deadline: tries it would still hold then end sooner."""
+    def pod_killed(self, pod: Pod, at: float) -> None:
+        """``pod`` will be killed at ``at``: tries and calls it would still hold then end sooner."""
         log = self.log
         for kind, held in ((TRY_END, self._at_pod), (CALL_END, self._calls_at_pod)):
             for rid in held.get(pod.index, ()):
-                if log.t_start[rid] + log.service_s[rid] > pod.deadline:
-                    self._push(max(self._clock, pod.deadline + float(log.back_s[rid])), rid, kind)
+                if log.t_arrive[rid] < at < log.t_start[rid] + log.service_s[rid]:
+                    self._push(max(self._clock, at + float(log.back_s[rid])), rid, kind)
 
     def _try_end(self, rid: int, now: float) -> None:
         """The client learns how a try ended, and retries it or not."""
         if rid not in self._open:
             return
         log = self.log
-        outcome, t_done = outcomes.outcome_now(log, rid, self.pods, self.client_table)
+        outcome, t_done = outcomes.outcome_now(log, rid, self.pods, self.client_table, self.path.outages)
         if t_done > now:  # it ends later than first thought (a pod gone before it arrived)
             self._push(t_done, rid, TRY_END)
             return
@@ -347,9 +348,9 @@ class EventEngine(RequestEngine):
         pod = int(log.pod[rid])
         if pod >= 0 and log.verdict[rid] == outcomes.SERVED and self.calls.waited_on(rid):
             # Served, but its pod may yet be killed (or had gone): the caller learns the call's
-            # fate when it ends, as a client does (pod_terminating moves the end if need be).
+            # fate when it ends, as a client does (pod_killed moves the end if need be).
             self._calls_at_pod.setdefault(pod, set()).add(rid)
-            _, ends = outcomes.outcome_now(log, rid, self.pods, self.client_table)
+            _, ends = outcomes.outcome_now(log, rid, self.pods, self.client_table, self.path.outages)
             self._push(max(self._clock, ends), rid, CALL_END)
             return
         parent = self.calls.returned(rid)
@@ -362,7 +363,7 @@ class EventEngine(RequestEngine):
         if not self.calls.waited_on(rid):  # its caller gave up first
             self._calls_at_pod.get(int(self.log.pod[rid]), set()).discard(rid)
             return
-        outcome, ends = outcomes.outcome_now(self.log, rid, self.pods, self.client_table)
+        outcome, ends = outcomes.outcome_now(self.log, rid, self.pods, self.client_table, self.path.outages)
         if ends > now:  # its pod went before it arrived: nothing answers until the connect timeout
             self._push(ends, rid, CALL_END)
             return

@@ -20,7 +20,7 @@ import numpy as np
 
 from sim.runtime.dataplane import DROP, REJECT
 from sim.runtime.requests.request_log import RequestLog
-from sim.runtime.requests.rules import ADMITTED, CANCELLED, FULL, OVER_CONNECTIONS
+from sim.runtime.requests.rules import ADMITTED, BLACKHOLED, CANCELLED, FULL, NO_LISTENER, OVER_CONNECTIONS
 
 if TYPE_CHECKING:
     from sim.runtime.pods import Pod
@@ -29,7 +29,9 @@ __all__ = [
     "OUTCOMES",
     "PENDING",
     "SERVED",
+    "TCP_HANG_S",
     "ClientTable",
+    "NodeOutages",
     "admitted",
     "answered",
     "dropped",
@@ -48,8 +50,33 @@ OUTCOMES = ("ok", "refused", "unreachable", "rejected", "reset", "timeout")
 OK, REFUSED, UNREACHABLE, REJECTED, RESET, TIMEOUT = range(len(OUTCOMES))
 SERVED = OK  # the provisional verdict of a request a pod took; settle decides if it stands
 PENDING = -1  # no verdict yet
-#: What a client sees of a pod that turned it away on arrival (rules.turned_away).
-_TURNED_AWAY = {FULL: REJECTED, OVER_CONNECTIONS: REFUSED}
+#: What a client sees of a pod that turned it away on arrival (rules.turned_away), or whose
+#: app was not listening (an RST).
+_TURNED_AWAY = {FULL: REJECTED, OVER_CONNECTIONS: REFUSED, NO_LISTENER: REFUSED}
+#: How long an established connection to a dead peer hangs before the kernel gives up:
+#: tcp_retries2 = 15 retransmissions, ~924.6 s (docs/semantics.md#node-failure).
+TCP_HANG_S = 924.6
+
+
+class NodeOutages:
+    """When nodes were down: ``[node, start, end]`` spans (end INF until the node recovers).
+
+    A request in flight through a node when it fails (entering there, or served by a pod
+    there) gets no answer: its connection hangs until the client's timeout, or TCP gives up
+    after :data:`TCP_HANG_S` (docs/semantics.md#node-failure)."""
+
+    def __init__(self) -> None:
+        self.spans: list[list[float]] = []
+
+    def fail(self, node: int, at: float) -> list[float]:
+        span = [float(node), at, math.inf]
+        self.spans.append(span)
+        return span
+
+    def hang(self, entry: int, pod_node: int, t_sent: float, t_done: float) -> float | None:
+        """When the first outage cut a request sent at ``t_sent`` that would end at ``t_done``."""
+        cuts = [s for n, s, _ in self.spans if n in (entry, pod_node) and t_sent < s < t_done]
+        return min(cuts) if cuts else None
 
 
 @dataclass(frozen=True)
@@ -104,7 +131,14 @@ def served(log: RequestLog, ids: Any, t_arrive: Any, start: Any, service: Any) -
 
 
 def admitted(
-    log: RequestLog, ids: np.ndarray, t_arrive: np.ndarray, fate: np.ndarray, start: Any, service: Any, patience: Any
+    log: RequestLog,
+    ids: np.ndarray,
+    t_arrive: np.ndarray,
+    fate: np.ndarray,
+    start: Any,
+    service: Any,
+    patience: Any,
+    clients: ClientTable,
 ) -> None:
     """What a pod did with arrivals (:func:`~sim.runtime.requests.rules.fifo_admit`): served
     them, answered at once that its queue is full (``rejected``, an HTTP 503), refused the
@@ -124,16 +158,23 @@ def admitted(
     if gone.any():
         log.t_arrive[ids[gone]] = t_arrive[gone]
         gave_up(log, ids[gone], log.t_sent[ids[gone]] + np.asarray(patience)[gone])
+    lost = fate == BLACKHOLED
+    if lost.any():
+        log.t_arrive[ids[lost]] = t_arrive[lost]
+        dropped(log, ids[lost], clients.connect_timeout_s[log.client[ids[lost]]])
     took = fate == ADMITTED
     if took.any():
         served(log, ids[took], t_arrive[took], np.asarray(start)[took], np.asarray(service)[took])
 
 
-def pushed_back(log: RequestLog, rid: int, t_arrive: float, fate: int, patience: float) -> None:
+def pushed_back(log: RequestLog, rid: int, t_arrive: float, fate: int, patience: float, clients: ClientTable) -> None:
     """:func:`admitted` for one request the pod did not take (the event engine's case)."""
     log.t_arrive[rid] = t_arrive
     if fate == CANCELLED:
         gave_up(log, rid, log.t_sent[rid] + patience)
+        return
+    if fate == BLACKHOLED:
+        dropped(log, rid, clients.connect_timeout_s[log.client[rid]])
         return
     log.t_done[rid] = t_arrive + log.back_s[rid]
     log.verdict[rid] = _TURNED_AWAY[fate]
@@ -167,13 +208,21 @@ def held(log: RequestLog, ids: Any, now: Any) -> None:
     log.service_s[ids] = now - log.t_start[ids]
 
 
-def settle(log: RequestLog, deadline_by_pod: np.ndarray, gone_by_pod: np.ndarray, clients: ClientTable) -> None:
+def settle(
+    log: RequestLog,
+    kills_by_pod: list[list[float]],
+    gone_by_pod: np.ndarray,
+    clients: ClientTable,
+    outages: NodeOutages | None = None,
+) -> None:
     """Write every request's outcome from its verdict and what the whole run knows.
 
     - SERVED by a pod that had gone before it arrived: nothing answered, ``unreachable``
       after the client's connect timeout;
-    - SERVED but still in the pod when its grace period ended: ``reset`` at the deadline
+    - SERVED but still in the pod when it was killed (the first kill after it arrived: a
+      crash, a liveness restart, SIGKILL at the end of the grace period): ``reset`` then
       (the RST travels back);
+    - in flight through a node when the node failed: ``timeout``, its connection hangs;
     - slower than its client's timeout: ``timeout`` at that moment;
     - a request whose call failed fails too: ``rejected`` (the pod answered with an error).
     """
@@ -194,21 +243,44 @@ def settle(log: RequestLog, deadline_by_pod: np.ndarray, gone_by_pod: np.ndarray
         log.pod_node[lost] = -1
         t_done[lost] = t_sent[lost] + clients.connect_timeout_s[log.client[lost]]
     served_ = np.flatnonzero((pod >= 0) & (verdict == SERVED))
-    if len(served_):
-        pods = pod[served_]
-        finish = log.t_start[served_] + log.service_s[served_]
-        killed = finish > deadline_by_pod[pods]
-        cut = served_[killed]
-        outcome[cut] = RESET
-        t_done[cut] = deadline_by_pod[pods[killed]] + log.back_s[cut]
+    _reset_killed(log, served_, kills_by_pod)
     limit = clients.timeout_s[log.client[:n]]
+    if outages is not None:
+        for node, start, _ in outages.spans:
+            through = (log.entry_node[:n] == node) | (log.pod_node[:n] == node)
+            cut = np.flatnonzero(
+                through & (t_sent < start) & (t_done > start) & (outcome != TIMEOUT) & (outcome != UNREACHABLE)
+            )
+            outcome[cut] = TIMEOUT
+            t_done[cut] = np.minimum(t_sent[cut] + limit[cut], start + TCP_HANG_S)
     late = (t_done - t_sent) > limit
     outcome[late] = TIMEOUT
     t_done[late] = t_sent[late] + limit[late]
     _fail_parents(outcome, log.parent[:n])
 
 
-def outcome_now(log: RequestLog, rid: int, pods: list[Pod], clients: ClientTable) -> tuple[int, float]:
+def _reset_killed(log: RequestLog, served: np.ndarray, kills_by_pod: list[list[float]]) -> None:
+    """Requests served by a pod still in it at the first kill after they arrived: ``reset``
+    then. Taken kill by kill (most pods have at most one, SIGKILL), so it stays vectorised."""
+    deepest = max((len(k) for k in kills_by_pod), default=0)
+    pending = served
+    for k in range(deepest):
+        if not len(pending):
+            return
+        kth = np.array([kills[k] if len(kills) > k else math.inf for kills in kills_by_pod])
+        at = kth[log.pod[pending]]
+        before = log.t_arrive[pending] < at
+        mine = pending[before]
+        killed = log.t_start[mine] + log.service_s[mine] > at[before]
+        cut = mine[killed]
+        log.outcome[cut] = RESET
+        log.t_done[cut] = at[before][killed] + log.back_s[cut]
+        pending = pending[~before]  # arrived after this kill: the next one may cut them
+
+
+def outcome_now(
+    log: RequestLog, rid: int, pods: list[Pod], clients: ClientTable, outages: NodeOutages | None = None
+) -> tuple[int, float]:
     """``(outcome, t_done)`` of one request as its client learns it, during the run: the rules
     of :func:`settle` for one request, with the pods' deadlines and exits as known by now
     (a client decides to retry on this, a calling pod whether its call failed;
@@ -225,8 +297,14 @@ def outcome_now(log: RequestLog, rid: int, pods: list[Pod], clients: ClientTable
         pod = pods[index]
         if log.t_arrive[rid] >= pod.gone_at:  # NaN (never arrived) compares False
             outcome, t_done = UNREACHABLE, t_sent + float(clients.connect_timeout_s[log.client[rid]])
-        elif verdict == SERVED and log.t_start[rid] + log.service_s[rid] > pod.deadline:
-            outcome, t_done = RESET, pod.deadline + float(log.back_s[rid])
+        elif verdict == SERVED:
+            kill = pod.first_kill_after(float(log.t_arrive[rid]))
+            if log.t_start[rid] + log.service_s[rid] > kill:
+                outcome, t_done = RESET, kill + float(log.back_s[rid])
+    if outages is not None and outcome not in (TIMEOUT, UNREACHABLE):
+        cut = outages.hang(int(log.entry_node[rid]), int(log.pod_node[rid]), t_sent, t_done)
+        if cut is not None:
+            outcome, t_done = TIMEOUT, min(t_sent + limit, cut + TCP_HANG_S)
     if t_done - t_sent > limit:
         return TIMEOUT, t_sent + limit
     return outcome, t_done

@@ -43,8 +43,10 @@ from typing import Any
 
 __all__ = [
     "ADMITTED",
+    "BLACKHOLED",
     "CANCELLED",
     "FULL",
+    "NO_LISTENER",
     "OVER_CONNECTIONS",
     "PodLimits",
     "fifo_admit",
@@ -53,8 +55,10 @@ __all__ = [
     "turned_away",
 ]
 
-#: What a pod does with an arriving request (:func:`fifo_admit`).
-ADMITTED, FULL, OVER_CONNECTIONS, CANCELLED = range(4)
+#: What a pod does with an arriving request (:func:`fifo_admit`); a pod closed by its life
+#: (:class:`~sim.runtime.pods.Pod` gates) refuses it (NO_LISTENER: the app does not listen)
+#: or never answers (BLACKHOLED: its node is down).
+ADMITTED, FULL, OVER_CONNECTIONS, CANCELLED, NO_LISTENER, BLACKHOLED = range(6)
 
 
 def pod_hop(entry_node: Any, pod_node: Any, hop_out: Any, hop_back: Any) -> tuple[Any, Any]:
@@ -109,6 +113,7 @@ class PodLimits:
     queue_limit: int | None = None
     max_connections: int | None = None
     drop: bool = True
+    track: bool = False  # keep who is in the pod even without a limit (a probe counts them)
 
     @property
     def bounded(self) -> bool:
@@ -116,8 +121,8 @@ class PodLimits:
 
     def plain_fifo(self, any_cancellable: bool) -> bool:
         """Whether arrivals (``any_cancellable``: some has a finite cancel time) need nothing
-        but :func:`fifo_starts`: no limit, and no request that could be dropped."""
-        return not self.bounded and not (self.drop and any_cancellable)
+        but :func:`fifo_starts`: no limit, nobody counted, and no request that could be dropped."""
+        return not self.bounded and not self.track and not (self.drop and any_cancellable)
 
 
 def turned_away(present: int, workers: int, limits: PodLimits) -> int | None:
@@ -163,7 +168,7 @@ def fifo_admit(
     c = len(free)
     nan = math.nan
     fates, starts, services = [], [], []
-    track = limits.bounded  # who is in the pod matters only to a limit
+    track = limits.bounded or limits.track  # who is in the pod matters only to a limit or a probe
     for arrive, cancel in zip(arrivals, cancel_at, strict=True):
         while leave and leave[0] <= arrive:
             heapq.heappop(leave)

@@ -1,0 +1,408 @@
+"""What the kubelet does with a pod: start its container, probe it, restart it, shut it down.
+
+SimPy processes, one chain per pod and container incarnation; a crash or a restart bumps the
+pod's generation and every process of an older one stops at its next step. The rules
+(docs/semantics.md#probes, #crashes-and-restarts, #graceful-shutdown):
+
+- **Start.** The app is up ``startupTime`` after its container starts. Probes tick every
+  ``periodSeconds`` from the container's start, once ``initialDelaySeconds`` have passed
+  (pkg/kubelet/prober/worker.go). A startup probe must pass first; the pod is Ready at the
+  first passing readiness probe after the app is up (``successThreshold`` in a row), or
+  when the app is up if it has none. A probe before the app is up fails.
+- **Probes that fail.** ``probeFailure`` (the Simulation) says when a probe of a running app
+  fails: too many requests in the pod, or the probe waiting behind the queue longer than
+  its ``timeoutSeconds``. ``failureThreshold`` failures in a row: readiness takes the pod
+  out of endpoints (no restart); liveness and startup restart the container.
+- **Crashes** (an event, ``failures``, a liveness or startup failure) reset what the pod
+  holds; the container restarts after CrashLoopBackOff's delay: none for the first restart,
+  then 10 s doubling to 300 s, back to none once a container ran 10 minutes.
+- **Shutdown.** On deletion the endpoint turns terminating at once; the preStop hook runs,
+  then SIGTERM; what the app does then is ``shutdown.onSigterm``; SIGKILL at the end of the
+  grace period (2 s after it when preStop overran it) resets what is left.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from sim.kube.deployment import Probe
+from sim.runtime.pods import BLACKHOLED, INF, Pod
+from sim.scenario.simulation import OnSigterm
+
+if TYPE_CHECKING:
+    from sim.runtime.control_plane import ControlPlane
+
+__all__ = ["BACKOFF_MAX_S", "BACKOFF_RESET_S", "Kubelet", "backoff_delay"]
+
+BACKOFF_INITIAL_S = 10.0  # kubelet's crash back-off (pkg/kubelet/kubelet.go)
+BACKOFF_MAX_S = 300.0
+BACKOFF_RESET_S = 600.0  # a container that ran this long starts the back-off afresh
+PRESTOP_OVERRUN_S = 2.0  # minimumGracePeriodInSeconds (pkg/kubelet/kuberuntime/kuberuntime_container.go)
+
+
+def backoff_delay(restart: int) -> float:
+    """The wait before restart ``restart`` (1 for the first) in a crash loop.
+
+    >>> [backoff_delay(n) for n in range(1, 9)]
+    [0.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0]
+    """
+    if restart <= 1:
+        return 0.0
+    return min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (restart - 2))
+
+
+def probe_ticks(started: float, probe: Probe, after: float) -> Iterator[float]:
+    """The probe's ticks at or after ``after``: ``started + k × period`` with
+    ``k × period ≥ initialDelaySeconds``."""
+    period = probe.period_s
+    first = math.ceil(probe.initial_delay_s / period - 1e-9)
+    k = max(first, math.ceil((after - started) / period - 1e-9))
+    while True:
+        yield started + k * period
+        k += 1
+
+
+class Kubelet:
+    """Every node's kubelet, for the pods of one control plane."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+        self.env = plane.env
+        self._gen: dict[int, int] = {}  # pod -> container incarnation
+        self._started: dict[int, float] = {}  # pod -> when its container last started
+        self._ready_since: dict[int, float] = {}
+        self._in_loop: dict[int, int] = {}  # pod -> restarts since the back-off was reset
+        self._down_gate: dict[int, list[float]] = {}  # pod -> the gate of its dead container
+        self._failures: dict[int, Any] = {}  # pod -> its crash-time generator
+
+    # -- queries -------------------------------------------------------------------
+    def ready_since(self, pod: Pod) -> float:
+        return self._ready_since.get(pod.index, INF)
+
+    def stale(self, pod: Pod, gen: int) -> bool:
+        return self._gen.get(pod.index, 0) != gen or pod.gone_at < INF
+
+    # -- start -----------------------------------------------------------------------
+    def running_from_start(self, pod: Pod) -> None:
+        """A pod that exists at t = 0: its container is up and Ready."""
+        self._started[pod.index] = 0.0
+        self._ready_since[pod.index] = 0.0
+        self.plane.status(pod, "Running")
+        self._watch(pod, self._gen.setdefault(pod.index, 0), 0.0, from_start=True)
+
+    def create(self, pod: Pod) -> None:
+        """A new pod bound to a node: its first container starts now."""
+        self.plane.status(pod, "ContainerCreating")
+        if self.plane.nodes.down(pod.node):
+            return  # the node is down: the container starts when it recovers
+        self._start_container(pod)
+
+    def _start_container(self, pod: Pod) -> None:
+        gen = self._gen.get(pod.index, 0) + 1
+        self._gen[pod.index] = gen
+        self._started[pod.index] = self.env.now
+        self.env.process(self._container(pod, gen, self.env.now))
+
+    def _container(self, pod: Pod, gen: int, started: float) -> Any:
+        """One container incarnation: start-up, startup probe, readiness; then the watch."""
+        plane, env = self.plane, self.env
+        workload = plane.workload(pod)
+        dep = plane.deployment(pod)
+        up = started + workload.startup_time_s
+        first = pod.restarts == 0
+        ok_at = up
+        probe = dep.startup_probe
+        if probe is not None:
+            for fails, tick in enumerate(probe_ticks(started, probe, started), start=1):
+                yield env.timeout(tick - env.now)
+                if self.stale(pod, gen):
+                    return
+                if tick >= up and self._passes(pod, probe, "startup"):
+                    ok_at = tick
+                    break
+                if fails >= probe.failure_threshold:
+                    self._unhealthy(pod, "Startup", probe)
+                    self.crash(pod, "failed startup probe")
+                    return
+        if dep.liveness_probe is not None:  # from the startup probe's success, or the start
+            live_from = ok_at if dep.startup_probe is not None else started
+            env.process(self._liveness(pod, gen, started, up, live_from))
+        yield env.timeout(max(0.0, up - env.now))
+        if self.stale(pod, gen):
+            return
+        probe = dep.readiness_probe
+        if first and (probe is not None or ok_at > env.now):
+            plane.catch_up()
+            plane.status(pod, "Running", False)
+        if probe is None:
+            if env.now < ok_at:
+                yield env.timeout(ok_at - env.now)
+                if self.stale(pod, gen):
+                    return
+            self.set_ready(pod, True)
+            self._watch(pod, gen, started)
+            return
+        passes = 0
+        for tick in probe_ticks(started, probe, ok_at):
+            yield env.timeout(tick - env.now)
+            if self.stale(pod, gen):
+                return
+            if self._passes(pod, probe, "readiness"):
+                passes += 1
+                if passes >= probe.success_threshold:
+                    self.set_ready(pod, True)
+                    break
+            else:
+                passes = 0
+        self._watch(pod, gen, started, after=env.now)
+
+    def _watch(self, pod: Pod, gen: int, started: float, after: float | None = None, from_start: bool = False) -> None:
+        """After start-up: readiness probes that can fail, and random crashes."""
+        plane = self.plane
+        workload = plane.workload(pod)
+        dep = plane.deployment(pod)
+        kinds = workload.probe_failure.probes if workload.probe_failure is not None else ()
+        if dep.readiness_probe is not None and "readiness" in kinds:
+            start = self.env.now if after is None else after
+            self.env.process(self._readiness(pod, gen, started, dep.readiness_probe, start))
+        if dep.liveness_probe is not None and "liveness" in kinds and from_start:
+            # A pod running from t = 0 has had no start-up for _container to probe.
+            self.env.process(self._liveness(pod, gen, started, 0.0, 0.0))
+        if workload.failures is not None:
+            self.env.process(self._random_crash(pod, gen, workload.failures.mean_time_between_s))
+
+    def _readiness(self, pod: Pod, gen: int, started: float, probe: Probe, after: float) -> Any:
+        """Readiness probes of a running app: out of endpoints after ``failureThreshold`` failures in
+        a row, back after ``successThreshold`` passes."""
+        env = self.env
+        fails = passes = 0
+        for tick in probe_ticks(started, probe, after + 1e-9):
+            yield env.timeout(tick - env.now)
+            if self.stale(pod, gen) or pod.terminating_at < INF:
+                return
+            if self._passes(pod, probe, "readiness"):
+                fails, passes = 0, passes + 1
+                if not pod.condition_ready and passes >= probe.success_threshold:
+                    self.set_ready(pod, True)
+            else:
+                fails, passes = fails + 1, 0
+                if pod.condition_ready and fails >= probe.failure_threshold:
+                    self._unhealthy(pod, "Readiness", probe)
+                    self.set_ready(pod, False)
+
+    def _liveness(self, pod: Pod, gen: int, started: float, up: float, after: float) -> Any:
+        """Liveness probes, from the startup probe's success (or the container's start):
+        ``failureThreshold`` failures in a row restart the container. Before the app is up a
+        probe fails; after, only ``probeFailure`` makes it fail (and with none, ticking stops)."""
+        env = self.env
+        probe = self.plane.deployment(pod).liveness_probe
+        assert probe is not None
+        workload = self.plane.workload(pod)
+        can_fail = workload.probe_failure is not None and "liveness" in workload.probe_failure.probes
+        fails = 0
+        for tick in probe_ticks(started, probe, after):
+            if tick >= up and not can_fail:
+                return
+            yield env.timeout(tick - env.now)
+            if self.stale(pod, gen) or pod.terminating_at < INF:
+                return
+            if tick >= up and self._passes(pod, probe, "liveness"):
+                fails = 0
+                continue
+            fails += 1
+            if fails >= probe.failure_threshold:
+                self._unhealthy(pod, "Liveness", probe)
+                self.crash(pod, "failed liveness probe")
+                return
+
+    def _passes(self, pod: Pod, probe: Probe, kind: str) -> bool:
+        """Whether a probe of ``kind`` at the pod passes now (its app is up)."""
+        failure = self.plane.workload(pod).probe_failure
+        if failure is None or kind not in failure.probes:
+            return True
+        self.plane.catch_up()
+        now = self.env.now
+        if pod.gate_at(now) is not None:
+            return False
+        engine = self.plane.engine
+        if failure.in_flight_above is not None and engine.in_pod(pod, now) > failure.in_flight_above:
+            return False
+        return not (failure.wait_above_timeout and engine.probe_wait(pod, now) > probe.timeout_s)
+
+    def _unhealthy(self, pod: Pod, kind: str, probe: Probe) -> None:
+        self.plane.event(
+            "Warning",
+            "Unhealthy",
+            f"pod/{pod.name}",
+            f"{kind} probe failed: the probe did not answer within {probe.timeout_s:g}s",
+        )
+
+    def _random_crash(self, pod: Pod, gen: int, mean_s: float) -> Any:
+        draws = self._failures.get(pod.index)
+        if draws is None:
+            draws = self._failures[pod.index] = self.plane.streams.generator(f"pod/{pod.name}/failures")
+        yield self.env.timeout(float(draws.exponential(mean_s)))
+        if not self.stale(pod, gen):
+            self.crash(pod, "crashed")
+
+    # -- readiness -------------------------------------------------------------------
+    def set_ready(self, pod: Pod, ready: bool, publish: bool = True) -> None:
+        """The pod's Ready condition changes now."""
+        if pod.condition_ready == ready:
+            return
+        plane = self.plane
+        plane.catch_up()
+        pod.condition_ready = ready
+        if ready:
+            if pod.ready_at == INF:
+                pod.ready_at = self.env.now
+            self._ready_since[pod.index] = self.env.now
+            plane.record(pod.deployment, "ready", pod)
+            plane.status(pod, "Running")
+            min_ready = plane.deployment(pod).min_ready_s
+            if min_ready > 0:
+                self.env.process(self._available(pod, min_ready))
+        else:
+            self._ready_since.pop(pod.index, None)
+            plane.record(pod.deployment, "not ready", pod)
+        if publish:
+            plane.publish()
+        plane.pod_changed(pod)
+
+    def _available(self, pod: Pod, after: float) -> Any:
+        since = self._ready_since[pod.index]
+        yield self.env.timeout(after)
+        if self._ready_since.get(pod.index) == since and pod.gone_at == INF:
+            self.plane.pod_changed(pod)
+
+    # -- crashes ---------------------------------------------------------------------
+    def crash(self, pod: Pod, cause: str) -> None:
+        """The container dies now: what the pod holds is reset, it restarts after the back-off."""
+        plane, env = self.plane, self.env
+        if pod.gone_at < INF or pod.terminating_at < INF or pod.node is None or plane.nodes.down(pod.node):
+            return
+        plane.catch_up()
+        now = env.now
+        self._gen[pod.index] = self._gen.get(pod.index, 0) + 1
+        if now - self._started.get(pod.index, now) >= BACKOFF_RESET_S:
+            self._in_loop[pod.index] = 0
+        restart = self._in_loop.get(pod.index, 0) + 1
+        self._in_loop[pod.index] = restart
+        delay = backoff_delay(restart)
+        gate = pod.kill(now)
+        plane.engine.pod_killed(pod, now)
+        plane.record(pod.deployment, f"crashed ({cause})", pod)
+        if cause.startswith("failed"):
+            plane.event("Normal", "Killing", f"pod/{pod.name}", f"Container app {cause}, will be restarted")
+        else:
+            plane.event("Warning", "Crashed", f"pod/{pod.name}", "Container app exited with code 1 (svcsim fault)")
+        if delay > 0:
+            plane.event(
+                "Warning",
+                "BackOff",
+                f"pod/{pod.name}",
+                f"Back-off restarting failed container app in pod {pod.name}_default",
+            )
+        self.set_ready(pod, False)
+        plane.status(pod, "CrashLoopBackOff" if delay > 0 else "Error", False)
+        self.env.process(self._restart(pod, self._gen[pod.index], gate, delay))
+
+    def _restart(self, pod: Pod, gen: int, gate: list[float], delay: float) -> Any:
+        yield self.env.timeout(delay)
+        if self.stale(pod, gen) or pod.terminating_at < INF:
+            return
+        self.restart(pod, gate)
+
+    def restart(self, pod: Pod, gate: list[float]) -> None:
+        """The container starts again now; the pod takes requests once its app is up."""
+        plane = self.plane
+        plane.catch_up()
+        pod.restarts += 1
+        pod.reopen(gate, self.env.now + plane.workload(pod).startup_time_s)
+        plane.record(pod.deployment, "restarted", pod)
+        plane.status(pod, "Running", False)
+        self._start_container(pod)
+
+    def node_lost(self, pod: Pod, at: float) -> None:
+        """Its node died at ``at``: the container is gone, what the pod holds hangs."""
+        self._gen[pod.index] = self._gen.get(pod.index, 0) + 1
+        if pod.index in self._started:
+            self._down_gate[pod.index] = pod.kill(at)
+        pod.close(at, INF, BLACKHOLED)
+        self.plane.engine.pod_killed(pod, at)
+
+    def node_back(self, pod: Pod) -> None:
+        """Its node is back: a container that ran restarts, one never started starts."""
+        gate = self._down_gate.pop(pod.index, None)
+        if gate is None:
+            self._start_container(pod)
+        else:
+            self.restart(pod, gate)
+
+    # -- shutdown --------------------------------------------------------------------
+    def terminate(self, pod: Pod) -> Any:
+        """Delete ``pod``: endpoint terminating now, preStop, SIGTERM, SIGKILL (a process)."""
+        plane, env = self.plane, self.env
+        plane.catch_up()
+        t0 = env.now
+        pod.terminating_at = t0
+        dep = plane.deployment(pod)
+        shutdown = plane.workload(pod).shutdown
+        hook = shutdown.pre_stop_s
+        if hook is None:
+            hook = dep.pre_stop.seconds if dep.pre_stop is not None and dep.pre_stop.seconds is not None else 0.0
+        grace = pod.grace_period_s
+        if hook > grace:  # preStop overran the grace period: SIGTERM then, and 2 s more
+            sigterm, pod.deadline = t0 + grace, t0 + grace + PRESTOP_OVERRUN_S
+        else:
+            sigterm, pod.deadline = t0 + hook, t0 + grace
+        self._gen[pod.index] = self._gen.get(pod.index, 0) + 1  # probes and crash timers stop
+        plane.record(pod.deployment, "terminating", pod)
+        plane.status(pod, "Terminating")
+        plane.event("Normal", "Killing", f"pod/{pod.name}", "Stopping container app")
+        if pod.ready_at == INF or pod.node is None:  # never served: nothing to drain
+            plane.exit(pod)
+            return
+        pod.kill(pod.deadline)
+        plane.engine.pod_killed(pod, pod.deadline)
+        closes: float | None = sigterm  # when the app stops taking new connections
+        if shutdown.on_sigterm == OnSigterm.EXIT:
+            pod.kill(sigterm)
+            plane.engine.pod_killed(pod, sigterm)
+        elif shutdown.on_sigterm == OnSigterm.DRAIN:
+            closes = None if shutdown.drain_timeout_s is None else sigterm + shutdown.drain_timeout_s
+        if closes is not None:
+            pod.close(closes)
+        plane.publish()
+        if plane.nodes.down(pod.node):
+            return  # the node is away: the pod goes when it comes back
+        unrouted = plane.wait_unrouted(pod)
+        yield unrouted | env.timeout(pod.deadline - env.now)
+        plane.forget_unrouted(pod)
+        plane.catch_up()
+        if closes is None:  # drain until nothing routes to it
+            closes = max(sigterm, env.now) if unrouted.triggered else pod.deadline
+            pod.close(closes)
+        if unrouted.triggered:  # no node sends it new requests: finish what it holds
+            left = max(env.now, closes)
+            plane.engine.finish_pod(pod)
+            while env.now < pod.deadline:
+                until = plane.engine.busy_until(pod)
+                if until is not None:
+                    exit_at = min(pod.deadline, max(left, until))
+                    if exit_at < env.now:  # found idle on a later look: it went when it fell idle
+                        self._exit(pod, exit_at)
+                        return
+                    yield env.timeout(exit_at - env.now)
+                    break
+                # A pod whose requests wait on calls cannot be predicted: look again later.
+                yield env.timeout(min(plane.poll_s, pod.deadline - env.now))
+                plane.catch_up()
+        if not plane.nodes.down(pod.node):
+            self._exit(pod)
+
+    def _exit(self, pod: Pod, at: float | None = None) -> None:
+        if pod.gone_at == INF:
+            self.plane.exit(pod, at)

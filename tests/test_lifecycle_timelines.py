@@ -1,0 +1,384 @@
+"""Event-log tests for issue 10: the exact timelines of probes, crashes, node failures and rollouts.
+
+Each test builds a small scenario, runs it, and pins the times at which the controllers act,
+derived by hand from the rules in docs/semantics.md (Probes, Crashes and restarts, Node
+failure, Rolling updates).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+import sim
+from sim.kube.deployment import Probe, Strategy
+from sim.results.result import build_result
+from sim.runtime.run import RunRecord, run
+from sim.runtime.kubelet import backoff_delay
+from sim.scenario.simulation import CrashEvent, Failures, NodeEvent, RolloutEvent, ScaleEvent
+
+BASE = """apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 80, nodePort: 30080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: REPLICAS
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: app, image: app, ports: [{containerPort: 80}]}]
+---
+apiVersion: svcsim/v1alpha1
+kind: Simulation
+metadata: {name: lifecycle}
+spec:
+  seed: 3
+  duration: DURATION
+  cluster: {nodes: NODES}
+  kubeProxy: {syncDelay: 1s}
+  workloads:
+    web: {serviceTime: 5ms, startupTime: STARTUP}
+  clients:
+    - {name: c, location: node-1, target: {service: web, via: clusterIP}, rate: RATE}
+"""
+
+
+def build(
+    replicas: int = 3,
+    nodes: int = 3,
+    duration: str = "200s",
+    startup: str = "0s",
+    rate: float = 50,
+    events: tuple = (),
+    **deployment: object,
+) -> sim.Scenario:
+    text = (
+        BASE.replace("REPLICAS", str(replicas))
+        .replace("DURATION", duration)
+        .replace("NODES", str(nodes))
+        .replace("STARTUP", startup)
+        .replace("RATE", str(rate))
+    )
+    scenario = sim.load_scenario(text)
+    dep = dataclasses.replace(scenario.deployments[0], **deployment)
+    simulation = dataclasses.replace(scenario.simulation, events=tuple(events))
+    return dataclasses.replace(scenario, deployments=(dep,), simulation=simulation)
+
+
+def with_workload(scenario: sim.Scenario, **changes: object) -> sim.Scenario:
+    simulation = scenario.simulation
+    workload = dataclasses.replace(simulation.workloads["web"], **changes)
+    return dataclasses.replace(scenario, simulation=dataclasses.replace(simulation, workloads={"web": workload}))
+
+
+class Ran:
+    """A run's result and its record (the record holds the events and pod statuses)."""
+
+    def __init__(self, record: RunRecord) -> None:
+        self.record = record
+        self.result = build_result(record)
+        self.timeline = self.result.timeline
+        self.pods = self.result.pods
+        self.requests = self.result.requests
+
+
+def simulate(scenario: sim.Scenario) -> Ran:
+    return Ran(run(scenario))
+
+
+def rows(result: Ran, event: str) -> list[tuple[float, str]]:
+    tl = result.timeline
+    mine = tl[tl["event"] == event]
+    return list(zip(mine["time"].round(9), mine["pod"], strict=True))
+
+
+def events(result: Ran, reason: str) -> list[tuple[float, str, str]]:
+    return [(e["time"], e["object"], e["message"]) for e in result.record.events if e["reason"] == reason]
+
+
+@pytest.mark.parametrize(
+    ("startup", "delay", "period", "ready"),
+    [
+        ("12s", 0, 10, 120.0),  # ticks 100, 110, 120: the app is up at 112
+        ("3s", 5, 10, 110.0),  # the first tick counts at k × 10 ≥ 5: 110
+        ("0s", 0, 10, 100.0),  # up at once: the tick at the start passes
+        ("25s", 0, 7, 128.0),  # ticks 100, 107, ..., 128 (up at 125)
+    ],
+)
+def test_a_new_pod_is_ready_on_its_readiness_probe_grid(startup: str, delay: int, period: int, ready: float) -> None:
+    """A pod created at 100 s: Ready at the first readiness tick at or after its app is up."""
+    scenario = build(
+        replicas=1,
+        startup=startup,
+        events=(ScaleEvent(100.0, "web", 2),),
+        readiness_probe=Probe(initial_delay_s=delay, period_s=period),
+    )
+    result = simulate(scenario)
+    created = rows(result, "created")
+    assert [t for t, _ in created] == [100.0]
+    assert rows(result, "ready") == [(ready, created[0][1])]
+    # The dataplanes route it one syncDelay later.
+    pods = result.pods.set_index("pod")
+    assert pods.loc[created[0][1], "routed"] == pytest.approx(ready + 1.0)
+
+
+def test_without_a_readiness_probe_a_pod_is_ready_when_its_app_is_up() -> None:
+    result = simulate(build(replicas=1, startup="12s", events=(ScaleEvent(100.0, "web", 2),)))
+    assert [t for t, _ in rows(result, "ready")] == [112.0]
+
+
+def test_a_slow_app_without_a_startup_probe_is_killed_by_its_liveness_probe() -> None:
+    """Liveness period 10, threshold 3, app up after 45 s: ticks at 100, 110, 120 fail, the
+    container is killed at 120 and restarts at once (back-off 0): again at 140 (ticks 120, 130,
+    140), then 10 s back-off... it is never Ready."""
+    scenario = build(
+        replicas=1,
+        startup="45s",
+        duration="300s",
+        events=(ScaleEvent(100.0, "web", 2),),
+        liveness_probe=Probe(),
+    )
+    result = simulate(scenario)
+    crashes = [t for t, _ in rows(result, "crashed (failed liveness probe)")]
+    restarts = [t for t, _ in rows(result, "restarted")]
+    assert crashes[:3] == [120.0, 140.0, 170.0]
+    assert restarts[:3] == [120.0, 150.0, 190.0]  # back-off 0, 10, 20
+    assert rows(result, "ready") == []
+    assert events(result, "Unhealthy")[0][2].startswith("Liveness probe failed")
+
+
+def test_a_startup_probe_protects_a_slow_app_from_liveness() -> None:
+    """The same app with a startup probe (period 10, threshold 10): it passes at 150 (up at 145),
+    then readiness (no probe) makes it Ready at 150; no restart."""
+    scenario = build(
+        replicas=1,
+        startup="45s",
+        duration="300s",
+        events=(ScaleEvent(100.0, "web", 2),),
+        liveness_probe=Probe(),
+        startup_probe=Probe(failure_threshold=10),
+    )
+    result = simulate(scenario)
+    assert rows(result, "restarted") == []
+    assert [t for t, _ in rows(result, "ready")] == [150.0]
+
+
+def test_crash_loop_back_off_waits_0_10_20_40_up_to_300_seconds() -> None:
+    """A container that crashes right after each start: restarts after 0, 10, 20, 40, 80, 160,
+    300, 300 s (kubelet back-off), RESTARTS counting them."""
+    scenario = with_workload(
+        build(replicas=1, duration="1500s"),
+        failures=Failures(mean_time_between_s=1e-6),
+    )
+    result = simulate(scenario)
+    crashed = [t for t, _ in rows(result, "crashed (crashed)")]
+    restarted = [t for t, _ in rows(result, "restarted")]
+    waits = [round(r - c, 6) for c, r in zip(crashed, restarted, strict=False)]
+    assert waits[:8] == [backoff_delay(n) for n in range(1, 9)] == [0, 10, 20, 40, 80, 160, 300, 300]
+    status = result.record.pod_status
+    assert max(s["restarts"] for s in status) == len(restarted)
+    assert any(s["status"] == "CrashLoopBackOff" for s in status)
+    assert [e[0] for e in events(result, "BackOff")] == pytest.approx(crashed[1:], abs=1e-8)  # all but the first wait
+
+
+def test_a_crash_resets_the_pods_requests_and_refuses_until_endpoints_drop() -> None:
+    """A crash at 60 s: requests in the pod then are reset at 60 s; arrivals while it restarts are
+    refused; after syncDelay nothing routes to it until it is Ready again (startup 5 s)."""
+    scenario = build(
+        replicas=2, startup="5s", rate=400, duration="100s", events=(CrashEvent(60.0, deployment="web", count=1),)
+    )
+    result = simulate(scenario)
+    req = result.requests
+    crashed = rows(result, "crashed (crash event)")
+    assert [t for t, _ in crashed] == [60.0]
+    pod = crashed[0][1]
+    reset = req[req["outcome"] == "reset"]
+    assert (reset["pod"] == pod).all() and ((reset["t_done"] - 60.0).abs() < 0.01).all()
+    refused = req[req["outcome"] == "refused"]
+    assert len(refused) > 0
+    assert ((refused["t_sent"] >= 60.0) & (refused["t_sent"] < 61.01)).all()
+    assert rows(result, "ready") == [(65.0, pod)]
+
+
+def test_node_failure_timeline() -> None:
+    """node-2 fails at 120 s (lease renewed at 120, grace 50 s): Ready=Unknown at the first 5 s
+    monitor tick after 170, 175 s; its pods unready then and out of the dataplanes at 176 s; the
+    NoExecute taint at 175 s, eviction 300 s later at 475 s; replacements created on the other
+    nodes then, Ready after startupTime (5 s), routed 1 s later."""
+    scenario = build(
+        replicas=6,
+        nodes=6,
+        startup="5s",
+        duration="600s",
+        rate=60,
+        events=(NodeEvent(120.0, "fail", node="node-2"),),
+    )
+    result = simulate(scenario)
+    nodes = result.pods.set_index("pod")
+    on_2 = sorted(nodes.index[nodes["node"] == "node-2"])
+    assert len(on_2) == 1
+    (lost,) = on_2
+    assert events(result, "NodeFailed") == [(120.0, "node/node-2", "Node node-2 stopped answering (svcsim fault)")]
+    assert [e[:2] for e in events(result, "NodeNotReady")] == [(175.0, "node/node-2"), (175.0, f"pod/{lost}")]
+    assert rows(result, "not ready") == [(175.0, lost)]
+    assert nodes.loc[lost, "unrouted"] == pytest.approx(176.0)
+    assert [e[:2] for e in events(result, "TaintManagerEviction")] == [(475.0, f"pod/{lost}")]
+    created = rows(result, "created")
+    assert [t for t, _ in created] == [475.0]
+    replacement = created[0][1]
+    assert nodes.loc[replacement, "node"] != "node-2"
+    assert nodes.loc[replacement, "ready"] == pytest.approx(480.0)
+    assert nodes.loc[replacement, "routed"] == pytest.approx(481.0)
+    assert nodes.loc[lost, "terminating"] == pytest.approx(475.0)
+    assert pd.isna(nodes.loc[lost, "deleted"])  # never: the node stays away
+
+
+def test_node_monitor_grace_period_of_40_seconds_gives_unknown_at_165() -> None:
+    scenario = build(replicas=3, nodes=3, duration="300s", events=(NodeEvent(120.0, "fail", node="node-2"),))
+    cluster = dataclasses.replace(scenario.simulation.cluster, node_monitor_grace_period_s=40.0)
+    scenario = dataclasses.replace(scenario, simulation=dataclasses.replace(scenario.simulation, cluster=cluster))
+    result = simulate(scenario)
+    assert [e[0] for e in events(result, "NodeNotReady")][:1] == [165.0]
+
+
+def test_a_recovered_node_restarts_its_pods_and_takes_new_ones() -> None:
+    scenario = build(
+        replicas=3,
+        nodes=3,
+        startup="2s",
+        duration="400s",
+        events=(NodeEvent(100.0, "fail", node="node-2"), NodeEvent(200.0, "recover", node="node-2")),
+    )
+    result = simulate(scenario)
+    assert [e[0] for e in events(result, "NodeReady")] == [200.0]
+    restarted = rows(result, "restarted")
+    assert [t for t, _ in restarted] == [200.0]
+    pods = result.pods.set_index("pod")
+    assert pods.loc[restarted[0][1], "node"] == "node-2"
+    # Ready again once its app is up: 202 s.
+    assert (202.0, restarted[0][1]) in rows(result, "ready")
+    assert result.record.pod_status[-1]["restarts"] == 1
+
+
+def scaling_messages(result: Ran) -> list[str]:
+    return [m for _, _, m in events(result, "ScalingReplicaSet")]
+
+
+def short(messages: list[str], old: str, new: str) -> list[str]:
+    return [
+        m.replace(old, "OLD").replace(new, "NEW").replace("Scaled ", "").replace(" replica set ", " ") for m in messages
+    ]
+
+
+def rollout_names(result: Ran) -> tuple[str, str]:
+    names = sorted({p.rsplit("-", 1)[0] for p in result.pods["pod"]})
+    created = rows(result, "created")
+    new = created[0][1].rsplit("-", 1)[0]
+    (old,) = [n for n in names if n != new]
+    return old, new
+
+
+def test_rolling_update_4_replicas_surge_25_unavailable_0() -> None:
+    """maxSurge 25 % of 4 → 1 (up), maxUnavailable 0: one new pod, then one old pod down as each
+    new one is available (rolling.go: reconcileNewReplicaSet, then reconcileOldReplicaSets)."""
+    scenario = build(
+        replicas=4,
+        nodes=2,
+        startup="5s",
+        duration="100s",
+        events=(RolloutEvent(20.0, "web"),),
+        strategy=Strategy(max_surge="25%", max_unavailable=0),
+    )
+    result = simulate(scenario)
+    old, new = rollout_names(result)
+    assert short(scaling_messages(result), old, new) == [
+        "up NEW from 0 to 1",
+        "down OLD from 4 to 3",
+        "up NEW from 1 to 2",
+        "down OLD from 3 to 2",
+        "up NEW from 2 to 3",
+        "down OLD from 2 to 1",
+        "up NEW from 3 to 4",
+        "down OLD from 1 to 0",
+    ]
+    times = [t for t, _, _ in events(result, "ScalingReplicaSet")]
+    assert times == [20.0, 25.0, 25.0, 30.0, 30.0, 35.0, 35.0, 40.0]
+    assert all(name.startswith(new) for _, name in rows(result, "created"))
+
+
+def test_rolling_update_10_replicas_surge_25_unavailable_25() -> None:
+    """maxSurge ceil(2.5) = 3, maxUnavailable floor(2.5) = 2 (minAvailable 8). At 20 s: new 0→3,
+    old 10→8 (13 − 8 − 3 unavailable new = 2), new 3→5 (total back to 13). At 25 s the five new pods
+    are available: old 8→3 (13 − 8 − 0), new 5→10. At 30 s: old 3→0."""
+    scenario = build(
+        replicas=10,
+        nodes=3,
+        startup="5s",
+        duration="100s",
+        events=(RolloutEvent(20.0, "web"),),
+    )
+    result = simulate(scenario)
+    old, new = rollout_names(result)
+    assert short(scaling_messages(result), old, new) == [
+        "up NEW from 0 to 3",
+        "down OLD from 10 to 8",
+        "up NEW from 3 to 5",
+        "down OLD from 8 to 3",
+        "up NEW from 5 to 10",
+        "down OLD from 3 to 0",
+    ]
+    times = [t for t, _, _ in events(result, "ScalingReplicaSet")]
+    assert times == [20.0, 20.0, 20.0, 25.0, 25.0, 30.0]
+
+
+def test_recreate_deletes_every_old_pod_before_the_new_ones_start() -> None:
+    scenario = build(
+        replicas=3,
+        startup="5s",
+        duration="100s",
+        events=(RolloutEvent(20.0, "web"),),
+        strategy=Strategy(type="Recreate"),
+    )
+    result = simulate(scenario)
+    old, new = rollout_names(result)
+    assert short(scaling_messages(result), old, new) == ["down OLD from 3 to 0", "up NEW from 0 to 3"]
+    deleted = [t for t, _ in rows(result, "deleted")]
+    up_at = events(result, "ScalingReplicaSet")[1][0]
+    assert max(deleted) <= up_at
+
+
+def test_a_rollout_that_never_becomes_ready_exceeds_its_progress_deadline() -> None:
+    """New pods that never pass readiness (startup longer than the run): the Deployment reports
+    ProgressDeadlineExceeded progressDeadlineSeconds (60 s here) after the last progress."""
+    scenario = build(
+        replicas=2,
+        duration="300s",
+        events=(RolloutEvent(20.0, "web"),),
+        progress_deadline_s=60.0,
+    )
+    scenario = dataclasses.replace(
+        scenario,
+        simulation=dataclasses.replace(
+            scenario.simulation,
+            events=(
+                RolloutEvent(
+                    20.0, "web", dataclasses.replace(scenario.simulation.workloads["web"], startup_time_s=1000.0)
+                ),
+            ),
+        ),
+    )
+    result = simulate(scenario)
+    (event,) = events(result, "ProgressDeadlineExceeded")
+    old, new = rollout_names(result)
+    assert event[0] == 80.0
+    assert event[2] == f'ReplicaSet "{new}" has timed out progressing.'
