@@ -156,3 +156,13 @@ def test_rates_are_parameters():
     outages = [NodeOutage(f"n{i:02d}", 120.0) for i in range(3)]
     taints = plan_taints(_zone("n", 20), outages, until_s=600.0, rates=EvictionRates(normal_qps=1.0))
     assert [taints[f"n{i:02d}"] for i in range(3)] == [[(180.0, None)], [(181.0, None)], [(182.0, None)]]
+
+
+def test_a_rate_of_one_never_leaves_the_stop():
+    """An upstream quirk kept: the never limiter reports 1 qps, so with --node-eviction-rate 1
+    SwapLimiter(1) after a cluster-wide outage is a no-op and tainting stays stopped."""
+    outages = [NodeOutage("n00", 120.0), NodeOutage("n01", 120.0), NodeOutage("n02", 120.0, 400.0)]
+    stopped = plan_taints(_zone("n", 3), outages, until_s=3600.0, rates=EvictionRates(normal_qps=1.0))
+    assert stopped == {"n00": [], "n01": [], "n02": []}
+    resumed = plan_taints(_zone("n", 3), outages, until_s=3600.0, rates=EvictionRates(normal_qps=0.5))
+    assert resumed == {"n00": [(402.0, None)], "n01": [(404.0, None)], "n02": []}

@@ -145,8 +145,10 @@ class _Limiter:
 
     def swap(self, qps: float, now_s: float) -> None:
         """``SwapLimiter``: nothing if the rate is the same; otherwise a new bucket, drained if
-        the old one had no token at hand."""
-        if qps == self.qps:
+        the old one had no token at hand. The never limiter reports a rate of 1
+        (client-go ``fakeNeverRateLimiter.QPS``), so a swap from it to 1/s does nothing."""
+        reported = self.qps if self.qps > 0 else 1.0
+        if qps == reported:
             return
         had_token = self.ready_s <= now_s
         self.qps = qps
