@@ -213,8 +213,9 @@ def test_a_crash_resets_the_pods_requests_and_refuses_until_endpoints_drop() -> 
 def test_node_failure_timeline() -> None:
     """node-2 fails at 120 s (lease renewed at 120, grace 50 s): Ready=Unknown at the first 5 s
     monitor tick after 170, 175 s; its pods unready then and out of the dataplanes at 176 s; the
-    NoExecute taint at 175 s, eviction 300 s later at 475 s; replacements created on the other
-    nodes then, Ready after startupTime (5 s), routed 1 s later."""
+    NoExecute taint one monitor tick later, 180 s (the controller acts on the condition it read
+    before updating it), eviction 300 s later at 480 s; replacements created on the other nodes
+    then, Ready after startupTime (5 s), routed 1 s later."""
     scenario = build(
         replicas=6,
         nodes=6,
@@ -232,14 +233,14 @@ def test_node_failure_timeline() -> None:
     assert [e[:2] for e in events(result, "NodeNotReady")] == [(175.0, "node/node-2"), (175.0, f"pod/{lost}")]
     assert rows(result, "not ready") == [(175.0, lost)]
     assert nodes.loc[lost, "unrouted"] == pytest.approx(176.0)
-    assert [e[:2] for e in events(result, "TaintManagerEviction")] == [(475.0, f"pod/{lost}")]
+    assert [e[:2] for e in events(result, "TaintManagerEviction")] == [(480.0, f"pod/{lost}")]
     created = rows(result, "created")
-    assert [t for t, _ in created] == [475.0]
+    assert [t for t, _ in created] == [480.0]
     replacement = created[0][1]
     assert nodes.loc[replacement, "node"] != "node-2"
-    assert nodes.loc[replacement, "ready"] == pytest.approx(480.0)
-    assert nodes.loc[replacement, "routed"] == pytest.approx(481.0)
-    assert nodes.loc[lost, "terminating"] == pytest.approx(475.0)
+    assert nodes.loc[replacement, "ready"] == pytest.approx(485.0)
+    assert nodes.loc[replacement, "routed"] == pytest.approx(486.0)
+    assert nodes.loc[lost, "terminating"] == pytest.approx(480.0)
     assert pd.isna(nodes.loc[lost, "deleted"])  # never: the node stays away
 
 
@@ -359,7 +360,8 @@ def test_recreate_deletes_every_old_pod_before_the_new_ones_start() -> None:
 
 def test_a_rollout_that_never_becomes_ready_exceeds_its_progress_deadline() -> None:
     """New pods that never pass readiness (startup longer than the run): the Deployment reports
-    ProgressDeadlineExceeded progressDeadlineSeconds (60 s here) after the last progress."""
+    ProgressDeadlineExceeded when the controller looks again, progressDeadlineSeconds (60 s here)
+    plus 1 s after the last progress (requeueStuckDeployment; the deadline is strictly passed)."""
     scenario = build(
         replicas=2,
         duration="300s",
@@ -380,5 +382,5 @@ def test_a_rollout_that_never_becomes_ready_exceeds_its_progress_deadline() -> N
     result = simulate(scenario)
     (event,) = events(result, "ProgressDeadlineExceeded")
     old, new = rollout_names(result)
-    assert event[0] == 80.0
+    assert event[0] == 81.0
     assert event[2] == f'ReplicaSet "{new}" has timed out progressing.'

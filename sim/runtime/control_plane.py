@@ -29,7 +29,7 @@ import simpy
 from sim.kube.addresses import PodIPAllocator, RangeFull, node_pod_cidr
 from sim.kube.deployment import Deployment
 from sim.randomness import Streams
-from sim.runtime import rollout_rules as deployment_controller
+from sim.runtime import deployment_controller
 from sim.runtime.dataplane import Dataplane, Rules
 from sim.runtime.endpoint_slices import EndpointSlices
 from sim.runtime.placement import Placement
@@ -207,11 +207,11 @@ class ControlPlane:
             if not actions:
                 break
             for action in actions:
-                rs = by_name[action.name]
-                self.event("Normal", "ScalingReplicaSet", f"deployment/{deployment}", action.message)
-                if rs is new and action.to > action.start:
+                rs = by_name[action.replica_set]
+                self.event("Normal", action.reason, f"deployment/{deployment}", action.message)
+                if rs is new and action.to_replicas > action.from_replicas:
                     self._progress[deployment] = self.env.now
-                rs.replicas = action.to
+                rs.replicas = action.to_replicas
                 self._sync_replica_set(rs)
         for rs in (*old, new):
             self._sync_replica_set(rs)
@@ -227,7 +227,8 @@ class ControlPlane:
             replicas=rs.replicas,
             pods=len(active),
             available=available,
-            existing=len(rs.existing()),
+            terminating=len(rs.existing()) - len(active),
+            created=rs.revision,
         )
 
     def _sync_replica_set(self, rs: ReplicaSet) -> None:
@@ -275,7 +276,7 @@ class ControlPlane:
         condition Progressing=False, ProgressDeadlineExceeded (docs/semantics.md#rolling-updates)."""
         dep = self.scenario.deployment(deployment)
         while True:
-            due = self._progress[deployment] + dep.progress_deadline_s
+            due = deployment_controller.next_progress_check(self._progress[deployment], dep.progress_deadline_s)
             if due > self.sim.duration_s:
                 return
             yield self.env.timeout(due - self.env.now)
@@ -284,7 +285,7 @@ class ControlPlane:
                 return  # a newer rollout took over
             if self._rollout_done(deployment):
                 return
-            if self._progress[deployment] + dep.progress_deadline_s <= self.env.now:
+            if deployment_controller.timed_out(self._progress[deployment], self.env.now, dep.progress_deadline_s):
                 new = sets[-1]
                 self.event(
                     "Warning",
@@ -301,7 +302,7 @@ class ControlPlane:
         new = self._rs_state(sets[-1], dep)
         desired = self.desired[deployment]
         old_left = sum(len(rs.existing()) for rs in sets[:-1])
-        return new.replicas == desired and new.available == desired and old_left == 0
+        return new.replicas == desired and new.available == desired and old_left == 0  # DeploymentComplete
 
     def pod_changed(self, pod: Pod) -> None:
         """A pod became Ready or available, went unready, or was deleted: progress, and the

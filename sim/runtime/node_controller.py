@@ -16,15 +16,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from sim.runtime import node_timing as node_lifecycle
+from sim.runtime import node_lifecycle
 from sim.runtime.pods import BLACKHOLED, INF, Pod
+from sim.scenario.simulation import NodeEvent
 
 if TYPE_CHECKING:
     from sim.runtime.control_plane import ControlPlane
 
-__all__ = ["TOLERATION_S", "NodeController"]
-
-TOLERATION_S = 300.0  # DefaultTolerationSeconds for node.kubernetes.io/unreachable
+__all__ = ["NodeController"]
 
 
 class NodeController:
@@ -39,7 +38,28 @@ class NodeController:
         self._since = [math.nan] * n  # when the current outage began
         self._spans: dict[int, list[float]] = {}  # node -> its open outage span
         self._zones = [node.labels.get("topology.kubernetes.io/zone") for node in plane.sim.cluster.nodes]
-        self._limiter = node_lifecycle.EvictionLimiter(self._zones)
+        self._taints = self._plan_taints()
+
+    def _plan_taints(self) -> dict[str, list[tuple[float, float | None]]]:
+        """Every node's unreachable taints over the run, from the scenario's fail and recover
+        events (the eviction rate limits look at every zone at once, so they are planned ahead)."""
+        sim = self.plane.sim
+        names = self.plane.node_names
+        outages: list[node_lifecycle.NodeOutage] = []
+        failed: dict[int, float] = {}
+        for event in sorted((e for e in sim.events if isinstance(e, NodeEvent)), key=lambda e: e.at_s):
+            for node in self.nodes(event.node, event.zone):
+                if event.action == "fail" and node not in failed:
+                    failed[node] = event.at_s
+                elif event.action == "recover" and node in failed:
+                    outages.append(node_lifecycle.NodeOutage(names[node], failed.pop(node), event.at_s))
+        outages += [node_lifecycle.NodeOutage(names[node], at) for node, at in failed.items()]
+        return node_lifecycle.plan_taints(
+            dict(zip(names, self._zones, strict=True)),
+            outages,
+            until_s=sim.duration_s,
+            grace_s=sim.cluster.node_monitor_grace_period_s,
+        )
 
     def down(self, node: int | None) -> bool:
         return node is not None and self._down[node]
@@ -89,9 +109,10 @@ class NodeController:
         for dep in plane.scenario.deployments:
             plane.record_row(dep.name, "node not ready", name)
         plane.publish()
-        taint = self._limiter.taint_at(node, self.env.now, self._unknown)
-        if taint is not None:
-            self.env.process(self._evict_at(node, since, taint + TOLERATION_S))
+        taints = [t for t in self._taints[name] if t[0] >= since]
+        evict = node_lifecycle.eviction_at(taints)
+        if evict is not None:
+            self.env.process(self._evict_at(node, since, evict))
 
     def _evict_at(self, node: int, since: float, at: float) -> Any:
         yield self.env.timeout(max(0.0, at - self.env.now))
