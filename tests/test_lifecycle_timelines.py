@@ -384,3 +384,30 @@ def test_a_rollout_that_never_becomes_ready_exceeds_its_progress_deadline() -> N
     old, new = rollout_names(result)
     assert event[0] == 81.0
     assert event[2] == f'ReplicaSet "{new}" has timed out progressing.'
+
+
+def test_both_engines_agree_through_crashes_node_failures_and_rollouts() -> None:
+    """Pods close by time, not by batch: the batch and event engines give the same tables when
+    crashes, random failures, a node failure and recovery, a rollout and a scale-down mix."""
+    scenario = build(
+        replicas=4,
+        nodes=3,
+        startup="3s",
+        rate=300,
+        duration="200s",
+        events=(
+            CrashEvent(20.0, deployment="web", count=1),
+            NodeEvent(40.0, "fail", node="node-2"),
+            RolloutEvent(60.0, "web"),
+            NodeEvent(120.0, "recover", node="node-2"),
+            ScaleEvent(150.0, "web", 2),
+        ),
+        readiness_probe=Probe(period_s=2),
+    )
+    scenario = with_workload(scenario, failures=Failures(30.0))
+    batch, events_ = build_result(run(scenario, engine="batch")), build_result(run(scenario, engine="events"))
+    pd.testing.assert_frame_equal(batch.requests, events_.requests)
+    pd.testing.assert_frame_equal(batch.pods, events_.pods)
+    pd.testing.assert_frame_equal(batch.timeline, events_.timeline)
+    outcomes = set(batch.requests["outcome"])
+    assert {"ok", "refused", "reset"} <= outcomes

@@ -3,8 +3,9 @@
 kube-proxy picks an endpoint when a connection opens and conntrack keeps it there for the
 connection's life (docs/semantics.md#connections-and-conntrack). A keep-alive client spreads
 its requests over ``count`` connections in turn; a connection is replaced when it has carried
-``requestsPerConnection`` requests, when it reaches ``maxAge``, or when its pod starts
-terminating (the server closes idle keep-alive connections on SIGTERM). svcsim does not
+``requestsPerConnection`` requests, when it reaches ``maxAge``, when its pod starts
+terminating (the server closes idle keep-alive connections on SIGTERM), or when its pod's
+container was killed since it opened (a crash resets its connections). svcsim does not
 charge a handshake for opening one. A per-request connection closes with its answer.
 """
 
@@ -94,7 +95,8 @@ class ConnectionTable:
             fresh = (pool.requests_per_connection is None or conn.requests < pool.requests_per_connection) and (
                 pool.max_age_s is None or now - conn.opened_at < pool.max_age_s
             )
-            if fresh and pod.terminating_at > now and pod.gone_at > now:
+            alive = pod.terminating_at > now and pod.gone_at > now and pod.first_kill_after(conn.opened_at) > now
+            if fresh and alive:  # a kill (crash, restart) reset it
                 conn.requests += 1
                 self.log.connection[rid] = conn.id
                 self.log.client_ip[rid] = conn.source_ip
