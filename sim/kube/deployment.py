@@ -2,6 +2,8 @@
 
 Defaults and validation follow the API server (pkg/apis/apps/validation, and ValidatePodSpec in
 pkg/apis/core/validation for the pod template), with its wording (docs/semantics.md#deployments-and-pods).
+Probes, the preStop hook and the rollout strategy are read by sim.kube.pod_lifecycle, whose
+dataclasses are re-exported here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.kube.labels import label_errors, label_key_problems, label_value_problems, read_labels
+from sim.kube.pod_lifecycle import (
+    ContainerLifecycle,
+    PreStop,
+    Probe,
+    Strategy,
+    container_lifecycle,
+    progress_deadline,
+    scaled_value,
+    strategy,
+)
 from sim.kube.validation import (
     DNS1123,
     DNS1123_MSG,
@@ -45,6 +57,7 @@ __all__ = [
 #: svcsim's limit, not Kubernetes' (replicas is an int32 there): every pod is simulated.
 MAX_REPLICAS = 100_000
 PROTOCOLS = ("SCTP", "TCP", "UDP")
+LIFECYCLE_FIELDS = ("startup_probe", "readiness_probe", "liveness_probe", "pre_stop")
 OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 
 
@@ -79,38 +92,6 @@ class ContainerPort:
 
 
 @dataclass(frozen=True)
-class Probe:
-    """A container probe's timing (its handler does not matter to svcsim: what makes it fail
-    is the Simulation's ``probeFailure``). Defaults are the API server's."""
-
-    initial_delay_s: float = 0.0
-    period_s: float = 10.0
-    timeout_s: float = 1.0
-    success_threshold: int = 1
-    failure_threshold: int = 3
-
-
-@dataclass(frozen=True)
-class PreStop:
-    """A container's ``lifecycle.preStop`` hook: ``sleep`` (its ``seconds``), ``exec`` or
-    ``httpGet``; ``seconds`` is None when the manifest does not say how long it runs (an
-    ``exec`` that is not a plain ``sleep N``)."""
-
-    kind: str
-    seconds: float | None
-
-
-@dataclass(frozen=True)
-class Strategy:
-    """``spec.strategy``: ``RollingUpdate`` with maxSurge / maxUnavailable (an int or a
-    percentage string, as written), or ``Recreate``."""
-
-    type: str = "RollingUpdate"
-    max_surge: int | str = "25%"
-    max_unavailable: int | str = "25%"
-
-
-@dataclass(frozen=True)
 class Deployment:
     """An ``apps/v1 Deployment``: how many pods, their labels and where they may run."""
 
@@ -131,20 +112,6 @@ class Deployment:
     strategy: Strategy = field(default_factory=Strategy)
     min_ready_s: float = 0.0
     progress_deadline_s: float = 600.0
-
-
-def scaled_value(value: int | str, total: int, round_up: bool) -> int:
-    """An int-or-percent against ``total``, as intstr.GetScaledValueFromIntOrPercent does:
-    a percentage rounds up (maxSurge) or down (maxUnavailable).
-
-    >>> scaled_value("25%", 10, True), scaled_value("25%", 10, False), scaled_value(2, 10, True)
-    (3, 2, 2)
-    """
-    if isinstance(value, int):
-        return value
-    percent = int(value.rstrip("%"))
-    exact = percent * total
-    return -(-exact // 100) if round_up else exact // 100
 
 
 def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[FieldError]]:
@@ -187,14 +154,17 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
             errors.append(FieldError("spec.template.spec.nodeName", f"Invalid value: {go(node_name)}: {problem}"))
     node_selector = read_labels(pod.get("nodeSelector"), "spec.template.spec.nodeSelector", errors)
     grace = pod.get("terminationGracePeriodSeconds", 30)
-    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace < 2**63:  # an int64
+    valid_grace = not isinstance(grace, bool) and isinstance(grace, int) and 0 <= grace < 2**63  # an int64
+    if not valid_grace:
         errors.append(
             FieldError(
                 "spec.template.spec.terminationGracePeriodSeconds",
                 f"Invalid value: {go(grace)}: must be greater than or equal to 0",
             )
         )
-    ports = _containers(pod, errors)
+    ports, lifecycle = _containers(pod, grace if valid_grace else None, errors)
+    rollout = strategy(spec, errors)
+    min_ready_s, progress_deadline_s = progress_deadline(spec, errors)
     if errors or selector is None:
         return None, errors
     return Deployment(
@@ -208,14 +178,27 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
         grace_period_s=float(grace),
         ports=ports,
         manifest=doc,
+        startup_probe=lifecycle.startup_probe,
+        readiness_probe=lifecycle.readiness_probe,
+        liveness_probe=lifecycle.liveness_probe,
+        pre_stop=lifecycle.pre_stop,
+        strategy=rollout,
+        min_ready_s=float(min_ready_s),
+        progress_deadline_s=float(progress_deadline_s),
     ), []
 
 
-def _containers(pod: dict[str, Any], errors: list[FieldError]) -> tuple[ContainerPort, ...]:
-    """The containers' ports, each container checked as validateContainers does: at least one
-    container; each with a name (a DNS-1123 label, unique) and an image; ports with a number,
-    name and protocol."""
+def _containers(
+    pod: dict[str, Any], grace_s: int | None, errors: list[FieldError]
+) -> tuple[tuple[ContainerPort, ...], ContainerLifecycle]:
+    """The containers' ports, probes and preStop hook, each container checked as
+    validateContainers does: at least one container; each with a name (a DNS-1123 label,
+    unique) and an image; ports with a number, name and protocol; its lifecycle and probes.
+
+    svcsim models one app per pod: each probe kind, and the preStop hook, come from the first
+    container that declares it."""
     ports: list[ContainerPort] = []
+    found: dict[str, Any] = {}
     path = "spec.template.spec.containers"
     containers = sequence(pod.get("containers"), path, errors)
     if not containers and isinstance(pod.get("containers"), list | None):
@@ -233,11 +216,15 @@ def _containers(pod: dict[str, Any], errors: list[FieldError]) -> tuple[Containe
         elif not isinstance(image, str):
             errors.append(FieldError(f"{cpath}.image", f"Invalid value: {go(image)}: must be a string"))
         ports.extend(_container_ports(container, cpath, errors))
+        own = container_lifecycle(container, cpath, grace_s, errors)
+        for key in LIFECYCLE_FIELDS:
+            if found.get(key) is None:
+                found[key] = getattr(own, key)
         if name is not None:  # after the container's own checks, as validateContainers reports it
             if name in names:
                 errors.append(FieldError(f"{cpath}.name", f"Duplicate value: {go(name)}"))
             names.add(name)
-    return tuple(ports)
+    return tuple(ports), ContainerLifecycle(**found)
 
 
 def _container_name(name: Any, path: str, errors: list[FieldError]) -> str | None:

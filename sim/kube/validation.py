@@ -25,6 +25,7 @@ __all__ = [
     "DNS1123_SUBDOMAIN_MAX_LENGTH",
     "IANA_SVC_NAME",
     "MAX_SHOWN_CHARS",
+    "NEGATIVE_MSG",
     "FieldError",
     "byte_length",
     "default",
@@ -37,6 +38,7 @@ __all__ = [
     "mapping",
     "max_length_problem",
     "member",
+    "nonnegative",
     "object_name",
     "one_line",
     "port_name_problems",
@@ -70,6 +72,8 @@ DNS1123_LABEL_MSG = (
     "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
+#: apimachinery's IsNegativeErrorMsg, ValidateNonnegativeField's detail.
+NEGATIVE_MSG = "must be greater than or equal to 0"
 #: Values longer than this are shortened in messages (svcsim's choice: the API server prints them whole).
 #: It is above the longest name Kubernetes accepts (a 253-character DNS-1123 subdomain), so every
 #: value a valid object can hold is shown exactly as ``kubectl apply`` shows it.
@@ -177,6 +181,20 @@ def sequence(value: Any, path: str, errors: list[FieldError]) -> list[Any]:
     if not isinstance(value, list):
         errors.append(FieldError(path, f"Invalid value: {go(value)}: must be a list"))
         return []
+    return value
+
+
+def nonnegative(value: Any, path: str, default: int, errors: list[FieldError]) -> int | None:
+    """An integer field checked as ValidateNonnegativeField does; ``default`` when omitted.
+
+    A value that is no integer at all (which the API server's decoder refuses) gets the same
+    message; None for either problem.
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        errors.append(FieldError(path, f"Invalid value: {go(value)}: {NEGATIVE_MSG}"))
+        return None
     return value
 
 
