@@ -50,6 +50,7 @@ __all__ = [
     "Target",
     "Via",
     "Workload",
+    "in_run_order",
 ]
 
 DEFAULT_CALL_TIMEOUT_S = 15.0  # Envoy's default route timeout (docs/semantics.md#calls-between-services)
@@ -365,6 +366,11 @@ class NodeEvent:
 Event = ScaleEvent | RolloutEvent | CrashEvent | NodeEvent
 
 
+def in_run_order(events: tuple[Event, ...]) -> list[int]:
+    """Indices of ``events`` in the order the run applies them: by time, ties as written."""
+    return sorted(range(len(events)), key=lambda i: events[i].at_s)
+
+
 #: The latency statistics an SLO may bound, in the order checks are reported.
 SLO_LATENCY_KEYS = ("p50", "p90", "p95", "p99", "mean")
 
@@ -425,15 +431,12 @@ class Simulation:
                         "nodeToNode": cluster.network.node_to_node.to_spec(),
                     },
                     "loadBalancer": _lb_manifest(cluster.load_balancer),
+                    "nodeMonitorGracePeriod": format_duration(cluster.node_monitor_grace_period_s),
                 },
                 "kubeProxy": _proxy_manifest(self.kube_proxy),
                 "workloads": {name: _workload_manifest(w) for name, w in self.workloads.items()},
                 "clients": [_client_manifest(c) for c in self.clients],
-                "events": [
-                    {"at": format_duration(e.at_s), "scale": {"deployment": e.deployment, "replicas": e.replicas}}
-                    for e in self.events
-                    if isinstance(e, ScaleEvent)
-                ],
+                "events": _events_manifest(self.events, self.workloads),
                 **({"slo": self.slo.to_spec()} if self.slo is not None else {}),
             },
         }
@@ -469,6 +472,60 @@ def _workload_manifest(w: Workload) -> dict[str, Any]:
     if w.max_connections is not None:
         out["maxConnections"] = w.max_connections
     out["onCancel"] = str(w.on_cancel)
+    out["shutdown"] = _shutdown_manifest(w.shutdown)
+    if w.probe_failure is not None:
+        out["probeFailure"] = _probe_failure_manifest(w.probe_failure)
+    if w.failures is not None:
+        out["failures"] = {"meanTimeBetween": format_duration(w.failures.mean_time_between_s)}
+    return out
+
+
+def _shutdown_manifest(s: Shutdown) -> dict[str, Any]:
+    out: dict[str, Any] = {"onSigterm": str(s.on_sigterm)}
+    if s.drain_timeout_s is not None:
+        out["drainTimeout"] = format_duration(s.drain_timeout_s)
+    if s.pre_stop_s is not None:
+        out["preStopTime"] = format_duration(s.pre_stop_s)
+    return out
+
+
+def _probe_failure_manifest(p: ProbeFailure) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if p.in_flight_above is not None:
+        out["inFlightAbove"] = p.in_flight_above
+    out["waitAboveTimeout"] = p.wait_above_timeout
+    out["probes"] = list(p.probes)
+    return out
+
+
+def _events_manifest(events: tuple[Event, ...], workloads: dict[str, Workload]) -> list[dict[str, Any]]:
+    """Every event as written; a rollout's workload as the fields that differ from the revision
+    it follows (null for one it removes), so that the manifest reloads to the same workloads."""
+    revisions = dict(workloads)
+    diffs: dict[int, dict[str, Any]] = {}
+    for i in in_run_order(events):
+        event = events[i]
+        if isinstance(event, RolloutEvent) and event.workload is not None:
+            new = _workload_manifest(event.workload)
+            base = revisions.get(event.deployment)
+            old = _workload_manifest(base) if base is not None else {}
+            diffs[i] = {k: v for k, v in new.items() if old.get(k) != v} | {k: None for k in old if k not in new}
+            revisions[event.deployment] = event.workload
+    out: list[dict[str, Any]] = []
+    for i, e in enumerate(events):
+        body: dict[str, Any]
+        if isinstance(e, ScaleEvent):
+            kind, body = "scale", {"deployment": e.deployment, "replicas": e.replicas}
+        elif isinstance(e, RolloutEvent):
+            kind, body = "rollout", {"deployment": e.deployment}
+            if i in diffs:
+                body["workload"] = diffs[i]
+        elif isinstance(e, CrashEvent):
+            kind = "crash"
+            body = {"pod": e.pod} if e.pod is not None else {"deployment": e.deployment, "count": e.count}
+        else:
+            kind, body = e.action, {"node": e.node} if e.node is not None else {"zone": e.zone}
+        out.append({"at": format_duration(e.at_s), kind: body})
     return out
 
 
