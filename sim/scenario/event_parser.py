@@ -38,7 +38,7 @@ def parse_events(raw: Any, fields: FieldReader, workloads: dict[str, Workload]) 
         at = fields.duration(e.get("at"), f"{path}.at", default=0.0)
         kinds = [k for k in EVENT_KINDS if k in e]
         if not kinds:
-            if isinstance(item, dict):
+            if isinstance(item, dict) and set(item) <= {"at"}:  # an unknown kind is reported as such
                 fields.fail(path, f"Required value: one of {', '.join(EVENT_KINDS)}")
             events.append(ScaleEvent(at, "", 0))  # a stand-in: the problem is reported
             continue

@@ -42,10 +42,11 @@ class PodCount:
         self.sim = sim
         self.initial = {d.name: d.replicas for d in deployments}
         self.total = sum(self.initial.values())
-        #: Worker slots per Deployment: each pod it creates × its revision's concurrency.
-        self.workers = {
-            d.name: d.replicas * sim.workloads[d.name].concurrency for d in deployments if d.name in sim.workloads
-        }
+        #: Worker slots by the field that set their concurrency (``spec.workloads.X.concurrency``,
+        #: or a rollout's ``spec.events[i].rollout.workload.concurrency``): that field's value, and
+        #: each pod created under it × that value.
+        self.workers: dict[str, tuple[int, int]] = {}
+        self._source = {name: f"spec.workloads.{name}.concurrency" for name in sim.workloads}
         #: In run order, per event that creates pods: its index and the total after it.
         self.totals: list[tuple[int, int]] = []
         #: Per event index: pods it takes in or out of the endpoints, and pods alive at most around it.
@@ -53,6 +54,8 @@ class PodCount:
         #: Per workload with random failures: pods that expect to crash, each out and back in.
         self.failure_changes: dict[str, float] = {}
         self._concurrency = {name: w.concurrency for name, w in sim.workloads.items()}
+        for d in deployments:
+            self._add_workers(d.name, d.replicas)
         self._current = dict(self.initial)
         self._known = {n.name for n in sim.cluster.nodes}
         self._zones: dict[str, list[str]] = {}
@@ -103,9 +106,14 @@ class PodCount:
 
     def _create(self, i: int, deployment: str, pods: int) -> None:
         self.total += pods
-        self.workers[deployment] = self.workers.get(deployment, 0) + pods * self._concurrency.get(deployment, 0)
+        self._add_workers(deployment, pods)
         if pods > 0:
             self.totals.append((i, self.total))
+
+    def _add_workers(self, deployment: str, pods: int) -> None:
+        if deployment in self._source:
+            source, concurrency = self._source[deployment], self._concurrency[deployment]
+            self.workers[source] = (concurrency, self.workers.get(source, (0, 0))[1] + pods * concurrency)
 
     def _set_alive(self, deployment: str, pods: int) -> None:
         self.alive += pods - self._current[deployment]
@@ -126,6 +134,8 @@ class PodCount:
         if name not in self._current:
             return
         if event.workload is not None:
+            if event.workload.concurrency != self._concurrency.get(name):
+                self._source[name] = f"spec.events[{i}].rollout.workload.concurrency"
             self._concurrency[name] = event.workload.concurrency
             self.most_concurrency[name] = max(self.most_concurrency.get(name, 0), event.workload.concurrency)
         pods = self._current[name]

@@ -409,14 +409,14 @@ def _pod_problems(sim: Simulation, pods: PodCount) -> list[LimitProblem]:
         else:
             field, value = _event_field(sim, first_over)
             out.append(LimitProblem(field, f"Invalid value: {value}: {detail}"))
-    workers = {name: slots for name, slots in pods.workers.items() if name in sim.workloads}
-    if sum(workers.values()) > MAX_WORKERS:
-        name = max(workers, key=lambda n: workers[n])
+    slots = sum(held for _, held in pods.workers.values())
+    if slots > MAX_WORKERS:
+        field = max(pods.workers, key=lambda f: pods.workers[f][1])
         out.append(
             LimitProblem(
-                f"spec.workloads.{name}.concurrency",
-                f"Invalid value: {sim.workloads[name].concurrency}: the run's {total:,} pods would hold "
-                f"{sum(workers.values()):,} worker slots in all (pods × concurrency), more than the "
+                field,
+                f"Invalid value: {pods.workers[field][0]}: the run's {total:,} pods would hold "
+                f"{slots:,} worker slots in all (pods × concurrency), more than the "
                 f"{MAX_WORKERS:,} svcsim can keep (svcsim's limit)",
             )
         )

@@ -166,10 +166,11 @@ def _probe_failure(raw: Any, path: str, fields: FieldReader) -> ProbeFailure:
     if p.get("inFlightAbove") is not None:
         in_flight = fields.integer(p["inFlightAbove"], f"{path}.inFlightAbove", maximum=MAX_QUEUE, why="svcsim's limit")
     wait = p.get("waitAboveTimeout", False)
-    if not isinstance(wait, bool):
+    readable = isinstance(wait, bool)  # a value that cannot be read is one problem, not two
+    if not readable:
         fields.fail(f"{path}.waitAboveTimeout", f"Invalid value: {wait!r}: must be true or false")
         wait = False
-    if isinstance(raw, dict) and in_flight is None and not wait:
+    if isinstance(raw, dict) and in_flight is None and not wait and readable:
         fields.fail(path, "Required value: at least one condition: inFlightAbove, or waitAboveTimeout: true")
     probes: tuple[str, ...] = ProbeFailure().probes
     if "probes" in p:
