@@ -20,6 +20,7 @@ The counts are upper bounds where the run's details (placement, timing) are not 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 
@@ -64,12 +65,14 @@ class PodCount:
                 self._zones.setdefault(node.labels[_ZONE_LABEL], []).append(node.name)
         order = in_run_order(sim.events)
         self._position = {i: p for p, i in enumerate(order)}
-        #: Per node: the recover events that name it.
+        self._order = order
+        #: Per node: the positions in run order of the recover events that name it.
         self._recovers: dict[str, list[int]] = {}
-        for j, event in enumerate(sim.events):
+        for position, j in enumerate(order):
+            event = sim.events[j]
             if isinstance(event, NodeEvent) and event.action == "recover":
                 for name in self.nodes_of(event):
-                    self._recovers.setdefault(name, []).append(j)
+                    self._recovers.setdefault(name, []).append(position)
         # Deployments that may run on the same nodes form a placement group (None: every node).
         self._group_of = {d.name: _placement_key(d) for d in deployments}
         self._groups = {key: _eligible(key, sim) for key in sorted(set(self._group_of.values()), key=repr)}
@@ -192,10 +195,10 @@ class PodCount:
         the run: no recover event after this one brings it back by then."""
         if evicted_at > self.sim.duration_s:
             return False
-        position = self._position[index]
-        return not any(
-            position < self._position[j] and self.sim.events[j].at_s <= evicted_at for j in self._recovers.get(node, ())
-        )
+        recovers = self._recovers.get(node, [])  # positions in run order, ascending
+        after = bisect.bisect_right(recovers, self._position[index])
+        # The first recover after the failure is the earliest, as run order is by time.
+        return after == len(recovers) or self.sim.events[self._order[recovers[after]]].at_s > evicted_at
 
 
 _PlacementKey = tuple[str | None, tuple[tuple[str, str], ...]]

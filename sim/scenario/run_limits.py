@@ -68,7 +68,8 @@ MAX_REQUESTS = 50_000_000
 #: The engine steps through simulated time at least every 5 s, health checks and all.
 MAX_DURATION_S = 30 * 24 * 3600.0
 MAX_NODES = 10_000
-#: Pods in a run: every Deployment's replicas plus the pods scale events add (each is kept).
+#: Pods in a run: every Deployment's replicas plus the pods events create (each is kept;
+#: :class:`~sim.scenario.pod_count.PodCount` counts them).
 MAX_PODS = 100_000
 #: Workers per pod and keep-alive connections per client are each a slot in memory.
 MAX_CONCURRENCY = 100_000
@@ -83,7 +84,8 @@ MAX_POOLED_CONNECTIONS = 1_000_000
 MAX_WORKERS = 10_000_000
 #: Source addresses per client: a /16 worth.
 MAX_CLIENT_IPS = 65_536
-#: Every pod a scale event adds or removes republishes its Services' endpoints and resyncs
+#: Every pod an event (or a random failure) adds, removes or takes out of the endpoints and
+#: back republishes its Services' endpoints and resyncs
 #: every node: (pods alive + nodes × Service ports) per pod changed, about 5 µs each
 #: (the largest allowed scaling ran 270 s).
 MAX_ENDPOINT_UPDATES = 50_000_000

@@ -3,7 +3,8 @@
 Every field is checked once, here: unknown keys, types, units, and the bounds that keep a
 run finite. Kubernetes' rules and wording are used where Kubernetes has them (node names,
 pod CIDRs per node); svcsim's own limits (:mod:`sim.scenario.run_limits`) say that they are
-svcsim's and why.
+svcsim's and why. Workloads are read by :mod:`sim.scenario.workload_parser`, events by
+:mod:`sim.scenario.event_parser`.
 """
 
 from __future__ import annotations
