@@ -8,7 +8,7 @@ them (by time, ties as written; events after the end never happen):
   and new pods live side by side while it runs;
 - a node failure gets replacements for the pods on the failed nodes once they are evicted
   (node-monitor grace period, then the 300 s NoExecute toleration:
-  docs/semantics.md#pod-lifecycle-rollouts-and-failures), unless the node recovers first
+  docs/semantics.md#node-failure), unless the node recovers first
   or the run ends. A Deployment's pods on the failed nodes are its pods times those nodes'
   share of the nodes it may run on that are still up, rounded up (svcsim places pods
   evenly, on the fewest-pods node);
