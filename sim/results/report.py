@@ -23,8 +23,21 @@ from sim.results.plots import available_plots
 from sim.results.result import Result, load_result
 from sim.results.run_folder import replacing
 from sim.results.slo import slo_value
+from sim.scenario.event_parser import ZONE_LABEL
 from sim.scenario.resolved import Scenario
-from sim.scenario.simulation import Client, OnCancel, Retries, ScaleEvent, Via, Workload
+from sim.scenario.simulation import (
+    Client,
+    CrashEvent,
+    Event,
+    OnCancel,
+    Retries,
+    RolloutEvent,
+    ScaleEvent,
+    Via,
+    Workload,
+    in_run_order,
+)
+from sim.scenario.workload_parser import WORKLOAD_FIELDS
 from sim.units import format_duration
 
 if TYPE_CHECKING:
@@ -90,10 +103,46 @@ def describe(result: Result) -> list[str]:
         out.append(_deployment_words(dep.name, dep.replicas, sim.workloads[dep.name]))
     for c in sim.clients:
         out.append(_client_words(c, scenario))
-    for e in sorted(sim.events, key=lambda e: e.at_s):
-        if isinstance(e, ScaleEvent):
-            out.append(f"At {format_duration(e.at_s)} Deployment {e.deployment} is scaled to {e.replicas} replica(s).")
+    revisions = dict(sim.workloads)  # each Deployment's workload as the events change it
+    for i in in_run_order(sim.events):
+        out.append(_event_words(sim.events[i], scenario, revisions))
     return out
+
+
+def _event_words(e: Event, scenario: Scenario, revisions: dict[str, Workload]) -> str:
+    """One event in one sentence; a rollout also records its workload in ``revisions``."""
+    at = f"At {format_duration(e.at_s)}"
+    if isinstance(e, ScaleEvent):
+        return f"{at} Deployment {e.deployment} is scaled to {e.replicas} replica(s)."
+    if isinstance(e, RolloutEvent):
+        old = revisions.get(e.deployment)
+        new = e.workload or old
+        changed = [
+            key for key, attr in WORKLOAD_FIELDS.items() if old and new and getattr(old, attr) != getattr(new, attr)
+        ]
+        if new is not None:
+            revisions[e.deployment] = new
+        dep = next((d for d in scenario.deployments if d.name == e.deployment), None)
+        how = "its pods are replaced"
+        if dep is not None and dep.strategy.type == "Recreate":
+            how = "a Recreate update deletes its pods, then creates new ones"
+        elif dep is not None:
+            s = dep.strategy
+            how = f"a RollingUpdate (maxSurge {s.max_surge}, maxUnavailable {s.max_unavailable}) replaces its pods"
+        listed = ", ".join(changed[:-1]) + f" and {changed[-1]}" if len(changed) > 1 else "".join(changed)
+        what = f"that changes {listed}" if changed else "with the same workload (a restart)"
+        return f"{at} Deployment {e.deployment} rolls out a new revision {what}: {how}."
+    if isinstance(e, CrashEvent):
+        if e.pod is not None:
+            return f"{at} the container of pod {e.pod} crashes and restarts."
+        return (
+            f"{at} the containers of the first {e.count} Ready pod(s) of Deployment {e.deployment} crash and restart."
+        )
+    verb = "fails" if e.action == "fail" else "recovers"
+    if e.node is not None:
+        return f"{at} node {e.node} {verb}."
+    nodes = [n.name for n in scenario.simulation.cluster.nodes if n.labels.get(ZONE_LABEL) == e.zone]
+    return f"{at} zone {e.zone} {verb}: node{'s' if len(nodes) != 1 else ''} {', '.join(nodes)}."
 
 
 def _deployment_words(name: str, replicas: int, w: Workload) -> str:

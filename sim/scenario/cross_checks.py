@@ -1,7 +1,8 @@
 """Checks between documents: every name the Simulation uses must exist in the scenario.
 
-Workloads and scale events name Deployments; clients and calls name Services, their ports and
-how they are reached; clients name nodes. Problems are reported on the Simulation document.
+Workloads and events name Deployments; events also name pods, nodes and zones; clients and
+calls name Services, their ports and how they are reached; clients name nodes. Problems are
+reported on the Simulation document.
 Some things are legal but rarely meant, such as a pod that fits no node: they are warnings.
 """
 
@@ -15,9 +16,20 @@ from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
 from sim.kube.validation import go, go_map
 from sim.scenario.documents import DeploymentDocument, Findings, Origin
+from sim.scenario.event_parser import ZONE_LABEL
 from sim.scenario.run_limits import run_limit_problems
-from sim.scenario.simulation import Client, ScaleEvent, Simulation, Via
+from sim.scenario.simulation import (
+    Client,
+    CrashEvent,
+    NodeEvent,
+    RolloutEvent,
+    ScaleEvent,
+    Simulation,
+    Via,
+    in_run_order,
+)
 from sim.scenario.slo_checks import impossible_latency_targets
+from sim.units import format_duration
 
 __all__ = ["cross_check"]
 
@@ -61,13 +73,10 @@ def cross_check(
                 findings.fail(origin, f"{path}.nodes", f"Invalid value: {go(node)}: no such node")
         _check_target(origin, path, client, svc_by_name, findings)
     _check_calls(origin, simulation, svc_by_name, findings)
-    for i, event in enumerate(simulation.events):
-        if isinstance(event, ScaleEvent) and event.deployment not in dep_names:
-            findings.fail(
-                origin,
-                f"spec.events[{i}].scale.deployment",
-                f"no Deployment named {go(event.deployment)} in this scenario",
-            )
+    for path, message in _event_problems(simulation, dep_names):
+        findings.fail(origin, path, message)
+    for message in _recover_warnings(simulation) + _lifecycle_warnings(simulation, deployments):
+        findings.warn(origin, message)
     documents = {d.deployment.name: d.origin for d in deployments}
     for problem in run_limit_problems(simulation, services, [d.deployment for d in deployments]):
         findings.fail(documents.get(problem.deployment or "", origin), problem.field, problem.message)
@@ -76,6 +85,104 @@ def cross_check(
     _warn_call_cycles(origin, simulation, services, [d.deployment for d in deployments], findings)
     for message in impossible_latency_targets(simulation, services, [d.deployment for d in deployments]):
         findings.warn(origin, message)
+
+
+def _event_problems(simulation: Simulation, dep_names: set[str]) -> list[tuple[str, str]]:
+    """``(field, message)`` for each name an event uses that the scenario does not define."""
+    nodes = [n.name for n in simulation.cluster.nodes]
+    zones = sorted({n.labels[ZONE_LABEL] for n in simulation.cluster.nodes if ZONE_LABEL in n.labels})
+    out = []
+    for i, event in enumerate(simulation.events):
+        path = f"spec.events[{i}]"
+        if isinstance(event, ScaleEvent | RolloutEvent) or (isinstance(event, CrashEvent) and event.pod is None):
+            kind = (
+                "scale" if isinstance(event, ScaleEvent) else "rollout" if isinstance(event, RolloutEvent) else "crash"
+            )
+            name = event.deployment or ""
+            if name and name not in dep_names:
+                out.append((f"{path}.{kind}.deployment", f"no Deployment named {go(name)} in this scenario"))
+        elif isinstance(event, CrashEvent) and event.pod:
+            if not any(event.pod.startswith(f"{d}-") and len(event.pod) > len(d) + 1 for d in dep_names):
+                out.append(
+                    (
+                        f"{path}.crash.pod",
+                        f"Invalid value: {go(event.pod)}: not a pod of any Deployment in this scenario (pods are "
+                        f"named <deployment>-<pod-template-hash>-<suffix>; Deployments: "
+                        f"{', '.join(sorted(dep_names)) or 'none'})",
+                    )
+                )
+        elif isinstance(event, NodeEvent) and event.node and event.node not in nodes:
+            out.append(
+                (f"{path}.{event.action}.node", f"Invalid value: {go(event.node)}: no such node ({_listed(nodes)})")
+            )
+        elif isinstance(event, NodeEvent) and event.zone and event.zone not in zones:
+            known = f"zones: {_listed(zones)}" if zones else f"no node has the label {ZONE_LABEL}"
+            out.append(
+                (f"{path}.{event.action}.zone", f"Invalid value: {go(event.zone)}: no node is in this zone ({known})")
+            )
+    return out
+
+
+def _listed(names: list[str], most: int = 10) -> str:
+    """Names for a message, the first ``most`` of a long list."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _recover_warnings(simulation: Simulation) -> list[str]:
+    """A ``recover`` of nodes that no earlier event failed does nothing: legal, but rarely meant
+    (the times of a fail and its recover swapped, say)."""
+    zone_of = {n.name: n.labels.get(ZONE_LABEL) for n in simulation.cluster.nodes}
+    failed: set[str] = set()
+    out = []
+    for i in in_run_order(simulation.events):
+        event = simulation.events[i]
+        if not isinstance(event, NodeEvent):
+            continue
+        named = [event.node] if event.node else [n for n, z in zone_of.items() if event.zone and z == event.zone]
+        if event.action == "fail":
+            failed.update(named)
+        elif named and not failed.intersection(named):
+            what = f"node {go(event.node)} has not" if event.node else f"no node of zone {go(event.zone or '')} has"
+            out.append(
+                f"spec.events[{i}].recover: {what} failed by {format_duration(event.at_s)} "
+                "(no earlier fail event): recovering does nothing"
+            )
+        else:
+            failed.difference_update(named)
+    return out
+
+
+def _lifecycle_warnings(simulation: Simulation, deployments: Sequence[DeploymentDocument]) -> list[str]:
+    """Lifecycle fields that the Deployment gives nothing to act on: a ``probeFailure`` for
+    probes it does not have, a ``preStopTime`` without a preStop hook. A rollout's workload
+    is warned about only for what it changes."""
+    by_name = {d.deployment.name: d.deployment for d in deployments}
+    models = [
+        (f"spec.workloads.{n}", n, w.probe_failure, w.shutdown.pre_stop_s) for n, w in simulation.workloads.items()
+    ]
+    for i, event in enumerate(simulation.events):
+        own = simulation.workloads.get(event.deployment) if isinstance(event, RolloutEvent) else None
+        if isinstance(event, RolloutEvent) and event.workload is not None and own is not None:
+            new = event.workload
+            failure = None if new.probe_failure == own.probe_failure else new.probe_failure
+            pre_stop = None if new.shutdown.pre_stop_s == own.shutdown.pre_stop_s else new.shutdown.pre_stop_s
+            models.append((f"spec.events[{i}].rollout.workload", event.deployment, failure, pre_stop))
+    out = []
+    for path, name, failure, pre_stop in models:
+        dep = by_name.get(name)
+        if dep is None:
+            continue
+        probes = {"startup": dep.startup_probe, "readiness": dep.readiness_probe, "liveness": dep.liveness_probe}
+        if failure is not None and all(probes[kind] is None for kind in failure.probes):
+            kinds = " or ".join(f"{kind}Probe" for kind in failure.probes)
+            out.append(f"{path}.probeFailure: Deployment {go(name)} has no {kinds}: probeFailure changes nothing")
+        if pre_stop is not None and dep.pre_stop is None:
+            out.append(
+                f"{path}.shutdown.preStopTime: Deployment {go(name)} has no lifecycle.preStop hook: "
+                "preStopTime changes nothing"
+            )
+    return out
 
 
 def _warn_unschedulable(simulation: Simulation, dep: Deployment, origin: Origin, findings: Findings) -> None:

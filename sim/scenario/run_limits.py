@@ -22,7 +22,18 @@ from dataclasses import dataclass
 
 from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
-from sim.scenario.simulation import Client, ScaleEvent, Simulation, Via
+from sim.kube.validation import go
+from sim.scenario.pod_count import PodCount
+from sim.scenario.simulation import (
+    Client,
+    CrashEvent,
+    NodeEvent,
+    RolloutEvent,
+    ScaleEvent,
+    Simulation,
+    Via,
+    Workload,
+)
 from sim.units import format_duration
 
 __all__ = [
@@ -57,7 +68,8 @@ MAX_REQUESTS = 50_000_000
 #: The engine steps through simulated time at least every 5 s, health checks and all.
 MAX_DURATION_S = 30 * 24 * 3600.0
 MAX_NODES = 10_000
-#: Pods in a run: every Deployment's replicas plus the pods scale events add (each is kept).
+#: Pods in a run: every Deployment's replicas plus the pods events create (each is kept;
+#: :class:`~sim.scenario.pod_count.PodCount` counts them).
 MAX_PODS = 100_000
 #: Workers per pod and keep-alive connections per client are each a slot in memory.
 MAX_CONCURRENCY = 100_000
@@ -72,7 +84,8 @@ MAX_POOLED_CONNECTIONS = 1_000_000
 MAX_WORKERS = 10_000_000
 #: Source addresses per client: a /16 worth.
 MAX_CLIENT_IPS = 65_536
-#: Every pod a scale event adds or removes republishes its Services' endpoints and resyncs
+#: Every pod an event (or a random failure) adds, removes or takes out of the endpoints and
+#: back republishes its Services' endpoints and resyncs
 #: every node: (pods alive + nodes × Service ports) per pod changed, about 5 µs each
 #: (the largest allowed scaling ran 270 s).
 MAX_ENDPOINT_UPDATES = 50_000_000
@@ -143,8 +156,8 @@ def run_limit_problems(
     Names that do not resolve (reported elsewhere) are left out of the estimate.
     """
     problems = _request_problems(sim, services, deployments, field)
-    pods = _PodCount(sim, deployments)
-    problems += pods.problems()
+    pods = PodCount(sim, deployments)
+    problems += _pod_problems(sim, pods)
     problems += _endpoint_update_problems(sim, services, pods)
     problems += _health_check_problems(sim, services, pods, field)
     problems += _connection_problems(sim)
@@ -255,19 +268,29 @@ def _cycle_problem(cycle: list[tuple[str, str, int]], client: str, expected: flo
 
 def _cycle_bound(sim: Simulation, deployments: Sequence[Deployment], cycle: list[tuple[str, str, int]]) -> int:
     """Calls one request can cause in a cycle: one per worker its Deployments can have (at their
-    largest replica count in the run), plus one waiting, times the most calls a level makes."""
+    most pods alive in the run, rollouts' included, and their largest concurrency), plus one
+    waiting, times the most calls a level makes (of any revision)."""
     names = {workload for _, workload, _ in cycle}
+    pods = PodCount(sim, deployments)
+    revisions = _revisions(sim)
     workers = 0
     most_calls = 1
     for dep in deployments:
         if dep.name not in names or dep.name not in sim.workloads:
             continue
-        replicas = max(
-            [dep.replicas, *(e.replicas for e in sim.events if isinstance(e, ScaleEvent) and e.deployment == dep.name)]
-        )
-        workers += replicas * sim.workloads[dep.name].concurrency
-        most_calls = max(most_calls, len(sim.workloads[dep.name].calls))
+        workers += pods.peak_pods[dep.name] * pods.most_concurrency[dep.name]
+        most_calls = max(most_calls, *(len(w.calls) for w in revisions[dep.name]))
     return (workers + 1) * most_calls
+
+
+def _revisions(sim: Simulation) -> dict[str, list[Workload]]:
+    """Each Deployment's workloads over the run: its own, then each rollout's that differs."""
+    out = {name: [w] for name, w in sim.workloads.items()}
+    for event in sim.events:
+        known = out.get(event.deployment, []) if isinstance(event, RolloutEvent) else []
+        if isinstance(event, RolloutEvent) and known and event.workload is not None and event.workload not in known:
+            known.append(event.workload)
+    return out
 
 
 class _FanOut:
@@ -280,6 +303,7 @@ class _FanOut:
 
     def __init__(self, sim: Simulation, services: Sequence[Service], deployments: Sequence[Deployment]) -> None:
         self.services = {s.name for s in services}
+        revisions = _revisions(sim)
         # Deployments by each of their labels, so a Service is matched against only those
         # that carry its selector's first label, not against every Deployment.
         by_label: dict[tuple[str, str], list[Deployment]] = defaultdict(list)
@@ -293,10 +317,14 @@ class _FanOut:
             backends = []
             candidates = by_label.get(next(iter(svc.selector.items())), []) if svc.selector else []
             for dep in candidates:
-                workload = sim.workloads.get(dep.name)
-                if workload is not None and svc.selects(dep.labels):
+                if not svc.selects(dep.labels):
+                    continue
+                seen: list[list[tuple[str, int]]] = []
+                for workload in revisions.get(dep.name, ()):  # each revision's calls: the busiest bounds
                     calls = [(c.service, i) for i, c in enumerate(workload.calls) if c.service in self.services]
-                    backends.append((dep.name, calls))
+                    if calls not in seen:
+                        seen.append(calls)
+                        backends.append((dep.name, calls))
             self._backends[svc.name] = backends
         self._requests: dict[str, int] = {}
         self._cycles: dict[str, list[tuple[str, str, int]] | None] = {}
@@ -366,98 +394,104 @@ class _FanOut:
 # -- pods and workers ----------------------------------------------------------------------
 
 
-class _PodCount:
-    """Pods a run creates: each Deployment's replicas, then what every scale event adds, in
-    the order the run applies them (by time, ties as written; events after the end never happen)."""
-
-    def __init__(self, sim: Simulation, deployments: Sequence[Deployment]) -> None:
-        self.sim = sim
-        self.initial = {d.name: d.replicas for d in deployments}
-        self.created = dict(self.initial)
-        self.total = sum(self.initial.values())
-        alive = self.total
-        self.peak = alive
-        #: Per event index: pods it adds or removes, and pods alive at most around it.
-        self.changes: dict[int, tuple[int, int]] = {}
-        self.first_over: int | None = None  # the event whose pods push the total past MAX_PODS
-        current = dict(self.initial)
-        for i in sorted(range(len(sim.events)), key=lambda i: sim.events[i].at_s):
-            event = sim.events[i]
-            if not isinstance(event, ScaleEvent) or event.deployment not in current or event.at_s > sim.duration_s:
-                continue
-            delta = event.replicas - current[event.deployment]
-            current[event.deployment] = event.replicas
-            before = self.total
-            self.created[event.deployment] += max(0, delta)
-            self.total += max(0, delta)
-            if self.first_over is None and before <= MAX_PODS < self.total:
-                self.first_over = i
-            self.changes[i] = (abs(delta), max(alive, alive + delta))
-            alive += delta
-            self.peak = max(self.peak, alive)
-
-    def problems(self) -> list[LimitProblem]:
-        out = []
-        total = self.total
-        if total > MAX_PODS:
-            initial = sum(self.initial.values())
-            detail = (
-                f"the Deployments' replicas ({initial:,}) and the scale events create {total:,} pods in all, "
-                f"more than the {MAX_PODS:,} svcsim simulates (svcsim's limit)"
+def _pod_problems(sim: Simulation, pods: PodCount) -> list[LimitProblem]:
+    """The pods the run creates (:class:`~sim.scenario.pod_count.PodCount`) and the worker slots they hold."""
+    out = []
+    total = pods.total
+    if total > MAX_PODS:
+        initial = sum(pods.initial.values())
+        detail = (
+            f"the Deployments' replicas ({initial:,}) and the {_creating(sim, pods)} create {total:,} pods in all, "
+            f"more than the {MAX_PODS:,} svcsim simulates (svcsim's limit)"
+        )
+        first_over = next((i for i, after in pods.totals if after > MAX_PODS), None)
+        if first_over is None:  # the replicas alone are too many
+            name = max(pods.initial, key=lambda n: pods.initial[n])
+            out.append(LimitProblem("spec.replicas", f"Invalid value: {pods.initial[name]}: {detail}", name))
+        else:
+            field, value = _event_field(sim, first_over)
+            out.append(LimitProblem(field, f"Invalid value: {value}: {detail}"))
+    slots = sum(held for _, held in pods.workers.values())
+    if slots > MAX_WORKERS:
+        field = max(pods.workers, key=lambda f: pods.workers[f][1])
+        out.append(
+            LimitProblem(
+                field,
+                f"Invalid value: {pods.workers[field][0]}: the run's {total:,} pods would hold "
+                f"{slots:,} worker slots in all (pods × concurrency), more than the "
+                f"{MAX_WORKERS:,} svcsim can keep (svcsim's limit)",
             )
-            if self.first_over is None:  # the replicas alone are too many
-                name = max(self.initial, key=lambda n: self.initial[n])
-                out.append(LimitProblem("spec.replicas", f"Invalid value: {self.initial[name]}: {detail}", name))
-            else:
-                event = self.sim.events[self.first_over]
-                assert isinstance(event, ScaleEvent)
-                field = f"spec.events[{self.first_over}].scale.replicas"
-                out.append(LimitProblem(field, f"Invalid value: {event.replicas}: {detail}"))
-        workers = {
-            name: created * self.sim.workloads[name].concurrency
-            for name, created in self.created.items()
-            if name in self.sim.workloads
-        }
-        if sum(workers.values()) > MAX_WORKERS:
-            name = max(workers, key=lambda n: workers[n])
-            out.append(
-                LimitProblem(
-                    f"spec.workloads.{name}.concurrency",
-                    f"Invalid value: {self.sim.workloads[name].concurrency}: the run's {total:,} pods would hold "
-                    f"{sum(workers.values()):,} worker slots in all (pods × concurrency), more than the "
-                    f"{MAX_WORKERS:,} svcsim can keep (svcsim's limit)",
-                )
-            )
-        return out
+        )
+    return out
+
+
+def _creating(sim: Simulation, pods: PodCount) -> str:
+    """The kinds of events that create the run's pods, for a message ("scale events" if none do)."""
+    kinds = {type(sim.events[i]) for i, _ in pods.totals}
+    named = [
+        words
+        for kind, words in ((ScaleEvent, "scale events"), (RolloutEvent, "rollouts"), (NodeEvent, "node failures"))
+        if kind in kinds
+    ]
+    if len(named) > 1:
+        return f"{', '.join(named[:-1])} and {named[-1]}"
+    return named[0] if named else "scale events"
+
+
+def _event_field(sim: Simulation, i: int) -> tuple[str, str]:
+    """The field of event ``i`` a limit problem names, and its value as the message shows it."""
+    event = sim.events[i]
+    path = f"spec.events[{i}]"
+    if isinstance(event, ScaleEvent):
+        return f"{path}.scale.replicas", str(event.replicas)
+    if isinstance(event, RolloutEvent):
+        return f"{path}.rollout.deployment", go(event.deployment)
+    if isinstance(event, CrashEvent):
+        if event.pod is not None:
+            return f"{path}.crash.pod", go(event.pod)
+        return f"{path}.crash.count", str(event.count)
+    if event.node is not None:
+        return f"{path}.{event.action}.node", go(event.node)
+    return f"{path}.{event.action}.zone", go(event.zone or "")
 
 
 # -- control plane -------------------------------------------------------------------------
 
 
-def _endpoint_update_problems(sim: Simulation, services: Sequence[Service], pods: _PodCount) -> list[LimitProblem]:
-    """Pods changed by scale events × (pods alive + nodes × Service ports)."""
+def _endpoint_update_problems(sim: Simulation, services: Sequence[Service], pods: PodCount) -> list[LimitProblem]:
+    """Pods the events and random failures take in or out of endpoints × (pods alive + nodes × Service ports)."""
     ports = sum(len(s.ports) for s in services)
     nodes = len(sim.cluster.nodes)
-    work = {i: changed * (alive + nodes * ports) for i, (changed, alive) in pods.changes.items()}
+    work: dict[int | str, float] = {
+        i: changed * (alive + nodes * ports) for i, (changed, alive) in pods.changes.items()
+    }
+    for name, changed in pods.failure_changes.items():
+        work[name] = changed * (pods.peak + nodes * ports)
     total = sum(work.values())
     if total <= MAX_ENDPOINT_UPDATES:
         return []
-    worst = max(work, key=lambda i: work[i])
-    event = sim.events[worst]
-    assert isinstance(event, ScaleEvent)
+    worst = max(work, key=lambda key: work[key])
+    changed = sum(c for c, _ in pods.changes.values()) + sum(pods.failure_changes.values())
+    if isinstance(worst, str):
+        field = f"spec.workloads.{worst}.failures.meanTimeBetween"
+        failures = sim.workloads[worst].failures
+        value = format_duration(failures.mean_time_between_s if failures else 0.0)
+        advice = "make failures rarer, the run shorter or use fewer nodes"
+    else:
+        field, value = _event_field(sim, worst)
+        advice = "scale in fewer, smaller steps or use fewer nodes"
     return [
         LimitProblem(
-            f"spec.events[{worst}].scale.replicas",
-            f"Invalid value: {event.replicas}: the scale events change {sum(c for c, _ in pods.changes.values()):,} "
-            f"pods, each republishing up to {pods.peak:,} endpoints to {nodes:,} nodes × {ports} Service port(s): "
-            f"{total:.3g} endpoint updates, more than the {MAX_ENDPOINT_UPDATES:,} svcsim allows (svcsim's limit): "
-            "scale in fewer, smaller steps or use fewer nodes",
+            field,
+            f"Invalid value: {value}: the events and failures change {changed:,.0f} pods, each republishing up to "
+            f"{pods.peak:,} endpoints to {nodes:,} nodes × {ports} Service port(s): {total:.3g} endpoint updates, "
+            f"more than the {MAX_ENDPOINT_UPDATES:,} svcsim allows (svcsim's limit): {advice}",
         )
     ]
 
 
 def _health_check_problems(
-    sim: Simulation, services: Sequence[Service], pods: _PodCount, field: str
+    sim: Simulation, services: Sequence[Service], pods: PodCount, field: str
 ) -> list[LimitProblem]:
     """Load-balancer health checks × (nodes probed + endpoints read)."""
     balancers = sum(1 for s in services if s.type == ServiceType.LOAD_BALANCER)

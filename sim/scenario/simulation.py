@@ -50,6 +50,7 @@ __all__ = [
     "Target",
     "Via",
     "Workload",
+    "in_run_order",
 ]
 
 DEFAULT_CALL_TIMEOUT_S = 15.0  # Envoy's default route timeout (docs/semantics.md#calls-between-services)
@@ -365,6 +366,11 @@ class NodeEvent:
 Event = ScaleEvent | RolloutEvent | CrashEvent | NodeEvent
 
 
+def in_run_order(events: tuple[Event, ...]) -> list[int]:
+    """Indices of ``events`` in the order the run applies them: by time, ties as written."""
+    return sorted(range(len(events)), key=lambda i: events[i].at_s)
+
+
 #: The latency statistics an SLO may bound, in the order checks are reported.
 SLO_LATENCY_KEYS = ("p50", "p90", "p95", "p99", "mean")
 
@@ -405,126 +411,6 @@ class Simulation:
 
     def to_manifest(self) -> dict[str, Any]:
         """The document with every default filled in (saved as the resolved scenario)."""
-        cluster = self.cluster
-        return {
-            "apiVersion": "svcsim/v1alpha1",
-            "kind": "Simulation",
-            "metadata": {"name": self.name},
-            "spec": {
-                "seed": self.seed,
-                "duration": format_duration(self.duration_s),
-                "warmup": format_duration(self.warmup_s),
-                "cluster": {
-                    "nodes": [{"name": n.name, "ip": n.ip, "labels": dict(n.labels)} for n in cluster.nodes],
-                    "nodeCIDR": str(cluster.node_cidr),
-                    "podCIDR": str(cluster.pod_cidr),
-                    "serviceCIDR": str(cluster.service_cidr),
-                    "nodePortRange": f"{cluster.node_port_range[0]}-{cluster.node_port_range[1]}",
-                    "network": {
-                        "clientToNode": cluster.network.client_to_node.to_spec(),
-                        "nodeToNode": cluster.network.node_to_node.to_spec(),
-                    },
-                    "loadBalancer": _lb_manifest(cluster.load_balancer),
-                },
-                "kubeProxy": _proxy_manifest(self.kube_proxy),
-                "workloads": {name: _workload_manifest(w) for name, w in self.workloads.items()},
-                "clients": [_client_manifest(c) for c in self.clients],
-                "events": [
-                    {"at": format_duration(e.at_s), "scale": {"deployment": e.deployment, "replicas": e.replicas}}
-                    for e in self.events
-                    if isinstance(e, ScaleEvent)
-                ],
-                **({"slo": self.slo.to_spec()} if self.slo is not None else {}),
-            },
-        }
+        from sim.scenario.simulation_manifest import simulation_manifest  # noqa: PLC0415 (it imports this module)
 
-
-def _lb_manifest(lb: LoadBalancer) -> dict[str, Any]:
-    return {
-        "latency": lb.latency.to_spec(),
-        "algorithm": lb.algorithm,
-        "ipPool": str(lb.ip_pool),
-        "provisioningDelay": format_duration(lb.provisioning_delay_s),
-        "healthCheckInterval": format_duration(lb.health_check_interval_s),
-    }
-
-
-def _proxy_manifest(proxy: KubeProxy) -> dict[str, Any]:
-    out: dict[str, Any] = {"mode": str(proxy.mode), "syncDelay": format_duration(proxy.sync_delay_s)}
-    if proxy.scheduler is not None:
-        out["scheduler"] = proxy.scheduler
-    return out
-
-
-def _workload_manifest(w: Workload) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "serviceTime": w.service_time.to_spec(),
-        "concurrency": w.concurrency,
-        "startupTime": format_duration(w.startup_time_s),
-    }
-    if w.calls:
-        out["calls"] = [_call_manifest(c) for c in w.calls]
-    if w.queue_limit is not None:
-        out["queueLimit"] = w.queue_limit
-    if w.max_connections is not None:
-        out["maxConnections"] = w.max_connections
-    out["onCancel"] = str(w.on_cancel)
-    return out
-
-
-def _client_manifest(c: Client) -> dict[str, Any]:
-    # Fixed choices as plain strings: YAML's safe dumper refuses str subclasses such as StrEnums.
-    target: dict[str, Any] = {"service": c.target.service, "via": str(c.target.via)}
-    if c.target.port is not None:
-        target["port"] = c.target.port
-    out: dict[str, Any] = {
-        "name": c.name,
-        "ip": c.ip,
-        "location": c.location,
-        "target": target,
-        "rate": c.rate.to_spec(),
-        "arrival": str(c.arrival),
-    }
-    if c.start_s > 0:
-        out["start"] = format_duration(c.start_s)
-    if c.stop_s is not None:
-        out["stop"] = format_duration(c.stop_s)
-    if c.nodes is not None:
-        out["nodes"] = list(c.nodes)
-    out["connectTimeout"] = format_duration(c.connect_timeout_s)
-    if c.timeout_s is not None:
-        out["timeout"] = format_duration(c.timeout_s)
-    out["ips"] = c.ips
-    conn: dict[str, Any] = {"mode": str(c.connections.mode)}
-    if c.connections.keepalive:
-        conn["count"] = c.connections.count
-        if c.connections.requests_per_connection is not None:
-            conn["requestsPerConnection"] = c.connections.requests_per_connection
-        if c.connections.max_age_s is not None:
-            conn["maxAge"] = format_duration(c.connections.max_age_s)
-    out["connections"] = conn
-    if c.retries is not None:
-        out["retries"] = _retries_manifest(c.retries)
-    return out
-
-
-def _retries_manifest(r: Retries) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "attempts": r.attempts,
-        "on": list(r.on),
-        "backoff": {
-            "initial": format_duration(r.backoff.initial_s),
-            "multiplier": r.backoff.multiplier,
-            "max": format_duration(r.backoff.max_s),
-            "jitter": r.backoff.jitter,
-        },
-    }
-    if r.budget is not None:
-        out["budget"] = r.budget
-        out["minRetryConcurrency"] = r.min_retry_concurrency
-    return out
-
-
-def _call_manifest(c: Call) -> dict[str, Any]:
-    port = {} if c.port is None else {"port": c.port}
-    return {"service": c.service, **port, "timeout": format_duration(c.timeout_s)}
+        return simulation_manifest(self)

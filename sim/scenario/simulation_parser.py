@@ -3,7 +3,8 @@
 Every field is checked once, here: unknown keys, types, units, and the bounds that keep a
 run finite. Kubernetes' rules and wording are used where Kubernetes has them (node names,
 pod CIDRs per node); svcsim's own limits (:mod:`sim.scenario.run_limits`) say that they are
-svcsim's and why.
+svcsim's and why. Workloads are read by :mod:`sim.scenario.workload_parser`, events by
+:mod:`sim.scenario.event_parser`.
 """
 
 from __future__ import annotations
@@ -15,34 +16,25 @@ from typing import Any
 
 from sim.distributions import parse_distribution
 from sim.endpoint_choice import BALANCER_ALGORITHMS, IPVS_SCHEDULERS
-from sim.kube.deployment import MAX_REPLICAS
 from sim.kube.labels import label_errors
 from sim.kube.validation import dns1123_subdomain_problems, go
 from sim.scenario.client_parser import parse_clients
+from sim.scenario.event_parser import parse_events
 from sim.scenario.field_reader import FieldReader
-from sim.scenario.run_limits import (
-    MAX_CONCURRENCY,
-    MAX_NODES,
-    MAX_QUEUE,
-    duration_problems,
-)
+from sim.scenario.run_limits import MAX_NODES, duration_problems
 from sim.scenario.simulation import (
-    DEFAULT_CALL_TIMEOUT_S,
     DEFAULT_NETWORK,
     SLO_LATENCY_KEYS,
-    Call,
     Cluster,
     KubeProxy,
     LoadBalancer,
     Network,
     Node,
-    OnCancel,
     ProxyMode,
-    ScaleEvent,
     Simulation,
     Slo,
-    Workload,
 )
+from sim.scenario.workload_parser import parse_workloads
 from sim.units import format_duration
 
 __all__ = ["NODE_CIDR_MASK_SIZE", "parse_simulation"]
@@ -87,11 +79,11 @@ def parse_simulation(doc: dict[str, Any], fields: FieldReader, folder: Path | No
     )
     name = _name(meta.get("name", "simulation"), fields)
     cluster = _cluster(spec.get("cluster"), fields)
-    workloads = _workloads(spec.get("workloads"), fields)
+    workloads = parse_workloads(spec.get("workloads"), fields)
     before = len(fields.problems)
     clients = parse_clients(spec.get("clients"), fields, folder, duration if duration_ok else None)
     clients_ok = len(fields.problems) == before
-    events = _events(spec.get("events"), fields)
+    events = parse_events(spec.get("events"), fields, workloads)
     slo = _slo(spec["slo"], fields) if "slo" in spec else None
     if duration_ok and clients_ok:
         for path, message in duration_problems(duration, clients):
@@ -145,7 +137,18 @@ def _name(value: Any, fields: FieldReader) -> str:
 def _cluster(raw: Any, fields: FieldReader) -> Cluster:
     path = "spec.cluster"
     c = fields.keys(
-        raw, path, ("nodes", "nodeCIDR", "podCIDR", "serviceCIDR", "nodePortRange", "network", "loadBalancer")
+        raw,
+        path,
+        (
+            "nodes",
+            "nodeCIDR",
+            "podCIDR",
+            "serviceCIDR",
+            "nodePortRange",
+            "network",
+            "loadBalancer",
+            "nodeMonitorGracePeriod",
+        ),
     )
     nodes = _nodes(c.get("nodes", 1), f"{path}.nodes", fields)
     ports_raw = str(c.get("nodePortRange", "30000-32767"))
@@ -176,6 +179,11 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
         node_port_range=(int(low), int(high)),
         network=network,
         load_balancer=_load_balancer(c.get("loadBalancer"), fields),
+        # kube-controller-manager's --node-monitor-grace-period (docs/semantics.md#node-failure)
+        node_monitor_grace_period_s=fields.duration(
+            c.get("nodeMonitorGracePeriod"), f"{path}.nodeMonitorGracePeriod", default=50.0, positive=True
+        )
+        or 50.0,
     )
 
 
@@ -249,83 +257,3 @@ def _load_balancer(raw: Any, fields: FieldReader) -> LoadBalancer:
         provisioning_delay_s=fields.duration(lb.get("provisioningDelay"), f"{path}.provisioningDelay", default=0.0),
         health_check_interval_s=interval or 5.0,
     )
-
-
-def _workloads(raw: Any, fields: FieldReader) -> dict[str, Workload]:
-    out: dict[str, Workload] = {}
-    if raw is None:
-        return out
-    if not isinstance(raw, dict):
-        fields.fail("spec.workloads", "must be a mapping keyed by Deployment name")
-        return out
-    for name in raw:
-        path = f"spec.workloads.{name}"
-        w = fields.keys(
-            raw[name],
-            path,
-            ("serviceTime", "concurrency", "startupTime", "calls", "queueLimit", "maxConnections", "onCancel"),
-            required=("serviceTime",),
-        )
-        service = fields.distribution(w.get("serviceTime", "10ms"), f"{path}.serviceTime")
-        concurrency = fields.integer(
-            w.get("concurrency", 1),
-            f"{path}.concurrency",
-            minimum=1,
-            maximum=MAX_CONCURRENCY,
-            why="svcsim keeps a slot per worker",
-        )
-        startup = fields.duration(w.get("startupTime"), f"{path}.startupTime", default=0.0)
-        queue_limit = w.get("queueLimit")
-        max_connections = w.get("maxConnections")
-        out[str(name)] = Workload(
-            service or parse_distribution(0),
-            concurrency,
-            startup,
-            _calls(w.get("calls"), path, fields),
-            queue_limit=None
-            if queue_limit is None
-            else fields.integer(queue_limit, f"{path}.queueLimit", maximum=MAX_QUEUE, why="svcsim's limit"),
-            max_connections=None
-            if max_connections is None
-            else fields.integer(
-                max_connections,
-                f"{path}.maxConnections",
-                minimum=1,
-                maximum=MAX_QUEUE,
-                why="svcsim's limit",
-            ),
-            on_cancel=fields.one_of(w.get("onCancel", OnCancel.DROP), f"{path}.onCancel", OnCancel),
-        )
-    return out
-
-
-def _calls(raw: Any, path: str, fields: FieldReader) -> tuple[Call, ...]:
-    calls = []
-    for i, item in enumerate(fields.listing(raw, f"{path}.calls", "{service, port, timeout}")):
-        where = f"{path}.calls[{i}]"
-        c = fields.keys(item, where, ("service", "port", "timeout"), required=("service",))
-        service = fields.string(c["service"], f"{where}.service") if "service" in c else ""
-        port = fields.port(c.get("port"), f"{where}.port")
-        timeout = fields.duration(c.get("timeout"), f"{where}.timeout", default=DEFAULT_CALL_TIMEOUT_S, positive=True)
-        calls.append(Call(service, port, timeout))
-    return tuple(calls)
-
-
-def _events(raw: Any, fields: FieldReader) -> tuple[ScaleEvent, ...]:
-    events = []
-    for i, item in enumerate(fields.listing(raw, "spec.events", "events")):
-        path = f"spec.events[{i}]"
-        e = fields.keys(item, path, ("at", "scale"), required=("at", "scale"))
-        at = fields.duration(e.get("at"), f"{path}.at", default=0.0)
-        s = fields.keys(
-            e.get("scale"), f"{path}.scale", ("deployment", "replicas"), required=("deployment", "replicas")
-        )
-        replicas = fields.integer(
-            s.get("replicas", 0),
-            f"{path}.scale.replicas",
-            maximum=MAX_REPLICAS,
-            why="svcsim simulates every pod",
-        )
-        deployment = fields.string(s["deployment"], f"{path}.scale.deployment") if "deployment" in s else ""
-        events.append(ScaleEvent(at, deployment, replicas))
-    return tuple(events)
