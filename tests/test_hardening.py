@@ -134,7 +134,7 @@ def test_a_pod_released_by_one_sync_is_not_routed_again_by_the_next():
     No request ends unreachable while a pod still serves."""
     text = scenario(
         simulation(
-            "{web: {serviceTime: 2ms}}",
+            "{web: {serviceTime: 2ms, shutdown: {onSigterm: drain}}}",
             "[{name: c, target: {service: web}, rate: 50}]",
             events="[{at: 1s, scale: {deployment: web, replicas: 1}},"
             " {at: 1.001s, scale: {deployment: web, replicas: 0}}]",

@@ -28,6 +28,7 @@ def scenario(
     events: str = "[]",
     client_extra: str = "",
     pod_extra: str = "",
+    workload_extra: str = "",
     grace: int = 30,
     via: str = "nodePort",
     location: str = "external",
@@ -66,7 +67,7 @@ def scenario(
         network: {{clientToNode: {client_to_node}, nodeToNode: {node_to_node}}}
       kubeProxy: {{syncDelay: {sync}}}
       workloads:
-        web: {{serviceTime: {service}, concurrency: {concurrency}, startupTime: {startup}}}
+        web: {{serviceTime: {service}, concurrency: {concurrency}, startupTime: {startup}{workload_extra}}}
       clients:
         - name: c
           location: {location}
@@ -143,10 +144,16 @@ def test_scale_up_timeline_waits_for_startup_then_sync():
     assert reached["t_sent"].min() >= 4.0
 
 
+DRAIN = ", shutdown: {onSigterm: drain}"  # apps that keep accepting until nothing routes to them
+
+
 def test_graceful_scale_down_loses_nothing_and_pods_leave_after_their_last_request():
-    """3 → 1 under load: removed pods stop getting requests at the sync, finish, then go."""
+    """3 → 1 under load, apps that drain: removed pods stop getting requests at the sync,
+    finish, then go."""
     events = "[{at: 1s, scale: {deployment: web, replicas: 1}}]"
-    result = sim.simulate(scenario(replicas=3, rate=150, duration="3s", sync="500ms", events=events))
+    result = sim.simulate(
+        scenario(replicas=3, rate=150, duration="3s", sync="500ms", events=events, workload_extra=DRAIN)
+    )
     assert set(result.requests["outcome"]) == {"ok"}
     removed = result.pods[result.pods["terminating"].notna()]
     assert len(removed) == 2
@@ -220,7 +227,9 @@ def test_a_stale_sync_does_not_let_a_terminating_pod_leave_early():
         "[{at: 100ms, scale: {deployment: web, replicas: 1}}, {at: 200ms, scale: {deployment: web, replicas: 2}},"
         " {at: 1500ms, scale: {deployment: web, replicas: 1}}]"
     )
-    result = sim.simulate(scenario(replicas=2, rate=100, duration="4s", startup="1s", sync="1s", events=events))
+    result = sim.simulate(
+        scenario(replicas=2, rate=100, duration="4s", startup="1s", sync="1s", events=events, workload_extra=DRAIN)
+    )
     assert set(result.requests["outcome"]) == {"ok"}
     late = result.pods[result.pods["created"] == 0.2].iloc[0]
     assert late["deleted"] == pytest.approx(2.5)

@@ -249,9 +249,9 @@ def test_two_identical_clients_do_not_share_a_random_stream(seed, rate):
     data=st.data(),
 )
 def test_graceful_scale_down_loses_no_request(nodes, replicas, concurrency, sync_delay, startup, data):
-    """Scaling down (never to zero) under moderate load: a deleted pod leaves the
-    dataplanes at the next sync and finishes what it holds within its 30 s grace period,
-    so every request is ok. Load: utilisation at most 0.6 with the fewest pods ever asked
+    """Scaling down (never to zero) under moderate load, apps that drain on SIGTERM: a deleted
+    pod leaves the dataplanes at the next sync and finishes what it holds within its 30 s grace
+    period, so every request is ok. Load: utilisation at most 0.6 with the fewest pods ever asked
     for (10 ms exponential service)."""
     duration = 10.0
     scale = data.draw(events(duration, min_replicas=1).filter(lambda ev: any(n < replicas for _, n in ev)))
@@ -268,6 +268,7 @@ def test_graceful_scale_down_loses_no_request(nodes, replicas, concurrency, sync
         "node_to_node": {"distribution": "exponential", "mean": "200us"},
         "events": scale,
         "duration": duration,
+        "workload": {"shutdown": {"onSigterm": "drain"}},
     }
     result = sim.simulate(scenario(**kwargs), seed=data.draw(st.integers(0, 2**32)))
     assert any(result.timeline["event"] == "terminating")

@@ -371,7 +371,7 @@ def test_a_call_killed_with_its_pod_fails_its_request_when_it_happens_so_the_cli
         TWO_TIERS.replace("ATTEMPTS", "2")
         .replace("rate: 490000", "rate: 4, timeout: 10s")
         .replace("retries: {attempts: 2}", 'retries: {attempts: 2, "on": [rejected], backoff: {initial: 1ms}}')
-        .replace("back: {serviceTime: 1ms}", "back: {serviceTime: 2s, concurrency: 50}")
+        .replace("back: {serviceTime: 1ms}", "back: {serviceTime: 2s, concurrency: 50, shutdown: {onSigterm: drain}}")
         .replace("front: {serviceTime: 1ms, calls", "front: {serviceTime: 1ms, concurrency: 50, calls")
         .replace("duration: 50s", "duration: 8s\n  events: [{at: 5s, scale: {deployment: back, replicas: 0}}]")
         .replace(

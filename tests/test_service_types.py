@@ -556,7 +556,7 @@ def test_direct_load_balancer_keeps_deleted_pods_out_of_its_targets():
       seed: 1
       duration: 30s
       cluster: {nodes: 3, loadBalancer: {healthCheckInterval: 5s}}
-      workloads: {web: {serviceTime: 2ms}}
+      workloads: {web: {serviceTime: 2ms, shutdown: {onSigterm: drain}}}
       clients:
         - {name: c, target: {service: web, via: loadBalancer}, rate: 100, connections: {mode: keepalive, count: 2}}
       events: [{at: 11s, scale: {deployment: web, replicas: 1}}]
