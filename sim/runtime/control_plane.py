@@ -138,6 +138,8 @@ class ControlPlane:
         self.desired: dict[str, int] = {d.name: d.replicas for d in scenario.deployments}
         self.replica_set: dict[int, ReplicaSet] = {}  # pod index -> its ReplicaSet
         self._progress: dict[str, float] = {}  # Deployment -> last progress of its rollout
+        self._counts: dict[str, deployment_controller.DeploymentCounts] = {}  # ... its status then
+        self._rolling: set[str] = set()  # Deployments whose last rollout is not complete
         self._queued: set[str] = set()  # Deployments waiting for the controller's next sync
         self.kubelet = Kubelet(self)
         self.nodes = NodeController(self)
@@ -188,6 +190,8 @@ class ControlPlane:
         self._new_replica_set(dep, workload if workload is not None else current.workload)
         self._record(deployment, "rollout", None)
         self._progress[deployment] = self.env.now
+        self._counts.pop(deployment, None)
+        self._rolling.add(deployment)
         self.env.process(self._progress_deadline(deployment, self.env.now))
         self.reconcile(deployment)
 
@@ -209,14 +213,33 @@ class ControlPlane:
             for action in actions:
                 rs = by_name[action.replica_set]
                 self.event("Normal", action.reason, f"deployment/{deployment}", action.message)
-                if rs is new and action.to_replicas > action.from_replicas:
-                    self._progress[deployment] = self.env.now
                 rs.replicas = action.to_replicas
                 self._sync_replica_set(rs)
         for rs in (*old, new):
             self._sync_replica_set(rs)
         for rs in old:
             rs.done = rs.replicas == 0 and not rs.existing()
+        self._note_progress(deployment)
+
+    def _note_progress(self, deployment: str) -> None:
+        """``DeploymentProgressing``: more updated, Ready or available pods, or fewer old ones,
+        than at the last status; the progress deadline counts from then."""
+        if deployment not in self._rolling:
+            return  # no rollout under way
+        dep = self.scenario.deployment(deployment)
+        sets = self.sets[deployment]
+        live = self.live_pods(deployment)
+        after = deployment_controller.counts(
+            self._rs_state(sets[-1], dep),
+            [self._rs_state(rs, dep) for rs in sets[:-1]],
+            ready=sum(p.ready for p in live),
+        )
+        before = self._counts.get(deployment)
+        if before is not None and deployment_controller.progressed(before, after):
+            self._progress[deployment] = self.env.now
+        self._counts[deployment] = after
+        if deployment_controller.complete(self.desired[deployment], after):
+            self._rolling.discard(deployment)
 
     def _rs_state(self, rs: ReplicaSet, dep: Deployment) -> deployment_controller.ReplicaSetState:
         now = self.env.now
@@ -283,8 +306,8 @@ class ControlPlane:
             sets = self.sets[deployment]
             if sets[-1].created_at != started:
                 return  # a newer rollout took over
-            if self._rollout_done(deployment):
-                return
+            if deployment not in self._rolling:
+                return  # complete
             if deployment_controller.timed_out(self._progress[deployment], self.env.now, dep.progress_deadline_s):
                 new = sets[-1]
                 self.event(
@@ -296,21 +319,11 @@ class ControlPlane:
                 self._record(deployment, "progress deadline exceeded", None)
                 return
 
-    def _rollout_done(self, deployment: str) -> bool:
-        dep = self.scenario.deployment(deployment)
-        sets = self.sets[deployment]
-        new = self._rs_state(sets[-1], dep)
-        desired = self.desired[deployment]
-        old_left = sum(len(rs.existing()) for rs in sets[:-1])
-        return new.replicas == desired and new.available == desired and old_left == 0  # DeploymentComplete
-
     def pod_changed(self, pod: Pod) -> None:
         """A pod became Ready or available, went unready, or was deleted: progress, and the
         Deployment controller may take its next step."""
-        rs = self.replica_set[pod.index]
         sets = self.sets[pod.deployment]
-        if rs is sets[-1] and pod.ready:
-            self._progress[pod.deployment] = self.env.now
+        self._note_progress(pod.deployment)
         if any(not old.done for old in sets[:-1]) and pod.deployment not in self._queued:  # a rollout is under way
             # The controller's work queue holds a Deployment once: changes at one instant make one sync.
             self._queued.add(pod.deployment)
