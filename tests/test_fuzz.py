@@ -95,6 +95,8 @@ def every_feature(draw: st.DrawFn) -> str:
             c["target"]["via"] = "loadBalancer"
             c["target"].pop("port", None)
             c.pop("nodes", None)
+    if draw(st.integers(0, 2)) == 0:
+        draw(lifecycle(docs))
     called = [n for n, s in services.items() if s["spec"].get("clusterIP") != "None"]
     for name in deployments:
         if called and draw(st.integers(0, 2)) == 0:
@@ -103,6 +105,53 @@ def every_feature(draw: st.DrawFn) -> str:
                 for _ in range(draw(st.integers(1, 2)))
             ]
     return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
+
+
+@st.composite
+def lifecycle(draw: st.DrawFn, docs: list[dict[str, Any]]) -> None:
+    """Pods that start, fail and roll (issue 10), added to ``docs`` in place: probes, preStop
+    hooks, strategies, shutdown behaviour, probe failures, random crashes, and crash, node
+    failure, recovery and rollout events inside the run."""
+    spec = docs[-1]["spec"]
+    duration = float(str(spec["duration"]).rstrip("s"))
+    nodes = spec["cluster"]["nodes"]
+    nodes = nodes if isinstance(nodes, int) else len(nodes)
+    names = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]
+    for doc in docs:
+        if doc["kind"] != "Deployment":
+            continue
+        container = doc["spec"]["template"]["spec"]["containers"][0]
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            if draw(st.integers(0, 2)) == 0:
+                container[probe] = {"tcpSocket": {"port": 80}, "periodSeconds": 1}
+        if draw(st.booleans()):
+            container["lifecycle"] = {"preStop": {"sleep": {"seconds": draw(st.integers(0, 1))}}}
+        if draw(st.booleans()):
+            doc["spec"]["strategy"] = draw(
+                st.sampled_from(
+                    [{"type": "Recreate"}, {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}, {}]
+                )
+            )
+    for name in names:
+        workload = spec["workloads"][name]
+        workload["shutdown"] = {"onSigterm": draw(st.sampled_from(["drain", "stopAccepting", "exit"]))}
+        if draw(st.integers(0, 2)) == 0:
+            workload["probeFailure"] = {"inFlightAbove": draw(st.integers(0, 3)), "waitAboveTimeout": True}
+        if draw(st.integers(0, 2)) == 0:
+            workload["failures"] = {"meanTimeBetween": draw(st.sampled_from(["300ms", "1s", "5s"]))}
+    at = st.integers(1, int(duration * 10) - 1).map(lambda k: f"{k / 10!r}s")
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["crash", "fail", "rollout"]))
+        if kind == "crash":
+            spec["events"].append({"at": draw(at), "crash": {"deployment": draw(st.sampled_from(names))}})
+        elif kind == "rollout":
+            spec["events"].append({"at": draw(at), "rollout": {"deployment": draw(st.sampled_from(names))}})
+        else:
+            node = f"node-{draw(st.integers(1, nodes))}"
+            spec["cluster"]["nodeMonitorGracePeriod"] = "1s"
+            spec["events"].append({"at": draw(at), "fail": {"node": node}})
+            if draw(st.booleans()):
+                spec["events"].append({"at": f"{duration - 0.05!r}s", "recover": {"node": node}})
 
 
 def _load(text: str) -> sim.Scenario | None:

@@ -140,11 +140,39 @@ class Calls:
         return ADMITTED
 
     def work_done(self, rid: int, now: float) -> None:
-        self._next_call(rid, now)
+        if rid in self._progress:  # else its pod was killed meanwhile
+            self._next_call(rid, now)
 
     def call_returned(self, rid: int, now: float) -> None:
-        self._progress[rid] += 1
-        self._next_call(rid, now)
+        if rid in self._progress:
+            self._progress[rid] += 1
+            self._next_call(rid, now)
+
+    def kill(self, pod: Pod, now: float) -> None:
+        """``pod``'s container dies now: what it holds, taken or queued, is reset, the calls
+        its requests wait on are abandoned, and its workers are free for the restarted app."""
+        workers = self._workers[pod.index]
+        pod_of = self.log.pod
+        held = sorted(rid for rid in self._progress if int(pod_of[rid]) == pod.index)
+        queued = list(workers.queue)
+        workers.queue.clear()
+        for rid in held:
+            child = self._awaiting.pop(rid, None)
+            if child is not None:  # its context is cancelled: the call is abandoned
+                self._parent_of.pop(child, None)
+                self._deadline.pop(child, None)
+                outcomes.gave_up(self.log, child, now)
+                self.abandoned.add(child)
+            self._answer(pod, rid, now, RESET)
+        for rid in queued:
+            self._cancel_at.pop(rid, None)
+            if rid in self.abandoned:
+                self._answered(rid, pod.index, now)
+                continue
+            outcomes.answered(self.log, rid, now, RESET)
+            self._answered(rid, pod.index, now)
+        workers.free = pod.concurrency
+        workers.idle_since = now
 
     def waited_on(self, rid: int) -> bool:
         """Whether ``rid`` is a call its caller still waits for."""

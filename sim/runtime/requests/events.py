@@ -33,7 +33,7 @@ from sim.scenario.simulation import Connections
 
 __all__ = ["EventEngine"]
 
-ENTRY, LB_ARRIVE, ARRIVE, WORK_DONE, CALL_RETURN, GIVE_UP, TRY_END, RETRY, CALL_END = range(9)
+ENTRY, LB_ARRIVE, ARRIVE, WORK_DONE, CALL_RETURN, GIVE_UP, TRY_END, RETRY, CALL_END, KILL = range(10)
 
 
 class EventEngine(RequestEngine):
@@ -82,6 +82,7 @@ class EventEngine(RequestEngine):
             self._try_end,
             self._retry,
             self._call_end,
+            self._kill,
         )
 
     @property
@@ -286,8 +287,11 @@ class EventEngine(RequestEngine):
         self._push(max(self._clock, ends), rid, TRY_END)
 
     def pod_killed(self, pod: Pod, at: float) -> None:
-        """``pod`` will be killed at ``at``: tries and calls it would still hold then end sooner."""
+        """``pod`` will be killed at ``at``: tries and calls it would still hold then end sooner;
+        a pod that makes calls lets go of what it holds then (its queue is kept here)."""
         log = self.log
+        if self._with_calls and self.calls.holds(pod):
+            heapq.heappush(self._heap, (at, (-1, pod.index), KILL, pod.index))
         for kind, held in ((TRY_END, self._at_pod), (CALL_END, self._calls_at_pod)):
             for rid in held.get(pod.index, ()):
                 if log.t_arrive[rid] < at < log.t_start[rid] + log.service_s[rid]:
@@ -356,6 +360,10 @@ class EventEngine(RequestEngine):
         parent = self.calls.returned(rid)
         if parent is not None:
             self._push(float(log.t_done[rid]), parent, CALL_RETURN)
+
+    def _kill(self, pod: int, now: float) -> None:
+        """A calling pod's container dies (``rid`` is the pod's index here)."""
+        self.calls.kill(self.pods[pod], now)
 
     def _call_end(self, rid: int, now: float) -> None:
         """A served call ends: its caller resumes now, with the call failed if its pod was killed

@@ -273,8 +273,13 @@ def _reset_killed(log: RequestLog, served: np.ndarray, kills_by_pod: list[list[f
         mine = pending[before]
         killed = log.t_start[mine] + log.service_s[mine] > at[before]
         cut = mine[killed]
+        kill = at[before][killed]
         log.outcome[cut] = RESET
-        log.t_done[cut] = at[before][killed] + log.back_s[cut]
+        log.t_done[cut] = kill + log.back_s[cut]
+        # The pod worked on it until the kill, or never started it (it waited in the queue).
+        started = log.t_start[cut] < kill
+        log.service_s[cut] = np.where(started, kill - log.t_start[cut], np.nan)
+        log.t_start[cut[~started]] = np.nan
         pending = pending[~before]  # arrived after this kill: the next one may cut them
 
 
