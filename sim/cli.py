@@ -29,10 +29,10 @@ from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, run_bench
 from sim.bench_suite import CaseResult, run_suite
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
-from sim.results.kubectl import format_table, pod_rows, service_rows
+from sim.results.kubectl import event_rows, format_table, pod_rows, service_rows
 from sim.results.plots import render_plots, save_plots
 from sim.results.report import write_report
-from sim.results.result import Result
+from sim.results.result import Result, load_result
 from sim.results.run_folder import check_run_target, written_before
 from sim.results.slo import slo_value
 from sim.scenario.load import load_scenario
@@ -114,10 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("scenario")
     validate.set_defaults(handler=_validate)
 
-    get = sub.add_parser("get", help="kubectl-style listing of a scenario's Services or pods")
-    get.add_argument("resource", choices=["svc", "services", "service", "pods", "pod", "po"])
-    get.add_argument("scenario")
-    get.add_argument("--at", default="0s", help="simulated time to show (default 0s, the start)")
+    get = sub.add_parser("get", help="kubectl-style listing of a scenario's or a run's Services, pods or events")
+    get.add_argument("resource", choices=[*_SERVICES, *_PODS, *_EVENTS])
+    get.add_argument("scenario", metavar="SCENARIO_OR_RUN", help="a scenario file, or a run folder to read back")
+    get.add_argument("--at", help="simulated time to show (default: 0s, the start; for events the end of the run)")
     get.add_argument("-o", "--output", choices=["wide"], help="more columns, as kubectl -o wide")
     get.set_defaults(handler=_get)
 
@@ -134,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--scale", type=float, help="with --suite: shrink every case by this factor in (0, 1]")
     bench.set_defaults(handler=_bench)
     return parser
+
+
+_SERVICES = ("svc", "services", "service")
+_PODS = ("pods", "pod", "po")
+_EVENTS = ("events", "event", "ev")
 
 
 class Console(RichConsole):
@@ -304,24 +309,48 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _get(args: argparse.Namespace) -> int:
-    scenario = _load(args.scenario)
-    at = _duration_arg(args.scenario, "--at", args.at)
+    """kubectl's view of a scenario (simulated up to ``--at``) or of a run folder (read back)."""
+    events = args.resource in _EVENTS
+    if events and args.output == "wide":
+        raise ScenarioError([Problem(args.scenario, "", "-o", "wide is not supported for events")])
+    saved = load_result(args.scenario, requests=False) if Path(args.scenario).is_dir() else None
+    scenario = saved.scenario if saved is not None else _load(args.scenario)
+    end = scenario.simulation.duration_s
+    at = _duration_arg(args.scenario, "--at", args.at) if args.at is not None else (end if events else 0.0)
     wide = args.output == "wide"
-    if args.resource in ("svc", "services", "service"):
+    if args.resource in _SERVICES:
         rows = service_rows(scenario, at, wide)
     else:
-        seed = scenario.simulation.seed if scenario.simulation.seed is not None else 0
-        quick = _until(scenario, at)
-        rows = pod_rows(simulate(quick, seed=seed).pods, at, wide)
+        result = saved if saved is not None else _simulate_until(scenario, at)
+        rows = event_rows(result.events, at) if events else pod_rows(result.pods, at, wide, result.pod_status)
+        if events and len(rows) == 1:  # kubectl's words, on stderr, when there is nothing to list
+            print("No resources found in default namespace.", file=sys.stderr)
+            return 0
     print(format_table(rows))
     return 0
 
 
+def _simulate_until(scenario: Scenario, at_s: float) -> Result:
+    """The scenario run up to ``at_s`` with its seed (0 without one)."""
+    seed = scenario.simulation.seed if scenario.simulation.seed is not None else 0
+    return simulate(_until(scenario, at_s), seed=seed)
+
+
 def _until(scenario: Scenario, at_s: float) -> Scenario:
-    """The scenario cut at ``at_s`` with its clients silenced: only the cluster's state matters."""
+    """The scenario cut at ``at_s``, its clients silenced unless load shapes the pods' lives
+    (a ``probeFailure`` makes probes fail under load): otherwise only the cluster's state matters."""
     sim = scenario.simulation
-    cut = dataclasses.replace(sim, duration_s=max(at_s, 1e-9) + 1e-9, warmup_s=0.0, clients=())
+    clients = sim.clients if _load_shapes_pods(scenario) else ()
+    cut = dataclasses.replace(sim, duration_s=max(at_s, 1e-9) + 1e-9, warmup_s=0.0, clients=clients)
     return dataclasses.replace(scenario, simulation=cut)
+
+
+def _load_shapes_pods(scenario: Scenario) -> bool:
+    """Whether requests can change a pod's status: some workload (or a rollout's new one)
+    has a ``probeFailure``."""
+    sim = scenario.simulation
+    workloads = [*sim.workloads.values(), *(getattr(e, "workload", None) for e in sim.events)]
+    return any(w is not None and w.probe_failure is not None for w in workloads)
 
 
 def _bench(args: argparse.Namespace) -> int:

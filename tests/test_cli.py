@@ -521,6 +521,8 @@ def test_a_damaged_run_file_is_one_error_naming_it(run_copy, capsys, name, conte
     assert {p.name for p in run_copy.iterdir()} == RESULT_FILES | {
         "pods.parquet",
         "tries.parquet",
+        "events.parquet",
+        "pod_status.parquet",
         ".svcsim-run",
     }  # no plots, no report
 

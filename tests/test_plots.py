@@ -256,7 +256,16 @@ def test_a_new_run_in_the_same_folder_removes_plots_and_report_of_the_old_one(tm
     assert main(["run", scenario, "--out", str(out), "--duration", "20s", "--quiet", "--no-plots"]) == 0
     assert not (out / "plots").exists() and not (out / "report.html").exists()
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [".svcsim-run", "pods.parquet", "requests.parquet", "scenario.yaml", "summary.json", "timeline.parquet"]
+        [
+            ".svcsim-run",
+            "events.parquet",
+            "pod_status.parquet",
+            "pods.parquet",
+            "requests.parquet",
+            "scenario.yaml",
+            "summary.json",
+            "timeline.parquet",
+        ]
     )
 
 

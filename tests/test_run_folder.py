@@ -20,7 +20,15 @@ from sim.results.run_folder import MARKER
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "scenarios" / "nodeport-basic.yaml"
-TABLES = ["pods.parquet", "requests.parquet", "scenario.yaml", "summary.json", "timeline.parquet"]
+TABLES = [
+    "events.parquet",
+    "pod_status.parquet",
+    "pods.parquet",
+    "requests.parquet",
+    "scenario.yaml",
+    "summary.json",
+    "timeline.parquet",
+]
 
 
 @pytest.fixture

@@ -1,22 +1,27 @@
-"""``kubectl get``-style views of a scenario's Services and pods.
+"""``kubectl get``-style views of a scenario's Services, pods and events.
 
 Columns and formats follow kubectl's printers (pkg/printers/internalversion/printers.go):
 ``NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE`` for Services, with PORT(S) such as
-``80:30008/TCP``; ``NAME READY STATUS RESTARTS AGE IP NODE`` for pods. Ages are taken at
-a simulated time (default 0, the cluster as the scenario starts it; docs/semantics.md#kubectl-views).
+``80:30008/TCP``; ``NAME READY STATUS RESTARTS AGE IP NODE`` for pods, RESTARTS as
+``3 (45s ago)`` once a container has restarted; ``LAST SEEN TYPE REASON OBJECT MESSAGE``
+for events. Ages are taken at a simulated time (docs/semantics.md#kubectl-views).
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from sim.kube.service import Service
 from sim.scenario.resolved import Scenario
 from sim.units import human_age
 
-__all__ = ["format_table", "pod_rows", "service_rows"]
+__all__ = ["EVENT_HEADER", "event_rows", "format_table", "pod_rows", "service_rows"]
+
+#: ``kubectl get events``' columns (printers.go printEvent, without ``-o wide``).
+EVENT_HEADER = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
 
 
 def service_rows(scenario: Scenario, at_s: float = 0.0, wide: bool = False) -> list[list[str]]:
@@ -61,29 +66,41 @@ def _external_ip(svc: Service, wide: bool = False, provisioned: bool = True) -> 
     return ",".join(external) or "<none>"
 
 
-def pod_rows(pods: pd.DataFrame, at_s: float, wide: bool = False) -> list[list[str]]:
-    """Header and one row per pod alive at ``at_s`` (from a result's ``pods`` table)."""
+def pod_rows(
+    pods: pd.DataFrame, at_s: float, wide: bool = False, pod_status: pd.DataFrame | None = None
+) -> list[list[str]]:
+    """Header and one row per pod alive at ``at_s`` (from a result's ``pods`` table).
+
+    READY, STATUS and RESTARTS come from the pod's last ``pod_status`` row at or before
+    ``at_s``; a pod with none there is derived from its lifecycle times in ``pods``.
+    """
     header = ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
     if wide:
         header += ["NOMINATED NODE", "READINESS GATES"]
     rows = [header]
+    seen = _status_at(pod_status, at_s)
     for pod in pods.sort_values("pod").itertuples():
         ready_at, terminating_at, gone_at = (_time(v) for v in (pod.ready, pod.terminating, pod.deleted))
         if pod.created > at_s or gone_at <= at_s:
             continue
-        if not isinstance(pod.node, str):
-            status, ready = "Pending", False
-        elif terminating_at <= at_s:
-            status, ready = "Terminating", ready_at <= at_s
-        elif ready_at <= at_s:
-            status, ready = "Running", True
+        restarts = "0"
+        if pod.pod in seen:
+            status, ready_text, restarts = seen[pod.pod]
         else:
-            status, ready = "ContainerCreating", False
+            if not isinstance(pod.node, str):
+                status, ready = "Pending", False
+            elif terminating_at <= at_s:
+                status, ready = "Terminating", ready_at <= at_s
+            elif ready_at <= at_s:
+                status, ready = "Running", True
+            else:
+                status, ready = "ContainerCreating", False
+            ready_text = "1/1" if ready else "0/1"
         row = [
             pod.pod,
-            "1/1" if ready else "0/1",
+            ready_text,
             status,
-            "0",
+            restarts,
             human_age(at_s - pod.created),
             pod.ip if isinstance(pod.ip, str) else "<none>",
             pod.node if isinstance(pod.node, str) else "<none>",
@@ -92,6 +109,51 @@ def pod_rows(pods: pd.DataFrame, at_s: float, wide: bool = False) -> list[list[s
             row += ["<none>", "<none>"]
         rows.append(row)
     return rows
+
+
+def _status_at(pod_status: pd.DataFrame | None, at_s: float) -> dict[str, tuple[str, str, str]]:
+    """Per pod with a ``pod_status`` row at or before ``at_s``: its last such row's STATUS,
+    READY and RESTARTS, the latter as kubectl prints it: ``3 (45s ago)``, the age of the last
+    row where the count went up (printers.go printPod: restarts and the last restart's age)."""
+    if pod_status is None or pod_status.empty:
+        return {}
+    upto = pod_status[pod_status["time"].to_numpy(dtype=float) <= at_s]
+    out = {}
+    for name, rows in upto.groupby("pod", sort=False):  # the table is in time order
+        counts = rows["restarts"].to_numpy(dtype=np.int64)
+        times = rows["time"].to_numpy(dtype=float)
+        went_up = np.flatnonzero(np.diff(counts, prepend=0) > 0)
+        last = rows.iloc[-1]
+        restarts = str(int(counts[-1]))
+        if counts[-1] > 0 and len(went_up):
+            restarts += f" ({_age(at_s - times[went_up[-1]])} ago)"
+        out[str(name)] = (str(last["status"]), str(last["ready"]), restarts)
+    return out
+
+
+def event_rows(events: pd.DataFrame, at_s: float) -> list[list[str]]:
+    """Header and one row per event at or before ``at_s``, oldest first, as ``kubectl get
+    events`` prints them; LAST SEEN is the event's age at ``at_s`` (each event is recorded
+    once, so it is also FIRST SEEN)."""
+    rows = [list(EVENT_HEADER)]
+    shown = events[events["time"].to_numpy(dtype=float) <= at_s]
+    for event in shown.itertuples():
+        rows.append(
+            [
+                _age(at_s - float(event.time)),
+                str(event.type),
+                str(event.reason),
+                str(event.object),
+                str(event.message),
+            ]
+        )
+    return rows
+
+
+def _age(seconds: float) -> str:
+    """kubectl's age of a simulated interval, taken to the microsecond first, so float error
+    (165 − 120.000000001) does not truncate a whole second away."""
+    return human_age(round(seconds, 6))
 
 
 def _time(value: object) -> float:

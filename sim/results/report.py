@@ -2,7 +2,8 @@
 
 The page holds the SLO's verdict first (when the Simulation sets ``spec.slo``) and the run's
 warnings, then the scenario in words, the kubectl-style Service view, the summary and
-per-pod tables, every plot (PNG embedded as data URIs) and the resolved scenario YAML. It
+per-pod tables, what the controllers did (a paragraph on faults and rollouts, and the
+events table), every plot (PNG embedded as data URIs) and the resolved scenario YAML. It
 links to nothing outside itself, so it renders in a browser with no network access.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sim.results.controller_events import narrative
 from sim.results.kubectl import format_table, service_rows
 from sim.results.plots import available_plots
 from sim.results.result import Result, load_result
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["describe", "render_report", "write_report"]
 
+#: The events table shows this many rows, then says how many more there are.
+EVENT_ROWS = 50
 POD_COLUMNS = [
     "pod",
     "deployment",
@@ -297,6 +301,26 @@ def _slo_section(slo: dict[str, object] | None) -> str:
     )
 
 
+def _events_section(result: Result) -> str:
+    """What the controllers did: the faults and rollouts in a paragraph, then the events
+    (the first :data:`EVENT_ROWS`, and how many more ``events.parquet`` holds)."""
+    events = result.events
+    story = f"<p>{html.escape(narrative(events, result.scenario.simulation.duration_s))}</p>"
+    if events.empty:
+        return f"<h2>What the controllers did</h2>{story}"
+    rows: list[list[object]] = [
+        [float(e.time), str(e.type), str(e.reason), str(e.object), str(e.message)]
+        for e in events.head(EVENT_ROWS).itertuples()
+    ]
+    more = len(events) - len(rows)
+    rest = f"<p>… and {more} more (every event is in events.parquet).</p>" if more > 0 else ""
+    return (
+        f"<h2>What the controllers did</h2>{story}"
+        + _table(["time s", "type", "reason", "object", "message"], rows)
+        + rest
+    )
+
+
 def _warnings_section(warnings: list[str]) -> str:
     if not warnings:
         return ""
@@ -338,6 +362,7 @@ def render_report(result: Result) -> str:
 <h2>Services (kubectl get svc, at the end of the run)</h2><pre>{kubectl}</pre>
 <h2>Summary (latency over ok requests sent after warm-up)</h2>{_table(["measure", "value"], summary_rows)}
 <h2>Pods</h2>{_table(POD_COLUMNS, pod_rows)}
+{_events_section(result)}
 <h2>Plots</h2>{images}
 <h2>Resolved scenario</h2><pre>{yaml_text}</pre>
 </body></html>

@@ -14,6 +14,11 @@ Tables (documented columns; times in seconds from the start of the run):
   endpoints`` (pods the dataplane routes to), ``event``, ``pod``, ``detail``.
 - ``pods``: one row per pod that ever existed: ``pod, deployment, node, ip, created,
   ready, terminating, deleted, routed, unrouted, requests, utilisation``.
+- ``events``: what the controllers did, as ``kubectl get events`` lists it, by time:
+  ``time, type`` (Normal or Warning), ``reason, object`` (``pod/NAME``, ``node/NAME``...),
+  ``message``.
+- ``pod_status``: one row per change of a pod's kubectl view, by time: ``time, pod,
+  status, ready`` (``1/1`` or ``0/1``), ``restarts``; each row holds until the pod's next.
 
 The summary also records the ``seed``, the ``engine`` that ran and the ``svcsim_version``.
 
@@ -32,12 +37,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from sim.errors import Problem, ScenarioError
 from sim.results.run_folder import MARKER, read_marker, replacing
 from sim.results.run_warnings import run_warnings
 from sim.results.slo import slo_report
-from sim.results.tables import finite, pod_table, requests_table, tries_table
+from sim.results.tables import (
+    EVENTS_SCHEMA,
+    POD_STATUS_SCHEMA,
+    events_table,
+    finite,
+    pod_status_table,
+    pod_table,
+    requests_table,
+    tries_table,
+)
 from sim.runtime.requests.outcomes import OUTCOMES
 from sim.runtime.topology import Topology
 from sim.scenario.load import load_scenario
@@ -54,7 +69,9 @@ PERCENTILES = (50, 90, 95, 99)  # on the 0–100 scale numpy expects
 
 @dataclass
 class Result:
-    """A finished run: ``requests``, ``timeline`` and ``pods`` tables and the ``summary``."""
+    """A finished run: ``requests``, ``timeline`` and ``pods`` tables and the ``summary``;
+    ``tries`` when a client retries; the controllers' ``events`` and the pods' ``pod_status``
+    (empty tables, with their columns, when nothing was recorded)."""
 
     scenario: Scenario
     seed: int
@@ -64,6 +81,8 @@ class Result:
     summary: dict[str, Any]
     topology: Topology | None = field(default=None, repr=False)
     tries: pd.DataFrame | None = None  # one row per try, when a client retries
+    events: pd.DataFrame = field(default_factory=lambda: events_table([]))
+    pod_status: pd.DataFrame = field(default_factory=lambda: pod_status_table([]))
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative
@@ -82,6 +101,9 @@ class Result:
             self.pods.to_parquet(staging / "pods.parquet", index=False)
             if self.tries is not None:
                 self.tries.to_parquet(staging / "tries.parquet", index=False)
+            # With a schema, an empty table keeps its column types (text, not null).
+            self.events.to_parquet(staging / "events.parquet", index=False, schema=EVENTS_SCHEMA)
+            self.pod_status.to_parquet(staging / "pod_status.parquet", index=False, schema=POD_STATUS_SCHEMA)
             (staging / "summary.json").write_text(summary_json(self.summary), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
@@ -93,6 +115,9 @@ class Result:
 
 
 RUN_FILES = ("requests.parquet", "timeline.parquet", "pods.parquet", "summary.json", "scenario.yaml")
+#: Written by every run since pod lifecycle (issue 10); a folder written before has neither,
+#: and reads back with both tables empty.
+LIFECYCLE_FILES = ("events.parquet", "pod_status.parquet")
 
 
 def summary_json(summary: dict[str, Any]) -> str:
@@ -168,6 +193,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "requests": "number",
         "utilisation": "number",
     },
+    "events.parquet": {"time": "number", "type": "any", "reason": "any", "object": "any", "message": "any"},
+    "pod_status.parquet": {"time": "number", "pod": "any", "status": "any", "ready": "any", "restarts": "number"},
 }
 # The summary's keys the report reads, with the JSON types each may hold.
 SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -184,12 +211,14 @@ OPTIONAL_SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
 }
 
 
-def load_result(directory: str | os.PathLike[str]) -> Result:
+def load_result(directory: str | os.PathLike[str], *, requests: bool = True) -> Result:
     """Read a run folder written by :meth:`Result.save` (or ``svcsim run``) back into a Result.
 
     Anything the plots and the report could not use (a missing or damaged file, a missing
     column, a column of the wrong type, an unknown outcome) is a :class:`ScenarioError`
-    naming the file and what is wrong.
+    naming the file and what is wrong. ``requests=False`` reads the requests and tries
+    tables' columns but none of their rows, for views of the cluster alone (``svcsim get``)
+    that need not read 10⁷ requests.
     """
     folder = Path(directory)
     missing = [name for name in RUN_FILES if not (folder / name).is_file()]
@@ -217,14 +246,22 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
 
     summary = read("summary.json", _summary_object)
     pods = read("pods.parquet", pd.read_parquet)
-    requests = read("requests.parquet", pd.read_parquet)
+    table_reader = pd.read_parquet if requests else _columns_only
+    requests_df = read("requests.parquet", table_reader)
     timeline = read("timeline.parquet", pd.read_parquet)
     retrying = any(c.retries is not None for c in scenario.simulation.clients)
     if retrying and not (folder / "tries.parquet").is_file():
         problem = "not a complete svcsim run folder: missing tries.parquet (its clients retry)"
         raise ScenarioError([Problem(str(folder), "", "", problem)])
-    tries = read("tries.parquet", pd.read_parquet) if retrying else None
-    requests["outcome"] = pd.Categorical(requests["outcome"], categories=list(OUTCOMES))
+    tries = read("tries.parquet", table_reader) if retrying else None
+    # A folder written before pod lifecycle (LIFECYCLE_FILES) has no events: empty tables.
+    events = read("events.parquet", pd.read_parquet) if (folder / "events.parquet").is_file() else events_table([])
+    pod_status = (
+        read("pod_status.parquet", pd.read_parquet)
+        if (folder / "pod_status.parquet").is_file()
+        else pod_status_table([])
+    )
+    requests_df["outcome"] = pd.Categorical(requests_df["outcome"], categories=list(OUTCOMES))
     if tries is not None:
         tries["outcome"] = pd.Categorical(tries["outcome"], categories=list(OUTCOMES))
     nodes = {n.name for n in scenario.simulation.cluster.nodes}
@@ -241,13 +278,20 @@ def load_result(directory: str | os.PathLike[str]) -> Result:
     return Result(
         scenario=scenario,
         seed=int(summary["seed"]),
-        requests=requests,
+        requests=requests_df,
         timeline=timeline,
         pods=pods,
         summary=summary,
         topology=topology,
         tries=tries,
+        events=events,
+        pod_status=pod_status,
     )
+
+
+def _columns_only(path: Path) -> pd.DataFrame:
+    """A parquet file's columns, with their types, and no rows."""
+    return pq.read_schema(path).empty_table().to_pandas()
 
 
 def _summary_object(path: Path) -> dict[str, Any]:
@@ -336,7 +380,18 @@ def build_result(record: RunRecord) -> Result:
         summary["retries"] = int(log.size - len(requests))
         ids = np.arange(log.size) if request_of is None else request_of
         tries = tries_table(log, ids, client_names, node_names, pod_names)
-    return Result(scenario, seed, requests, timeline_df, pods_df, summary, record.topology, tries)
+    return Result(
+        scenario,
+        seed,
+        requests,
+        timeline_df,
+        pods_df,
+        summary,
+        record.topology,
+        tries,
+        events=events_table(record.events),
+        pod_status=pod_status_table(record.pod_status),
+    )
 
 
 def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, duration_s: float) -> dict[str, Any]:

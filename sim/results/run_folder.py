@@ -37,7 +37,8 @@ __all__ = ["MARKER", "check_run_target", "read_marker", "replacing", "written_be
 MARKER = ".svcsim-run"
 # What svcsim may ever write into a run folder; a marker's other entries are never touched.
 _OWNED = re.compile(
-    r"(?:requests\.parquet|tries\.parquet|timeline\.parquet|pods\.parquet|summary\.json|scenario\.yaml"
+    r"(?:requests\.parquet|tries\.parquet|timeline\.parquet|pods\.parquet|events\.parquet|pod_status\.parquet"
+    r"|summary\.json|scenario\.yaml"
     r"|report\.html|plots/[A-Za-z0-9_.-]+\.png)"
 )
 _HELD_BACK = (signal.SIGINT, signal.SIGTERM)

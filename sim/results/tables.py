@@ -1,4 +1,5 @@
-"""The run's tables built from the request log's columns: requests, tries and pods.
+"""The run's tables: requests, tries and pods built from the request log's columns, and the
+controllers' ``events`` and the pods' ``pod_status`` built from the run record's rows.
 
 Split from :mod:`sim.results.result` (which documents the columns and builds the summary).
 The request log holds one row per try; without retries the requests table's columns are
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sim.runtime.requests.outcomes import OUTCOMES
 from sim.runtime.requests.request_log import RequestLog
@@ -20,7 +22,37 @@ from sim.runtime.requests.request_log import RequestLog
 if TYPE_CHECKING:
     from sim.runtime.pods import Pod
 
-__all__ = ["finite", "pod_table", "requests_table", "tries_table"]
+__all__ = [
+    "EVENTS_SCHEMA",
+    "POD_STATUS_SCHEMA",
+    "events_table",
+    "finite",
+    "pod_status_table",
+    "pod_table",
+    "requests_table",
+    "tries_table",
+]
+
+#: ``events.parquet``: what the controllers did, as ``kubectl get events`` lists it.
+EVENTS_SCHEMA = pa.schema(
+    [
+        ("time", pa.float64()),
+        ("type", pa.string()),
+        ("reason", pa.string()),
+        ("object", pa.string()),
+        ("message", pa.string()),
+    ]
+)
+#: ``pod_status.parquet``: every change of a pod's kubectl view, from that time on.
+POD_STATUS_SCHEMA = pa.schema(
+    [
+        ("time", pa.float64()),
+        ("pod", pa.string()),
+        ("status", pa.string()),
+        ("ready", pa.string()),
+        ("restarts", pa.int64()),
+    ]
+)
 
 
 def requests_table(
@@ -157,6 +189,26 @@ def pod_table(
         "utilisation",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def events_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The controllers' events (:attr:`RunRecord.events <sim.runtime.run.RunRecord.events>`)
+    ordered by time; events at the same time keep the order they were recorded in."""
+    return _rows_table(rows, EVENTS_SCHEMA)
+
+
+def pod_status_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Every change of a pod's kubectl view (:attr:`RunRecord.pod_status
+    <sim.runtime.run.RunRecord.pod_status>`) ordered by time, same-time rows as recorded."""
+    return _rows_table(rows, POD_STATUS_SCHEMA)
+
+
+def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pd.DataFrame:
+    """Rows as a table with ``schema``'s columns and types (an empty table has them too),
+    stably sorted by ``time``."""
+    ordered = sorted(rows, key=lambda row: float(row["time"]))  # sorted() is stable
+    columns = {f.name: [row[f.name] for row in ordered] for f in schema}
+    return pa.table(columns, schema=schema).to_pandas()
 
 
 def _addresses(values: np.ndarray) -> pd.Categorical:

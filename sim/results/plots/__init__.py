@@ -27,6 +27,7 @@ from sim.results.plots.common import (
     STAT_COLORS,
     RunLike,
     axes,
+    mark_faults_and_rollouts,
     mark_scale_events,
     node_colors,
     plain_text,
@@ -73,7 +74,8 @@ __all__ = [
 
 @plain_text
 def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
-    """Rolling p50/p95/p99 latency with Ready pods and dataplane endpoints on a second axis."""
+    """Rolling p50/p95/p99 latency with Ready pods and dataplane endpoints on a second axis;
+    scale events, faults and rollouts marked."""
     result = run_result(run)
     fig, ax = axes(ax)
     req = result.requests
@@ -123,6 +125,7 @@ def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     pods_ax.set_ylim(0, max([*ready, *endpoints, 1]) * 1.6)
     pods_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     mark_scale_events(ax, result)
+    mark_faults_and_rollouts(ax, result)
     shade_warmup(ax, result)
     handles, labels = ax.get_legend_handles_labels()
     more, more_labels = pods_ax.get_legend_handles_labels()
@@ -257,7 +260,8 @@ def _pod_shades(
 
 @plain_text
 def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
-    """Rate of each outcome (ok, refused, unreachable, reset, timeout, rejected) over time."""
+    """Rate of each outcome (ok, refused, unreachable, reset, timeout, rejected) over time;
+    scale events, faults and rollouts marked."""
     result = run_result(run)
     fig, ax = axes(ax)
     req = result.requests
@@ -276,6 +280,7 @@ def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     ax.set_xlabel("simulated time (s, by send time)")
     ax.set_ylabel("requests per second")
     mark_scale_events(ax, result)
+    mark_faults_and_rollouts(ax, result)
     shade_warmup(ax, result)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title=f"per {width[0]:g} s bin", title_fontsize=8)
     title(ax, "Outcomes over time", result)
@@ -290,6 +295,7 @@ def rates_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     fig, ax = axes(ax)
     draw_rates(ax, result)
     mark_scale_events(ax, result)
+    mark_faults_and_rollouts(ax, result)
     shade_warmup(ax, result)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     title(ax, "Offered, served and failed requests over time (clients' requests)", result)

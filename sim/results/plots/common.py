@@ -1,4 +1,5 @@
-"""What every plot shares: colours, the run it draws, its axes, title, warm-up and scale events."""
+"""What every plot shares: colours, the run it draws, its axes, title, warm-up, scale events
+and the marks of faults and rollouts."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from sim.results.controller_events import marks
 from sim.results.plots.data import scale_events
 from sim.results.result import Result, load_result
 from sim.scenario.rate_profile import Constant
 
 __all__ = [
+    "MARK_COLORS",
     "OUTCOME_COLORS",
     "PHASE_COLORS",
     "STAT_COLORS",
     "RunLike",
     "axes",
+    "mark_faults_and_rollouts",
     "mark_scale_events",
     "node_colors",
     "plain_text",
@@ -41,6 +45,8 @@ OUTCOME_COLORS = {
 #: outcome's colour, so a bound never reads as a failure marker).
 STAT_COLORS = {"p50": "#1f77b4", "p90": "#bcbd22", "p95": "#ff7f0e", "p99": "#d62728", "mean": "#17becf"}
 _NODE_PALETTE = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#bcbd22", "#7f7f7f", "#e377c2"]
+#: Marks of the controllers' events, by kind (:mod:`sim.results.controller_events`).
+MARK_COLORS = {"fault": "#b2182b", "rollout": "#2166ac", "recovery": "#1b7837"}
 PHASE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
 RunLike = Result | str | os.PathLike[str]
@@ -110,4 +116,27 @@ def mark_scale_events(ax: Axes, result: Result) -> None:
             va="top",
             fontsize=8,
             color="0.25",
+        )
+
+
+def mark_faults_and_rollouts(ax: Axes, result: Result) -> None:
+    """A thin vertical line and a short label, written up the line, at each fault, rollout
+    and recovery among the run's events; events close together are one mark, and a run
+    without any draws nothing."""
+    low, high = ax.get_xlim()
+    for mark in marks(getattr(result, "events", None), high - low):
+        color = MARK_COLORS[mark.kind]
+        ax.axvline(mark.time, color=color, linewidth=0.8, alpha=0.8, zorder=1)
+        ax.annotate(
+            mark.label,
+            xy=(mark.time, 0.02),
+            xycoords=("data", "axes fraction"),
+            xytext=(-2, 0),
+            textcoords="offset points",
+            rotation=90,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color=color,
+            bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7},
         )
