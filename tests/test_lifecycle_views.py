@@ -98,7 +98,7 @@ def test_a_run_folder_writes_and_reads_back_both_tables(lived, tmp_path):
 
 
 def test_a_run_without_events_writes_empty_tables_with_their_columns_and_types(record, tmp_path):
-    result = build_result(record)
+    result = build_result(dataclasses.replace(record, pod_status=[]))
     assert result.events.empty and result.pod_status.empty
     out = result.save(tmp_path / "run")
     events, status = pq.read_schema(out / "events.parquet"), pq.read_schema(out / "pod_status.parquet")
@@ -118,6 +118,14 @@ def test_a_run_without_events_writes_empty_tables_with_their_columns_and_types(r
     ]
     back = load_result(out)
     assert list(back.events.columns) == list(result.events.columns) and back.events.empty
+
+
+def test_a_run_without_changes_has_no_events_and_each_pod_running_from_the_start(record):
+    result = build_result(record)
+    assert result.events.empty
+    status = result.pod_status
+    assert set(status["pod"]) == set(result.pods["pod"]) and len(status) == len(result.pods)
+    assert (status["time"] == 0.0).all() and (status["status"] == "Running").all() and (status["ready"] == "1/1").all()
 
 
 def test_a_folder_from_before_pod_lifecycle_reads_back_with_empty_tables(lived, tmp_path):
