@@ -242,6 +242,8 @@ def test_node_failure_timeline() -> None:
     assert nodes.loc[replacement, "routed"] == pytest.approx(486.0)
     assert nodes.loc[lost, "terminating"] == pytest.approx(480.0)
     assert pd.isna(nodes.loc[lost, "deleted"])  # never: the node stays away
+    shown = [(s["time"], s["status"], s["ready"]) for s in result.record.pod_status if s["pod"] == lost]
+    assert shown == [(0.0, "Running", "1/1"), (175.0, "Running", "0/1"), (480.0, "Unknown", "0/1")]
 
 
 def test_node_monitor_grace_period_of_40_seconds_gives_unknown_at_165() -> None:

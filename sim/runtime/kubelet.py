@@ -267,6 +267,7 @@ class Kubelet:
         else:
             self._ready_since.pop(pod.index, None)
             plane.record(pod.deployment, "not ready", pod)
+            plane.status(pod, "Terminating" if pod.terminating_at < INF else "Running")
         if publish:
             plane.publish()
         plane.pod_changed(pod)
