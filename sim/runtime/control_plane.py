@@ -130,6 +130,7 @@ class ControlPlane:
         )
         self._unrouted: dict[int, simpy.Event] = {}
         self._syncs: dict[float, list[Rules]] = {}  # due time -> rules to install
+        self._pending: float | None = None  # due time of a snapshot to take at the end of this instant
         self.timeline: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.pod_status: list[dict[str, Any]] = []
@@ -322,10 +323,12 @@ class ControlPlane:
     def pod_changed(self, pod: Pod) -> None:
         """A pod became Ready or available, went unready, or was deleted: progress, and the
         Deployment controller may take its next step."""
-        sets = self.sets[pod.deployment]
-        self._note_progress(pod.deployment)
-        if any(not old.done for old in sets[:-1]) and pod.deployment not in self._queued:  # a rollout is under way
-            # The controller's work queue holds a Deployment once: changes at one instant make one sync.
+        deployment = pod.deployment
+        if deployment in self._queued:
+            return
+        if deployment in self._rolling or any(not old.done for old in self.sets[deployment][:-1]):
+            # The controller's work queue holds a Deployment once: changes at one instant make one
+            # sync (which also judges the rollout's progress).
             self._queued.add(pod.deployment)
             self.env.process(self._queued_sync(pod.deployment))
 
@@ -407,11 +410,25 @@ class ControlPlane:
         batches them (``minSyncPeriod``), so the dataplane at time t holds the endpoints
         as they were at t - syncDelay.
         """
-        snapshot = [self.slices.rules(port) for port in range(self.n_ports)]
         due = self.env.now + self.sim.kube_proxy.sync_delay_s
+        if self._pending is None:  # the first change at this instant: take the snapshot once, after the last
+            self._pending = due
+            self.env.process(self._snapshot_later())
         if due not in self._syncs:
+            self._syncs[due] = []
             self.env.process(self._sync(due))
-        self._syncs[due] = snapshot
+
+    def _snapshot_later(self) -> Any:
+        yield self.env.timeout(0)
+        self._flush()
+
+    def _flush(self) -> None:
+        """Take the snapshot of changes published at this instant (once, however many there were)."""
+        due = self._pending
+        if due is None:
+            return
+        self._pending = None
+        self._syncs[due] = [self.slices.rules(port) for port in range(self.n_ports)]
 
     def wait_unrouted(self, pod: Pod) -> simpy.Event:
         """An event that fires once nothing routes new connections to ``pod`` (terminating)."""
@@ -424,6 +441,7 @@ class ControlPlane:
 
     def _sync(self, due: float) -> Any:
         yield self.env.timeout(due - self.env.now)
+        self._flush()
         self._catch_up()
         snapshot = self._syncs.pop(due)
         before = self._routed()
@@ -449,6 +467,7 @@ class ControlPlane:
         but not yet installed may still route it (as a terminating fallback when no endpoint
         is Ready), so a pod in one is not released either.
         """
+        self._flush()
         routed = self._routed()
         for snapshot in self._syncs.values():
             for rules in snapshot:

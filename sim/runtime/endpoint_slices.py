@@ -16,6 +16,10 @@ from sim.runtime.pods import Pod
 __all__ = ["EndpointSlices", "service_ports"]
 
 
+def _name(pod: Pod) -> str:
+    return pod.name
+
+
 def service_ports(services: tuple[Service, ...] | list[Service]) -> list[tuple[Service, ServicePort]]:
     """Every (Service, port) pair: the unit kube-proxy programs rules for, in a fixed order."""
     return [(svc, port) for svc in services for port in svc.ports]
@@ -35,20 +39,24 @@ class EndpointSlices:
         self._named_ports = named_ports  # Deployment -> its container port names
         self._zones = zones  # node index -> zone label
         self._live = live  # pods not gone, by index (shared with the control plane)
+        self._selected: dict[tuple[int, str], bool] = {}  # (port, Deployment) -> its pods are endpoints
 
     def endpoints(self, port: int) -> list[Pod]:
-        svc, service_port = self.ports[port]
-        target = service_port.target_port
-        return sorted(
-            (
-                p
-                for p in self._live.values()
-                if p.node is not None
-                and svc.selects(p.labels)
-                and (not isinstance(target, str) or target in self._named_ports[p.deployment])
-            ),
-            key=lambda p: p.name,
-        )
+        return sorted((p for p in self._live.values() if p.node is not None and self._selects(port, p)), key=_name)
+
+    def _selects(self, port: int, pod: Pod) -> bool:
+        """Whether the port's Service selects ``pod`` and its targetPort resolves in it: the same
+        for every pod of a Deployment (they share labels and ports), so asked once per Deployment."""
+        key = (port, pod.deployment)
+        found = self._selected.get(key)
+        if found is None:
+            svc, service_port = self.ports[port]
+            target = service_port.target_port
+            found = svc.selects(pod.labels) and (
+                not isinstance(target, str) or target in self._named_ports[pod.deployment]
+            )
+            self._selected[key] = found
+        return found
 
     def rules(self, port: int) -> Rules:
         """What kube-proxy programs for a Service port, from its endpoints now."""
