@@ -13,11 +13,21 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.kube.deployment import Probe, Strategy
+from sim.distributions import parse_distribution
+from sim.kube.deployment import PreStop, Probe, Strategy
 from sim.results.result import build_result
 from sim.runtime.run import RunRecord, run
 from sim.runtime.kubelet import backoff_delay
-from sim.scenario.simulation import CrashEvent, Failures, NodeEvent, RolloutEvent, ScaleEvent
+from sim.scenario.simulation import (
+    CrashEvent,
+    Failures,
+    NodeEvent,
+    OnSigterm,
+    ProbeFailure,
+    RolloutEvent,
+    ScaleEvent,
+    Shutdown,
+)
 
 BASE = """apiVersion: v1
 kind: Service
@@ -413,3 +423,115 @@ def test_both_engines_agree_through_crashes_node_failures_and_rollouts() -> None
     pd.testing.assert_frame_equal(batch.timeline, events_.timeline)
     outcomes = set(batch.requests["outcome"])
     assert {"ok", "refused", "reset"} <= outcomes
+
+
+def test_min_ready_seconds_holds_each_step_until_the_new_pod_has_been_ready_that_long() -> None:
+    """(4, surge 1, unavailable 0) with minReadySeconds 10: a new pod Ready at 25 s is available
+    at 35 s, so the old ReplicaSet steps down at 35, 50, 65 and 80 s."""
+    scenario = build(
+        replicas=4,
+        nodes=2,
+        startup="5s",
+        duration="120s",
+        events=(RolloutEvent(20.0, "web"),),
+        strategy=Strategy(max_surge=1, max_unavailable=0),
+        min_ready_s=10.0,
+    )
+    result = simulate(scenario)
+    old, new = rollout_names(result)
+    downs = [t for t, _, m in events(result, "ScalingReplicaSet") if "down" in m]
+    assert downs == [35.0, 50.0, 65.0, 80.0]
+
+
+def test_crash_loop_back_off_starts_afresh_after_ten_minutes_of_running() -> None:
+    """Crashes at 10 s (restart at once), 20 s (10 s back-off, restart at 30 s) and 700 s: the
+    container ran 670 s > 10 min, so the third restart is immediate again."""
+    scenario = build(
+        replicas=1,
+        duration="800s",
+        events=(
+            CrashEvent(10.0, deployment="web"),
+            CrashEvent(20.0, deployment="web"),
+            CrashEvent(700.0, deployment="web"),
+        ),
+    )
+    result = simulate(scenario)
+    assert [t for t, _ in rows(result, "restarted")] == [10.0, 30.0, 700.0]
+
+
+def test_a_prestop_hook_that_overruns_the_grace_period_gets_sigterm_then_and_sigkill_2s_later() -> None:
+    """An exec preStop of 40 s (preStopTime) with a 30 s grace period: SIGTERM at 30 s after the
+    deletion, SIGKILL 2 s later (kubelet's minimum grace): 40 s requests still running then are
+    reset at deletion + 32 s."""
+    scenario = build(
+        replicas=2,
+        rate=2,
+        duration="100s",
+        events=(ScaleEvent(20.0, "web", 1),),
+        pre_stop=PreStop("exec", None),
+    )
+    scenario = with_workload(
+        scenario,
+        service_time=parse_distribution("40s"),
+        concurrency=200,
+        shutdown=Shutdown(on_sigterm=OnSigterm.DRAIN, pre_stop_s=40.0),
+    )
+    result = simulate(scenario)
+    (removed,) = result.pods.dropna(subset=["terminating"])["pod"]
+    reset = result.requests[result.requests["outcome"] == "reset"]
+    assert len(reset) > 0 and (reset["pod"] == removed).all()
+    assert ((reset["t_done"] - 52.0).abs() < 0.01).all()  # the RST's way back: a node hop
+    assert result.pods.set_index("pod").loc[removed, "deleted"] == pytest.approx(52.0)
+
+
+def test_a_busy_pod_fails_its_liveness_probe_and_is_restarted_the_overload_cascade() -> None:
+    """One pod, 20 ms requests at 60 req/s (ρ 1.2): its queue grows; a liveness probe (period 10,
+    timeout 1, threshold 3) waits behind it and times out once the wait passes 1 s, so after three
+    failures in a row the kubelet kills the busy pod, resetting everything it holds."""
+    scenario = build(replicas=1, rate=60, duration="200s", liveness_probe=Probe())
+    scenario = with_workload(
+        scenario,
+        service_time=parse_distribution("20ms"),
+        probe_failure=ProbeFailure(wait_above_timeout=True, probes=("liveness",)),
+    )
+    result = simulate(scenario)
+    kills = [t for t, _ in rows(result, "crashed (failed liveness probe)")]
+    assert kills, "the overloaded pod is restarted"
+    assert all(round(t, 6) % 10 == 0 for t in kills)  # on the probe grid from its start at 0
+    assert (result.requests["outcome"] == "reset").sum() > 0
+    unhealthy = events(result, "Unhealthy")
+    assert unhealthy and unhealthy[0][2].startswith("Liveness probe failed")
+
+
+def test_too_many_requests_in_a_pod_fail_readiness_and_take_it_out_of_endpoints() -> None:
+    """Two pods near saturation (ρ 0.95): a pod holding more than inFlightAbove: 5 at three
+    readiness probes in a row leaves the endpoints (no restart) and returns once it drains."""
+    scenario = build(replicas=2, rate=190, duration="300s", readiness_probe=Probe(period_s=2))
+    scenario = with_workload(
+        scenario,
+        service_time=parse_distribution("10ms"),
+        probe_failure=ProbeFailure(in_flight_above=5, probes=("readiness",)),
+    )
+    result = simulate(scenario)
+    unready = rows(result, "not ready")
+    assert unready
+    assert rows(result, "restarted") == []
+    ready_again = [t for t, _ in rows(result, "ready")]
+    assert any(t > unready[0][0] for t in ready_again)
+
+
+def test_a_zone_failure_taints_its_nodes_one_every_ten_seconds() -> None:
+    """Zone a (node-1, node-2) of a two-zone cluster fails at 120 s: both Unknown at 175 s; the
+    zone is fully disrupted but the other is not, so the normal rate applies: taints at 180 and
+    190 s, evictions at 480 and 490 s."""
+    scenario = build(replicas=4, nodes=4, duration="600s", events=(NodeEvent(120.0, "fail", zone="a"),))
+    nodes = tuple(
+        dataclasses.replace(n, labels={**n.labels, "topology.kubernetes.io/zone": "a" if i < 2 else "b"})
+        for i, n in enumerate(scenario.simulation.cluster.nodes)
+    )
+    cluster = dataclasses.replace(scenario.simulation.cluster, nodes=nodes)
+    scenario = dataclasses.replace(scenario, simulation=dataclasses.replace(scenario.simulation, cluster=cluster))
+    result = simulate(scenario)
+    not_ready = [e[:2] for e in events(result, "NodeNotReady") if e[1].startswith("node/")]
+    assert not_ready == [(175.0, "node/node-1"), (175.0, "node/node-2")]
+    assert sorted({t for t, _, _ in events(result, "TaintManagerEviction")}) == [480.0, 490.0]
