@@ -535,3 +535,50 @@ def test_a_zone_failure_taints_its_nodes_one_every_ten_seconds() -> None:
     not_ready = [e[:2] for e in events(result, "NodeNotReady") if e[1].startswith("node/")]
     assert not_ready == [(175.0, "node/node-1"), (175.0, "node/node-2")]
     assert sorted({t for t, _, _ in events(result, "TaintManagerEviction")}) == [480.0, 490.0]
+
+
+LB_SCENARIO = """apiVersion: v1
+kind: Service
+metadata: {name: shop}
+spec:
+  type: LoadBalancer
+  selector: {app: shop}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: shop}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec: {containers: [{name: shop, image: shop, ports: [{containerPort: 8080}]}]}
+---
+apiVersion: svcsim/v1alpha1
+kind: Simulation
+metadata: {name: lb-node-failure}
+spec:
+  seed: 5
+  duration: 60s
+  cluster: {nodes: 3, loadBalancer: {healthCheckInterval: 5s}}
+  workloads:
+    shop: {serviceTime: 2ms}
+  clients:
+    - {name: c, target: {service: shop, via: loadBalancer}, rate: 100, connectTimeout: 1s}
+  events:
+    - {at: 21s, fail: {node: node-2}}
+"""
+
+
+def test_a_load_balancer_stops_sending_to_a_failed_node_at_its_next_health_check() -> None:
+    """node-2 fails at 21 s; the balancer checks every 5 s, so from 25 s no connection enters
+    there; those that did in between time out (their SYNs go unanswered)."""
+    result = sim.simulate(sim.load_scenario(LB_SCENARIO))
+    req = result.requests
+    via_2 = req[req["entry_node"] == "node-2"]
+    assert via_2["t_sent"].max() < 25.0
+    lost = via_2[via_2["t_sent"] >= 21.0]
+    assert len(lost) > 0 and set(lost["outcome"]) == {"timeout"}
+    rotation = result.timeline[result.timeline["event"] == "lb rotation"]
+    assert list(zip(rotation["time"], rotation["detail"], strict=True)) == [(25.0, "shop: node-1,node-3")]
