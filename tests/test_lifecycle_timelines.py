@@ -7,6 +7,7 @@ failure, Rolling updates).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pandas as pd
@@ -582,3 +583,19 @@ def test_a_load_balancer_stops_sending_to_a_failed_node_at_its_next_health_check
     assert len(lost) > 0 and set(lost["outcome"]) == {"timeout"}
     rotation = result.timeline[result.timeline["event"] == "lb rotation"]
     assert list(zip(rotation["time"], rotation["detail"], strict=True)) == [(25.0, "shop: node-1,node-3")]
+
+
+def test_a_crash_of_a_pod_name_no_pod_has_is_a_warning_and_events_name_the_container() -> None:
+    scenario = build(
+        replicas=1,
+        duration="30s",
+        events=(CrashEvent(5.0, pod="web-nosuchhash-zzzzz"), CrashEvent(10.0, deployment="web")),
+    )
+    dep = scenario.deployments[0]
+    manifest = copy.deepcopy(dep.manifest)
+    manifest["spec"]["template"]["spec"]["containers"][0]["name"] = "checkout"
+    scenario = dataclasses.replace(scenario, deployments=(dataclasses.replace(dep, manifest=manifest),))
+    result = simulate(scenario)
+    (warning,) = [w for w in result.result.summary["warnings"] if "no live pod named" in w]
+    assert warning.startswith("at 5s: crash event: no live pod named web-nosuchhash-zzzzz")
+    assert [m for _, _, m in events(result, "Crashed")] == ["Container checkout exited with code 1 (svcsim fault)"]

@@ -166,8 +166,8 @@ def test_get_pods_takes_status_ready_and_restarts_from_pod_status(lived):
     assert view(0.5)[crashing] == ["0/1", "ContainerCreating", "0"]
     assert view(5.0)[crashing] == ["0/1", "Running", "1 (0s ago)"]  # the later of two rows at 5 s
     assert view(10.0)[crashing] == ["1/1", "Running", "1 (5s ago)"]
-    assert view(15.0)[crashing] == ["0/1", "CrashLoopBackOff", "1 (10s ago)"]
-    assert view(20.0)[crashing] == ["0/1", "Running", "2 (2s ago)"]
+    assert view(15.0)[crashing] == ["0/1", "CrashLoopBackOff", "1 (1s ago)"]  # since the exit at 14 s
+    assert view(20.0)[crashing] == ["0/1", "Running", "2 (6s ago)"]
     others = [name for name in view(10.0) if name != crashing]
     assert len(others) == 2 and all(view(10.0)[n] == ["1/1", "Running", "0"] for n in others)  # from pods
 
@@ -245,7 +245,7 @@ def test_svcsim_get_pods_on_a_run_folder_shows_restarts_with_their_age(lived, tm
     assert header.split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE"]
     crashing = lived.pod_status["pod"].iloc[0]
     [line] = [r for r in rows if r.startswith(crashing)]
-    assert re.split(r" {3,}", line)[1:5] == ["0/1", "CrashLoopBackOff", "1 (10s ago)", "15s"]
+    assert re.split(r" {3,}", line)[1:5] == ["0/1", "CrashLoopBackOff", "1 (1s ago)", "15s"]
 
 
 def test_get_events_has_no_wide_output(capsys):

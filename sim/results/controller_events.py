@@ -81,6 +81,10 @@ def _node_ready(obj: str, message: str) -> tuple[str, str, str] | None:
     return "recovery", f"{_name(obj)} Ready", f"node {_name(obj)} was Ready again"
 
 
+def _node_back(obj: str, message: str) -> tuple[str, str, str] | None:
+    return "recovery", f"{_name(obj)} back", f"node {_name(obj)} answered again"
+
+
 def _evicted(obj: str, message: str) -> tuple[str, str, str] | None:
     return "fault", "eviction", "{n} pod(s) were evicted"
 
@@ -112,7 +116,7 @@ _RULES: dict[str, Rule] = {
     "NodeFailed": _node_failed,
     "NodeNotReady": _not_ready,
     "NodeReady": _node_ready,
-    "NodeRecovered": _node_ready,
+    "NodeRecovered": _node_back,
     "TaintManagerEviction": _evicted,
     "Evicted": _evicted,
     "Killing": _killing,

@@ -114,7 +114,9 @@ def pod_rows(
 def _status_at(pod_status: pd.DataFrame | None, at_s: float) -> dict[str, tuple[str, str, str]]:
     """Per pod with a ``pod_status`` row at or before ``at_s``: its last such row's STATUS,
     READY and RESTARTS, the latter as kubectl prints it: ``3 (45s ago)``, the age of the last
-    row where the count went up (printers.go printPod: restarts and the last restart's age)."""
+    container exit (printers.go printPod: restarts and ``lastState.terminated.finishedAt``): the
+    last row showing the container dead (``Error``, ``CrashLoopBackOff``), else the last row where
+    the count went up (a restart after its node came back)."""
     if pod_status is None or pod_status.empty:
         return {}
     upto = pod_status[pod_status["time"].to_numpy(dtype=float) <= at_s]
@@ -123,10 +125,12 @@ def _status_at(pod_status: pd.DataFrame | None, at_s: float) -> dict[str, tuple[
         counts = rows["restarts"].to_numpy(dtype=np.int64)
         times = rows["time"].to_numpy(dtype=float)
         went_up = np.flatnonzero(np.diff(counts, prepend=0) > 0)
+        exited = np.flatnonzero(rows["status"].isin(("Error", "CrashLoopBackOff")).to_numpy())
         last = rows.iloc[-1]
         restarts = str(int(counts[-1]))
-        if counts[-1] > 0 and len(went_up):
-            restarts += f" ({_age(at_s - times[went_up[-1]])} ago)"
+        if counts[-1] > 0 and (len(exited) or len(went_up)):
+            finished = times[exited[-1]] if len(exited) else times[went_up[-1]]
+            restarts += f" ({_age(at_s - finished)} ago)"
         out[str(name)] = (str(last["status"]), str(last["ready"]), restarts)
     return out
 

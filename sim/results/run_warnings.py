@@ -4,10 +4,12 @@ The scenario's own warnings (found as it loaded, such as an SLO latency bound be
 service time allows) come first, then what the run's tables show: offered load at or above a
 Deployment's capacity (:mod:`sim.results.capacity`), latency growing through the measurement
 window and a warm-up shorter than the time the run takes to settle
-(:mod:`sim.results.steady_state`).
+(:mod:`sim.results.steady_state`), and events that found nothing to act on.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,11 +18,14 @@ from sim.results.capacity import capacity_warnings
 from sim.results.slo import client_mask
 from sim.results.steady_state import growing_queue, short_warmup
 from sim.scenario.resolved import Scenario
+from sim.units import format_duration
 
 __all__ = ["run_warnings"]
 
 
-def run_warnings(scenario: Scenario, requests: pd.DataFrame, timeline: pd.DataFrame) -> list[str]:
+def run_warnings(
+    scenario: Scenario, requests: pd.DataFrame, timeline: pd.DataFrame, events: list[dict[str, Any]] | None = None
+) -> list[str]:
     """The scenario's warnings, then the run's, each one line."""
     sim = scenario.simulation
     # Two numpy columns, not a copy of the table: a run may hold 50 000 000 requests.
@@ -31,6 +36,8 @@ def run_warnings(scenario: Scenario, requests: pd.DataFrame, timeline: pd.DataFr
         order = np.argsort(t_sent, kind="stable")
         t_sent, latency = t_sent[order], latency[order]
     found = list(scenario.warnings) + capacity_warnings(scenario, timeline)
+    # An event that found nothing to act on (a crash of a pod name no live pod has).
+    found += [f"at {format_duration(e['time'])}: {e['message']}" for e in events or () if e["reason"] == "NotFound"]
     for check in (growing_queue, short_warmup):
         message = check(t_sent, latency, sim.warmup_s, sim.duration_s)
         if message is not None:

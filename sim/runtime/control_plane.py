@@ -382,6 +382,13 @@ class ControlPlane:
         self._catch_up()
         if pod_name is not None:
             victims = [p for p in self._live.values() if p.name == pod_name]
+            if not victims:
+                self.event(
+                    "Warning",
+                    "NotFound",
+                    f"pod/{pod_name}",
+                    f"crash event: no live pod named {pod_name} (pod names depend on the seed: see svcsim get pods)",
+                )
         else:
             ready = sorted(
                 (p for p in self._live.values() if p.deployment == deployment and p.ready), key=lambda p: p.name

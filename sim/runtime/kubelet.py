@@ -27,7 +27,7 @@ import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from sim.kube.deployment import Probe
+from sim.kube.deployment import Deployment, Probe
 from sim.runtime.pods import BLACKHOLED, INF, Pod
 from sim.scenario.simulation import OnSigterm
 
@@ -51,6 +51,13 @@ def backoff_delay(restart: int) -> float:
     if restart <= 1:
         return 0.0
     return min(BACKOFF_MAX_S, BACKOFF_INITIAL_S * 2 ** (restart - 2))
+
+
+def container_name(dep: Deployment) -> str:
+    """The name events give the pod's container: its first (svcsim models one app per pod)."""
+    containers = dep.manifest.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}]
+    name = containers[0].get("name") if isinstance(containers[0], dict) else None
+    return name if isinstance(name, str) else "app"
 
 
 def probe_ticks(started: float, probe: Probe, after: float) -> Iterator[float]:
@@ -93,8 +100,13 @@ class Kubelet:
         self._watch(pod, self._gen.setdefault(pod.index, 0), 0.0, from_start=True)
 
     def create(self, pod: Pod) -> None:
-        """A new pod bound to a node: its first container starts now."""
-        self.plane.status(pod, "ContainerCreating")
+        """A new pod bound to a node: its first container starts now. With probes it shows
+        Running 0/1 while they tick (``startupTime`` is then the app's own start); without, the
+        pod shows ContainerCreating until it is Ready (image pull, start and readiness are one
+        ``startupTime``)."""
+        dep = self.plane.deployment(pod)
+        probed = dep.startup_probe is not None or dep.readiness_probe is not None or dep.liveness_probe is not None
+        self.plane.status(pod, "Running" if probed else "ContainerCreating", False)
         if self.plane.nodes.down(pod.node):
             return  # the node is down: the container starts when it recovers
         self._start_container(pod)
@@ -111,7 +123,6 @@ class Kubelet:
         workload = plane.workload(pod)
         dep = plane.deployment(pod)
         up = started + workload.startup_time_s
-        first = pod.restarts == 0
         ok_at = up
         probe = dep.startup_probe
         if probe is not None:
@@ -119,11 +130,12 @@ class Kubelet:
                 yield env.timeout(tick - env.now)
                 if self.stale(pod, gen):
                     return
-                if tick >= up and self._passes(pod, probe, "startup"):
+                failed = self._failure(pod, probe, "startup", up)
+                if failed is None:
                     ok_at = tick
                     break
+                self._unhealthy(pod, "Startup", failed)
                 if fails >= probe.failure_threshold:
-                    self._unhealthy(pod, "Startup", probe)
                     self.crash(pod, "failed startup probe")
                     return
         if dep.liveness_probe is not None:  # from the startup probe's success, or the start
@@ -133,9 +145,6 @@ class Kubelet:
         if self.stale(pod, gen):
             return
         probe = dep.readiness_probe
-        if first and (probe is not None or ok_at > env.now):
-            plane.catch_up()
-            plane.status(pod, "Running", False)
         if probe is None:
             if env.now < ok_at:
                 yield env.timeout(ok_at - env.now)
@@ -149,12 +158,14 @@ class Kubelet:
             yield env.timeout(tick - env.now)
             if self.stale(pod, gen):
                 return
-            if self._passes(pod, probe, "readiness"):
+            failed = self._failure(pod, probe, "readiness", up)
+            if failed is None:
                 passes += 1
                 if passes >= probe.success_threshold:
                     self.set_ready(pod, True)
                     break
             else:
+                self._unhealthy(pod, "Readiness", failed)
                 passes = 0
         self._watch(pod, gen, started, after=env.now)
 
@@ -182,14 +193,15 @@ class Kubelet:
             yield env.timeout(tick - env.now)
             if self.stale(pod, gen) or pod.terminating_at < INF:
                 return
-            if self._passes(pod, probe, "readiness"):
+            failed = self._failure(pod, probe, "readiness", started)
+            if failed is None:
                 fails, passes = 0, passes + 1
                 if not pod.condition_ready and passes >= probe.success_threshold:
                     self.set_ready(pod, True)
             else:
                 fails, passes = fails + 1, 0
+                self._unhealthy(pod, "Readiness", failed)
                 if pod.condition_ready and fails >= probe.failure_threshold:
-                    self._unhealthy(pod, "Readiness", probe)
                     self.set_ready(pod, False)
 
     def _liveness(self, pod: Pod, gen: int, started: float, up: float, after: float) -> Any:
@@ -208,36 +220,45 @@ class Kubelet:
             yield env.timeout(tick - env.now)
             if self.stale(pod, gen) or pod.terminating_at < INF:
                 return
-            if tick >= up and self._passes(pod, probe, "liveness"):
+            failed = self._failure(pod, probe, "liveness", up)
+            if failed is None:
                 fails = 0
                 continue
             fails += 1
+            self._unhealthy(pod, "Liveness", failed)
             if fails >= probe.failure_threshold:
-                self._unhealthy(pod, "Liveness", probe)
                 self.crash(pod, "failed liveness probe")
                 return
 
-    def _passes(self, pod: Pod, probe: Probe, kind: str) -> bool:
-        """Whether a probe of ``kind`` at the pod passes now (its app is up)."""
+    def _failure(self, pod: Pod, probe: Probe, kind: str, up: float) -> str | None:
+        """Why a probe of ``kind`` at the pod fails now (the app up since ``up``), or None: it passes."""
+        now = self.env.now
+        refused = f"dial tcp {pod.ip}: connect: connection refused"
+        if now < up:
+            return refused  # the app does not listen yet
         failure = self.plane.workload(pod).probe_failure
         if failure is None or kind not in failure.probes:
-            return True
+            return None
         self.plane.catch_up()
-        now = self.env.now
         if pod.gate_at(now) is not None:
-            return False
+            return refused
         engine = self.plane.engine
-        if failure.in_flight_above is not None and engine.in_pod(pod, now) > failure.in_flight_above:
-            return False
-        return not (failure.wait_above_timeout and engine.probe_wait(pod, now) > probe.timeout_s)
+        if failure.in_flight_above is not None:
+            held = engine.in_pod(pod, now)
+            if held > failure.in_flight_above:
+                return f"{held} requests in the pod, more than inFlightAbove {failure.in_flight_above} (svcsim)"
+        if failure.wait_above_timeout:
+            wait = engine.probe_wait(pod, now)
+            if wait > probe.timeout_s:
+                return (
+                    "context deadline exceeded (Client.Timeout exceeded while awaiting headers): "
+                    f"{wait:.3g}s behind the queue, timeoutSeconds {probe.timeout_s:g}"
+                )
+        return None
 
-    def _unhealthy(self, pod: Pod, kind: str, probe: Probe) -> None:
-        self.plane.event(
-            "Warning",
-            "Unhealthy",
-            f"pod/{pod.name}",
-            f"{kind} probe failed: the probe did not answer within {probe.timeout_s:g}s",
-        )
+    def _unhealthy(self, pod: Pod, kind: str, why: str) -> None:
+        """The kubelet's event for one failed probe."""
+        self.plane.event("Warning", "Unhealthy", f"pod/{pod.name}", f"{kind} probe failed: {why}")
 
     def _random_crash(self, pod: Pod, gen: int, mean_s: float) -> Any:
         draws = self._failures.get(pod.index)
@@ -295,16 +316,18 @@ class Kubelet:
         gate = pod.kill(now)
         plane.engine.pod_killed(pod, now)
         plane.record(pod.deployment, f"crashed ({cause})", pod)
+        container = container_name(plane.deployment(pod))
         if cause.startswith("failed"):
-            plane.event("Normal", "Killing", f"pod/{pod.name}", f"Container app {cause}, will be restarted")
+            plane.event("Normal", "Killing", f"pod/{pod.name}", f"Container {container} {cause}, will be restarted")
         else:
-            plane.event("Warning", "Crashed", f"pod/{pod.name}", "Container app exited with code 1 (svcsim fault)")
+            message = f"Container {container} exited with code 1 (svcsim fault)"
+            plane.event("Warning", "Crashed", f"pod/{pod.name}", message)
         if delay > 0:
             plane.event(
                 "Warning",
                 "BackOff",
                 f"pod/{pod.name}",
-                f"Back-off restarting failed container app in pod {pod.name}_default",
+                f"Back-off restarting failed container {container} in pod {pod.name}_default",
             )
         self.set_ready(pod, False)
         plane.status(pod, "CrashLoopBackOff" if delay > 0 else "Error", False)
@@ -362,7 +385,7 @@ class Kubelet:
         self._gen[pod.index] = self._gen.get(pod.index, 0) + 1  # probes and crash timers stop
         plane.record(pod.deployment, "terminating", pod)
         plane.status(pod, "Terminating")
-        plane.event("Normal", "Killing", f"pod/{pod.name}", "Stopping container app")
+        plane.event("Normal", "Killing", f"pod/{pod.name}", f"Stopping container {container_name(dep)}")
         if pod.ready_at == INF or pod.node is None:  # never served: nothing to drain
             plane.exit(pod)
             return
