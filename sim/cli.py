@@ -317,6 +317,9 @@ def _get(args: argparse.Namespace) -> int:
     scenario = saved.scenario if saved is not None else _load(args.scenario)
     end = scenario.simulation.duration_s
     at = _duration_arg(args.scenario, "--at", args.at) if args.at is not None else (end if events else 0.0)
+    if at > end:
+        note = f"note: --at {format_duration(at)} is after the run's end ({format_duration(end)})"
+        print(f"{note}: showing the cluster as the run left it", file=sys.stderr)
     wide = args.output == "wide"
     if args.resource in _SERVICES:
         rows = service_rows(scenario, at, wide)
