@@ -193,7 +193,7 @@ class ControlPlane:
         self._progress[deployment] = self.env.now
         self._counts.pop(deployment, None)
         self._rolling.add(deployment)
-        self.env.process(self._progress_deadline(deployment, self.env.now))
+        self.env.process(self._progress_deadline(deployment, self.sets[deployment][-1]))
         self.reconcile(deployment)
 
     def reconcile(self, deployment: str) -> None:
@@ -232,7 +232,7 @@ class ControlPlane:
         live = self.live_pods(deployment)
         after = deployment_controller.counts(
             self._rs_state(sets[-1], dep),
-            [self._rs_state(rs, dep) for rs in sets[:-1]],
+            [self._rs_state(rs, dep) for rs in sets[:-1] if not rs.done],
             ready=sum(p.ready for p in live),
         )
         before = self._counts.get(deployment)
@@ -281,11 +281,17 @@ class ControlPlane:
                     )
                     self.kubelet.create(pod)
         elif rs.replicas < len(active):
-            ranked = sorted(active, key=lambda p: (p.node is not None, p.ready, -p.created_at, -p.index))
+            ranked = sorted(active, key=self._deletion_rank)
             for pod in ranked[: len(active) - rs.replicas]:
                 self.event("Normal", "SuccessfulDelete", f"replicaset/{rs.name}", f"Deleted pod: {pod.name}")
                 rs.deleting.add(pod.index)
                 self.env.process(self.kubelet.terminate(pod))
+
+    def _deletion_rank(self, pod: Pod) -> tuple[bool, bool, float, int, float, int]:
+        """ActivePods' order, the first deleted first (pkg/controller/controller_utils.go):
+        unscheduled, not Ready, Ready for less time, more restarts, newer."""
+        since = self.kubelet.ready_since(pod) if pod.ready else 0.0
+        return (pod.node is not None, pod.ready, -since, -pod.restarts, -pod.created_at, -pod.index)
 
     def _new_replica_set(self, dep: Deployment, workload: Workload) -> ReplicaSet:
         sets = self.sets[dep.name]
@@ -295,7 +301,7 @@ class ControlPlane:
         sets.append(rs)
         return rs
 
-    def _progress_deadline(self, deployment: str, started: float) -> Any:
+    def _progress_deadline(self, deployment: str, rollout: ReplicaSet) -> Any:
         """``progressDeadlineSeconds`` after the last progress with the rollout unfinished:
         condition Progressing=False, ProgressDeadlineExceeded (docs/semantics.md#rolling-updates)."""
         dep = self.scenario.deployment(deployment)
@@ -305,7 +311,7 @@ class ControlPlane:
                 return
             yield self.env.timeout(due - self.env.now)
             sets = self.sets[deployment]
-            if sets[-1].created_at != started:
+            if sets[-1] is not rollout:
                 return  # a newer rollout took over
             if deployment not in self._rolling:
                 return  # complete

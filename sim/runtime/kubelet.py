@@ -18,7 +18,7 @@ pod's generation and every process of an older one stops at its next step. The r
   then 10 s doubling to 300 s, back to none once a container ran 10 minutes.
 - **Shutdown.** On deletion the endpoint turns terminating at once; the preStop hook runs,
   then SIGTERM; what the app does then is ``shutdown.onSigterm``; SIGKILL at the end of the
-  grace period (2 s after it when preStop overran it) resets what is left.
+  grace period, but at least 2 s after SIGTERM, resets what is left.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ __all__ = ["BACKOFF_MAX_S", "BACKOFF_RESET_S", "Kubelet", "backoff_delay"]
 BACKOFF_INITIAL_S = 10.0  # kubelet's crash back-off (pkg/kubelet/kubelet.go)
 BACKOFF_MAX_S = 300.0
 BACKOFF_RESET_S = 600.0  # a container that ran this long starts the back-off afresh
-PRESTOP_OVERRUN_S = 2.0  # minimumGracePeriodInSeconds (pkg/kubelet/kuberuntime/kuberuntime_container.go)
+MINIMUM_GRACE_S = 2.0  # minimumGracePeriodInSeconds (pkg/kubelet/kuberuntime/kuberuntime_container.go)
 
 
 def backoff_delay(restart: int) -> float:
@@ -313,7 +313,7 @@ class Kubelet:
         restart = self._in_loop.get(pod.index, 0) + 1
         self._in_loop[pod.index] = restart
         delay = backoff_delay(restart)
-        gate = pod.kill(now)
+        self._down_gate[pod.index] = pod.kill(now)
         plane.engine.pod_killed(pod, now)
         plane.record(pod.deployment, f"crashed ({cause})", pod)
         container = container_name(plane.deployment(pod))
@@ -331,39 +331,39 @@ class Kubelet:
             )
         self.set_ready(pod, False)
         plane.status(pod, "CrashLoopBackOff" if delay > 0 else "Error", False)
-        self.env.process(self._restart(pod, self._gen[pod.index], gate, delay))
+        self.env.process(self._restart(pod, self._gen[pod.index], delay))
 
-    def _restart(self, pod: Pod, gen: int, gate: list[float], delay: float) -> Any:
+    def _restart(self, pod: Pod, gen: int, delay: float) -> Any:
         yield self.env.timeout(delay)
         if self.stale(pod, gen) or pod.terminating_at < INF:
             return
-        self.restart(pod, gate)
+        self.restart(pod)
 
-    def restart(self, pod: Pod, gate: list[float]) -> None:
-        """The container starts again now; the pod takes requests once its app is up."""
+    def restart(self, pod: Pod) -> None:
+        """The dead container starts again now; the pod takes requests once its app is up."""
         plane = self.plane
         plane.catch_up()
         pod.restarts += 1
-        pod.reopen(gate, self.env.now + plane.workload(pod).startup_time_s)
+        pod.reopen(self._down_gate.pop(pod.index), self.env.now + plane.workload(pod).startup_time_s)
         plane.record(pod.deployment, "restarted", pod)
         plane.status(pod, "Running", False)
         self._start_container(pod)
 
     def node_lost(self, pod: Pod, at: float) -> None:
-        """Its node died at ``at``: the container is gone, what the pod holds hangs."""
+        """Its node died at ``at``: the container is gone (if it was not already, in a back-off),
+        what the pod holds hangs."""
         self._gen[pod.index] = self._gen.get(pod.index, 0) + 1
-        if pod.index in self._started:
+        if pod.index in self._started and pod.index not in self._down_gate:
             self._down_gate[pod.index] = pod.kill(at)
+            self.plane.engine.pod_killed(pod, at)
         pod.close(at, INF, BLACKHOLED)
-        self.plane.engine.pod_killed(pod, at)
 
     def node_back(self, pod: Pod) -> None:
         """Its node is back: a container that ran restarts, one never started starts."""
-        gate = self._down_gate.pop(pod.index, None)
-        if gate is None:
-            self._start_container(pod)
+        if pod.index in self._down_gate:
+            self.restart(pod)
         else:
-            self.restart(pod, gate)
+            self._start_container(pod)
 
     # -- shutdown --------------------------------------------------------------------
     def terminate(self, pod: Pod) -> Any:
@@ -378,10 +378,10 @@ class Kubelet:
         if hook is None:
             hook = dep.pre_stop.seconds if dep.pre_stop is not None and dep.pre_stop.seconds is not None else 0.0
         grace = pod.grace_period_s
-        if hook > grace:  # preStop overran the grace period: SIGTERM then, and 2 s more
-            sigterm, pod.deadline = t0 + grace, t0 + grace + PRESTOP_OVERRUN_S
-        else:
-            sigterm, pod.deadline = t0 + hook, t0 + grace
+        # SIGTERM when preStop ends (cut at the grace period); SIGKILL when what is left of the
+        # grace period has passed, but never sooner than 2 s after SIGTERM (killContainer).
+        sigterm = t0 + min(hook, grace)
+        pod.deadline = sigterm + max(MINIMUM_GRACE_S, grace - min(hook, grace))
         self._gen[pod.index] = self._gen.get(pod.index, 0) + 1  # probes and crash timers stop
         plane.record(pod.deployment, "terminating", pod)
         plane.status(pod, "Terminating")

@@ -66,6 +66,7 @@ class Pod:
     kills: list[float] = field(default_factory=list)
     _fresh: list[float] = field(default_factory=list)  # when a restarted container's app came up
     _fresh_seen: int = 0  # of those, how many the FIFO state has been reset for
+    _epoch: float = 0.0  # when the queue last started (afresh)
 
     def __post_init__(self) -> None:
         self._free = [0.0] * self.concurrency
@@ -118,21 +119,24 @@ class Pod:
         """Requests in the pod at ``t`` (waiting or served), when the pod tracks them."""
         return sum(1 for leave in self._leave if leave > t)
 
-    def _restart_fifo(self, t: float) -> None:
-        """Before an arrival at ``t``: start the queue afresh if a restarted app came up since."""
+    def restart_fifo(self, t: float) -> None:
+        """Before an arrival (or a probe) at ``t``: start the queue afresh if a restarted app
+        came up since."""
         fresh = self._fresh
         seen = self._fresh_seen
         while seen < len(fresh) and fresh[seen] <= t:
             up = fresh[seen]
             self._free = [up] * self.concurrency
             self._leave = []
+            self._epoch = up
             seen += 1
         self._fresh_seen = seen
 
     @property
     def busy_until(self) -> float:
-        """When the last request handed to this pod so far finishes."""
-        return max(self._free)
+        """When the last request handed to this pod so far finishes, or is cut by a kill (the
+        first kill after its queue last started afresh)."""
+        return min(max(self._free), self.first_kill_after(self._epoch))
 
     @property
     def has_pending(self) -> bool:
@@ -185,7 +189,7 @@ class Pod:
                 fate[i] = kind
                 i += 1
                 continue
-            self._restart_fifo(times[i])
+            self.restart_fifo(times[i])
             j = i + 1
             nxt = self._fresh[self._fresh_seen] if self._fresh_seen < len(self._fresh) else INF
             while j < n and closed[j] is None and times[j] < nxt:
@@ -212,7 +216,7 @@ class Pod:
             closed = self.gate_at(arrive)
             if closed is not None:
                 return closed, math.nan, math.nan
-            self._restart_fifo(arrive)
+            self.restart_fifo(arrive)
         if self.limits.plain_fifo(cancel_at < INF):
             service = self.service.one()
             return ADMITTED, fifo_starts(self._free, (arrive,), (service,))[0], service

@@ -108,6 +108,22 @@ class Calls:
         """Whether ``pod`` makes calls (its queue is managed here)."""
         return pod.index in self._workers
 
+    def in_pod(self, pod: Pod) -> int:
+        """Requests the pod holds: those its workers serve (or wait on calls for) and those queued."""
+        workers = self._workers[pod.index]
+        return pod.concurrency - workers.free + len(workers.queue)
+
+    def probe_wait(self, pod: Pod, now: float) -> float:
+        """A probe's wait behind the queue of a calling pod, which cannot be known ahead (a
+        worker's release waits on other pods): none if a worker is free, else at least as long
+        as the head of the queue has waited so far."""
+        workers = self._workers[pod.index]
+        if workers.free:
+            return 0.0
+        if not workers.queue:
+            return 0.0
+        return now - float(self.log.t_arrive[workers.queue[0]])
+
     def busy_until(self, pod: Pod) -> float | None:
         workers = self._workers[pod.index]
         if workers.queue or workers.free < pod.concurrency:

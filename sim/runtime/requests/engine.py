@@ -131,10 +131,12 @@ class RequestEngine:
 
     def in_pod(self, pod: Pod, now: float) -> int:
         """Requests in ``pod`` at ``now`` (the engine has caught up to ``now``)."""
+        pod.restart_fifo(now)
         return pod.in_pod(now)
 
     def probe_wait(self, pod: Pod, now: float) -> float:
         """How long a probe arriving at ``now`` would wait behind the pod's queue."""
+        pod.restart_fifo(now)
         return max(0.0, min(pod._free) - now)
 
     def _depart(self, flow: ClientFlow, ids: np.ndarray, t_sent: np.ndarray) -> None:

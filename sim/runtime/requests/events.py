@@ -109,6 +109,16 @@ class EventEngine(RequestEngine):
             if rid in self._open and self.log.verdict[rid] != outcomes.PENDING:  # a retrying client's try
                 self._try_known(rid)
 
+    def in_pod(self, pod: Pod, now: float) -> int:
+        if self.calls.holds(pod):
+            return self.calls.in_pod(pod)
+        return super().in_pod(pod, now)
+
+    def probe_wait(self, pod: Pod, now: float) -> float:
+        if self.calls.holds(pod):
+            return self.calls.probe_wait(pod, now)
+        return super().probe_wait(pod, now)
+
     def busy_until(self, pod: Pod) -> float | None:
         return self.calls.busy_until(pod) if self.calls.holds(pod) else pod.busy_until
 

@@ -75,7 +75,7 @@ class NodeOutages:
 
     def hang(self, entry: int, pod_node: int, t_sent: float, t_done: float) -> float | None:
         """When the first outage cut a request sent at ``t_sent`` that would end at ``t_done``."""
-        cuts = [s for n, s, _ in self.spans if n in (entry, pod_node) and t_sent < s < t_done]
+        cuts = [s for n, s, _ in self.spans if n in (entry, pod_node) and t_sent < s <= t_done]
         return min(cuts) if cuts else None
 
 
@@ -249,7 +249,7 @@ def settle(
         for node, start, _ in outages.spans:
             through = (log.entry_node[:n] == node) | (log.pod_node[:n] == node)
             cut = np.flatnonzero(
-                through & (t_sent < start) & (t_done > start) & (outcome != TIMEOUT) & (outcome != UNREACHABLE)
+                through & (t_sent < start) & (t_done >= start) & (outcome != TIMEOUT) & (outcome != UNREACHABLE)
             )
             outcome[cut] = TIMEOUT
             t_done[cut] = np.minimum(t_sent[cut] + limit[cut], start + TCP_HANG_S)
