@@ -148,10 +148,11 @@ def test_a_pod_released_by_one_sync_is_not_routed_again_by_the_next():
 
 def test_unreachable_requests_carry_no_pod_fields():
     """A request that reaches a pod after it has gone was answered by nobody: its pod fields are
-    empty, as the README says (grace period 0: the pod goes while requests are on their way)."""
+    empty, as the README says (an app that exits on SIGTERM, nothing routes to it after the
+    instant sync: the pod goes while requests are on their way)."""
     text = scenario(
         simulation(
-            "{web: {serviceTime: 50ms, concurrency: 1}}",
+            "{web: {serviceTime: 50ms, concurrency: 1, shutdown: {onSigterm: exit}}}",
             "[{name: c, target: {service: web}, rate: 100}]",
             events="[{at: 1s, scale: {deployment: web, replicas: 0}}]",
             duration="3s",

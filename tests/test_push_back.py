@@ -185,9 +185,10 @@ def test_a_calling_pod_pushes_back_too_and_results_do_not_depend_on_batch_length
 @pytest.mark.parametrize("workload", [{"queueLimit": 0}, {"maxConnections": 1}, {}])
 @pytest.mark.parametrize("engine", ["batch", "events"])
 def test_a_gone_pod_answers_nothing_even_with_limits(workload, engine):
-    """The only pod is killed at 1 s (grace 0) and leaves the dataplanes 0.5 s later: what
-    still reaches it meanwhile finds no pod, whatever its limits, and is unreachable (not
-    rejected or refused by a dead pod's stale queue)."""
+    """The only pod is deleted at 1 s, its app exits on SIGTERM (its queue is reset then), and it
+    leaves the dataplanes 0.5 s later: what still reaches it meanwhile meets a pod with no
+    listener, whatever its limits, and is refused (not rejected by the dead app's stale queue);
+    after that, no endpoint is left: refused too."""
     result = sim.simulate(
         scenario(
             rate=200.0,
@@ -195,7 +196,7 @@ def test_a_gone_pod_answers_nothing_even_with_limits(workload, engine):
             grace=0,
             sync_delay="500ms",
             events=[(1.0, 0)],
-            workload=workload,
+            workload={**workload, "shutdown": {"onSigterm": "exit"}},
             service_time="30ms",
         ),
         seed=1,
@@ -204,7 +205,7 @@ def test_a_gone_pod_answers_nothing_even_with_limits(workload, engine):
     requests = result.requests
     late = requests[(requests["t_sent"] > 1.0) & (requests["t_sent"] < 1.5)]
     assert len(late) > 50
-    assert (late["outcome"] == "unreachable").all()
+    assert (late["outcome"] == "refused").all()
 
 
 def test_a_calling_pods_queue_forgets_requests_whose_client_left():

@@ -283,18 +283,20 @@ def test_a_zero_timeout_and_a_repeated_outcome_are_refused():
 
 
 def test_a_try_reset_by_a_terminating_pod_is_retried_when_the_reset_reaches_the_client():
-    """One pod of 3 s requests is deleted at 2 s (grace 1 s, endpoint gone 0.5 s later): every
-    try it still holds or receives meanwhile is reset at 3 s, and retried 1 ms after its reset
-    reaches the client, never when its work would have ended."""
+    """One pod of 3 s requests is deleted at 2 s (grace 1 s, but SIGKILL never sooner than 2 s after
+    SIGTERM: at 4 s; endpoint gone 0.5 s after the deletion; an app that drains): every try it
+    still holds or receives meanwhile is reset at 4 s, and retried 1 ms after its reset reaches
+    the client, never when its work would have ended."""
     result = sim.simulate(
         retrying(
             {"attempts": 2, "on": ["reset"], "backoff": {"initial": "1ms", "jitter": "none"}},
             rate=5.0,
             service_time="3s",
-            duration=4.0,
+            duration=5.0,
             grace=1,
             sync_delay="500ms",
             events=[(2.0, 0)],
+            workload={"shutdown": {"onSigterm": "drain"}},
         ),
         seed=3,
     )
@@ -304,7 +306,7 @@ def test_a_try_reset_by_a_terminating_pod_is_retried_when_the_reset_reaches_the_
     assert len(pairs) >= 5
     assert (pairs["outcome"] == "reset").all()
     assert pairs["t_sent_retry"].to_numpy() == pytest.approx(pairs["t_done"].to_numpy() + 0.001, abs=1e-9)
-    assert pairs["t_done"].max() < 3.01  # all reset at the kill, none at a would-be answer
+    assert pairs["t_done"].max() < 4.01  # all reset at the kill, none at a would-be answer
 
 
 def test_a_retry_comes_from_its_requests_source_address():
@@ -364,8 +366,8 @@ def test_a_huge_backoff_multiplier_waits_the_cap_instead_of_overflowing():
 
 
 def test_a_call_killed_with_its_pod_fails_its_request_when_it_happens_so_the_client_retries():
-    """front calls back; back's only pod (2 s of work, grace 1 s) is deleted at 5 s, so calls it
-    holds are reset at 6 s. Their requests fail then (rejected), and the client, retrying on
+    """front calls back; back's only pod (2 s of work, grace 1 s, SIGKILL 2 s after SIGTERM at the
+    least) is deleted at 5 s, so calls it holds are reset at 7 s. Their requests fail then (rejected), and the client, retrying on
     rejected, retries every one of them: its decisions agree with the tables."""
     text = (
         TWO_TIERS.replace("ATTEMPTS", "2")
@@ -373,7 +375,7 @@ def test_a_call_killed_with_its_pod_fails_its_request_when_it_happens_so_the_cli
         .replace("retries: {attempts: 2}", 'retries: {attempts: 2, "on": [rejected], backoff: {initial: 1ms}}')
         .replace("back: {serviceTime: 1ms}", "back: {serviceTime: 2s, concurrency: 50, shutdown: {onSigterm: drain}}")
         .replace("front: {serviceTime: 1ms, calls", "front: {serviceTime: 1ms, concurrency: 50, calls")
-        .replace("duration: 50s", "duration: 8s\n  events: [{at: 5s, scale: {deployment: back, replicas: 0}}]")
+        .replace("duration: 50s", "duration: 9s\n  events: [{at: 5s, scale: {deployment: back, replicas: 0}}]")
         .replace(
             "template: {metadata: {labels: {app: back}}, spec: {containers: [{name: c, image: i}]}}",
             "template: {metadata: {labels: {app: back}}, spec: {terminationGracePeriodSeconds: 1, containers: "
@@ -383,7 +385,7 @@ def test_a_call_killed_with_its_pod_fails_its_request_when_it_happens_so_the_cli
     result = sim.simulate(sim.load_scenario(text), seed=2)
     tries = result.tries[result.tries["client"] == "c0"].sort_values(["request_id", "attempt"])
     first = tries[tries["attempt"] == 1]
-    killed = first[(first["outcome"] == "rejected") & first["t_done"].between(6.0, 6.01)]
+    killed = first[(first["outcome"] == "rejected") & first["t_done"].between(7.0, 7.01)]
     assert len(killed) >= 3  # calls reset with back's pod
     retried = set(tries.loc[tries["attempt"] == 2, "request_id"])
     assert set(killed["request_id"]) <= retried

@@ -127,8 +127,9 @@ def test_a_client_timeout_silences_the_impossible_target_warning():
 
 
 def test_an_overloaded_span_and_a_span_without_pods_get_a_warning_each():
-    """One pod at twice its capacity until it is killed at 8 s (grace 0), then none: two lines."""
-    result = run(rate=200, duration=10, events=[(8, 0)], grace=0, seed=1)
+    """One pod at twice its capacity until it is deleted at 8 s and exits (its app exits on
+    SIGTERM), then none: two lines."""
+    result = run(rate=200, duration=10, events=[(8, 0)], workload={"shutdown": {"onSigterm": "exit"}}, seed=1)
     lines = warnings_of(result, "deployment web")
     assert len(lines) == 2
     assert lines[0].startswith("deployment web: no pod routed from 8")

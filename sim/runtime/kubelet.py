@@ -398,7 +398,7 @@ class Kubelet:
         elif shutdown.on_sigterm == OnSigterm.DRAIN:
             closes = None if shutdown.drain_timeout_s is None else sigterm + shutdown.drain_timeout_s
         if closes is not None:
-            pod.close(closes)
+            self._stops_listening(pod, closes)
         plane.publish()
         if plane.nodes.down(pod.node):
             return  # the node is away: the pod goes when it comes back
@@ -408,7 +408,7 @@ class Kubelet:
         plane.catch_up()
         if closes is None:  # drain until nothing routes to it
             closes = max(sigterm, env.now) if unrouted.triggered else pod.deadline
-            pod.close(closes)
+            self._stops_listening(pod, closes)
         if unrouted.triggered:  # no node sends it new requests: finish what it holds
             left = max(env.now, closes)
             plane.engine.finish_pod(pod)
@@ -426,6 +426,23 @@ class Kubelet:
                 plane.catch_up()
         if not plane.nodes.down(pod.node):
             self._exit(pod)
+
+    def _stops_listening(self, pod: Pod, at: float) -> None:
+        """The terminating pod's app closes its listener at ``at``: arrivals are refused from
+        then, and its endpoint is no longer serving (its container stops; the kubelet reports
+        it unready), so no dataplane keeps it as a last terminating fallback."""
+        pod.close(at)
+        if at <= self.env.now:
+            pod.condition_ready = False
+        else:
+            self.env.process(self._not_serving_at(pod, at))
+
+    def _not_serving_at(self, pod: Pod, at: float) -> Any:
+        yield self.env.timeout(at - self.env.now)
+        if pod.gone_at == INF and pod.condition_ready:
+            self.plane.catch_up()
+            pod.condition_ready = False
+            self.plane.publish()
 
     def _exit(self, pod: Pod, at: float | None = None) -> None:
         if pod.gone_at == INF:
