@@ -1,5 +1,6 @@
 """kubectl's strict field validation and the JSON decoder's type errors, in the Deployment
-objects svcsim models (docs/semantics.md#strict-fields-and-types).
+objects svcsim models (docs/semantics.md#strict-fields-and-types), and Go-style compound
+durations (README.md, "Scenario format").
 
 Expected messages are the API server's: ``strict decoding error: unknown field "<full path>"``
 (sigs.k8s.io/json, strict) and ``json: cannot unmarshal <json type> into Go struct field
@@ -13,6 +14,7 @@ import pytest
 from sim.cli import main
 from sim.kube.deployment import Probe, Strategy, parse_deployment
 from sim.kube.validation import FieldError
+from sim.units import parse_duration
 from tests.test_deployment_lifecycle_manifest import (
     CONTAINERS,
     HTTP,
@@ -368,3 +370,60 @@ def test_a_typo_exits_2_with_one_line_naming_file_document_and_field(tmp_path, c
         f'error: {path}: document 2 (line {second}): The Deployment "web" is invalid: '
         f'{RU}.maxUnavailble: strict decoding error: unknown field "{RU}.maxUnavailble"'
     ]
+
+
+# --- durations --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1m30s", 90.0),
+        ("1h2m3.5s", 3723.5),
+        ("2m0.5s", 120.5),
+        ("9m5s", 545.0),  # as `svcsim get pods` prints an age
+        ("3h5m", 11100.0),
+        ("1s500ms", 1.5),
+        ("1ms500us", 0.0015),
+        ("1m0s", 60.0),
+        (".5m1s", 31.0),
+        ("1s1m", 61.0),  # any order, as time.ParseDuration allows
+        (" 1m30s ", 90.0),
+    ],
+)
+def test_go_style_compound_durations_are_read(text, seconds):
+    assert parse_duration(text) == pytest.approx(seconds, rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("10ms", 0.01), ("2m", 120.0), ("1.5e1s", 15.0), (" 2 m ", 120.0), ("500us", 0.0005), ("0s", 0.0), (1.5, 1.5)],
+)
+def test_every_single_unit_form_keeps_its_exact_value(text, seconds):
+    """One number and a unit is read as before (exponents and inner spaces included), bit for bit."""
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1m 30s", "expected a duration such as 10ms, 2s or 5m, got '1m 30s'"),
+        ("1m30", "expected a duration such as 10ms, 2s or 5m, got '1m30'"),
+        ("1e1m30s", "expected a duration such as 10ms, 2s or 5m, got '1e1m30s'"),
+        ("1d2h", "expected a duration such as 10ms, 2s or 5m, got '1d2h'"),
+        ("-1m30s", "must be a finite duration >= 0, got '-1m30s'"),
+    ],
+)
+def test_a_malformed_compound_duration_is_refused(text, message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
+        parse_duration(text)
+
+
+def test_get_pods_at_accepts_an_age_as_svcsim_prints_it(tmp_path, capsys):
+    scenario = write(tmp_path, deployment())
+    assert main(["get", "pods", str(scenario), "--at", "0m2.5s"]) == 0
+    compound = capsys.readouterr().out
+    assert main(["get", "pods", str(scenario), "--at", "2.5s"]) == 0
+    assert compound == capsys.readouterr().out != ""
+    assert main(["get", "pods", str(scenario), "--at", "1m30"]) == 2
+    assert "--at: expected a duration such as 10ms, 2s or 5m, got '1m30'" in capsys.readouterr().err
