@@ -13,14 +13,20 @@ __all__ = ["format_duration", "human_age", "parse_duration"]
 
 _UNITS_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(us|ms|s|m|h)\s*$")
+#: One part of a Go-style compound duration (time.ParseDuration): a plain decimal and a unit, no spaces.
+_PART = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:us|ms|s|m|h)"
+_COMPOUND = re.compile(rf"\s*(?:{_PART}){{2,}}\s*")
+_PARTS = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(us|ms|s|m|h)")
 
 
 def parse_duration(value: object) -> float:
     """Return ``value`` in seconds.
 
-    Accepts a string with a unit (``us``, ``ms``, ``s``, ``m``, ``h``) or a bare
-    number, which is taken as seconds. Raises ``ValueError`` with a message meant
-    for the user.
+    Accepts a string with a unit (``us``, ``ms``, ``s``, ``m``, ``h``), a Go-style
+    compound of several (``1m30s``, ``1h2m3.5s``: what ``kubectl get`` prints as an
+    age, and what Go's time.ParseDuration reads; README.md "Scenario format"), or a
+    bare number, which is taken as seconds. Raises ``ValueError`` with a message
+    meant for the user.
 
     Examples
     --------
@@ -28,6 +34,8 @@ def parse_duration(value: object) -> float:
     0.01
     >>> parse_duration("2m")
     120.0
+    >>> parse_duration("1m30s")
+    90.0
     >>> parse_duration(1.5)
     1.5
     """
@@ -36,17 +44,25 @@ def parse_duration(value: object) -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
-        match = _DURATION.match(value)
-        if match is None and _DURATION.match(value.strip().removeprefix("-")) is not None:
-            raise ValueError(f"must be a finite duration >= 0, got {value!r}")
-        if match is None:
-            raise ValueError(f"expected a duration such as 10ms, 2s or 5m, got {value!r}")
-        seconds = float(match.group(1)) * _UNITS_S[match.group(2)]
+        seconds = _text_seconds(value)
     else:
         raise ValueError(f"expected a duration such as 10ms, 2s or 5m, got {value!r}")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"must be a finite duration >= 0, got {value!r}")
     return seconds
+
+
+def _text_seconds(text: str) -> float:
+    """A duration string's seconds: one number and unit (as ever), or a compound summed part by part."""
+    match = _DURATION.match(text)
+    if match is not None:
+        return float(match.group(1)) * _UNITS_S[match.group(2)]
+    if _COMPOUND.fullmatch(text):
+        return sum(float(number) * _UNITS_S[unit] for number, unit in _PARTS.findall(text))
+    unsigned = text.strip().removeprefix("-")
+    if _DURATION.match(unsigned) is not None or _COMPOUND.fullmatch(unsigned):
+        raise ValueError(f"must be a finite duration >= 0, got {text!r}")
+    raise ValueError(f"expected a duration such as 10ms, 2s or 5m, got {text!r}")
 
 
 def format_duration(seconds: float) -> str:

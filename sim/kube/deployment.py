@@ -165,6 +165,9 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
     ports, lifecycle = _containers(pod, grace if valid_grace else None, errors)
     rollout = strategy(spec, errors)
     min_ready_s, progress_deadline_s = progress_deadline(spec, errors)
+    decoding = [error for error in errors if error.decoding]
+    if decoding:  # the API server validates only what it could decode
+        return None, decoding
     if errors or selector is None:
         return None, errors
     return Deployment(

@@ -4,7 +4,9 @@ strategy, ``minReadySeconds`` and ``progressDeadlineSeconds``.
 Defaults are the API server's (SetDefaults_Probe, SetDefaults_Deployment); validation and its
 wording follow ValidateProbe, validateHandler, validateSleepAction, validateContainers,
 ValidateDeploymentStrategy and ValidateRollingUpdateDeployment
-(docs/semantics.md#pod-lifecycle-fields).
+(docs/semantics.md#pod-lifecycle-fields). Before validation, these objects are decoded as the API
+server's strict decoder does: an unknown key, or a value of the wrong type, is refused in its
+words (docs/semantics.md#strict-fields-and-types).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from typing import Any
 from sim.kube.validation import (
     NEGATIVE_MSG,
     FieldError,
+    decode_int,
+    decode_int_or_string,
+    decode_object,
     go,
-    mapping,
     nonnegative,
     port_name_problems,
     regex_error,
+    unmarshal_error,
     unsupported,
     valid_port,
 )
@@ -56,6 +61,22 @@ _PROBE_FIELDS = (
 #: Handler fields in the order validateHandler looks at them.
 _PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 _LIFECYCLE_HANDLERS = ("exec", "httpGet", "tcpSocket", "sleep")
+#: Every JSON field of the structs read here (k8s.io/api core/v1 Probe with its inline
+#: ProbeHandler, Lifecycle, the actions; apps/v1 DeploymentStrategy, RollingUpdateDeployment):
+#: the strict decoder refuses any other key.
+_PROBE_KEYS = (*_PROBE_HANDLERS, *(key for key, _ in _PROBE_FIELDS), "terminationGracePeriodSeconds")
+_LIFECYCLE_KEYS = ("postStart", "preStop", "stopSignal")
+#: Per handler kind: its Go struct and that struct's fields.
+_ACTIONS = {
+    "exec": ("ExecAction", ("command",)),
+    "httpGet": ("HTTPGetAction", ("path", "port", "host", "scheme", "httpHeaders")),
+    "tcpSocket": ("TCPSocketAction", ("port", "host")),
+    "grpc": ("GRPCAction", ("port", "service")),
+    "sleep": ("SleepAction", ("seconds",)),
+}
+_STRATEGY_KEYS = ("type", "rollingUpdate")
+_ROLLING = "RollingUpdateDeployment"
+_ROLLING_UPDATE_KEYS = ("maxUnavailable", "maxSurge")
 #: apimachinery's IsValidPercent.
 _PERCENT = re.compile(r"[0-9]+%")
 _PERCENT_MSG = regex_error(
@@ -130,14 +151,15 @@ def container_lifecycle(
     """A container's ``lifecycle.preStop`` and its three probes, checked in validateContainers'
     order: lifecycle, liveness, readiness, startup. ``grace_s`` is the pod's valid
     terminationGracePeriodSeconds (None when it is itself invalid: one error is enough)."""
-    lifecycle = mapping(container.get("lifecycle"), f"{cpath}.lifecycle", errors)
+    lpath = f"{cpath}.lifecycle"
+    lifecycle = decode_object(container.get("lifecycle"), lpath, "Container", "v1.Lifecycle", _LIFECYCLE_KEYS, errors)
     pre_stop = None
     raw = lifecycle.get("preStop")
     if raw is not None:
-        path = f"{cpath}.lifecycle.preStop"
-        hook = mapping(raw, path, errors)
+        path = f"{lpath}.preStop"
         before = len(errors)
-        kind = _handler(hook, path, _LIFECYCLE_HANDLERS, grace_s, errors) if isinstance(raw, dict) else None
+        hook = decode_object(raw, path, "Lifecycle", "v1.LifecycleHandler", _LIFECYCLE_HANDLERS, errors)
+        kind = _handler(hook, path, "LifecycleHandler", grace_s, errors) if isinstance(raw, dict) else None
         if kind is not None and len(errors) == before:
             pre_stop = PreStop(kind, _pre_stop_seconds(kind, hook[kind]))
     probes = {}
@@ -180,10 +202,21 @@ def strategy(spec: dict[str, Any], errors: list[FieldError]) -> Strategy:
     """``spec.strategy`` defaulted as SetDefaults_Deployment does (RollingUpdate, 25 %/25 %) and
     checked as ValidateDeploymentStrategy does."""
     path = "spec.strategy"
-    raw = mapping(spec.get("strategy"), path, errors)
+    rpath = f"{path}.rollingUpdate"
+    raw = decode_object(spec.get("strategy"), path, "DeploymentSpec", "v1.DeploymentStrategy", _STRATEGY_KEYS, errors)
     kind = raw.get("type")
-    kind = "RollingUpdate" if kind is None or kind == "" else kind
     rolling = raw.get("rollingUpdate")
+    before = len(errors)
+    fields = decode_object(
+        rolling, rpath, "DeploymentStrategy", "v1.RollingUpdateDeployment", _ROLLING_UPDATE_KEYS, errors
+    )
+    unavailable = decode_int_or_string(fields.get("maxUnavailable"), f"{rpath}.maxUnavailable", _ROLLING, errors)
+    surge = decode_int_or_string(fields.get("maxSurge"), f"{rpath}.maxSurge", _ROLLING, errors)
+    if kind is not None and not isinstance(kind, str):
+        errors.append(unmarshal_error(kind, f"{path}.type", "DeploymentStrategy", "v1.DeploymentStrategyType"))
+    if len(errors) > before:
+        return Strategy()
+    kind = "RollingUpdate" if kind is None or kind == "" else kind
     if kind == "Recreate":
         if rolling is not None:
             detail = "Forbidden: may not be specified when strategy `type` is 'Recreate'"
@@ -192,13 +225,8 @@ def strategy(spec: dict[str, Any], errors: list[FieldError]) -> Strategy:
     if kind != "RollingUpdate":
         errors.append(unsupported(path, kind, STRATEGY_TYPES))
         return Strategy()
-    rpath = f"{path}.rollingUpdate"
-    rolling = mapping(rolling, rpath, errors)
-    unavailable = rolling.get("maxUnavailable")
-    surge = rolling.get("maxSurge")
     unavailable = DEFAULT_MAX_UNAVAILABLE if unavailable is None else unavailable
     surge = DEFAULT_MAX_SURGE if surge is None else surge
-    before = len(errors)
     _int_or_percent(unavailable, f"{rpath}.maxUnavailable", errors)
     _int_or_percent(surge, f"{rpath}.maxSurge", errors)
     if _int_or_percent_value(unavailable) == 0 and _int_or_percent_value(surge) == 0:
@@ -219,9 +247,13 @@ def strategy(spec: dict[str, Any], errors: list[FieldError]) -> Strategy:
 def progress_deadline(spec: dict[str, Any], errors: list[FieldError]) -> tuple[int, int]:
     """``(minReadySeconds, progressDeadlineSeconds)``, defaulted (0, 600) and checked as
     ValidateDeploymentSpec does: both non-negative, the deadline greater than minReadySeconds."""
-    min_ready = nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds", 0, errors)
+    min_ready = nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds", "DeploymentSpec", 0, errors)
     deadline = nonnegative(
-        spec.get("progressDeadlineSeconds"), "spec.progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE_S, errors
+        spec.get("progressDeadlineSeconds"),
+        "spec.progressDeadlineSeconds",
+        "DeploymentSpec",
+        DEFAULT_PROGRESS_DEADLINE_S,
+        errors,
     )
     if min_ready is not None and deadline is not None and deadline <= min_ready:
         errors.append(
@@ -240,14 +272,14 @@ def _probe(
     startup probes, successThreshold must be 1. A 0 is defaulted, as SetDefaults_Probe does."""
     if raw is None:
         return None
-    if not isinstance(raw, dict):
-        errors.append(FieldError(path, f"Invalid value: {go(raw)}: must be a mapping"))
-        return None
     before = len(errors)
-    _handler(raw, path, _PROBE_HANDLERS, None, errors)
+    probe = decode_object(raw, path, "Container", "v1.Probe", _PROBE_KEYS, errors)
+    if not isinstance(raw, dict):
+        return None
+    _handler(probe, path, "Probe", None, errors)
     values = {}
     for key, fallback in _PROBE_FIELDS:
-        value = nonnegative(raw.get(key), f"{path}.{key}", fallback, errors)
+        value = nonnegative(probe.get(key), f"{path}.{key}", "Probe", fallback, errors)
         values[key] = value or fallback
     if succeed_once and values["successThreshold"] != 1:
         errors.append(FieldError(f"{path}.successThreshold", f"Invalid value: {values['successThreshold']}: must be 1"))
@@ -262,11 +294,11 @@ def _probe(
     )
 
 
-def _handler(
-    raw: dict[str, Any], path: str, kinds: tuple[str, ...], grace_s: int | None, errors: list[FieldError]
-) -> str | None:
-    """validateHandler: exactly one of ``kinds`` set (a null counts as unset), each checked;
-    the one found, or None."""
+def _handler(raw: dict[str, Any], path: str, owner: str, grace_s: int | None, errors: list[FieldError]) -> str | None:
+    """validateHandler: exactly one handler set (a null counts as unset), each checked; the one
+    found, or None. ``owner`` is the Go struct holding them: ``Probe`` (its inline ProbeHandler)
+    or ``LifecycleHandler``."""
+    kinds = _PROBE_HANDLERS if owner == "Probe" else _LIFECYCLE_HANDLERS
     found = None
     for kind in kinds:
         action = raw.get(kind)
@@ -276,40 +308,56 @@ def _handler(
             errors.append(FieldError(f"{path}.{kind}", "Forbidden: may not specify more than 1 handler type"))
             continue
         found = kind
-        _action(kind, action, f"{path}.{kind}", grace_s, errors)
+        _action(kind, action, f"{path}.{kind}", owner, grace_s, errors)
     if found is None:
         errors.append(FieldError(path, "Required value: must specify a handler type"))
     return found
 
 
-def _action(kind: str, action: Any, path: str, grace_s: int | None, errors: list[FieldError]) -> None:
-    """One handler's own rules: an exec command is required (validateExecAction); ports are a
+def _action(kind: str, action: Any, path: str, owner: str, grace_s: int | None, errors: list[FieldError]) -> None:
+    """One handler, decoded (its struct's fields, a port as IntOrString or int32, a sleep's
+    int64), then its own rules: an exec command is required (validateExecAction); ports are a
     number 1–65535 or a port name (ValidatePortNumOrName); a sleep fits in the grace period
     (validateSleepAction, zero allowed as from 1.34)."""
-    body = mapping(action, path, errors)
+    struct, fields = _ACTIONS[kind]
+    before = len(errors)
+    body = decode_object(action, path, owner, f"v1.{struct}", fields, errors)
     if kind == "exec":
         command = body.get("command")
-        if command is None or command == []:
+        if isinstance(command, list):
+            for i, part in enumerate(command):
+                if part is not None and not isinstance(part, str):
+                    errors.append(unmarshal_error(part, f"{path}.command[{i}]", struct, "string"))
+        elif command is not None:
+            errors.append(unmarshal_error(command, f"{path}.command", struct, "[]string"))
+        if len(errors) == before and not command:
             errors.append(FieldError(f"{path}.command", "Required value"))
-        elif not isinstance(command, list) or not all(isinstance(part, str) for part in command):
-            errors.append(FieldError(f"{path}.command", f"Invalid value: {go(command)}: must be a list of strings"))
-    elif kind in ("httpGet", "tcpSocket", "grpc"):  # grpc's port is a number only
-        port = body.get("port", 0)
-        if isinstance(port, str) and kind != "grpc":
+    elif kind in ("httpGet", "tcpSocket", "grpc"):
+        raw = body.get("port")
+        port: int | str | None
+        if kind == "grpc":  # a number only
+            port = decode_int(raw, f"{path}.port", struct, 32, errors)
+        else:
+            port = decode_int_or_string(raw, f"{path}.port", struct, errors)
+        if len(errors) > before:
+            return
+        port = 0 if port is None else port
+        if isinstance(port, str):
             problems = port_name_problems(port)
         else:
             problems = [] if valid_port(port) else ["must be between 1 and 65535, inclusive"]
         errors.extend(FieldError(f"{path}.port", f"Invalid value: {go(port)}: {p}") for p in problems)
     elif kind == "sleep":
-        seconds = body.get("seconds", 0)
-        bad_type = isinstance(seconds, bool) or not isinstance(seconds, int)
-        if bad_type or (grace_s is not None and not 0 <= seconds <= grace_s):
-            limit = f" ({grace_s})" if grace_s is not None else ""
+        seconds = decode_int(body.get("seconds"), f"{path}.seconds", struct, 64, errors)
+        if len(errors) > before:
+            return
+        seconds = 0 if seconds is None else seconds
+        if grace_s is not None and not 0 <= seconds <= grace_s:
             errors.append(
                 FieldError(
                     path,
-                    f"Invalid value: {go(seconds)}: must be non-negative and less than "
-                    f"terminationGracePeriodSeconds{limit}",
+                    f"Invalid value: {seconds}: must be non-negative and less than "
+                    f"terminationGracePeriodSeconds ({grace_s})",
                 )
             )
 
@@ -318,30 +366,26 @@ def _pre_stop_seconds(kind: str, action: dict[str, Any]) -> float | None:
     """How long the (valid) hook runs, when the manifest says: a sleep's seconds, an exec that
     is just a sleep; None for the rest."""
     if kind == "sleep":
-        return float(action.get("seconds", 0))
+        return float(action.get("seconds") or 0)
     if kind == "exec":
         return exec_sleep_seconds(action.get("command"))
     return None
 
 
-def _int_or_percent(value: Any, path: str, errors: list[FieldError]) -> None:
+def _int_or_percent(value: int | str, path: str, errors: list[FieldError]) -> None:
     """ValidatePositiveIntOrPercent: a percent string as IsValidPercent wants it, or an int ≥ 0."""
     if isinstance(value, str):
         if not _PERCENT.fullmatch(value):
             errors.append(FieldError(path, f"Invalid value: {go(value)}: {_PERCENT_MSG}"))
-    elif isinstance(value, bool) or not isinstance(value, int):
-        errors.append(FieldError(path, f"Invalid value: {go(value)}: must be an integer or percentage (e.g '5%')"))
     elif value < 0:
         errors.append(FieldError(path, f"Invalid value: {value}: {NEGATIVE_MSG}"))
 
 
-def _int_or_percent_value(value: Any) -> int | None:
+def _int_or_percent_value(value: int | str) -> int:
     """getIntOrPercentValue: a valid percent's number, an int, or a string's Atoi (0 if it is
-    not a number); None for other types (they are reported already)."""
+    not a number)."""
     if isinstance(value, str):
         if _PERCENT.fullmatch(value):
             return int(value[:-1])
         return int(value) if re.fullmatch(r"[+-]?[0-9]+", value) else 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
     return value

@@ -3,13 +3,19 @@
 Field errors carry a path and the API server's own detail text
 (k8s.io/apimachinery/pkg/util/validation and pkg/apis/core/validation), and values are
 rendered in messages the way Go prints them (docs/semantics.md#service-defaults-and-validation).
+Before validation, the API server's JSON decoder refuses a value of the wrong type and, with
+kubectl's default strict field validation, an unknown field; :func:`decode_object`,
+:func:`decode_int` and :func:`decode_int_or_string` say so in its words
+(docs/semantics.md#strict-fields-and-types).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -28,6 +34,9 @@ __all__ = [
     "NEGATIVE_MSG",
     "FieldError",
     "byte_length",
+    "decode_int",
+    "decode_int_or_string",
+    "decode_object",
     "default",
     "dns1123_label_problems",
     "dns1123_subdomain_problems",
@@ -44,6 +53,7 @@ __all__ = [
     "port_name_problems",
     "regex_error",
     "sequence",
+    "unmarshal_error",
     "unsupported",
     "valid_port",
 ]
@@ -100,10 +110,12 @@ _LINE_BREAKS = {
 
 @dataclass(frozen=True)
 class FieldError:
-    """One validation failure: ``path`` in the manifest and the API server's ``detail``."""
+    """One validation failure: ``path`` in the manifest and the API server's ``detail``;
+    ``decoding`` when it is the JSON decoder's refusal, which comes before any validation."""
 
     path: str
     detail: str
+    decoding: bool = False
 
 
 def object_name(
@@ -184,18 +196,111 @@ def sequence(value: Any, path: str, errors: list[FieldError]) -> list[Any]:
     return value
 
 
-def nonnegative(value: Any, path: str, default: int, errors: list[FieldError]) -> int | None:
-    """An integer field checked as ValidateNonnegativeField does; ``default`` when omitted.
-
-    A value that is no integer at all (which the API server's decoder refuses) gets the same
-    message; None for either problem.
-    """
+def nonnegative(value: Any, path: str, owner: str, default: int, errors: list[FieldError]) -> int | None:
+    """An int32 field of Go struct ``owner``, decoded (:func:`decode_int`), then checked as
+    ValidateNonnegativeField does; ``default`` when omitted, None for either problem."""
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        errors.append(FieldError(path, f"Invalid value: {go(value)}: {NEGATIVE_MSG}"))
+    number = decode_int(value, path, owner, 32, errors)
+    if number is not None and number < 0:
+        errors.append(FieldError(path, f"Invalid value: {number}: {NEGATIVE_MSG}"))
         return None
+    return number
+
+
+def decode_object(
+    value: Any, path: str, owner: str, go_type: str, fields: tuple[str, ...], errors: list[FieldError]
+) -> dict[str, Any]:
+    """A struct-valued field as the strict decoder reads it: omitted or null is ``{}``; anything
+    but a mapping is an unmarshal error (and ``{}``); each key outside ``fields`` (the struct's
+    JSON names) is its own ``strict decoding error: unknown field``, naming the key's full path.
+
+    ``owner`` is the Go struct holding the field, ``go_type`` the field's type, as the decoder
+    names them (``Container``, ``v1.Probe``).
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.append(unmarshal_error(value, path, owner, go_type))
+        return {}
+    for key in value:
+        if key not in fields:
+            full = f"{path}.{key}"
+            errors.append(FieldError(full, f"strict decoding error: unknown field {go_quote(full)}", decoding=True))
     return value
+
+
+def decode_int(value: Any, path: str, owner: str, bits: int, errors: list[FieldError]) -> int | None:
+    """An ``int32`` or ``int64`` (``bits``) field as the decoder reads it; None when omitted (or
+    null), or when it is refused. A YAML float with an integral value is that integer: kubectl
+    sends YAML as JSON, where ``2.0`` is written ``2``."""
+    if value is None:
+        return None
+    number = _integral(value)
+    if number is None or not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+        errors.append(unmarshal_error(value, path, owner, f"int{bits}"))
+        return None
+    return number
+
+
+def decode_int_or_string(value: Any, path: str, owner: str, errors: list[FieldError]) -> int | str | None:
+    """An ``intstr.IntOrString`` field: a string as it is, else an int32 (its UnmarshalJSON);
+    None when omitted or refused."""
+    if isinstance(value, str):
+        return value
+    return decode_int(value, path, owner, 32, errors)
+
+
+def unmarshal_error(value: Any, path: str, owner: str, go_type: str) -> FieldError:
+    """Go's UnmarshalTypeError with the decoder's context: the struct holding the field and the
+    field's JSON path without list indexes (``Probe.spec.template.spec.containers.readinessProbe.periodSeconds``).
+
+    A value JSON cannot hold (YAML's ``.inf``, ``.nan``) is refused as Go's encoder refuses it
+    on the way from YAML to JSON.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        shown = "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
+        return FieldError(path, f"json: unsupported value: {shown}", decoding=True)
+    if isinstance(value, bool):
+        kind = "bool"
+    elif isinstance(value, int | float):
+        # Go names the number only when it is read into a number it does not fit.
+        numeric = go_type.startswith(("int", "uint", "float"))
+        kind = f"number {_json_number(value)}" if numeric else "number"
+    elif isinstance(value, dict):
+        kind = "object"
+    elif isinstance(value, list):
+        kind = "array"
+    else:
+        kind = "string"
+    field = re.sub(r"\[[0-9]+\]", "", path)
+    detail = f"json: cannot unmarshal {kind} into Go struct field {owner}.{field} of type {go_type}"
+    return FieldError(path, detail, decoding=True)
+
+
+def _integral(value: Any) -> int | None:
+    """``value`` as the integer JSON would carry, or None (a bool, a string, a fraction...)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer() and abs(value) < 1e21:
+        return int(value)  # Go writes such a float without a fraction or exponent
+    return None
+
+
+def _json_number(value: int | float) -> str:
+    """A number as Go's encoding/json writes it: integers whole, floats in their shortest form,
+    positional from 1e-6 to 1e21 and with an exponent (``1e+21``, ``1e-7``) outside."""
+    if isinstance(value, int):
+        return str(value)
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    text = repr(value)  # the shortest digits; Python writes an exponent outside [1e-4, 1e16)
+    if 1e-6 <= abs(value) < 1e21:
+        return (format(Decimal(text), "f") if "e" in text else text).removesuffix(".0")
+    mantissa, exponent = text.split("e")
+    return f"{mantissa}e{exponent}".replace("e-0", "e-")  # Go: 1e+21, 1e-7
 
 
 def default(value: Any, default: Any) -> Any:
