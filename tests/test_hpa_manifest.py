@@ -616,3 +616,15 @@ def test_the_guide_scenarios_have_no_hpa_so_they_resolve_as_before():
     """Existing scenarios keep their resolved form (and so their results): no HPA, nothing added."""
     for path in sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml")):
         assert sim.load_scenario(path).hpas == ()
+
+
+def test_the_readmes_hpa_example_loads_next_to_the_guides_deployment():
+    """The README's example is a valid HPA for the guide's Deployment, read as documented."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    block = readme.split("**HorizontalPodAutoscaler**", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    text = (root / "scenarios" / "nodeport-basic.yaml").read_text().rstrip("\n") + "\n---\n" + block
+    (found,) = sim.load_scenario(text).hpas
+    assert (found.target_name, found.min_replicas, found.max_replicas) == ("myapp", 2, 10)
+    assert found.metrics == (MetricSpec("Resource", "cpu", MetricTarget("Utilization", average_utilization=60)),)
+    assert found.behavior == HPABehavior(SCALE_UP_DEFAULTS, HPAScalingRules(120, "Max", SCALE_DOWN_DEFAULTS.policies))
