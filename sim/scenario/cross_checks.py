@@ -15,7 +15,7 @@ import networkx as nx
 from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
 from sim.kube.validation import go, go_map
-from sim.scenario.documents import DeploymentDocument, Findings, Origin
+from sim.scenario.documents import DeploymentDocument, Findings, HPADocument, Origin
 from sim.scenario.event_parser import ZONE_LABEL
 from sim.scenario.run_limits import run_limit_problems
 from sim.scenario.simulation import (
@@ -40,8 +40,10 @@ def cross_check(
     services: Sequence[Service],
     deployments: Sequence[DeploymentDocument],
     findings: Findings,
+    hpas: Sequence[HPADocument] = (),
 ) -> None:
-    """Report each name the Simulation at ``origin`` uses that the other documents do not define."""
+    """Report each name the Simulation at ``origin`` uses that the other documents do not define,
+    and each HorizontalPodAutoscaler whose target is not one Deployment of the scenario."""
     svc_by_name = {s.name: s for s in services}
     dep_names = {d.deployment.name for d in deployments}
     node_names = {n.name for n in simulation.cluster.nodes}
@@ -85,6 +87,55 @@ def cross_check(
     _warn_call_cycles(origin, simulation, services, [d.deployment for d in deployments], findings)
     for message in impossible_latency_targets(simulation, services, [d.deployment for d in deployments]):
         findings.warn(origin, message)
+    _check_hpa_targets(hpas, [d.deployment for d in deployments], findings)
+
+
+def _check_hpa_targets(hpas: Sequence[HPADocument], deployments: Sequence[Deployment], findings: Findings) -> None:
+    """Each HPA's scaleTargetRef names an ``apps/v1`` Deployment of the scenario in its namespace,
+    and no Deployment has two HPAs (docs/semantics.md#horizontalpodautoscaler)."""
+    path = "spec.scaleTargetRef"
+    known = {(d.namespace, d.name) for d in deployments}
+    scaled_by: dict[tuple[str, str], str] = {}
+    for document in hpas:
+        hpa, where = document.hpa, document.origin
+        if hpa.target_kind != "Deployment":
+            findings.fail(
+                where,
+                f"{path}.kind",
+                f'Unsupported value: {go(hpa.target_kind)}: supported values: "Deployment" '
+                "(svcsim scales Deployments only)",
+            )
+            continue
+        if not hpa.target_api_version:
+            findings.fail(
+                where,
+                f"{path}.apiVersion",
+                'Required value: "apps/v1": without it the controller looks for a Deployment in the core API '
+                "group, finds none and cannot scale it",
+            )
+        elif hpa.target_api_version != "apps/v1":
+            findings.fail(
+                where,
+                f"{path}.apiVersion",
+                f'Unsupported value: {go(hpa.target_api_version)}: supported values: "apps/v1"',
+            )
+        key = (hpa.namespace, hpa.target_name)
+        if key not in known:
+            findings.fail(
+                where,
+                f"{path}.name",
+                f"Invalid value: {go(hpa.target_name)}: no Deployment named {go(hpa.target_name)} in namespace "
+                f"{go(hpa.namespace)} of this scenario",
+            )
+        elif key in scaled_by:
+            findings.fail(
+                where,
+                f"{path}.name",
+                f'Duplicate value: {go(hpa.target_name)}: Deployment "{hpa.target_name}" is already scaled by '
+                f'HorizontalPodAutoscaler "{scaled_by[key]}" (two HPAs on one Deployment: neither scales it)',
+            )
+        else:
+            scaled_by[key] = hpa.name
 
 
 def _event_problems(simulation: Simulation, dep_names: set[str]) -> list[tuple[str, str]]:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sim.errors import Problem, ScenarioError
 from sim.kube.deployment import Deployment, parse_deployment
+from sim.kube.hpa import HPA_API_VERSIONS, HorizontalPodAutoscaler, parse_hpa
 from sim.kube.service import Service, parse_service
 from sim.kube.validation import FieldError, go_quote, one_line
 from sim.scenario.field_reader import FieldReader
@@ -27,6 +28,7 @@ __all__ = [
     "SIMULATION_API",
     "DeploymentDocument",
     "Findings",
+    "HPADocument",
     "Origin",
     "ScenarioDocuments",
     "ServiceDocument",
@@ -37,7 +39,7 @@ __all__ = [
 SIMULATION_API = "svcsim/v1alpha1"
 API_VERSIONS = {"Service": "v1", "Deployment": "apps/v1", "Simulation": SIMULATION_API}
 
-_Object = TypeVar("_Object", Service, Deployment)
+_Object = TypeVar("_Object", Service, Deployment, HorizontalPodAutoscaler)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,14 @@ class DeploymentDocument:
 
 
 @dataclass(frozen=True)
+class HPADocument:
+    """A valid HorizontalPodAutoscaler; ``origin`` names it for later problems and warnings."""
+
+    hpa: HorizontalPodAutoscaler
+    origin: Origin
+
+
+@dataclass(frozen=True)
 class SimulationDocument:
     """The Simulation as read; if not ``valid`` it is partial and its ranges cannot be trusted."""
 
@@ -115,6 +125,7 @@ class ScenarioDocuments:
     deployments: tuple[DeploymentDocument, ...]
     simulation: SimulationDocument | None
     ignored: tuple[dict[str, Any], ...]  # kinds svcsim does not simulate, kept for the resolved scenario
+    hpas: tuple[HPADocument, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,6 +166,7 @@ def read_scenario_documents(text: str, findings: Findings, folder: Path | None =
     services: list[ServiceDocument] = []
     deployments: list[DeploymentDocument] = []
     ignored: list[dict[str, Any]] = []
+    hpas: list[HPADocument] = []
     simulation: SimulationDocument | None = None
     for document in _documents(text, findings):
         kind, api = document.content.get("kind"), document.content.get("apiVersion")
@@ -182,6 +194,23 @@ def read_scenario_documents(text: str, findings: Findings, folder: Path | None =
             deployment = _kube_object("Deployment", parse_deployment, document, origin, earlier, findings)
             if deployment is not None:
                 deployments.append(DeploymentDocument(deployment, document.origin(f'Deployment "{deployment.name}"')))
+        elif kind == "HorizontalPodAutoscaler" and api in HPA_API_VERSIONS:
+            origin = document.origin(f"The HorizontalPodAutoscaler {document.quoted_name} is invalid")
+            named = [d.hpa for d in hpas]
+            hpa = _kube_object("HorizontalPodAutoscaler", parse_hpa, document, origin, named, findings)
+            if hpa is not None:
+                hpas.append(HPADocument(hpa, document.origin(f'HorizontalPodAutoscaler "{hpa.name}"')))
+                # The controller is not wired in yet (issue 11): say so rather than pretend.
+                findings.warn(
+                    document.origin(),
+                    f"horizontalpodautoscaler {hpa.name}: parsed and validated, but not simulated yet: "
+                    "replicas change only through events",
+                )
+        elif kind == "HorizontalPodAutoscaler":
+            supported = ", ".join(f'"{v}"' for v in HPA_API_VERSIONS)
+            findings.fail(
+                document.origin(), "apiVersion", f"Unsupported value: {_quote(api)}: supported values: {supported}"
+            )
         elif kind in API_VERSIONS:
             findings.fail(
                 document.origin(),
@@ -191,7 +220,7 @@ def read_scenario_documents(text: str, findings: Findings, folder: Path | None =
         else:
             ignored.append(document.content)
             findings.warn(document.origin(), f"kind {kind!r} is not simulated and is ignored")
-    return ScenarioDocuments(tuple(services), tuple(deployments), simulation, tuple(ignored))
+    return ScenarioDocuments(tuple(services), tuple(deployments), simulation, tuple(ignored), tuple(hpas))
 
 
 def _documents(text: str, findings: Findings) -> list[_Document]:

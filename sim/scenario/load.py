@@ -50,7 +50,7 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
     documents = read_scenario_documents(text, findings, folder)
     if documents.simulation is None:
         needed = f"a Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)"
-        if findings.clean and not (documents.services or documents.deployments or documents.ignored):
+        if findings.clean and not (documents.services or documents.deployments or documents.hpas or documents.ignored):
             findings.fail(
                 None, "", f"file is empty (no YAML document, only comments or ---): a scenario needs {needed}"
             )
@@ -67,7 +67,7 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
         services = resolve_services(simulation, documents.services, findings)
     if documents_clean:
         simulation = resolve_cluster(simulation, origin, findings)
-        cross_check(simulation, origin, services, documents.deployments, findings)
+        cross_check(simulation, origin, services, documents.deployments, findings, documents.hpas)
     if not findings.clean:
         raise findings.error()
     return Scenario(
@@ -77,6 +77,7 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
         tuple(d.deployment for d in documents.deployments),
         tuple(findings.warnings),
         documents.ignored,
+        tuple(d.hpa for d in documents.hpas),
     )
 
 

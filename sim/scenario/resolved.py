@@ -16,6 +16,7 @@ import yaml
 
 from sim.errors import Problem, ScenarioError
 from sim.kube.deployment import Deployment
+from sim.kube.hpa import HorizontalPodAutoscaler, HPAScalingRules, MetricSpec
 from sim.kube.service import Service, SessionAffinity
 from sim.scenario.run_limits import duration_problems, run_limit_problems
 from sim.scenario.simulation import Simulation
@@ -34,6 +35,7 @@ class Scenario:
     deployments: tuple[Deployment, ...]
     warnings: tuple[str, ...] = ()
     other_documents: tuple[dict[str, Any], ...] = field(default=(), repr=False)
+    hpas: tuple[HorizontalPodAutoscaler, ...] = ()  # parsed and checked; not simulated yet (issue 11)
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
@@ -79,6 +81,7 @@ class Scenario:
         """The resolved scenario: every document with Kubernetes' and svcsim's defaults filled in."""
         docs: list[dict[str, Any]] = [_service_manifest(s) for s in self.services]
         docs += [_deployment_manifest(d) for d in self.deployments]
+        docs += [_hpa_manifest(h) for h in self.hpas]
         docs += list(self.other_documents)
         docs.append(self.simulation.to_manifest())
         return yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False)
@@ -121,6 +124,43 @@ def _deployment_manifest(dep: Deployment) -> dict[str, Any]:
     doc = _copy(dep.manifest)
     doc.setdefault("spec", {})["replicas"] = dep.replicas
     return doc
+
+
+def _hpa_manifest(hpa: HorizontalPodAutoscaler) -> dict[str, Any]:
+    """The HPA as the API server stores it: minReplicas, the default metric and, when a
+    ``behavior`` is given, every rule filled in; metrics and quantities as written."""
+    doc = _copy(hpa.manifest)
+    spec = doc.setdefault("spec", {})
+    spec["minReplicas"] = hpa.min_replicas
+    if hpa.api_version == "autoscaling/v1":
+        spec.setdefault("targetCPUUtilizationPercentage", hpa.metrics[0].target.average_utilization)
+        return doc
+    if not spec.get("metrics"):
+        spec["metrics"] = [_metric_manifest(m) for m in hpa.metrics]
+    if hpa.behavior is not None:
+        given = spec.get("behavior") or {}
+        spec["behavior"] = {
+            "scaleUp": _rules_manifest(hpa.behavior.scale_up, (given.get("scaleUp") or {}).get("tolerance")),
+            "scaleDown": _rules_manifest(hpa.behavior.scale_down, (given.get("scaleDown") or {}).get("tolerance")),
+        }
+    return doc
+
+
+def _metric_manifest(metric: MetricSpec) -> dict[str, Any]:
+    """The defaulted metric (Resource cpu Utilization), the only one svcsim writes itself."""
+    target = {"type": metric.target.type, "averageUtilization": metric.target.average_utilization}
+    return {"type": metric.type, "resource": {"name": metric.name, "target": target}}
+
+
+def _rules_manifest(rules: HPAScalingRules, tolerance: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "stabilizationWindowSeconds": rules.stabilization_window_s,
+        "selectPolicy": rules.select_policy,
+        "policies": [{"type": p.type, "value": p.value, "periodSeconds": p.period_s} for p in rules.policies],
+    }
+    if tolerance is not None:
+        out["tolerance"] = tolerance  # as written: a quantity keeps its form
+    return out
 
 
 def _copy(value: Any) -> Any:
