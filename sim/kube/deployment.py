@@ -23,6 +23,7 @@ from sim.kube.pod_lifecycle import (
     scaled_value,
     strategy,
 )
+from sim.kube.resources import ContainerResources, container_resources, pod_total
 from sim.kube.validation import (
     DNS1123,
     DNS1123_MSG,
@@ -45,6 +46,7 @@ from sim.kube.validation import (
 __all__ = [
     "MAX_REPLICAS",
     "ContainerPort",
+    "ContainerResources",
     "Deployment",
     "LabelSelector",
     "PreStop",
@@ -112,6 +114,35 @@ class Deployment:
     strategy: Strategy = field(default_factory=Strategy)
     min_ready_s: float = 0.0
     progress_deadline_s: float = 600.0
+    #: Each container's cpu and memory, in container order; empty when no container sets
+    #: ``resources`` (docs/semantics.md#resources). Parsed, not simulated yet.
+    container_resources: tuple[ContainerResources, ...] = ()
+
+    @property
+    def cpu_request_m(self) -> int | None:
+        """The pod's cpu request in millicores: the sum over the containers that set one
+        (a limit alone sets it); None when none does."""
+        return pod_total(self.container_resources, "cpu_request_m")
+
+    @property
+    def cpu_limit_m(self) -> int | None:
+        """The pod's cpu limit in millicores, summed as :attr:`cpu_request_m`."""
+        return pod_total(self.container_resources, "cpu_limit_m")
+
+    @property
+    def memory_request_b(self) -> int | None:
+        """The pod's memory request in bytes, summed as :attr:`cpu_request_m`."""
+        return pod_total(self.container_resources, "memory_request_b")
+
+    @property
+    def memory_limit_b(self) -> int | None:
+        """The pod's memory limit in bytes, summed as :attr:`cpu_request_m`."""
+        return pod_total(self.container_resources, "memory_limit_b")
+
+    @property
+    def sets_resources(self) -> bool:
+        """Whether any container sets a request or a limit, of any resource."""
+        return any(c.sets_any for c in self.container_resources)
 
 
 def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[FieldError]]:
@@ -162,7 +193,7 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
                 f"Invalid value: {go(grace)}: must be greater than or equal to 0",
             )
         )
-    ports, lifecycle = _containers(pod, grace if valid_grace else None, errors)
+    ports, lifecycle, resources = _containers(pod, grace if valid_grace else None, errors)
     rollout = strategy(spec, errors)
     min_ready_s, progress_deadline_s = progress_deadline(spec, errors)
     decoding = [error for error in errors if error.decoding]
@@ -188,19 +219,22 @@ def parse_deployment(doc: dict[str, Any]) -> tuple[Deployment | None, list[Field
         strategy=rollout,
         min_ready_s=float(min_ready_s),
         progress_deadline_s=float(progress_deadline_s),
+        container_resources=resources if any(r.sets_any for r in resources) else (),
     ), []
 
 
 def _containers(
     pod: dict[str, Any], grace_s: int | None, errors: list[FieldError]
-) -> tuple[tuple[ContainerPort, ...], ContainerLifecycle]:
-    """The containers' ports, probes and preStop hook, each container checked as
+) -> tuple[tuple[ContainerPort, ...], ContainerLifecycle, tuple[ContainerResources, ...]]:
+    """The containers' ports, resources, probes and preStop hook, each container checked as
     validateContainers does: at least one container; each with a name (a DNS-1123 label,
-    unique) and an image; ports with a number, name and protocol; its lifecycle and probes.
+    unique) and an image; ports with a number, name and protocol; its resources; its
+    lifecycle and probes.
 
     svcsim models one app per pod: each probe kind, and the preStop hook, come from the first
     container that declares it."""
     ports: list[ContainerPort] = []
+    resources: list[ContainerResources] = []
     found: dict[str, Any] = {}
     path = "spec.template.spec.containers"
     containers = sequence(pod.get("containers"), path, errors)
@@ -219,6 +253,9 @@ def _containers(
         elif not isinstance(image, str):
             errors.append(FieldError(f"{cpath}.image", f"Invalid value: {go(image)}: must be a string"))
         ports.extend(_container_ports(container, cpath, errors))
+        own_resources = container_resources(container, cpath, name or "", errors)
+        if own_resources is not None:
+            resources.append(own_resources)
         own = container_lifecycle(container, cpath, grace_s, errors)
         for key in LIFECYCLE_FIELDS:
             if found.get(key) is None:
@@ -227,7 +264,7 @@ def _containers(
             if name in names:
                 errors.append(FieldError(f"{cpath}.name", f"Duplicate value: {go(name)}"))
             names.add(name)
-    return tuple(ports), ContainerLifecycle(**found)
+    return tuple(ports), ContainerLifecycle(**found), tuple(resources)
 
 
 def _container_name(name: Any, path: str, errors: list[FieldError]) -> str | None:

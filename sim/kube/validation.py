@@ -44,6 +44,7 @@ __all__ = [
     "go_map",
     "go_quote",
     "is_str_map",
+    "json_number",
     "mapping",
     "max_length_problem",
     "member",
@@ -266,7 +267,7 @@ def unmarshal_error(value: Any, path: str, owner: str, go_type: str) -> FieldErr
     elif isinstance(value, int | float):
         # Go names the number only when it is read into a number it does not fit.
         numeric = go_type.startswith(("int", "uint", "float"))
-        kind = f"number {_json_number(value)}" if numeric else "number"
+        kind = f"number {json_number(value)}" if numeric else "number"
     elif isinstance(value, dict):
         kind = "object"
     elif isinstance(value, list):
@@ -289,7 +290,7 @@ def _integral(value: Any) -> int | None:
     return None
 
 
-def _json_number(value: int | float) -> str:
+def json_number(value: int | float) -> str:
     """A number as Go's encoding/json writes it: integers whole, floats in their shortest form,
     positional from 1e-6 to 1e21 and with an exponent (``1e+21``, ``1e-7``) outside."""
     if isinstance(value, int):

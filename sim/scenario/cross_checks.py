@@ -31,7 +31,13 @@ from sim.scenario.simulation import (
 from sim.scenario.slo_checks import impossible_latency_targets
 from sim.units import format_duration
 
-__all__ = ["cross_check"]
+__all__ = ["RESOURCES_NOT_SIMULATED", "cross_check"]
+
+#: Said once per Deployment whose containers request or limit anything (issue 11 adds a CPU model).
+RESOURCES_NOT_SIMULATED = (
+    "spec.template.spec.containers[].resources: requests and limits are parsed but not simulated yet "
+    "(no CPU model before autoscaling lands)"
+)
 
 
 def cross_check(
@@ -84,6 +90,8 @@ def cross_check(
         findings.fail(documents.get(problem.deployment or "", origin), problem.field, problem.message)
     for document in deployments:
         _warn_unschedulable(simulation, document.deployment, document.origin, findings)
+        if document.deployment.sets_resources:
+            findings.warn(document.origin, RESOURCES_NOT_SIMULATED)
     _warn_call_cycles(origin, simulation, services, [d.deployment for d in deployments], findings)
     for message in impossible_latency_targets(simulation, services, [d.deployment for d in deployments]):
         findings.warn(origin, message)
