@@ -28,6 +28,7 @@ from sim.kube.hpa import (
     parse_hpa,
 )
 from sim.kube.hpa_metrics import QUANTITY_FORMAT_MSG, read_quantity
+from sim.kube.quantity import ERR_SUFFIX
 from sim.kube.validation import FieldError
 from tests.test_validation import deployment, doc_line, problems, service, write
 
@@ -174,11 +175,23 @@ def test_quantities_are_read_in_base_units(written, value):
     assert errors == []
 
 
-@pytest.mark.parametrize("written", ["1q", "abc", "1.2.3", "", "1K", "Mi", "1 Mi", "1e", True, [1]])
-def test_what_is_not_a_quantity_is_refused_as_the_decoder_refuses_it(written):
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        *((w, QUANTITY_FORMAT_MSG) for w in ["1q", "abc", "1.2.3", "", "1 Mi", True, [1]]),
+        *((w, ERR_SUFFIX) for w in ["1K", "1e"]),
+    ],
+)
+def test_what_is_not_a_quantity_is_refused_as_the_decoder_refuses_it(written, message):
     errors: list[FieldError] = []
     assert read_quantity(written, "q", errors) is None
-    assert errors == [FieldError("q", QUANTITY_FORMAT_MSG, decoding=True)]
+    assert errors == [FieldError("q", message, decoding=True)]
+
+
+def test_a_suffix_without_a_number_is_zero_as_parse_quantity_reads_it():
+    """parseQuantityString: "if we stripped all numerator positions, always return 0"."""
+    errors: list[FieldError] = []
+    assert read_quantity("Mi", "q", errors) == 0.0 and errors == []
 
 
 # --- validation ----------------------------------------------------------------------------

@@ -3,18 +3,16 @@ does (pkg/apis/autoscaling/validation: validateMetrics, validateMetricSpec, the 
 checks and validateMetricTarget), with its wording (docs/semantics.md#horizontalpodautoscaler).
 
 Quantities (``value``, ``averageValue``, a rule's ``tolerance``) are read by
-:func:`read_quantity`, a minimal reading of apimachinery's ``resource.ParseQuantity`` kept here
-until a shared quantity module exists.
+:func:`read_quantity`, through :mod:`sim.kube.quantity` (apimachinery's ``resource.ParseQuantity``).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sim.kube.quantity import ERR_FORMAT_WRONG, QuantityError, decode_quantity
 from sim.kube.validation import (
     FieldError,
     decode_int,
@@ -39,28 +37,7 @@ __all__ = [
 #: validMetricSourceTypes, listed sorted as ``sets.List`` gives them in NotSupported messages.
 METRIC_SOURCE_TYPES = ("ContainerResource", "External", "Object", "Pods", "Resource")
 #: resource.ErrFormatWrong: what the decoder says of a value that is not a quantity.
-QUANTITY_FORMAT_MSG = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-_QUANTITY = re.compile(r"([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)")
-_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
-_EXPONENT = re.compile(r"[eE][-+]?[0-9]+")
-_SUFFIXES = {
-    "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    "Ki": Decimal(2**10),
-    "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30),
-    "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50),
-    "Ei": Decimal(2**60),
-}
+QUANTITY_FORMAT_MSG = ERR_FORMAT_WRONG
 # The source field of each type, in the order validateMetricSpec looks at them, and its Go struct.
 _SOURCES = (
     ("object", "Object", "ObjectMetricSource"),
@@ -114,43 +91,23 @@ class MetricSpec:
 
 def read_quantity(value: Any, path: str, errors: list[FieldError]) -> float | None:
     """A ``resource.Quantity`` field as a float in base units (``500m`` is 0.5, ``1Ki`` 1024); None
-    when omitted or refused.
-
-    The decoder takes a string or a JSON number and refuses anything that is not a quantity
-    with ParseQuantity's ErrFormatWrong (a bad number or suffix is reported the same way here).
-    """
+    when omitted or refused. Read by :func:`sim.kube.quantity.decode_quantity` (ParseQuantity,
+    with apimachinery's error texts)."""
     if value is None:
         return None
     if isinstance(value, float) and not math.isfinite(value):
         errors.append(unmarshal_error(value, path, "", "resource.Quantity"))
         return None
-    text = value if isinstance(value, str) else repr(value) if isinstance(value, int | float) else ""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    amount = _quantity_amount(text.strip())
-    if amount is None:
-        errors.append(FieldError(path, QUANTITY_FORMAT_MSG, decoding=True))
+    try:
+        amount = decode_quantity(value).amount
+    except QuantityError as err:
+        errors.append(FieldError(path, str(err), decoding=True))
         return None
     number = float(amount)
     if not math.isfinite(number):
-        errors.append(FieldError(path, f"Invalid value: {go(text)}: svcsim reads quantities up to about 1e308"))
+        errors.append(FieldError(path, f"Invalid value: {go(str(value))}: svcsim reads quantities up to about 1e308"))
         return None
     return number
-
-
-def _quantity_amount(text: str) -> Decimal | None:
-    match = _QUANTITY.fullmatch(text)
-    if match is None or not _NUMBER.fullmatch(match.group(1)):
-        return None
-    number, suffix = match.groups()
-    try:
-        if suffix in _SUFFIXES:
-            return Decimal(number) * _SUFFIXES[suffix]
-        if _EXPONENT.fullmatch(suffix) and abs(int(suffix[1:])) <= 1000:
-            return Decimal(number).scaleb(int(suffix[1:]))
-    except InvalidOperation:
-        return None
-    return None
 
 
 def path_segment_problems(name: str) -> list[str]:
