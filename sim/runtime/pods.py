@@ -170,9 +170,17 @@ class Pod:
         """Arrivals at ``t`` (FIFO order) whose clients give up as the pod sees it at
         ``cancel_at`` (None: none of them gives up): each one's ``(fate, start, service)``
         (see :func:`~sim.runtime.requests.rules.fifo_admit`)."""
-        if self.gates:
+        if (self.gates or self._fresh_seen < len(self._fresh)) and self._still_gated(float(t[0])):
             return self._admit_gated(t, cancel_at)
         return self._admit_open(t, cancel_at)
+
+    def _still_gated(self, t: float) -> bool:
+        """Before arrivals from ``t`` on (they come in time order): apply restarts up to ``t`` and
+        drop gates that ended by then (an ended gate never changes again), so a pod whose crash
+        is over goes back to the plain path; whether any gate or restart is still ahead."""
+        self.restart_fifo(t)
+        self.gates = [gate for gate in self.gates if gate[1] > t]
+        return bool(self.gates) or self._fresh_seen < len(self._fresh)
 
     def _admit_gated(self, t: np.ndarray, cancel_at: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`admit` for a pod with gates: arrivals at a closed pod are turned away, the
@@ -212,11 +220,10 @@ class Pod:
 
     def admit_one(self, arrive: float, cancel_at: float) -> tuple[int, float, float]:
         """One arrival, in arrival order: its ``(fate, start, service)``."""
-        if self.gates:
+        if (self.gates or self._fresh_seen < len(self._fresh)) and self._still_gated(arrive):
             closed = self.gate_at(arrive)
             if closed is not None:
                 return closed, math.nan, math.nan
-            self.restart_fifo(arrive)
         if self.limits.plain_fifo(cancel_at < INF):
             service = self.service.one()
             return ADMITTED, fifo_starts(self._free, (arrive,), (service,))[0], service
