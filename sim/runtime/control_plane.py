@@ -174,22 +174,22 @@ class ControlPlane:
             for plane in self.dataplanes:
                 plane.install(port, rules)
         for dep in self.scenario.deployments:
-            self._record(dep.name, "start", None)
+            self.record(dep.name, "start", None)
 
     def scale(self, deployment: str, replicas: int) -> None:
         """Set a Deployment's replica count, as ``kubectl scale`` does."""
-        self._catch_up()
+        self.catch_up()
         self.desired[deployment] = replicas
-        self._record(deployment, f"scale to {replicas}", None)
+        self.record(deployment, f"scale to {replicas}", None)
         self.reconcile(deployment)
 
     def rollout(self, deployment: str, workload: Workload | None) -> None:
         """A new pod template (``kubectl rollout restart``, or a new version running ``workload``)."""
-        self._catch_up()
+        self.catch_up()
         dep = self.scenario.deployment(deployment)
         current = self.sets[deployment][-1]
         self._new_replica_set(dep, workload if workload is not None else current.workload)
-        self._record(deployment, "rollout", None)
+        self.record(deployment, "rollout", None)
         self._progress[deployment] = self.env.now
         self._counts.pop(deployment, None)
         self._rolling.add(deployment)
@@ -261,7 +261,7 @@ class ControlPlane:
         if rs.replicas > len(active):
             for _ in range(rs.replicas - len(active)):
                 pod = self._create(rs)
-                self._record(rs.deployment, "created" if pod.node is not None else "pending", pod)
+                self.record(rs.deployment, "created" if pod.node is not None else "pending", pod)
                 self.event("Normal", "SuccessfulCreate", f"replicaset/{rs.name}", f"Created pod: {pod.name}")
                 if pod.node is None:
                     self.status(pod, "Pending")
@@ -323,7 +323,7 @@ class ControlPlane:
                     f"deployment/{deployment}",
                     f'ReplicaSet "{new.name}" has timed out progressing.',
                 )
-                self._record(deployment, "progress deadline exceeded", None)
+                self.record(deployment, "progress deadline exceeded", None)
                 return
 
     def pod_changed(self, pod: Pod) -> None:
@@ -385,7 +385,7 @@ class ControlPlane:
 
     def crash(self, pod_name: str | None, deployment: str | None, count: int) -> None:
         """A ``crash`` event: one pod by name, or ``count`` Ready pods of a Deployment by name."""
-        self._catch_up()
+        self.catch_up()
         if pod_name is not None:
             victims = [p for p in self._live.values() if p.name == pod_name]
             if not victims:
@@ -405,13 +405,13 @@ class ControlPlane:
 
     def exit(self, pod: Pod, at: float | None = None) -> None:
         """The pod's containers are gone (at ``at`` if that was found out later)."""
-        self._catch_up()
+        self.catch_up()
         pod.gone_at = self.env.now if at is None else at
         if self._live.pop(pod.index, None) is not None and pod.node is not None:
             self.placement.unbind(pod.node)
         if pod.node is not None and pod.ip is not None:
             self._ipam[pod.node].release(pod.ip)
-        self._record(pod.deployment, "deleted", pod, at)
+        self.record(pod.deployment, "deleted", pod, at)
         self.publish()
         self.pod_changed(pod)
 
@@ -455,7 +455,7 @@ class ControlPlane:
     def _sync(self, due: float) -> Any:
         yield self.env.timeout(due - self.env.now)
         self._flush()
-        self._catch_up()
+        self.catch_up()
         snapshot = self._syncs.pop(due)
         before = self._routed()
         for plane in self.dataplanes:
@@ -470,7 +470,7 @@ class ControlPlane:
             self.pods[index].unrouted_at = self.env.now
         self.check_unrouted(due - self.sim.kube_proxy.sync_delay_s)
         for dep in self.scenario.deployments:
-            self._record(dep.name, "synced", None)
+            self.record(dep.name, "synced", None)
 
     def check_unrouted(self, taken_at: float) -> None:
         """Release terminating pods that nothing routes to any more.
@@ -506,9 +506,6 @@ class ControlPlane:
     # -- what the run records --------------------------------------------------------
     def record(self, deployment: str, event: str, pod: Pod | None, at: float | None = None) -> None:
         """A timeline row: a change of ``deployment`` (optionally of one of its pods)."""
-        self._record(deployment, event, pod, at)
-
-    def _record(self, deployment: str, event: str, pod: Pod | None, at: float | None = None) -> None:
         row = self._row(deployment, event, pod.name if pod is not None else None, None, at)
         last = next((r for r in reversed(self.timeline) if r["deployment"] == deployment), None)
         if event == "synced" and last is not None and last["endpoints"] == row["endpoints"]:
@@ -563,5 +560,3 @@ class ControlPlane:
     def catch_up(self) -> None:
         """Let every request reach the present before the state it sees changes."""
         self.engine.advance(self.env.now)
-
-    _catch_up = catch_up

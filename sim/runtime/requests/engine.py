@@ -126,9 +126,6 @@ class RequestEngine:
     def pod_killed(self, pod: Pod, at: float) -> None:
         """``pod`` will be killed at ``at`` (now, or its SIGKILL deadline): what it holds then is reset."""
 
-    def node_failed(self, node: int) -> None:
-        """``node`` failed now: what is in flight through it hangs."""
-
     def in_pod(self, pod: Pod, now: float) -> int:
         """Requests in ``pod`` at ``now`` (the engine has caught up to ``now``)."""
         pod.restart_fifo(now)
