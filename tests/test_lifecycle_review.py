@@ -9,6 +9,7 @@ from test_lifecycle_timelines import build, events, rows, simulate, with_workloa
 
 from sim.distributions import parse_distribution
 from sim.kube.deployment import PreStop, Probe
+from sim.runtime.requests.outcomes import TCP_HANG_S
 from sim.scenario.simulation import CrashEvent, NodeEvent, OnSigterm, ProbeFailure, RolloutEvent, ScaleEvent, Shutdown
 
 
@@ -98,6 +99,17 @@ def test_a_request_in_a_pod_whose_node_dies_hangs_even_with_no_way_back():
     cut = ran.requests[(ran.requests["t_sent"] < 1.2) & (ran.requests["t_done"] > 1.2)]
     assert len(cut) > 0 and set(cut["outcome"]) == {"timeout"}
     assert "reset" not in set(ran.requests["outcome"])
+
+
+def test_without_a_client_timeout_a_hung_request_ends_when_tcp_gives_up():
+    """No client timeout: a request in flight on a node that fails at 1.2 s hangs until the kernel
+    gives up on the connection, tcp_retries2's 924.6 s later."""
+    scenario = build(replicas=1, nodes=1, rate=2, duration="3s", events=(NodeEvent(1.2, "fail", node="node-1"),))
+    scenario = with_workload(scenario, service_time=parse_distribution("1s"))
+    ran = simulate(scenario)
+    hung = ran.requests[(ran.requests["t_sent"] < 1.2) & (ran.requests["t_done"] > 1.2)]
+    assert len(hung) > 0 and set(hung["outcome"]) == {"timeout"}
+    assert hung["t_done"].tolist() == [1.2 + TCP_HANG_S] * len(hung) and TCP_HANG_S == 924.6
 
 
 def test_two_rollouts_at_one_instant_report_one_progress_deadline():

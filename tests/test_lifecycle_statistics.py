@@ -45,7 +45,9 @@ def test_requests_lost_to_a_failed_node_until_its_endpoints_drop() -> None:
     assert np.allclose(blackholed["latency"], 1.0)  # the client's connectTimeout
 
 
-def refused_in_rollout(pre_stop: float | None, on_sigterm: OnSigterm = OnSigterm.STOP_ACCEPTING) -> tuple[int, int]:
+def refused_in_rollout(
+    pre_stop: float | None, on_sigterm: OnSigterm = OnSigterm.STOP_ACCEPTING, drain_timeout: float | None = None
+) -> tuple[int, int]:
     """A rolling update of 4 pods (surge 1, unavailable 0) at 400 req/s: (refused, ok)."""
     scenario = build(
         replicas=4,
@@ -57,7 +59,7 @@ def refused_in_rollout(pre_stop: float | None, on_sigterm: OnSigterm = OnSigterm
         strategy=Strategy(max_surge=1, max_unavailable=0),
         pre_stop=None if pre_stop is None else PreStop("sleep", pre_stop),
     )
-    scenario = with_workload(scenario, shutdown=Shutdown(on_sigterm=on_sigterm))
+    scenario = with_workload(scenario, shutdown=Shutdown(on_sigterm=on_sigterm, drain_timeout_s=drain_timeout))
     ran = simulate(scenario)
     assert_one_outcome_each(ran)
     outcome = ran.requests["outcome"]
@@ -82,6 +84,13 @@ def test_a_prestop_sleep_of_at_least_sync_delay_removes_the_refusals() -> None:
 def test_an_app_that_drains_on_sigterm_loses_nothing_either() -> None:
     refused, _ = refused_in_rollout(None, OnSigterm.DRAIN)
     assert refused == 0
+
+
+def test_a_drain_timeout_shorter_than_sync_delay_refuses_for_what_is_left_of_it() -> None:
+    """drainTimeout 0.5 s: each old pod accepts for 0.5 s after SIGTERM, then refuses until the
+    rules drop it at 1 s: 400 × 1/4 × 0.5 s = 50 per pod, 200 for four (seed 3, 4 sd)."""
+    refused, _ = refused_in_rollout(None, OnSigterm.DRAIN, drain_timeout=0.5)
+    assert within_poisson(refused, 4 * 400 * 0.25 * 0.5), refused
 
 
 def test_an_app_that_exits_on_sigterm_resets_what_it_holds() -> None:
