@@ -30,6 +30,7 @@ from sim.results.plots.common import (
     mark_faults_and_rollouts,
     mark_scale_events,
     node_colors,
+    panels,
     plain_text,
     run_result,
     shade_warmup,
@@ -233,12 +234,7 @@ def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
 @plain_text
 def load_panels(run: RunLike) -> Figure:
     """Both load views in one figure, as written to ``load.png``."""
-    result = run_result(run)
-    fig = Figure(figsize=(11, 9), layout="constrained")
-    top, bottom = fig.subplots(2, 1)
-    load_distribution(result, top)
-    load_over_time(result, bottom)
-    return fig
+    return panels(run, (11, 9), (2, 1), load_distribution, load_over_time)
 
 
 def _pod_shades(

@@ -76,6 +76,17 @@ def axes(ax: Axes | None, size: tuple[float, float] = (10, 5)) -> tuple[Figure, 
     return fig, fig.add_subplot()
 
 
+def panels(
+    run: RunLike, size: tuple[float, float], shape: tuple[int, int], *draws: Callable[[Result, Axes], Any]
+) -> Figure:
+    """One figure of ``shape`` (rows, columns) panels, each drawn by one of ``draws`` in order."""
+    result = run_result(run)
+    fig = Figure(figsize=size, layout="constrained")
+    for draw, ax in zip(draws, fig.subplots(*shape).flat, strict=True):
+        draw(result, ax)
+    return fig
+
+
 def node_colors(result: Result) -> dict[str, str]:
     """One colour per node, the same in every plot of the run."""
     names = [n.name for n in result.scenario.simulation.cluster.nodes]

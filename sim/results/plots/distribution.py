@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from sim.results.plots.common import PHASE_COLORS, RunLike, axes, plain_text, run_result, title
+from sim.results.plots.common import PHASE_COLORS, RunLike, axes, panels, plain_text, run_result, title
 from sim.results.plots.data import phases
 from sim.results.result import Result
 
@@ -89,9 +89,4 @@ def latency_tail(run: RunLike, ax: Axes | None = None) -> Figure:
 @plain_text
 def latency_distribution(run: RunLike) -> Figure:
     """The CDF and, beside it, the tail on log axes, as written to ``latency_cdf.png``."""
-    result = run_result(run)
-    fig = Figure(figsize=(15, 5.5), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    latency_cdf(result, left)
-    latency_tail(result, right)
-    return fig
+    return panels(run, (15, 5.5), (1, 2), latency_cdf, latency_tail)
