@@ -13,7 +13,6 @@ the controller sees it Ready (docs/semantics.md#node-failure).
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 from sim.runtime import node_lifecycle
@@ -33,10 +32,8 @@ class NodeController:
         self.plane = plane
         self.env = plane.env
         n = len(plane.node_names)
-        self._down = [False] * n
         self._unknown = [False] * n
-        self._since = [math.nan] * n  # when the current outage began
-        self._spans: dict[int, list[float]] = {}  # node -> its open outage span
+        self._spans: dict[int, list[float]] = {}  # node -> its open outage span [node, since, end]
         self._zones = [node.labels.get("topology.kubernetes.io/zone") for node in plane.sim.cluster.nodes]
         self._taints = self._plan_taints()
 
@@ -62,7 +59,7 @@ class NodeController:
         )
 
     def down(self, node: int | None) -> bool:
-        return node is not None and self._down[node]
+        return node is not None and node in self._spans
 
     def nodes(self, node: str | None, zone: str | None) -> list[int]:
         names = self.plane.node_names
@@ -70,18 +67,21 @@ class NodeController:
             return [names.index(node)] if node in names else []
         return [i for i, z in enumerate(self._zones) if z == zone]
 
+    def _outage_since(self, node: int, since: float) -> bool:
+        """Whether ``node`` is still in the outage that began at ``since``."""
+        span = self._spans.get(node)
+        return span is not None and span[1] == since
+
     def _pods_on(self, node: int) -> list[Pod]:
         return [p for p in self.plane._live.values() if p.node == node]
 
     # -- failure ---------------------------------------------------------------------
     def fail(self, node: int) -> None:
         plane = self.plane
-        if self._down[node]:
+        if node in self._spans:
             return
         plane.catch_up()
         now = self.env.now
-        self._down[node] = True
-        self._since[node] = now
         plane.dataplanes[node].down = True
         self._spans[node] = plane.outages.fail(node, now)
         name = plane.node_names[node]
@@ -95,7 +95,7 @@ class NodeController:
 
     def _unknown_at(self, node: int, since: float, at: float) -> Any:
         yield self.env.timeout(at - self.env.now)
-        if not self._down[node] or self._since[node] != since:
+        if not self._outage_since(node, since):
             return
         plane = self.plane
         plane.catch_up()
@@ -116,7 +116,7 @@ class NodeController:
 
     def _evict_at(self, node: int, since: float, at: float) -> Any:
         yield self.env.timeout(max(0.0, at - self.env.now))
-        if not self._down[node] or self._since[node] != since:
+        if not self._outage_since(node, since):
             return
         plane = self.plane
         plane.catch_up()
@@ -138,11 +138,10 @@ class NodeController:
     # -- recovery --------------------------------------------------------------------
     def recover(self, node: int) -> None:
         plane = self.plane
-        if not self._down[node]:
+        if node not in self._spans:
             return
         plane.catch_up()
         now = self.env.now
-        self._down[node] = False
         plane.dataplanes[node].down = False
         self._spans.pop(node)[2] = now
         name = plane.node_names[node]
@@ -162,7 +161,7 @@ class NodeController:
 
     def _ready_at(self, node: int, since: float, at: float) -> Any:
         yield self.env.timeout(max(0.0, at - self.env.now))
-        if self._down[node]:
+        if node in self._spans:
             return
         plane = self.plane
         if self._unknown[node]:

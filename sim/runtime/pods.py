@@ -174,6 +174,13 @@ class Pod:
             return self._admit_gated(t, cancel_at)
         return self._admit_open(t, cancel_at)
 
+    def closed_at(self, t: float) -> int | None:
+        """For an arrival at ``t`` (arrivals come in time order): NO_LISTENER, BLACKHOLED, or
+        None when the pod takes it (its queue restarted first if a restarted app came up)."""
+        if (self.gates or self._fresh_seen < len(self._fresh)) and self._still_gated(t):
+            return self.gate_at(t)
+        return None
+
     def _still_gated(self, t: float) -> bool:
         """Before arrivals from ``t`` on (they come in time order): apply restarts up to ``t`` and
         drop gates that ended by then (an ended gate never changes again), so a pod whose crash
@@ -220,10 +227,9 @@ class Pod:
 
     def admit_one(self, arrive: float, cancel_at: float) -> tuple[int, float, float]:
         """One arrival, in arrival order: its ``(fate, start, service)``."""
-        if (self.gates or self._fresh_seen < len(self._fresh)) and self._still_gated(arrive):
-            closed = self.gate_at(arrive)
-            if closed is not None:
-                return closed, math.nan, math.nan
+        closed = self.closed_at(arrive)
+        if closed is not None:
+            return closed, math.nan, math.nan
         if self.limits.plain_fifo(cancel_at < INF):
             service = self.service.one()
             return ADMITTED, fifo_starts(self._free, (arrive,), (service,))[0], service

@@ -228,7 +228,7 @@ class EventEngine(RequestEngine):
                 self._returned(rid)
                 return
             patience = self._patience(rid)
-            closed = pod.gate_at(now) if pod.gates else None
+            closed = pod.closed_at(now)
             fate = closed if closed is not None else self.calls.arrive(pod, rid, now, now + patience)
             if fate != ADMITTED:
                 outcomes.pushed_back(log, rid, now, fate, patience, self.client_table)
