@@ -284,8 +284,13 @@ def test_a_recovered_node_restarts_its_pods_and_takes_new_ones() -> None:
     assert result.record.pod_status[-1]["restarts"] == 1
 
 
+def steps(result: Ran) -> list[tuple[float, str, str]]:
+    """The Deployment controller's ScalingReplicaSet events after the one that created it at 0."""
+    return [e for e in events(result, "ScalingReplicaSet") if e[0] > 0]
+
+
 def scaling_messages(result: Ran) -> list[str]:
-    return [m for _, _, m in events(result, "ScalingReplicaSet")]
+    return [m for _, _, m in steps(result)]
 
 
 def short(messages: list[str], old: str, new: str) -> list[str]:
@@ -325,7 +330,7 @@ def test_rolling_update_4_replicas_surge_25_unavailable_0() -> None:
         "up NEW from 3 to 4",
         "down OLD from 1 to 0",
     ]
-    times = [t for t, _, _ in events(result, "ScalingReplicaSet")]
+    times = [t for t, _, _ in steps(result)]
     assert times == [20.0, 25.0, 25.0, 30.0, 30.0, 35.0, 35.0, 40.0]
     assert all(name.startswith(new) for _, name in rows(result, "created"))
 
@@ -351,7 +356,7 @@ def test_rolling_update_10_replicas_surge_25_unavailable_25() -> None:
         "up NEW from 5 to 10",
         "down OLD from 3 to 0",
     ]
-    times = [t for t, _, _ in events(result, "ScalingReplicaSet")]
+    times = [t for t, _, _ in steps(result)]
     assert times == [20.0, 20.0, 20.0, 25.0, 25.0, 30.0]
 
 
@@ -367,7 +372,7 @@ def test_recreate_deletes_every_old_pod_before_the_new_ones_start() -> None:
     old, new = rollout_names(result)
     assert short(scaling_messages(result), old, new) == ["down OLD from 3 to 0", "up NEW from 0 to 3"]
     deleted = [t for t, _ in rows(result, "deleted")]
-    up_at = events(result, "ScalingReplicaSet")[1][0]
+    up_at = steps(result)[1][0]
     assert max(deleted) <= up_at
 
 
@@ -440,7 +445,7 @@ def test_min_ready_seconds_holds_each_step_until_the_new_pod_has_been_ready_that
     )
     result = simulate(scenario)
     old, new = rollout_names(result)
-    downs = [t for t, _, m in events(result, "ScalingReplicaSet") if "down" in m]
+    downs = [t for t, _, m in steps(result) if "down" in m]
     assert downs == [35.0, 50.0, 65.0, 80.0]
 
 

@@ -98,7 +98,7 @@ def test_a_run_folder_writes_and_reads_back_both_tables(lived, tmp_path):
 
 
 def test_a_run_without_events_writes_empty_tables_with_their_columns_and_types(record, tmp_path):
-    result = build_result(dataclasses.replace(record, pod_status=[]))
+    result = build_result(dataclasses.replace(record, events=[], pod_status=[]))
     assert result.events.empty and result.pod_status.empty
     out = result.save(tmp_path / "run")
     events, status = pq.read_schema(out / "events.parquet"), pq.read_schema(out / "pod_status.parquet")
@@ -120,9 +120,10 @@ def test_a_run_without_events_writes_empty_tables_with_their_columns_and_types(r
     assert list(back.events.columns) == list(result.events.columns) and back.events.empty
 
 
-def test_a_run_without_changes_has_no_events_and_each_pod_running_from_the_start(record):
+def test_a_run_without_changes_has_its_creation_events_and_each_pod_running_from_the_start(record):
     result = build_result(record)
-    assert result.events.empty
+    assert result.events[["time", "reason"]].values.tolist() == [[0.0, "ScalingReplicaSet"]]
+    assert result.events["message"].iloc[0].endswith(f"from 0 to {len(result.pods)}")
     status = result.pod_status
     assert set(status["pod"]) == set(result.pods["pod"]) and len(status) == len(result.pods)
     assert (status["time"] == 0.0).all() and (status["status"] == "Running").all() and (status["ready"] == "1/1").all()
@@ -215,7 +216,7 @@ def test_svcsim_get_events_on_a_run_folder_prints_kubectls_table(lived, tmp_path
 
 
 def test_svcsim_get_events_with_none_says_so_on_stderr_as_kubectl_does(record, tmp_path, capsys):
-    out = build_result(record).save(tmp_path / "run")
+    out = build_result(dataclasses.replace(record, events=[])).save(tmp_path / "run")
     assert main(["get", "events", str(out)]) == 0
     assert capsys.readouterr() == ("", "No resources found in default namespace.\n")
 
@@ -378,7 +379,7 @@ def test_the_reports_events_table_stops_at_fifty_rows_and_counts_the_rest(record
 
 
 def test_a_report_without_events_says_so(record):
-    page = render_report(build_result(record))
+    page = render_report(build_result(dataclasses.replace(record, events=[])))
     assert "<h2>What the controllers did</h2><p>The controllers recorded no events in this run.</p>" in page
     assert narrative(None, 10.0) == "The controllers recorded no events in this run."
 

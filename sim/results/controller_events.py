@@ -132,10 +132,10 @@ MARKED_REASONS = frozenset({*_RULES, "ScalingReplicaSet"})
 def happenings(events: pd.DataFrame | None) -> list[Happening]:
     """The events worth marking, in time order.
 
-    A rollout is marked where a Deployment's ReplicaSet not seen before is first scaled up from
-    0 (its first ReplicaSet exists from the start, so a Deployment created with 0 replicas and
-    scaled up counts as one); its phrase counts the scaling steps until the Deployment's next
-    rollout.
+    A rollout is marked where a Deployment's ReplicaSet not seen before is first scaled, once
+    the Deployment already had one (the control plane records its first ReplicaSet's scale-up
+    at t = 0, as the Deployment controller does when the Deployment is created); its phrase
+    counts the scaling steps until the Deployment's next rollout.
     """
     if events is None or events.empty:
         return []
@@ -155,11 +155,7 @@ def happenings(events: pd.DataFrame | None) -> list[Happening]:
                 continue
             deployment, rs = _name(obj), scaled.group(1)
             seen = replica_sets.setdefault(deployment, set())
-            # A ReplicaSet first seen being scaled up from 0 is a new revision, a rollout (the
-            # first one exists from the start with its replicas; an old one is first seen being
-            # scaled down). Messages without "from" (older releases): one scaled after another.
-            fresh = " from 0 to " in message and (bool(seen) or time > 0) if " from " in message else bool(seen)
-            if rs not in seen and fresh:
+            if rs not in seen and seen:  # a ReplicaSet scaled after another: a new revision
                 rollouts.setdefault(deployment, []).append((len(found), rs, []))
                 found.append(Happening(float(time), "rollout", f"rollout {deployment}", ""))
             seen.add(rs)

@@ -160,6 +160,9 @@ class ControlPlane:
         for dep in self.scenario.deployments:
             rs = self._new_replica_set(dep, self.sim.workloads[dep.name])
             rs.replicas = dep.replicas
+            if dep.replicas:  # as the Deployment controller did when the Deployment was created
+                action = deployment_controller.ScaleAction(rs.name, 0, dep.replicas)
+                self.event("Normal", action.reason, f"deployment/{dep.name}", action.message)
             for _ in range(dep.replicas):
                 pod = self._create(rs)
                 if pod.node is not None:
