@@ -134,6 +134,7 @@ class ControlPlane:
         self.timeline: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.pod_status: list[dict[str, Any]] = []
+        self._shown: dict[int, str] = {}  # pod -> its latest STATUS
         self._live = live
         self.sets: dict[str, list[ReplicaSet]] = {d.name: [] for d in scenario.deployments}
         self.desired: dict[str, int] = {d.name: d.replicas for d in scenario.deployments}
@@ -179,11 +180,12 @@ class ControlPlane:
         for dep in self.scenario.deployments:
             self.record(dep.name, "start", None)
 
-    def scale(self, deployment: str, replicas: int) -> None:
-        """Set a Deployment's replica count, as ``kubectl scale`` does."""
+    def scale(self, deployment: str, replicas: int, by: str | None = None) -> None:
+        """Set a Deployment's replica count, as ``kubectl scale`` does (``by``: who did, such as
+        ``hpa/web``, noted in the timeline row's detail)."""
         self.catch_up()
         self.desired[deployment] = replicas
-        self.record(deployment, f"scale to {replicas}", None)
+        self.timeline.append(self._row(deployment, f"scale to {replicas}", None, by))
         self.reconcile(deployment)
 
     def rollout(self, deployment: str, workload: Workload | None) -> None:
@@ -534,6 +536,7 @@ class ControlPlane:
     def status(self, pod: Pod, status: str, ready: bool | None = None) -> None:
         """``pod`` shows ``status`` in ``kubectl get pods`` from now on."""
         shown = pod.condition_ready if ready is None else ready
+        self._shown[pod.index] = status
         self.pod_status.append(
             {
                 "time": float(self.env.now),
@@ -543,6 +546,17 @@ class ControlPlane:
                 "restarts": pod.restarts,
             }
         )
+
+    def scrapable(self, pod: Pod) -> bool:
+        """Whether metrics-server gets an answer for ``pod`` now: its container runs on a
+        reachable node (docs/semantics.md#metrics-pipeline)."""
+        if pod.node is None or pod.gone_at < INF or self.nodes.down(pod.node):
+            return False
+        return self.shown_status(pod) not in ("Pending", "ContainerCreating", "CrashLoopBackOff", "Error")
+
+    def shown_status(self, pod: Pod) -> str:
+        """The pod's STATUS in ``kubectl get pods`` now."""
+        return self._shown.get(pod.index, "Pending")
 
     def _row(
         self, deployment: str, event: str, pod: str | None, detail: str | None, at: float | None = None

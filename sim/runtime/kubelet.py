@@ -80,6 +80,8 @@ class Kubelet:
         self._gen: dict[int, int] = {}  # pod -> container incarnation
         self._started: dict[int, float] = {}  # pod -> when its container last started
         self._ready_since: dict[int, float] = {}
+        self._first_start: dict[int, float] = {}  # pod -> status.startTime
+        self._ready_changed: dict[int, float] = {}  # pod -> the Ready condition's lastTransitionTime
         self._in_loop: dict[int, int] = {}  # pod -> restarts since the back-off was reset
         self._down_gate: dict[int, list[float]] = {}  # pod -> the gate of its dead container
         self._failures: dict[int, Any] = {}  # pod -> its crash-time generator
@@ -88,6 +90,14 @@ class Kubelet:
     def ready_since(self, pod: Pod) -> float:
         return self._ready_since.get(pod.index, INF)
 
+    def start_time(self, pod: Pod) -> float:
+        """``status.startTime``: when the kubelet first started the pod (INF: not yet)."""
+        return self._first_start.get(pod.index, INF)
+
+    def ready_transition(self, pod: Pod) -> float:
+        """The Ready condition's ``lastTransitionTime`` (the pod's start while it never changed)."""
+        return self._ready_changed.get(pod.index, self._first_start.get(pod.index, pod.created_at))
+
     def stale(self, pod: Pod, gen: int) -> bool:
         return self._gen.get(pod.index, 0) != gen or pod.gone_at < INF
 
@@ -95,6 +105,8 @@ class Kubelet:
     def running_from_start(self, pod: Pod) -> None:
         """A pod that exists at t = 0: its container is up and Ready."""
         self._started[pod.index] = 0.0
+        self._first_start[pod.index] = 0.0
+        self._ready_changed[pod.index] = 0.0
         self._ready_since[pod.index] = 0.0
         self.plane.status(pod, "Running")
         self._watch(pod, self._gen.setdefault(pod.index, 0), 0.0, from_start=True)
@@ -115,6 +127,7 @@ class Kubelet:
         gen = self._gen.get(pod.index, 0) + 1
         self._gen[pod.index] = gen
         self._started[pod.index] = self.env.now
+        self._first_start.setdefault(pod.index, self.env.now)
         self.env.process(self._container(pod, gen, self.env.now))
 
     def _container(self, pod: Pod, gen: int, started: float) -> Any:
@@ -276,6 +289,7 @@ class Kubelet:
         plane = self.plane
         plane.catch_up()
         pod.condition_ready = ready
+        self._ready_changed[pod.index] = self.env.now
         if ready:
             if pod.ready_at == INF:
                 pod.ready_at = self.env.now

@@ -24,7 +24,9 @@ from sim.randomness import Streams
 from sim.runtime.control_plane import ZONE_LABEL, ControlPlane
 from sim.runtime.dataplane import Dataplane
 from sim.runtime.endpoint_slices import EndpointSlices, service_ports
+from sim.runtime.hpa_controller import HPARuntime, watched_deployments
 from sim.runtime.load_balancer import LoadBalancerRuntime, health_checks
+from sim.runtime.metrics_server import MetricsServer
 from sim.runtime.pods import Pod
 from sim.runtime.requests.batch import BatchEngine
 from sim.runtime.requests.calls import CallPlan
@@ -66,6 +68,12 @@ class RunRecord:
     #: ContainerCreating, Running, Terminating, CrashLoopBackOff, Error, Unknown), ``ready``
     #: (``"1/1"`` or ``"0/1"``) and ``restarts`` (int), from that time on.
     pod_status: list[dict[str, Any]] = field(default_factory=list)
+    #: One row per HPA sync (docs/semantics.md#horizontalpodautoscaler-controller): ``time, hpa,
+    #: reference, min_replicas, max_replicas, current_replicas, desired_replicas, rescaled, reason,
+    #: able_to_scale, scaling_active, scaling_limited`` (conditions as ``"True/ReasonName"``).
+    hpa: list[dict[str, Any]] = field(default_factory=list)
+    #: One row per HPA sync and metric: ``time, hpa, metric, target_type, current, target, proposal``.
+    hpa_metrics: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run(
@@ -166,6 +174,20 @@ class _Wiring:
             outages=self.outages,
         )
         self.slices = slices
+        self.hpas: HPARuntime | None = None
+        if scenario.hpas:
+            watched = watched_deployments(scenario, scenario.hpas)
+            cluster = self.cluster
+            metrics = MetricsServer(
+                self.env,
+                lambda: [p for name in sorted(watched) for p in cluster.live_pods(name)],
+                cluster.scrapable,
+                cluster.catch_up,
+                sim.cluster.metrics.resolution_s,
+                sim.cluster.metrics.rate_window_s,
+            )
+            self.metrics_server = metrics
+            self.hpas = HPARuntime(cluster, metrics, sim.cluster.hpa_controller)
 
     def _dataplane(self, i: int, destinations: list[int]) -> Dataplane:
         sim = self.scenario.simulation
@@ -265,6 +287,9 @@ class _Wiring:
     def execute(self, progress: Callable[[float], None] | None) -> None:
         env, sim = self.env, self.scenario.simulation
         self.cluster.start()
+        if self.hpas is not None:
+            env.process(self.metrics_server.process())
+            self.hpas.start()
         for lb in self.load_balancers:
             env.process(
                 health_checks(
@@ -350,6 +375,8 @@ class _Wiring:
             self.callers,
             self.cluster.events,
             self.cluster.pod_status,
+            self.hpas.rows if self.hpas is not None else [],
+            self.hpas.metric_rows if self.hpas is not None else [],
         )
 
 

@@ -19,6 +19,8 @@ from sim.scenario.documents import DeploymentDocument, Findings, HPADocument, Or
 from sim.scenario.event_parser import ZONE_LABEL
 from sim.scenario.run_limits import run_limit_problems
 from sim.scenario.simulation import (
+    POD_METRICS,
+    TOTAL_METRICS,
     Client,
     CrashEvent,
     NodeEvent,
@@ -96,6 +98,7 @@ def cross_check(
     for message in impossible_latency_targets(simulation, services, [d.deployment for d in deployments]):
         findings.warn(origin, message)
     _check_hpa_targets(hpas, [d.deployment for d in deployments], findings)
+    _check_hpa_metrics(hpas, services, [d.deployment for d in deployments], findings)
 
 
 def _check_hpa_targets(hpas: Sequence[HPADocument], deployments: Sequence[Deployment], findings: Findings) -> None:
@@ -144,6 +147,74 @@ def _check_hpa_targets(hpas: Sequence[HPADocument], deployments: Sequence[Deploy
             )
         else:
             scaled_by[key] = hpa.name
+
+
+def _check_hpa_metrics(
+    hpas: Sequence[HPADocument], services: Sequence[Service], deployments: Sequence[Deployment], findings: Findings
+) -> None:
+    """Each metric is one svcsim can produce (docs/semantics.md#metrics-pipeline): cpu and memory;
+    ``Pods`` metrics by the names a Prometheus adapter would serve; ``Object`` metrics of a
+    Service or Deployment of the scenario and ``External`` ones, totals over pods selected by
+    ``matchLabels``. A Utilization target on pods without that request is allowed, as the API
+    server allows it, with a warning: the controller fails on it at every sync."""
+    by_name = {d.name: d for d in deployments}
+    service_names = {s.name for s in services}
+    for document in hpas:
+        hpa, where = document.hpa, document.origin
+        target = by_name.get(hpa.target_name)
+        for i, spec in enumerate(hpa.metrics):
+            path = _metric_path(hpa.api_version, i, spec.type)
+            if spec.type == "Pods" and spec.name not in POD_METRICS:
+                findings.fail(where, f"{path}.metric.name", _unsupported_metric(spec.name, POD_METRICS))
+            elif spec.type in ("Object", "External") and spec.name not in TOTAL_METRICS:
+                findings.fail(where, f"{path}.metric.name", _unsupported_metric(spec.name, TOTAL_METRICS))
+            if spec.type == "Object":
+                kind, _, name = (spec.described or "").partition("/")
+                if kind not in ("Service", "Deployment"):
+                    findings.fail(
+                        where,
+                        f"{path}.describedObject.kind",
+                        f'Unsupported value: {go(kind)}: supported values: "Deployment", "Service" '
+                        "(the objects svcsim measures)",
+                    )
+                elif name not in (service_names if kind == "Service" else set(by_name)):
+                    findings.fail(
+                        where,
+                        f"{path}.describedObject.name",
+                        f"Invalid value: {go(name)}: no {kind} named {go(name)} in this scenario",
+                    )
+            if spec.type == "External" and spec.selector and set(spec.selector) - {"matchLabels"}:
+                findings.fail(
+                    where,
+                    f"{path}.metric.selector",
+                    "Unsupported value: svcsim selects External metrics' pods by matchLabels only",
+                )
+            if spec.type in ("Resource", "ContainerResource") and spec.target.type == "Utilization" and target:
+                containers = target.container_resources
+                if spec.type == "ContainerResource":
+                    containers = tuple(c for c in containers if c.container == spec.container)
+                field = "cpu_request_m" if spec.name == "cpu" else "memory_request_b"
+                lacking = [c.container for c in containers if getattr(c, field) is None]
+                if lacking or not containers:
+                    who = f"container {lacking[0]}" if lacking else f"container {spec.container}"
+                    findings.warn(
+                        where,
+                        f"{path}: {who} of Deployment {hpa.target_name} has no {spec.name} request, so its "
+                        f"utilization cannot be computed: the HPA will not scale (FailedGetResourceMetric "
+                        f"at every sync)",
+                    )
+
+
+def _metric_path(api_version: str, index: int, source: str) -> str:
+    if api_version == "autoscaling/v1":
+        return "spec.targetCPUUtilizationPercentage"
+    field = source[0].lower() + source[1:]
+    return f"spec.metrics[{index}].{field}"
+
+
+def _unsupported_metric(name: str, known: tuple[str, ...]) -> str:
+    listed = ", ".join(f'"{k}"' for k in known)
+    return f"Unsupported value: {go(name)}: supported values: {listed} (the metrics svcsim produces)"
 
 
 def _event_problems(simulation: Simulation, dep_names: set[str]) -> list[tuple[str, str]]:

@@ -200,12 +200,6 @@ def read_scenario_documents(text: str, findings: Findings, folder: Path | None =
             hpa = _kube_object("HorizontalPodAutoscaler", parse_hpa, document, origin, named, findings)
             if hpa is not None:
                 hpas.append(HPADocument(hpa, document.origin(f'HorizontalPodAutoscaler "{hpa.name}"')))
-                # The controller is not wired in yet (issue 11): say so rather than pretend.
-                findings.warn(
-                    document.origin(),
-                    f"horizontalpodautoscaler {hpa.name}: parsed and validated, but not simulated yet: "
-                    "replicas change only through events",
-                )
         elif kind == "HorizontalPodAutoscaler":
             supported = ", ".join(f'"{v}"' for v in HPA_API_VERSIONS)
             findings.fail(

@@ -89,6 +89,35 @@ class LoadBalancer:
     health_check_interval_s: float
 
 
+#: The ``Pods`` metrics svcsim serves as a Prometheus adapter would (docs/semantics.md#metrics-pipeline).
+POD_METRICS = ("http_requests_per_second", "http_requests_in_flight")
+#: The ``Object`` (a Service or a Deployment) and ``External`` metrics: the same, summed over the pods.
+TOTAL_METRICS = ("requests_per_second", "requests_in_flight")
+
+
+@dataclass(frozen=True)
+class MetricsPipeline:
+    """How pod metrics reach the HPA (docs/semantics.md#metrics-pipeline): metrics-server scrapes
+    every pod each ``resolution_s`` (its ``--metric-resolution``; the release manifests set 15 s);
+    request-rate metrics are rates over ``rate_window_s``, as a Prometheus adapter's
+    ``rate(...[1m])`` would give them."""
+
+    resolution_s: float = 15.0
+    rate_window_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class HPAController:
+    """kube-controller-manager's ``--horizontal-pod-autoscaler-*`` flags, with their defaults
+    (docs/semantics.md#horizontalpodautoscaler-controller)."""
+
+    sync_period_s: float = 15.0
+    tolerance: float = 0.1
+    downscale_stabilization_s: float = 300.0
+    cpu_initialization_period_s: float = 300.0
+    initial_readiness_delay_s: float = 30.0
+
+
 @dataclass(frozen=True)
 class Cluster:
     nodes: tuple[Node, ...]
@@ -99,6 +128,8 @@ class Cluster:
     network: Network
     load_balancer: LoadBalancer
     node_monitor_grace_period_s: float = 50.0  # kube-controller-manager's default from 1.32 (40 s before)
+    metrics: MetricsPipeline = field(default_factory=MetricsPipeline)
+    hpa_controller: HPAController = field(default_factory=HPAController)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,17 @@ def simulation_manifest(sim: Simulation) -> dict[str, Any]:
                 },
                 "loadBalancer": _lb_manifest(cluster.load_balancer),
                 "nodeMonitorGracePeriod": format_duration(cluster.node_monitor_grace_period_s),
+                "metrics": {
+                    "resolution": format_duration(cluster.metrics.resolution_s),
+                    "rateWindow": format_duration(cluster.metrics.rate_window_s),
+                },
+                "hpaController": {
+                    "syncPeriod": format_duration(cluster.hpa_controller.sync_period_s),
+                    "tolerance": cluster.hpa_controller.tolerance,
+                    "downscaleStabilization": format_duration(cluster.hpa_controller.downscale_stabilization_s),
+                    "cpuInitializationPeriod": format_duration(cluster.hpa_controller.cpu_initialization_period_s),
+                    "initialReadinessDelay": format_duration(cluster.hpa_controller.initial_readiness_delay_s),
+                },
             },
             "kubeProxy": _proxy_manifest(sim.kube_proxy),
             "workloads": {name: _workload_manifest(w) for name, w in sim.workloads.items()},

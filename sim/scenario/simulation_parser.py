@@ -26,8 +26,10 @@ from sim.scenario.simulation import (
     DEFAULT_NETWORK,
     SLO_LATENCY_KEYS,
     Cluster,
+    HPAController,
     KubeProxy,
     LoadBalancer,
+    MetricsPipeline,
     Network,
     Node,
     ProxyMode,
@@ -148,6 +150,8 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
             "network",
             "loadBalancer",
             "nodeMonitorGracePeriod",
+            "metrics",
+            "hpaController",
         ),
     )
     nodes = _nodes(c.get("nodes", 1), f"{path}.nodes", fields)
@@ -184,6 +188,43 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
             c.get("nodeMonitorGracePeriod"), f"{path}.nodeMonitorGracePeriod", default=50.0, positive=True
         )
         or 50.0,
+        metrics=_metrics_pipeline(c.get("metrics"), f"{path}.metrics", fields),
+        hpa_controller=_hpa_controller(c.get("hpaController"), f"{path}.hpaController", fields),
+    )
+
+
+def _metrics_pipeline(raw: Any, path: str, fields: FieldReader) -> MetricsPipeline:
+    m = fields.keys(raw, path, ("resolution", "rateWindow"))
+    d = MetricsPipeline()
+    resolution = fields.duration(m.get("resolution"), f"{path}.resolution", default=d.resolution_s, positive=True)
+    window = fields.duration(m.get("rateWindow"), f"{path}.rateWindow", default=d.rate_window_s, positive=True)
+    return MetricsPipeline(resolution_s=resolution or d.resolution_s, rate_window_s=window or d.rate_window_s)
+
+
+def _hpa_controller(raw: Any, path: str, fields: FieldReader) -> HPAController:
+    """kube-controller-manager's HPA flags (docs/semantics.md#horizontalpodautoscaler-controller)."""
+    h = fields.keys(
+        raw,
+        path,
+        ("syncPeriod", "tolerance", "downscaleStabilization", "cpuInitializationPeriod", "initialReadinessDelay"),
+    )
+    d = HPAController()
+    tolerance = d.tolerance
+    if "tolerance" in h:
+        tolerance = fields.number(h["tolerance"], f"{path}.tolerance", minimum=0.0)
+    return HPAController(
+        sync_period_s=fields.duration(h.get("syncPeriod"), f"{path}.syncPeriod", default=d.sync_period_s, positive=True)
+        or d.sync_period_s,
+        tolerance=tolerance,
+        downscale_stabilization_s=fields.duration(
+            h.get("downscaleStabilization"), f"{path}.downscaleStabilization", default=d.downscale_stabilization_s
+        ),
+        cpu_initialization_period_s=fields.duration(
+            h.get("cpuInitializationPeriod"), f"{path}.cpuInitializationPeriod", default=d.cpu_initialization_period_s
+        ),
+        initial_readiness_delay_s=fields.duration(
+            h.get("initialReadinessDelay"), f"{path}.initialReadinessDelay", default=d.initial_readiness_delay_s
+        ),
     )
 
 

@@ -1,0 +1,307 @@
+"""The HorizontalPodAutoscaler controller at run time (docs/semantics.md#horizontalpodautoscaler-controller).
+
+One SimPy process per HPA syncs it every ``syncPeriod`` (15 s), the first time one period
+after t = 0: it reads the target's scale (the Deployment's ``spec.replicas``) and its pods as
+the controller's listers show them, asks each metric for a proposal from the samples
+:class:`~sim.runtime.metrics_server.MetricsServer` holds (:mod:`~sim.runtime.hpa_replicas`),
+combines and stabilizes them (:mod:`~sim.runtime.hpa_rules`), and scales the Deployment as
+``kubectl scale`` would. Syncs at the instant of a scrape see that scrape.
+
+What it records: one ``hpa`` row per sync (the scale read, the count it set or kept, the
+conditions), one ``hpa_metrics`` row per metric (value and target as ``kubectl get hpa`` shows
+them, the replicas it proposed), and events as upstream emits them (``SuccessfulRescale``,
+``FailedGetResourceMetric``, ``FailedComputeMetricsReplicas``); a warning repeated with the same
+message is recorded once, as kubectl aggregates it into one row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sim.kube.hpa import HorizontalPodAutoscaler, MetricSpec
+from sim.runtime import hpa_replicas as calc
+from sim.runtime import hpa_rules as rules
+from sim.runtime.hpa_replicas import MetricUnavailable, PodSample, Proposal
+from sim.runtime.metrics_server import MetricsServer
+from sim.runtime.pods import INF, Pod
+from sim.scenario.resolved import Scenario
+from sim.scenario.simulation import HPAController
+
+if TYPE_CHECKING:
+    from sim.runtime.control_plane import ControlPlane
+
+__all__ = ["HPARuntime", "covered_deployments", "metric_label", "watched_deployments"]
+
+
+def covered_deployments(scenario: Scenario, spec: MetricSpec) -> set[str]:
+    """The Deployments whose pods an Object or External metric sums over: a described Service's
+    backends, a described Deployment, or the pods an External metric's ``matchLabels`` select
+    (every pod without a selector)."""
+    if spec.type == "Object":
+        kind, _, name = (spec.described or "").partition("/")
+        if kind == "Deployment":
+            return {name}
+        service = next(s for s in scenario.services if s.name == name)
+        return {d.name for d in scenario.deployments if service.selects(d.labels)}
+    wanted = (spec.selector or {}).get("matchLabels") or {}
+    return {d.name for d in scenario.deployments if all(d.labels.get(k) == v for k, v in wanted.items())}
+
+
+def watched_deployments(scenario: Scenario, hpas: Iterable[HorizontalPodAutoscaler]) -> set[str]:
+    """The Deployments whose pods metrics-server and the adapter must scrape."""
+    out: set[str] = set()
+    for hpa in hpas:
+        out.add(hpa.target_name)
+        for spec in hpa.metrics:
+            if spec.type in ("Object", "External"):
+                out |= covered_deployments(scenario, spec)
+    return out
+
+
+def metric_label(spec: MetricSpec) -> str:
+    """The ``metric`` column of ``hpa_metrics``: ``cpu``, ``memory``, ``pods/NAME``,
+    ``object/KIND/NAME/METRIC`` or ``external/NAME``."""
+    if spec.type in ("Resource", "ContainerResource"):
+        return spec.name
+    if spec.type == "Pods":
+        return f"pods/{spec.name}"
+    if spec.type == "Object":
+        return f"object/{spec.described}/{spec.name}"
+    return f"external/{spec.name}"
+
+
+@dataclass
+class _State:
+    hpa: HorizontalPodAutoscaler
+    history: rules.HPAHistory
+    last_warning: dict[str, str]  # reason -> the message last recorded
+
+
+class HPARuntime:
+    """Every HPA of the scenario, synced on the control plane ``plane``."""
+
+    def __init__(self, plane: ControlPlane, metrics: MetricsServer, flags: HPAController) -> None:
+        self.plane = plane
+        self.env = plane.env
+        self.metrics = metrics
+        self.flags = flags
+        self.states = [_State(h, rules.HPAHistory(), {}) for h in plane.scenario.hpas]
+        self.rows: list[dict[str, Any]] = []
+        self.metric_rows: list[dict[str, Any]] = []
+
+    def start(self) -> None:
+        for state in self.states:
+            self.env.process(self._loop(state))
+
+    def _loop(self, state: _State) -> Any:
+        period = self.flags.sync_period_s
+        k = 1
+        while True:
+            yield self.env.timeout(k * period - self.env.now)
+            yield self.env.timeout(0)  # after a scrape at this instant
+            self.sync(state)
+            k += 1
+
+    # -- one sync ------------------------------------------------------------------
+    def sync(self, state: _State) -> None:
+        plane, hpa, now = self.plane, state.hpa, self.env.now
+        plane.catch_up()
+        deployment = hpa.target_name
+        current = plane.desired[deployment]
+        pods = plane.live_pods(deployment)
+        samples = [self._sample(p) for p in pods]
+        tolerances = rules.tolerances_for(hpa.behavior, self.flags.tolerance)
+        outcomes = [self._outcome(spec, current, pods, samples, tolerances) for spec in hpa.metrics]
+        for outcome in outcomes:
+            if outcome.error is not None:
+                self._warn(state, rules.failure_reason(outcome.spec), _event_text(outcome))
+        combined = rules.combine_metrics(current, outcomes)
+        decision = rules.reconcile(hpa, current, combined, state.history, now, self.flags.downscale_stabilization_s)
+        state.history = decision.history
+        obj = f"horizontalpodautoscaler/{hpa.name}"
+        if decision.event is not None:
+            type_, reason, message = decision.event
+            if type_ == "Warning":
+                self._warn(state, reason, message)
+            else:
+                plane.event(type_, reason, obj, message)
+        if decision.rescale:
+            plane.scale(deployment, decision.desired_replicas, by=f"hpa/{hpa.name}")
+        conditions = {c.type: f"{c.status}/{c.reason}" for c in decision.conditions}
+        self.rows.append(
+            {
+                "time": float(now),
+                "hpa": hpa.name,
+                "reference": f"{hpa.target_kind}/{deployment}",
+                "min_replicas": hpa.min_replicas,
+                "max_replicas": hpa.max_replicas,
+                "current_replicas": current,
+                "desired_replicas": decision.desired_replicas,
+                "rescaled": decision.rescale,
+                "reason": decision.reason if decision.rescale else "",
+                "able_to_scale": conditions.get("AbleToScale", ""),
+                "scaling_active": conditions.get("ScalingActive", ""),
+                "scaling_limited": conditions.get("ScalingLimited", ""),
+            }
+        )
+        for outcome in outcomes:
+            self.metric_rows.append(_metric_row(now, hpa.name, outcome))
+
+    def _warn(self, state: _State, reason: str, message: str) -> None:
+        if state.last_warning.get(reason) == message:
+            return  # kubectl shows a repeated event once, with a count
+        state.last_warning[reason] = message
+        self.plane.event("Warning", reason, f"horizontalpodautoscaler/{state.hpa.name}", message)
+
+    def _sample(self, pod: Pod) -> PodSample:
+        """The pod as the controller's pod lister shows it."""
+        plane = self.plane
+        kubelet = plane.kubelet
+        shown = plane.shown_status(pod)
+        phase = "Pending" if pod.node is None or shown in ("Pending", "ContainerCreating") else "Running"
+        deleting = pod.terminating_at < INF or pod.index in plane.replica_set[pod.index].deleting
+        start = kubelet.start_time(pod)
+        return PodSample(
+            name=pod.name,
+            phase=phase,
+            deleting=deleting,
+            ready="True" if pod.condition_ready else "False",
+            ready_transition_s=kubelet.ready_transition(pod),
+            start_s=start if start < INF else None,
+        )
+
+    # -- one metric ----------------------------------------------------------------
+    def _outcome(
+        self,
+        spec: MetricSpec,
+        current: int,
+        pods: list[Pod],
+        samples: list[PodSample],
+        tolerances: calc.Tolerances,
+    ) -> rules.MetricOutcome:
+        try:
+            return rules.MetricOutcome(spec, proposal=self._propose(spec, current, pods, samples, tolerances))
+        except MetricUnavailable as exc:
+            return rules.MetricOutcome(spec, error=_wrapped(spec, str(exc)))
+
+    def _propose(
+        self,
+        spec: MetricSpec,
+        current: int,
+        pods: list[Pod],
+        samples: list[PodSample],
+        tolerances: calc.Tolerances,
+    ) -> Proposal:
+        now, flags, target = self.env.now, self.flags, spec.target
+        timing = (flags.cpu_initialization_period_s, flags.initial_readiness_delay_s)
+        if spec.type in ("Resource", "ContainerResource"):
+            found = self.metrics.resource(pods, spec.name)
+            if not samples:
+                raise MetricUnavailable("no pods returned by selector while calculating replica count")
+            if not found:
+                raise MetricUnavailable(
+                    f"unable to get metrics for resource {spec.name}: no metrics returned from resource metrics API"
+                )
+            if target.type == "Utilization" and target.average_utilization is not None:
+                requests = {p.name: self._request(p, spec) for p in pods}
+                return calc.resource_replicas(
+                    current, target.average_utilization, spec.name, samples, found, requests, now, tolerances, *timing
+                )
+            assert target.average_value is not None
+            return calc.plain_metric_replicas(
+                current, calc.milli_value(target.average_value), spec.name, samples, found, now, tolerances, *timing
+            )
+        if spec.type == "Pods":
+            found = self.metrics.pods_metric(pods, spec.name)
+            if not samples:
+                raise MetricUnavailable("no pods returned by selector while calculating replica count")
+            if not found:
+                raise MetricUnavailable(
+                    f"unable to get metric {spec.name}: no metrics returned from custom metrics API"
+                )
+            assert target.average_value is not None
+            return calc.plain_metric_replicas(
+                current, calc.milli_value(target.average_value), "", samples, found, now, tolerances, *timing
+            )
+        # Object and External metrics: a total over the pods the object or the selector picks.
+        usage = self._total(spec)
+        if spec.type == "Object":
+            if target.type == "Value" and target.value is not None:
+                return calc.object_metric_replicas(current, usage, calc.milli_value(target.value), samples, tolerances)
+            assert target.average_value is not None
+            status = sum(1 for s in samples if not s.deleting)
+            average = calc.milli_value(target.average_value)
+            return calc.object_per_pod_metric_replicas(status, usage, average, tolerances)
+        if target.type == "Value" and target.value is not None:
+            return calc.external_metric_replicas(current, [usage], calc.milli_value(target.value), samples, tolerances)
+        assert target.average_value is not None
+        status = sum(1 for s in samples if not s.deleting)
+        average = calc.milli_value(target.average_value)
+        return calc.external_per_pod_metric_replicas(status, [usage], average, tolerances)
+
+    def _request(self, pod: Pod, spec: MetricSpec) -> int | None:
+        """The pod's request for the metric's resource in milli-units (``calculatePodRequests``:
+        every container must have one); None where a container has none."""
+        containers = self.plane.deployment(pod).container_resources
+        if spec.type == "ContainerResource":
+            containers = tuple(c for c in containers if c.container == spec.container)
+        field = "cpu_request_m" if spec.name == "cpu" else "memory_request_b"
+        values = [getattr(c, field) for c in containers]
+        if not values or any(v is None for v in values):
+            return None
+        total = sum(v for v in values if v is not None)
+        return total if spec.name == "cpu" else total * 1000
+
+    def _total(self, spec: MetricSpec) -> int:
+        """An Object or External metric: the sum, over the pods it covers, of their latest
+        samples of the per-pod metric of the same name."""
+        covered = covered_deployments(self.plane.scenario, spec)
+        pods = [p for name in sorted(covered) for p in self.plane.live_pods(name)]
+        name = "http_" + spec.name
+        found = self.metrics.pods_metric(pods, name)
+        if not found:
+            raise MetricUnavailable(f"unable to get metric {spec.name}: no metrics returned from custom metrics API")
+        return sum(m.value for m in found.values())
+
+
+def _wrapped(spec: MetricSpec, error: str) -> str:
+    """The error as ``computeReplicasForMetric`` words it for each source type."""
+    if spec.type in ("Resource", "ContainerResource"):
+        what = "utilization" if spec.target.type == "Utilization" else "usage"
+        kind = "container resource" if spec.type == "ContainerResource" else "resource"
+        return f"failed to get {spec.name} {kind} metric value: failed to get {spec.name} {what}: {error}"
+    if spec.type == "Pods":
+        return f"failed to get pods metric value: {error}"
+    if spec.type == "Object":
+        return f"failed to get object metric value: {error}"
+    return f"failed to get external metric value: {error}"
+
+
+def _event_text(outcome: rules.MetricOutcome) -> str:
+    """The per-metric warning's message: the error before ``computeReplicasForMetric`` wrapped it."""
+    error = outcome.error or ""
+    head = "metric value: "
+    return error.split(head, 1)[1] if head in error else error
+
+
+def _metric_row(now: float, hpa: str, outcome: rules.MetricOutcome) -> dict[str, Any]:
+    spec, proposal = outcome.spec, outcome.proposal
+    target = spec.target
+    if target.type == "Utilization":
+        goal = float(target.average_utilization or 0)
+        current = math.nan if proposal is None or proposal.utilization is None else float(proposal.utilization)
+    else:
+        goal = float((target.value if target.type == "Value" else target.average_value) or 0.0)
+        current = math.nan if proposal is None else proposal.usage / 1000  # milli-units back to base units
+    return {
+        "time": float(now),
+        "hpa": hpa,
+        "metric": metric_label(spec),
+        "target_type": target.type,
+        "current": current,
+        "target": goal,
+        "proposal": -1 if proposal is None else proposal.replicas,
+    }
