@@ -1,9 +1,8 @@
 """Kubernetes ``autoscaling/v2`` (and ``v1``) HorizontalPodAutoscaler objects, as the API server
 stores them: defaults filled, validated (docs/semantics.md#horizontalpodautoscaler).
 
-The shapes here are the contract between the manifest parser and the controller's rules; the
-run-time controller that acts on them is not wired in yet (issue 11): a scenario with an HPA
-is warned about and its replica count changes only through events.
+The shapes here are the contract between the manifest parser and the controller
+(:mod:`sim.runtime.hpa_controller`, docs/semantics.md#horizontalpodautoscaler-controller).
 """
 
 from __future__ import annotations

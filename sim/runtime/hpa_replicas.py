@@ -9,8 +9,8 @@ Upstream: pkg/controller/podautoscaler/replica_calculator.go (``GetResourceRepli
 (``GetResourceUtilizationRatio``, ``GetMetricUsageRatio``).
 
 Values are integer milli-units, as upstream keeps them (``Quantity.MilliValue``): 250m CPU is
-250, 1.5 requests/s is 1500. Times are seconds on the simulation clock. Nothing here runs yet:
-the run-time controller that calls these functions is still to come (issue 11).
+250, 1.5 requests/s is 1500. Times are seconds on the simulation clock. The run-time
+controller (:mod:`sim.runtime.hpa_controller`) calls them at each sync.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ Upstream: pkg/controller/podautoscaler/horizontal.go (``computeReplicasForMetric
 
 The controller's memory (recommendations and scale events) is an immutable :class:`HPAHistory`
 passed in and handed back, so every function here is pure. The one-metric arithmetic lives in
-:mod:`sim.runtime.hpa_replicas`. Nothing here runs yet: no SimPy process calls it (issue 11).
+:mod:`sim.runtime.hpa_replicas`. :mod:`sim.runtime.hpa_controller` calls
+them at each sync.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class Scenario:
     deployments: tuple[Deployment, ...]
     warnings: tuple[str, ...] = ()
     other_documents: tuple[dict[str, Any], ...] = field(default=(), repr=False)
-    hpas: tuple[HorizontalPodAutoscaler, ...] = ()  # parsed and checked; not simulated yet (issue 11)
+    hpas: tuple[HorizontalPodAutoscaler, ...] = ()  # parsed and checked; run by sim.runtime.hpa_controller
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
