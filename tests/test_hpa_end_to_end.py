@@ -1,0 +1,138 @@
+"""The HPA controller on metrics the simulated requests produce (docs/semantics.md,
+"HorizontalPodAutoscaler controller" and "Metrics pipeline").
+
+The load is deterministic where it matters: constant arrivals and a constant 10 ms of CPU per
+request, so the pods' summed CPU over a scrape window is the rate times 10 ms (kube-proxy's
+random choice moves requests between pods, not out of the sum the utilization is made of).
+Times are pinned to the second, as the rules give them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import sim
+from sim.results.result import build_result
+from sim.runtime.run import RunRecord, run
+
+SCENARIO = """apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 80}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 4
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - name: app
+          image: app
+          ports: [{containerPort: 80}]
+          resources: {requests: {cpu: 100m}}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}
+  minReplicas: 2
+  maxReplicas: 10
+  metrics:
+    - type: Resource
+      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+BEHAVIOR
+---
+apiVersion: svcsim/v1alpha1
+kind: Simulation
+metadata: {name: hpa-step}
+spec:
+  seed: 5
+  duration: DURATION
+  cluster: {nodes: 2}
+  workloads:
+    web: {serviceTime: 10ms, concurrency: 4, startupTime: 5s}
+  clients:
+    - name: c
+      location: node-1
+      target: {service: web, via: clusterIP}
+      arrival: constant
+      rate: {steps: [{at: 0s, rate: 20}, {at: 90s, rate: 30}, {at: 405s, rate: 20}]}
+"""
+
+
+def _run(duration: str = "800s", behavior: str = "") -> RunRecord:
+    text = SCENARIO.replace("DURATION", duration).replace("BEHAVIOR", behavior)
+    return run(sim.load_scenario(text))
+
+
+@pytest.fixture(scope="module")
+def step() -> RunRecord:
+    return _run()
+
+
+def _rescales(record: RunRecord) -> list[tuple[float, int, int]]:
+    return [(r["time"], r["current_replicas"], r["desired_replicas"]) for r in record.hpa if r["rescaled"]]
+
+
+def test_a_step_rescales_at_the_first_sync_whose_window_shows_it(step: RunRecord) -> None:
+    """20 req/s × 10 ms on 4 pods of 100m is 50 %: on target. At 90 s the rate steps to 30: the
+    scrape at 90 s still covers [75, 90], the one at 105 s covers [90, 105] at 75 %, so the sync
+    at 105 s proposes ceil(1.5 × 4) = 6 (legacy limit max(2 × 4, 4) = 8 does not bite)."""
+    first = _rescales(step)[0]
+    assert first == (105.0, 4, 6)
+    row = next(r for r in step.hpa_metrics if r["time"] == 105.0)
+    assert row["metric"] == "cpu" and row["target"] == 50.0
+    assert 74 <= row["current"] <= 75  # int(Σusage × 100 / Σrequest): 0.3 cores of 0.4 requested
+    event = next(e for e in step.events if e["reason"] == "SuccessfulRescale")
+    assert event["time"] == 105.0 and event["object"] == "horizontalpodautoscaler/web"
+    assert event["message"] == "New size: 6; reason: cpu resource utilization (percentage of request) above target"
+    before = [r for r in step.hpa if r["time"] < 105.0]
+    assert [r["time"] for r in before] == [15.0 * k for k in range(1, 7)]
+    assert not any(r["rescaled"] for r in before)
+
+
+def test_new_pods_missing_or_unready_do_not_push_the_count_further(step: RunRecord) -> None:
+    """After the rescale the 2 new pods have no sample until their second scrape; the scale-up
+    rule counts them as 0, which brings the ratio to 0.3 / 0.6 = 1.0: keep 6."""
+    after = [r for r in step.hpa if 105.0 < r["time"] < 405.0]
+    assert after and all(r["desired_replicas"] == 6 and not r["rescaled"] for r in after)
+    ready = [r for r in step.hpa_metrics if 150.0 <= r["time"] < 405.0]
+    assert all(49 <= r["current"] <= 50 for r in ready)
+
+
+def test_stabilization_holds_the_scale_down_for_300_s(step: RunRecord) -> None:
+    """The rate falls back at 405 s (a scrape boundary): from the sync at 420 s the metric says
+    ceil(2/3 × 6) = 4, but the recommendation of 6 made at 405 s stays in the 300 s window until
+    the sync at 705 s (upstream keeps recommendations strictly after now − 300 s)."""
+    rescales = _rescales(step)
+    assert rescales[1] == (705.0, 6, 4)
+    held = [r for r in step.hpa if 420.0 <= r["time"] < 705.0]
+    assert held and all(r["desired_replicas"] == 6 for r in held)
+    assert all(r["able_to_scale"] == "True/ScaleDownStabilized" for r in held)
+    proposals = [r["proposal"] for r in step.hpa_metrics if 420.0 <= r["time"] < 705.0]
+    assert set(proposals) == {4}
+    deleted = [e for e in step.events if e["reason"] == "SuccessfulDelete"]
+    assert len(deleted) == 2 and all(e["time"] == 705.0 for e in deleted)
+
+
+def test_a_behavior_window_replaces_the_default_stabilization() -> None:
+    """``behavior.scaleDown.stabilizationWindowSeconds: 60``: the scale-down comes 60 s after the
+    last high recommendation (405 s): at 465 s."""
+    behavior = "  behavior:\n    scaleDown: {stabilizationWindowSeconds: 60}"
+    record = _run("600s", behavior)
+    assert _rescales(record)[:2] == [(105.0, 4, 6), (465.0, 6, 4)]
+
+
+def test_results_carry_the_hpa_tables(step: RunRecord) -> None:
+    result = build_result(step)
+    assert not hasattr(result, "hpa") or len(result.hpa) == len(step.hpa)  # views add the table
+    assert math.isfinite(step.hpa_metrics[-1]["current"])
