@@ -29,7 +29,7 @@ from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, run_bench
 from sim.bench_suite import CaseResult, run_suite
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
-from sim.results.kubectl import event_rows, format_table, pod_rows, service_rows
+from sim.results.kubectl import HPA_HEADER, event_rows, format_table, hpa_rows, pod_rows, service_rows
 from sim.results.plots import render_plots, save_plots
 from sim.results.report import write_report
 from sim.results.result import Result, load_result
@@ -114,8 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("scenario")
     validate.set_defaults(handler=_validate)
 
-    get = sub.add_parser("get", help="kubectl-style listing of a scenario's or a run's Services, pods or events")
-    get.add_argument("resource", choices=[*_SERVICES, *_PODS, *_EVENTS])
+    get = sub.add_parser(
+        "get", help="kubectl-style listing of a scenario's or a run's Services, pods, events or autoscalers"
+    )
+    get.add_argument("resource", choices=[*_SERVICES, *_PODS, *_EVENTS, *_HPAS])
     get.add_argument("scenario", metavar="SCENARIO_OR_RUN", help="a scenario file, or a run folder to read back")
     get.add_argument("--at", help="simulated time to show (default: 0s, the start; for events the end of the run)")
     get.add_argument("-o", "--output", choices=["wide"], help="more columns, as kubectl -o wide")
@@ -139,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
 _SERVICES = ("svc", "services", "service")
 _PODS = ("pods", "pod", "po")
 _EVENTS = ("events", "event", "ev")
+_HPAS = ("hpa", "horizontalpodautoscalers", "horizontalpodautoscaler")
 
 
 class Console(RichConsole):
@@ -323,12 +326,17 @@ def _get(args: argparse.Namespace) -> int:
     wide = args.output == "wide"
     if args.resource in _SERVICES:
         rows = service_rows(scenario, at, wide)
+    elif args.resource in _HPAS and not scenario.hpas:
+        rows = [list(HPA_HEADER)]  # nothing to list: no need to simulate
     else:
         result = saved if saved is not None else _simulate_until(scenario, at)
-        rows = event_rows(result.events, at) if events else pod_rows(result.pods, at, wide, result.pod_status)
-        if events and len(rows) == 1:  # kubectl's words, on stderr, when there is nothing to list
-            print("No resources found in default namespace.", file=sys.stderr)
-            return 0
+        if args.resource in _HPAS:  # -o wide adds no column for HPAs (printers.go)
+            rows = hpa_rows(scenario.hpas, result.hpa, result.hpa_metrics, at)
+        else:
+            rows = event_rows(result.events, at) if events else pod_rows(result.pods, at, wide, result.pod_status)
+    if len(rows) == 1 and args.resource not in (*_SERVICES, *_PODS):
+        print("No resources found in default namespace.", file=sys.stderr)  # kubectl's words, on stderr
+        return 0
     print(format_table(rows))
     return 0
 
@@ -349,8 +357,10 @@ def _until(scenario: Scenario, at_s: float) -> Scenario:
 
 
 def _load_shapes_pods(scenario: Scenario) -> bool:
-    """Whether requests can change a pod's status: some workload (or a rollout's new one)
-    has a ``probeFailure``."""
+    """Whether requests can change a pod's status or count: some workload (or a rollout's new
+    one) has a ``probeFailure``, or an HPA scales on what the requests cost."""
+    if scenario.hpas:
+        return True
     sim = scenario.simulation
     workloads = [*sim.workloads.values(), *(getattr(e, "workload", None) for e in sim.events)]
     return any(w is not None and w.probe_failure is not None for w in workloads)

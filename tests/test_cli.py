@@ -523,6 +523,8 @@ def test_a_damaged_run_file_is_one_error_naming_it(run_copy, capsys, name, conte
         "tries.parquet",
         "events.parquet",
         "pod_status.parquet",
+        "hpa.parquet",
+        "hpa_metrics.parquet",
         ".svcsim-run",
     }  # no plots, no report
 

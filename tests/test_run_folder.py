@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "scenarios" / "nodeport-basic.yaml"
 TABLES = [
     "events.parquet",
+    "hpa.parquet",
+    "hpa_metrics.parquet",
     "pod_status.parquet",
     "pods.parquet",
     "requests.parquet",

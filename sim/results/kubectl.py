@@ -4,7 +4,9 @@ Columns and formats follow kubectl's printers (pkg/printers/internalversion/prin
 ``NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE`` for Services, with PORT(S) such as
 ``80:30008/TCP``; ``NAME READY STATUS RESTARTS AGE IP NODE`` for pods, RESTARTS as
 ``3 (45s ago)`` once a container has restarted; ``LAST SEEN TYPE REASON OBJECT MESSAGE``
-for events. Ages are taken at a simulated time (docs/semantics.md#kubectl-views).
+for events; ``NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE`` for HorizontalPodAutoscalers,
+TARGETS such as ``cpu: 45%/60%``. Ages are taken at a simulated time
+(docs/semantics.md#kubectl-views).
 """
 
 from __future__ import annotations
@@ -14,14 +16,20 @@ import math
 import numpy as np
 import pandas as pd
 
+from sim.kube.hpa import HorizontalPodAutoscaler
 from sim.kube.service import Service
+from sim.results.hpa_status import MetricReading, current_text, status_at, target_text
 from sim.scenario.resolved import Scenario
 from sim.units import human_age
 
-__all__ = ["EVENT_HEADER", "event_rows", "format_table", "pod_rows", "service_rows"]
+__all__ = ["EVENT_HEADER", "HPA_HEADER", "event_rows", "format_table", "hpa_rows", "pod_rows", "service_rows"]
 
 #: ``kubectl get events``' columns (printers.go printEvent, without ``-o wide``).
 EVENT_HEADER = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+#: ``kubectl get hpa``'s columns (printers.go printHorizontalPodAutoscaler).
+HPA_HEADER = ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"]
+#: formatHPAMetrics lists this many metrics, then ``+ N more...``.
+_HPA_METRICS_SHOWN = 2
 
 
 def service_rows(scenario: Scenario, at_s: float = 0.0, wide: bool = False) -> list[list[str]]:
@@ -152,6 +160,51 @@ def event_rows(events: pd.DataFrame, at_s: float) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def hpa_rows(
+    hpas: tuple[HorizontalPodAutoscaler, ...], syncs: pd.DataFrame, metrics: pd.DataFrame, at_s: float
+) -> list[list[str]]:
+    """Header and one row per HPA (by name, as the API lists them), as ``kubectl get hpa``
+    prints them at ``at_s``: the status after the HPA's last sync at or before it (from a
+    result's ``hpa`` and ``hpa_metrics`` tables). Before its first sync the status is empty:
+    TARGETS ``<unknown>/60%`` and REPLICAS 0, as for a new HPA. Every HPA exists from t = 0."""
+    rows = [list(HPA_HEADER)]
+    for hpa in sorted(hpas, key=lambda h: h.name):
+        status = status_at(hpa, syncs, metrics, at_s)
+        replicas = int(status.row["current_replicas"]) if status.row is not None else 0
+        rows.append(
+            [
+                hpa.name,
+                f"{hpa.target_kind}/{hpa.target_name}",
+                _hpa_targets(hpa, status.readings),
+                str(hpa.min_replicas),
+                str(hpa.max_replicas),
+                str(replicas),
+                _age(at_s),
+            ]
+        )
+    return rows
+
+
+def _hpa_targets(hpa: HorizontalPodAutoscaler, readings: list[MetricReading | None]) -> str:
+    """TARGETS as printers.go formatHPAMetrics: ``cpu: 45%/60%`` for Resource metrics (named),
+    ``current/target`` for Pods, Object and External ones, `` (avg)`` after an Object or
+    External AverageValue; the first two, then ``+ N more...``."""
+    if not hpa.metrics:
+        return "<none>"
+    parts = []
+    for i, (spec, reading) in enumerate(zip(hpa.metrics, readings, strict=True)):
+        pair = f"{current_text(reading)}/{target_text(hpa, i)}"
+        if spec.type in ("Resource", "ContainerResource"):
+            parts.append(f"{spec.name}: {pair}")
+        elif spec.type in ("Object", "External") and spec.target.average_value is not None:
+            parts.append(f"{pair} (avg)")
+        else:
+            parts.append(pair)
+    text = ", ".join(parts[:_HPA_METRICS_SHOWN])
+    more = len(parts) - _HPA_METRICS_SHOWN
+    return f"{text} + {more} more..." if more > 0 else text
 
 
 def _age(seconds: float) -> str:

@@ -3,8 +3,10 @@
 The page holds the SLO's verdict first (when the Simulation sets ``spec.slo``) and the run's
 warnings, then the scenario in words, the kubectl-style Service view, the summary and
 per-pod tables, what the controllers did (a paragraph on faults and rollouts, and the
-events table), every plot (PNG embedded as data URIs) and the resolved scenario YAML. It
-links to nothing outside itself, so it renders in a browser with no network access.
+events table), what the autoscalers did (each rescale with the metric values that drove it,
+and ``autoscaling.png``; only for a scenario with an HPA), every plot (PNG embedded as data
+URIs) and the resolved scenario YAML. It links to nothing outside itself, so it renders in a
+browser with no network access.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from sim.results.controller_events import narrative
+from sim.results.hpa_status import Rescale, current_text, metric_key, rescales, target_text
 from sim.results.kubectl import format_table, service_rows
 from sim.results.plots import available_plots
 from sim.results.result import Result, load_result
@@ -49,6 +54,10 @@ __all__ = ["describe", "render_report", "write_report"]
 
 #: The events table shows this many rows, then says how many more there are.
 EVENT_ROWS = 50
+#: The rescales table likewise.
+RESCALE_ROWS = 50
+#: Drawn inside "What the autoscaler did", not again under Plots.
+AUTOSCALING_PLOT = "autoscaling.png"
 POD_COLUMNS = [
     "pod",
     "deployment",
@@ -321,6 +330,66 @@ def _events_section(result: Result) -> str:
     )
 
 
+def _autoscaler_section(result: Result) -> str:
+    """What the autoscaler did: per HPA a sentence (syncs, rescales, the replicas' range, syncs
+    held at maxReplicas), then each rescale with time, from → to, the metric values read at
+    that sync (kubectl's notation) and the controller's reason, and ``autoscaling.png``."""
+    hpas = sorted(result.scenario.hpas, key=lambda h: h.name)
+    if not hpas:
+        return ""
+    syncs, metrics = result.hpa, result.hpa_metrics
+    words = "".join(f"<p>{html.escape(_hpa_words(h.name, h.max_replicas, syncs))}</p>" for h in hpas)
+    changes = rescales(result.scenario.hpas, syncs, metrics)
+    rows: list[list[object]] = [
+        [c.time, c.hpa, f"{c.before} → {c.after}", _readings_text(result, c), c.reason or "–"]
+        for c in changes[:RESCALE_ROWS]
+    ]
+    more = len(changes) - len(rows)
+    rest = f"<p>… and {more} more (every sync is in hpa.parquet).</p>" if more > 0 else ""
+    table = (
+        _table(["time s", "HPA", "replicas", "metrics at that sync (current/target)", "reason"], rows) if rows else ""
+    )
+    draw = available_plots(result).get(AUTOSCALING_PLOT)
+    image = (
+        f'<img alt="{AUTOSCALING_PLOT}" src="data:image/png;base64,{_png(result, AUTOSCALING_PLOT, draw)}">'
+        if draw is not None
+        else ""
+    )
+    return f"<h2>What the autoscaler did</h2>{words}{table}{rest}{image}"
+
+
+def _hpa_words(name: str, max_replicas: int, syncs: pd.DataFrame) -> str:
+    """One HPA's run in a sentence, from its rows of the ``hpa`` table."""
+    mine = syncs[syncs["hpa"].astype(str) == name]
+    if mine.empty:
+        return f"HPA {name} recorded no sync in this run."
+    count = int(mine["rescaled"].astype(bool).sum())
+    low = int(min(mine["current_replicas"].min(), mine["desired_replicas"].min()))
+    high = int(max(mine["current_replicas"].max(), mine["desired_replicas"].max()))
+    text = (
+        f"HPA {name} ({mine['reference'].iloc[0]}) synced {len(mine)} time(s) and rescaled {count} time(s); "
+        f"its replicas ranged from {low} to {high}."
+    )
+    capped = mine[mine["scaling_limited"].astype(str) == "True/TooManyReplicas"]
+    if len(capped):
+        text += (
+            f" At {len(capped)} sync(s), from {float(capped['time'].iloc[0]):g} s, it wanted more than "
+            f"maxReplicas {max_replicas} (ScalingLimited TooManyReplicas): a higher maximum would have scaled further."
+        )
+    return text
+
+
+def _readings_text(result: Result, change: Rescale) -> str:
+    """``cpu: 90%/60% → 3`` per metric read at the rescale's sync (its proposal after the arrow)."""
+    hpa = next((h for h in result.scenario.hpas if h.name == change.hpa), None)
+    parts = []
+    for i, reading in enumerate(change.readings if hpa is not None else []):
+        assert hpa is not None
+        proposal = f" → {reading.proposal}" if reading is not None and reading.proposal >= 0 else ""
+        parts.append(f"{metric_key(hpa.metrics[i])}: {current_text(reading)}/{target_text(hpa, i)}{proposal}")
+    return "; ".join(parts) or "–"
+
+
 def _warnings_section(warnings: list[str]) -> str:
     if not warnings:
         return ""
@@ -350,6 +419,7 @@ def render_report(result: Result) -> str:
         f'<h3>{html.escape(name)}</h3><img alt="{html.escape(name)}" '
         f'src="data:image/png;base64,{_png(result, name, draw)}">'
         for name, draw in available_plots(result).items()
+        if name != AUTOSCALING_PLOT
     )
     yaml_text = html.escape(result.scenario.with_overrides(seed=result.seed).to_yaml())
     name = html.escape(result.scenario.simulation.name)
@@ -363,6 +433,7 @@ def render_report(result: Result) -> str:
 <h2>Summary (latency over ok requests sent after warm-up)</h2>{_table(["measure", "value"], summary_rows)}
 <h2>Pods</h2>{_table(POD_COLUMNS, pod_rows)}
 {_events_section(result)}
+{_autoscaler_section(result)}
 <h2>Plots</h2>{images}
 <h2>Resolved scenario</h2><pre>{yaml_text}</pre>
 </body></html>

@@ -19,6 +19,15 @@ Tables (documented columns; times in seconds from the start of the run):
   ``message``.
 - ``pod_status``: one row per change of a pod's kubectl view, by time: ``time, pod,
   status, ready`` (``1/1`` or ``0/1``), ``restarts``; each row holds until the pod's next.
+- ``hpa``: one row per HorizontalPodAutoscaler sync, by time: ``time, hpa, reference``
+  (``Deployment/web``), ``min_replicas, max_replicas, current_replicas`` (the scale read at
+  the sync), ``desired_replicas`` (what it set or kept), ``rescaled, reason`` ("" when none),
+  ``able_to_scale, scaling_active, scaling_limited`` (each condition as ``True/ReasonName``).
+- ``hpa_metrics``: one row per HPA sync per metric: ``time, hpa, metric`` (``cpu``,
+  ``memory``, ``pods/NAME``, ``external/NAME``, ``object/KIND/NAME/METRIC``), ``target_type``
+  (Utilization, AverageValue or Value), ``current`` (percent of request for Utilization, else
+  base units; NaN when the metric was unavailable), ``target`` (same units), ``proposal``
+  (replicas the metric proposed; -1 if none).
 
 The summary also records the ``seed``, the ``engine`` that ran and the ``svcsim_version``.
 
@@ -45,9 +54,13 @@ from sim.results.run_warnings import run_warnings
 from sim.results.slo import slo_report
 from sim.results.tables import (
     EVENTS_SCHEMA,
+    HPA_METRICS_SCHEMA,
+    HPA_SCHEMA,
     POD_STATUS_SCHEMA,
     events_table,
     finite,
+    hpa_metrics_table,
+    hpa_table,
     pod_status_table,
     pod_table,
     requests_table,
@@ -70,8 +83,9 @@ PERCENTILES = (50, 90, 95, 99)  # on the 0–100 scale numpy expects
 @dataclass
 class Result:
     """A finished run: ``requests``, ``timeline`` and ``pods`` tables and the ``summary``;
-    ``tries`` when a client retries; the controllers' ``events`` and the pods' ``pod_status``
-    (empty tables, with their columns, when nothing was recorded)."""
+    ``tries`` when a client retries; the controllers' ``events``, the pods' ``pod_status`` and
+    the autoscalers' ``hpa`` syncs and ``hpa_metrics`` (empty tables, with their columns, when
+    nothing was recorded)."""
 
     scenario: Scenario
     seed: int
@@ -83,6 +97,8 @@ class Result:
     tries: pd.DataFrame | None = None  # one row per try, when a client retries
     events: pd.DataFrame = field(default_factory=lambda: events_table([]))
     pod_status: pd.DataFrame = field(default_factory=lambda: pod_status_table([]))
+    hpa: pd.DataFrame = field(default_factory=lambda: hpa_table([]))
+    hpa_metrics: pd.DataFrame = field(default_factory=lambda: hpa_metrics_table([]))
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative
@@ -104,6 +120,8 @@ class Result:
             # With a schema, an empty table keeps its column types (text, not null).
             self.events.to_parquet(staging / "events.parquet", index=False, schema=EVENTS_SCHEMA)
             self.pod_status.to_parquet(staging / "pod_status.parquet", index=False, schema=POD_STATUS_SCHEMA)
+            self.hpa.to_parquet(staging / "hpa.parquet", index=False, schema=HPA_SCHEMA)
+            self.hpa_metrics.to_parquet(staging / "hpa_metrics.parquet", index=False, schema=HPA_METRICS_SCHEMA)
             (staging / "summary.json").write_text(summary_json(self.summary), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
@@ -118,6 +136,9 @@ RUN_FILES = ("requests.parquet", "timeline.parquet", "pods.parquet", "summary.js
 #: Written by every run since pod lifecycle (issue 10); a folder written before has neither,
 #: and reads back with both tables empty.
 LIFECYCLE_FILES = ("events.parquet", "pod_status.parquet")
+#: Written by every run since autoscaling (issue 11); a folder written before reads back with
+#: both tables empty.
+HPA_FILES = ("hpa.parquet", "hpa_metrics.parquet")
 
 
 def summary_json(summary: dict[str, Any]) -> str:
@@ -195,6 +216,29 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "events.parquet": {"time": "number", "type": "any", "reason": "any", "object": "any", "message": "any"},
     "pod_status.parquet": {"time": "number", "pod": "any", "status": "any", "ready": "any", "restarts": "number"},
+    "hpa.parquet": {
+        "time": "number",
+        "hpa": "any",
+        "reference": "any",
+        "min_replicas": "number",
+        "max_replicas": "number",
+        "current_replicas": "number",
+        "desired_replicas": "number",
+        "rescaled": "any",
+        "reason": "any",
+        "able_to_scale": "any",
+        "scaling_active": "any",
+        "scaling_limited": "any",
+    },
+    "hpa_metrics.parquet": {
+        "time": "number",
+        "hpa": "any",
+        "metric": "any",
+        "target_type": "any",
+        "current": "number",
+        "target": "number",
+        "proposal": "number",
+    },
 }
 # The summary's keys the report reads, with the JSON types each may hold.
 SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -261,6 +305,13 @@ def load_result(directory: str | os.PathLike[str], *, requests: bool = True) -> 
         if (folder / "pod_status.parquet").is_file()
         else pod_status_table([])
     )
+    # A folder written before autoscaling (HPA_FILES) has no HPA tables: empty ones.
+    hpa = read("hpa.parquet", pd.read_parquet) if (folder / "hpa.parquet").is_file() else hpa_table([])
+    hpa_metrics = (
+        read("hpa_metrics.parquet", pd.read_parquet)
+        if (folder / "hpa_metrics.parquet").is_file()
+        else hpa_metrics_table([])
+    )
     requests_df["outcome"] = pd.Categorical(requests_df["outcome"], categories=list(OUTCOMES))
     if tries is not None:
         tries["outcome"] = pd.Categorical(tries["outcome"], categories=list(OUTCOMES))
@@ -286,6 +337,8 @@ def load_result(directory: str | os.PathLike[str], *, requests: bool = True) -> 
         tries=tries,
         events=events,
         pod_status=pod_status,
+        hpa=hpa,
+        hpa_metrics=hpa_metrics,
     )
 
 
@@ -391,6 +444,8 @@ def build_result(record: RunRecord) -> Result:
         tries,
         events=events_table(record.events),
         pod_status=pod_status_table(record.pod_status),
+        hpa=hpa_table(record.hpa),
+        hpa_metrics=hpa_metrics_table(record.hpa_metrics),
     )
 
 

@@ -1,5 +1,6 @@
 """The run's tables: requests, tries and pods built from the request log's columns, and the
-controllers' ``events`` and the pods' ``pod_status`` built from the run record's rows.
+controllers' ``events``, the pods' ``pod_status`` and the autoscalers' ``hpa`` and
+``hpa_metrics`` built from the run record's rows.
 
 Split from :mod:`sim.results.result` (which documents the columns and builds the summary).
 The request log holds one row per try; without retries the requests table's columns are
@@ -24,9 +25,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVENTS_SCHEMA",
+    "HPA_METRICS_SCHEMA",
+    "HPA_SCHEMA",
     "POD_STATUS_SCHEMA",
     "events_table",
     "finite",
+    "hpa_metrics_table",
+    "hpa_table",
     "pod_status_table",
     "pod_table",
     "requests_table",
@@ -51,6 +56,36 @@ POD_STATUS_SCHEMA = pa.schema(
         ("status", pa.string()),
         ("ready", pa.string()),
         ("restarts", pa.int64()),
+    ]
+)
+#: ``hpa.parquet``: one row per HPA sync, the controller's view and decision at that time.
+HPA_SCHEMA = pa.schema(
+    [
+        ("time", pa.float64()),
+        ("hpa", pa.string()),
+        ("reference", pa.string()),
+        ("min_replicas", pa.int64()),
+        ("max_replicas", pa.int64()),
+        ("current_replicas", pa.int64()),
+        ("desired_replicas", pa.int64()),
+        ("rescaled", pa.bool_()),
+        ("reason", pa.string()),
+        ("able_to_scale", pa.string()),
+        ("scaling_active", pa.string()),
+        ("scaling_limited", pa.string()),
+    ]
+)
+#: ``hpa_metrics.parquet``: one row per HPA sync per metric: the value read, its target and
+#: the replicas it proposed.
+HPA_METRICS_SCHEMA = pa.schema(
+    [
+        ("time", pa.float64()),
+        ("hpa", pa.string()),
+        ("metric", pa.string()),
+        ("target_type", pa.string()),
+        ("current", pa.float64()),
+        ("target", pa.float64()),
+        ("proposal", pa.int64()),
     ]
 )
 
@@ -201,6 +236,19 @@ def pod_status_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Every change of a pod's kubectl view (:attr:`RunRecord.pod_status
     <sim.runtime.run.RunRecord.pod_status>`) ordered by time, same-time rows as recorded."""
     return _rows_table(rows, POD_STATUS_SCHEMA)
+
+
+def hpa_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The HPA controller's syncs (:attr:`RunRecord.hpa <sim.runtime.run.RunRecord.hpa>`)
+    ordered by time, same-time rows as recorded."""
+    return _rows_table(rows, HPA_SCHEMA)
+
+
+def hpa_metrics_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Each HPA sync's metrics (:attr:`RunRecord.hpa_metrics
+    <sim.runtime.run.RunRecord.hpa_metrics>`) ordered by time, same-time rows as recorded
+    (the HPA's metrics in its spec's order)."""
+    return _rows_table(rows, HPA_METRICS_SCHEMA)
 
 
 def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pd.DataFrame:

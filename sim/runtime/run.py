@@ -68,11 +68,17 @@ class RunRecord:
     #: ContainerCreating, Running, Terminating, CrashLoopBackOff, Error, Unknown), ``ready``
     #: (``"1/1"`` or ``"0/1"``) and ``restarts`` (int), from that time on.
     pod_status: list[dict[str, Any]] = field(default_factory=list)
-    #: One row per HPA sync (docs/semantics.md#horizontalpodautoscaler-controller): ``time, hpa,
-    #: reference, min_replicas, max_replicas, current_replicas, desired_replicas, rescaled, reason,
-    #: able_to_scale, scaling_active, scaling_limited`` (conditions as ``"True/ReasonName"``).
+    #: One row per HPA sync: ``time`` (s), ``hpa``, ``reference`` (``Deployment/web``),
+    #: ``min_replicas``, ``max_replicas``, ``current_replicas`` (the scale read at the sync),
+    #: ``desired_replicas`` (what it set or kept), ``rescaled`` (bool), ``reason`` ("" when
+    #: none), and the conditions ``able_to_scale``, ``scaling_active``, ``scaling_limited``,
+    #: each as ``"True/ReasonName"``.
     hpa: list[dict[str, Any]] = field(default_factory=list)
-    #: One row per HPA sync and metric: ``time, hpa, metric, target_type, current, target, proposal``.
+    #: One row per HPA sync per metric: ``time``, ``hpa``, ``metric`` (``cpu``, ``memory``,
+    #: ``pods/NAME``, ``external/NAME``, ``object/KIND/NAME/METRIC``), ``target_type``
+    #: (Utilization | AverageValue | Value), ``current`` (percent for Utilization, else base
+    #: units; NaN when unavailable), ``target`` (same units) and ``proposal`` (replicas the
+    #: metric proposed; -1 if none).
     hpa_metrics: list[dict[str, Any]] = field(default_factory=list)
 
 

@@ -1,4 +1,5 @@
-"""Pictures of a run: latency while pods scale, load per pod and node, outcomes, topology.
+"""Pictures of a run: latency while pods scale, load per pod and node, outcomes, topology,
+and what the autoscalers did.
 
 Every function takes a :class:`~sim.results.result.Result` (or a run folder) and an optional
 matplotlib ``ax``, and returns the Figure. Figures are made with ``matplotlib.figure.Figure``,
@@ -21,6 +22,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from sim.results.plots.autoscaling import autoscaling_draws, has_hpas, panel_height
 from sim.results.plots.cluster_drawing import draw_topology
 from sim.results.plots.common import (
     OUTCOME_COLORS,
@@ -55,6 +57,7 @@ _MAX_FAILURE_POINTS = 5_000
 __all__ = [
     "OPTIONAL_PLOTS",
     "PLOTS",
+    "autoscaling_panels",
     "available_plots",
     "latency_cdf",
     "latency_distribution",
@@ -325,6 +328,16 @@ def topology(run: RunLike, ax: Axes | None = None, at_s: float | None = None) ->
     return fig
 
 
+@plain_text
+def autoscaling_panels(run: RunLike) -> Figure:
+    """What the HorizontalPodAutoscalers did, as written to ``autoscaling.png``: the offered
+    load against what was served, each HPA's metrics against their targets and its desired,
+    current, Ready and Pending replicas between its min and max, and the nodes; rescales marked."""
+    result = run_result(run)
+    draws = autoscaling_draws(result)
+    return panels(result, (11, panel_height(len(draws))), (len(draws), 1), *draws)
+
+
 PLOTS: dict[str, Callable[[Result], Figure]] = {
     "latency.png": latency_over_time,
     "load.png": load_panels,
@@ -336,6 +349,7 @@ PLOTS: dict[str, Callable[[Result], Figure]] = {
 #: Plots drawn only for runs that have what they show: file name -> (draw, whether it applies).
 OPTIONAL_PLOTS: dict[str, tuple[Callable[[Result], Figure], Callable[[Result], bool]]] = {
     "retries.png": (retries_over_time, has_retries),
+    "autoscaling.png": (autoscaling_panels, has_hpas),
 }
 
 

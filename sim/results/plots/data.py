@@ -14,7 +14,10 @@ import pandas as pd
 from sim.results.result import Result
 
 __all__ = [
+    "deployment_ready",
     "expected_requests",
+    "node_count",
+    "pending_pods",
     "phases",
     "rate_per_pod",
     "rolling_latency",
@@ -84,6 +87,53 @@ def step_series(timeline: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, 
     ready = wide["pods_ready"].sum(axis=1).to_numpy()
     endpoints = wide["endpoints"].sum(axis=1).to_numpy()
     return np.append(times, duration_s), np.append(ready, ready[-1]), np.append(endpoints, endpoints[-1])
+
+
+def deployment_ready(timeline: pd.DataFrame, deployment: str, duration_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ready pods of one Deployment over time, as step points (0 before its first row)."""
+    rows = timeline[timeline["deployment"].astype(str) == deployment]
+    if rows.empty:
+        return np.array([0.0, duration_s]), np.zeros(2)
+    last = rows.groupby("time", sort=True)["pods_ready"].last()
+    times, ready = last.index.to_numpy(dtype=float), last.to_numpy(dtype=float)
+    return np.append(times, duration_s), np.append(ready, ready[-1])
+
+
+def pending_pods(
+    pod_status: pd.DataFrame, pods: pd.DataFrame, deployment: str, duration_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pods of one Deployment whose kubectl STATUS is ``Pending`` over time, as step points: a
+    pod counts from a ``pod_status`` row saying Pending until its next row, or its deletion."""
+    names = set(pods.loc[pods["deployment"].astype(str) == deployment, "pod"].astype(str))
+    rows = pod_status[pod_status["pod"].astype(str).isin(names)]
+    if rows.empty:
+        return np.array([0.0, duration_s]), np.zeros(2)
+    deleted = pods[pods["pod"].astype(str).isin(names)][["pod", "deleted"]].dropna()
+    gone = pd.DataFrame({"time": deleted["deleted"].astype(float), "pod": deleted["pod"].astype(str), "status": ""})
+    changes = pd.concat([rows[["time", "pod", "status"]].astype({"pod": str}), gone], ignore_index=True)
+    changes = changes.sort_values("time", kind="stable")
+    pending = (changes["status"].astype(str) == "Pending").astype(int)
+    before = pending.groupby(changes["pod"]).shift(fill_value=0)
+    delta = (pending - before).groupby(changes["time"].to_numpy(dtype=float)).sum()
+    times = delta.index.to_numpy(dtype=float)
+    level = np.cumsum(delta.to_numpy(dtype=float))
+    times, level = np.concatenate(([0.0], times)), np.concatenate(([0.0], level))
+    return np.append(times, duration_s), np.append(level, level[-1])
+
+
+def node_count(result: Result, duration_s: float) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Nodes in the cluster over time as step points, and whether they come from the run's
+    ``nodes`` table (``added``/``removed``); without one, the scenario's nodes throughout."""
+    nodes = getattr(result, "nodes", None)
+    if not isinstance(nodes, pd.DataFrame) or not {"added", "removed"} <= set(nodes.columns) or nodes.empty:
+        constant = float(len(result.scenario.simulation.cluster.nodes))
+        return np.array([0.0, duration_s]), np.array([constant, constant]), False
+    added = nodes["added"].astype(float).fillna(0.0).to_numpy()
+    removed = nodes["removed"].astype(float).dropna().to_numpy()
+    times = np.unique(np.concatenate(([0.0], added, removed)))
+    times = times[times <= duration_s]
+    count = np.searchsorted(np.sort(added), times, side="right") - np.searchsorted(np.sort(removed), times, "right")
+    return np.append(times, duration_s), np.append(count, count[-1]).astype(float), True
 
 
 def rate_per_pod(requests: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
