@@ -28,6 +28,7 @@ __all__ = [
     "QUANTITY_FORMAT_MSG",
     "MetricSpec",
     "MetricTarget",
+    "metric_key",
     "path_segment_problems",
     "read_metrics",
     "read_quantity",
@@ -87,6 +88,16 @@ class MetricSpec:
     container: str | None = None
     described: str | None = None
     selector: dict[str, Any] | None = None
+
+
+def metric_key(spec: MetricSpec) -> str:
+    """How svcsim names a metric in its tables: ``cpu`` / ``memory`` (Resource and
+    ContainerResource), ``pods/NAME``, ``external/NAME``, ``object/KIND/NAME/METRIC``."""
+    if spec.type in ("Resource", "ContainerResource"):
+        return spec.name
+    if spec.type == "Object":
+        return f"object/{spec.described}/{spec.name}"
+    return f"{spec.type.lower()}/{spec.name}"
 
 
 def read_quantity(value: Any, path: str, errors: list[FieldError]) -> float | None:

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sim.kube.hpa import HorizontalPodAutoscaler, MetricSpec
+from sim.kube.hpa_metrics import metric_key
 from sim.kube.quantity import Format, Quantity, QuantityError, decode_quantity
 
 __all__ = [
@@ -38,16 +39,6 @@ _SOURCE_FIELDS = {
     "Object": "object",
     "External": "external",
 }
-
-
-def metric_key(spec: MetricSpec) -> str:
-    """The ``metric`` column's name for ``spec``: ``cpu`` / ``memory`` (Resource and
-    ContainerResource), ``pods/NAME``, ``external/NAME``, ``object/KIND/NAME/METRIC``."""
-    if spec.type in ("Resource", "ContainerResource"):
-        return spec.name
-    if spec.type == "Object":
-        return f"object/{spec.described}/{spec.name}"
-    return f"{spec.type.lower()}/{spec.name}"
 
 
 @dataclass(frozen=True)

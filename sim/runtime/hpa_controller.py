@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sim.kube.hpa import HorizontalPodAutoscaler, MetricSpec
+from sim.kube.hpa_metrics import metric_key
 from sim.runtime import hpa_replicas as calc
 from sim.runtime import hpa_rules as rules
 from sim.runtime.hpa_replicas import MetricUnavailable, PodSample, Proposal
@@ -33,7 +34,7 @@ from sim.scenario.simulation import HPAController
 if TYPE_CHECKING:
     from sim.runtime.control_plane import ControlPlane
 
-__all__ = ["HPARuntime", "covered_deployments", "metric_label", "watched_deployments"]
+__all__ = ["HPARuntime", "covered_deployments", "watched_deployments"]
 
 
 def covered_deployments(scenario: Scenario, spec: MetricSpec) -> set[str]:
@@ -59,18 +60,6 @@ def watched_deployments(scenario: Scenario, hpas: Iterable[HorizontalPodAutoscal
             if spec.type in ("Object", "External"):
                 out |= covered_deployments(scenario, spec)
     return out
-
-
-def metric_label(spec: MetricSpec) -> str:
-    """The ``metric`` column of ``hpa_metrics``: ``cpu``, ``memory``, ``pods/NAME``,
-    ``object/KIND/NAME/METRIC`` or ``external/NAME``."""
-    if spec.type in ("Resource", "ContainerResource"):
-        return spec.name
-    if spec.type == "Pods":
-        return f"pods/{spec.name}"
-    if spec.type == "Object":
-        return f"object/{spec.described}/{spec.name}"
-    return f"external/{spec.name}"
 
 
 @dataclass
@@ -299,7 +288,7 @@ def _metric_row(now: float, hpa: str, outcome: rules.MetricOutcome) -> dict[str,
     return {
         "time": float(now),
         "hpa": hpa,
-        "metric": metric_label(spec),
+        "metric": metric_key(spec),
         "target_type": target.type,
         "current": current,
         "target": goal,
