@@ -20,7 +20,7 @@ import sim
 from sim.cli import main
 from sim.distributions import parse_distribution
 from sim.randomness import Streams
-from sim.runtime.pod_usage import PodUsage, running_time
+from sim.runtime.pod_usage import PodUsage, cpu_throttle, running_time
 from sim.runtime.pods import Pod
 from sim.runtime.requests.engine_choice import choose_engine
 from sim.runtime.requests.rules import CANCELLED, PodLimits
@@ -219,8 +219,25 @@ def test_a_pod_serving_one_request_at_a_time_is_not_slowed():
     free = sim.simulate(sim.load_scenario(base), seed=2).requests
     limited = sim.simulate(sim.load_scenario(_with_cpu_limit(base, "1")), seed=2).requests
     assert limited.latency.tolist() == free.latency.tolist()
-    pod = _pod(limits=PodLimits(cpu_limit=None))
-    assert pod.limits.plain_fifo(False)
+
+
+def test_only_a_pod_whose_workers_can_exceed_a_limit_every_container_sets_is_throttled():
+    """cpuLimitsDeclared: a container without a cpu limit leaves the pod unlimited; c = 1 at
+    r = 1 never exceeds 1 CPU; c = 4 does; perRequest 2.5 ms on 10 ms work (r = 0.25) does not."""
+
+    def quota(concurrency: int, containers: list[dict[str, Any]], workload: dict[str, Any] | None = None) -> Any:
+        docs = list(yaml.safe_load_all(scenario_yaml(concurrency=concurrency, workload=workload)))
+        docs[1]["spec"]["template"]["spec"]["containers"] = containers
+        scenario = sim.load_scenario(yaml.safe_dump_all(docs, sort_keys=False))
+        return cpu_throttle(scenario.deployments[0], scenario.simulation.workloads["web"])
+
+    app = {"name": "app", "image": "nginx", "ports": [{"containerPort": 80}], "resources": {"limits": {"cpu": "1"}}}
+    side = {"name": "side", "image": "envoy"}
+    assert quota(4, [app]) == (1.0, 1.0)
+    assert quota(4, [app, side]) == (None, 1.0)
+    assert quota(4, [app, {**side, "resources": {"limits": {"cpu": "500m"}}}]) == (1.5, 1.0)
+    assert quota(1, [app]) == (None, 1.0)
+    assert quota(4, [app], {"cpu": {"perRequest": "2.5ms"}}) == (None, 0.25)
 
 
 def test_throttling_stretches_wall_time_not_cpu():
