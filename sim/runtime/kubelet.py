@@ -96,6 +96,7 @@ class Kubelet:
         """A pod that exists at t = 0: its container is up and Ready."""
         self._started[pod.index] = 0.0
         self._ready_since[pod.index] = 0.0
+        pod.app_up(0.0)
         self.plane.status(pod, "Running")
         self._watch(pod, self._gen.setdefault(pod.index, 0), 0.0, from_start=True)
 
@@ -115,6 +116,7 @@ class Kubelet:
         gen = self._gen.get(pod.index, 0) + 1
         self._gen[pod.index] = gen
         self._started[pod.index] = self.env.now
+        pod.app_up(self.env.now + self.plane.workload(pod).startup_time_s)
         self.env.process(self._container(pod, gen, self.env.now))
 
     def _container(self, pod: Pod, gen: int, started: float) -> Any:
