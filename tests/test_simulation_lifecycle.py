@@ -303,7 +303,7 @@ def test_node_monitor_grace_period_must_be_positive(tmp_path):
         pytest.param(
             {"at": "1m", "rollout": {"deployment": "web", "workload": {"image": "v2"}}},
             "spec.events[0].rollout.workload.image: unknown field; expected one of: serviceTime, concurrency, "
-            "startupTime, calls, queueLimit, maxConnections, onCancel, shutdown, probeFailure, failures",
+            "startupTime, calls, queueLimit, maxConnections, onCancel, shutdown, probeFailure, failures, cpu, memory",
             id="rollout-workload-unknown-key",
         ),
         pytest.param(

@@ -34,6 +34,7 @@ from sim.runtime.dataplane import Dataplane, Rules
 from sim.runtime.endpoint_slices import EndpointSlices
 from sim.runtime.placement import Placement
 from sim.runtime.pod_identity import PodNames, template_hash
+from sim.runtime.pod_usage import PodUsage, cpu_throttle, metered_deployments
 from sim.runtime.pods import INF, Pod
 from sim.runtime.requests.outcomes import NodeOutages
 from sim.runtime.requests.rules import PodLimits
@@ -139,6 +140,8 @@ class ControlPlane:
         self.sets: dict[str, list[ReplicaSet]] = {d.name: [] for d in scenario.deployments}
         self.desired: dict[str, int] = {d.name: d.replicas for d in scenario.deployments}
         self.replica_set: dict[int, ReplicaSet] = {}  # pod index -> its ReplicaSet
+        #: Deployments whose pods keep usage accounts (Pod.cpu_seconds ...): set before start().
+        self.metered: frozenset[str] = metered_deployments(scenario)
         self._progress: dict[str, float] = {}  # Deployment -> last progress of its rollout
         self._counts: dict[str, deployment_controller.DeploymentCounts] = {}  # ... its status then
         self._rolling: set[str] = set()  # Deployments whose last rollout is not complete
@@ -362,6 +365,7 @@ class ControlPlane:
             except RangeFull:  # the node's pod CIDR is used up: the sandbox never starts
                 node = None
         tracked = workload.probe_failure is not None and workload.probe_failure.in_flight_above is not None
+        cpu_limit, cpu_demand = cpu_throttle(dep, workload)
         pod = Pod(
             index=len(self.pods),
             name=name,
@@ -374,8 +378,14 @@ class ControlPlane:
             grace_period_s=dep.grace_period_s,
             created_at=self.env.now,
             limits=PodLimits(
-                workload.queue_limit, workload.max_connections, workload.on_cancel == OnCancel.DROP, tracked
+                workload.queue_limit,
+                workload.max_connections,
+                workload.on_cancel == OnCancel.DROP,
+                tracked,
+                cpu_limit,
+                cpu_demand,
             ),
+            usage=PodUsage(workload.cpu, workload.memory) if dep.name in self.metered else None,
         )
         self.pods.append(pod)
         self._live[pod.index] = pod

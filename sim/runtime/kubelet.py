@@ -108,6 +108,7 @@ class Kubelet:
         self._first_start[pod.index] = 0.0
         self._ready_changed[pod.index] = 0.0
         self._ready_since[pod.index] = 0.0
+        pod.app_up(0.0)
         self.plane.status(pod, "Running")
         self._watch(pod, self._gen.setdefault(pod.index, 0), 0.0, from_start=True)
 
@@ -128,6 +129,7 @@ class Kubelet:
         self._gen[pod.index] = gen
         self._started[pod.index] = self.env.now
         self._first_start.setdefault(pod.index, self.env.now)
+        pod.app_up(self.env.now + self.plane.workload(pod).startup_time_s)
         self.env.process(self._container(pod, gen, self.env.now))
 
     def _container(self, pod: Pod, gen: int, started: float) -> Any:

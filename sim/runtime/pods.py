@@ -15,18 +15,32 @@ unanswered). A kill (a crash, a liveness restart, SIGKILL) resets what the pod h
 and a restarted container starts with an empty queue. These are :attr:`Pod.gates`,
 :attr:`Pod.kills` and the FIFO restarts, all by time, so a request's fate does not depend on
 when the engine handles it.
+
+A pod of a metered Deployment keeps a :class:`~sim.runtime.pod_usage.PodUsage` account of what
+it uses (CPU, working set, requests served): every admitted request passes through
+:meth:`Pod.admit` or :meth:`Pod.admit_one`, so both engines record it in one place.
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.randomness import BlockStream
-from sim.runtime.requests.rules import ADMITTED, BLACKHOLED, NO_LISTENER, PodLimits, fifo_admit, fifo_starts
+from sim.runtime.pod_usage import PodUsage, running_at, running_time
+from sim.runtime.requests.rules import (
+    ADMITTED,
+    BLACKHOLED,
+    CANCELLED,
+    NO_LISTENER,
+    PodLimits,
+    fifo_admit,
+    fifo_starts,
+)
 
 __all__ = ["BLACKHOLED", "INF", "NO_LISTENER", "Pod"]
 
@@ -56,6 +70,8 @@ class Pod:
     gone_at: float = INF
     routed_at: float = INF  # first installed in the dataplanes
     unrouted_at: float = INF  # last removed from them
+    usage: PodUsage | None = None  # its usage account, for pods the metrics pipeline reads
+    first_up: float = INF  # when its app first came up (its container started + startupTime)
     _free: list[float] = field(default_factory=list)
     _pending_ids: list[np.ndarray] = field(default_factory=list)
     _pending_t: list[np.ndarray] = field(default_factory=list)
@@ -99,6 +115,11 @@ class Pod:
         """A restarted container's app is up: the gate after a kill ends, the queue starts empty."""
         gate[1] = app_up_at
         bisect.insort(self._fresh, app_up_at)
+
+    def app_up(self, at: float) -> None:
+        """The pod's container started; its app is up at ``at`` (only the first counts: a
+        restart's is in :meth:`reopen`)."""
+        self.first_up = min(self.first_up, at)
 
     def first_kill_after(self, t: float) -> float:
         """The first kill strictly after ``t`` (INF if none)."""
@@ -217,12 +238,21 @@ class Pod:
 
     def _admit_open(self, t: np.ndarray, cancel_at: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n = len(t)
+        usage = self.usage
         if self.limits.plain_fifo(cancel_at is not None and bool(np.isfinite(cancel_at).any())):
             service = self.service.take(n)
             start = np.asarray(fifo_starts(self._free, t.tolist(), service.tolist()))
+            if usage is not None:
+                usage.served(t.copy(), start, service, service)
             return np.full(n, ADMITTED, dtype=np.int8), start, service
+        times = t.tolist()
         cancel = [INF] * n if cancel_at is None else cancel_at.tolist()
-        fates, starts, services = fifo_admit(self._free, self._leave, self.limits, t.tolist(), cancel, self.service.one)
+        drawn: list[float] | None = None if usage is None else []
+        fates, starts, services = fifo_admit(
+            self._free, self._leave, self.limits, times, cancel, self.service.one, drawn
+        )
+        if usage is not None:
+            self._account(usage, times, cancel, fates, starts, services, drawn or [])
         return np.array(fates, dtype=np.int8), np.array(starts), np.array(services)
 
     def admit_one(self, arrive: float, cancel_at: float) -> tuple[int, float, float]:
@@ -230,10 +260,63 @@ class Pod:
         closed = self.closed_at(arrive)
         if closed is not None:
             return closed, math.nan, math.nan
+        usage = self.usage
         if self.limits.plain_fifo(cancel_at < INF):
             service = self.service.one()
-            return ADMITTED, fifo_starts(self._free, (arrive,), (service,))[0], service
+            start = fifo_starts(self._free, (arrive,), (service,))[0]
+            if usage is not None:
+                usage.served_one(arrive, start, service, service)
+            return ADMITTED, start, service
+        drawn: list[float] | None = None if usage is None else []
         fates, starts, services = fifo_admit(
-            self._free, self._leave, self.limits, (arrive,), (cancel_at,), self.service.one
+            self._free, self._leave, self.limits, (arrive,), (cancel_at,), self.service.one, drawn
         )
+        if usage is not None:
+            self._account(usage, (arrive,), (cancel_at,), fates, starts, services, drawn or [])
         return fates[0], starts[0], services[0]
+
+    @staticmethod
+    def _account(
+        usage: PodUsage,
+        arrivals: Sequence[float],
+        cancel_at: Sequence[float],
+        fates: list[int],
+        starts: list[float],
+        services: list[float],
+        drawn: list[float],
+    ) -> None:
+        """Record what :func:`fifo_admit` decided: served requests with their unstretched draws
+        (in order), and requests that waited until their client gave up."""
+        taken = iter(drawn)
+        for arrive, cancel, fate, start, service in zip(arrivals, cancel_at, fates, starts, services, strict=True):
+            if fate == ADMITTED:
+                usage.served_one(arrive, start, service, next(taken))
+            elif fate == CANCELLED:
+                usage.waited(arrive, cancel)
+
+    # -- usage (docs/semantics.md#cpu-and-memory-usage) ----------------------------------------
+    # Read after the request engine has caught up to t, with t never decreasing on one pod.
+    def cpu_seconds(self, t: float) -> float:
+        """CPU-seconds the pod used by ``t`` (a cumulative counter, as cAdvisor's)."""
+        usage = self._usage()
+        running = running_time(t, self.first_up, self.gone_at, self.kills, self._fresh)
+        return usage.cpu_seconds(t, running, self.kills)
+
+    def working_set_bytes(self, t: float) -> float:
+        """The pod's memory working set at ``t``: base while it runs + perRequest × requests in it."""
+        usage = self._usage()
+        return usage.working_set_bytes(
+            t, running_at(t, self.first_up, self.gone_at, self.kills, self._fresh), self.kills
+        )
+
+    def requests_total(self, t: float) -> int:
+        """Requests served (a worker took them) that arrived by ``t``: ``http_requests_total``."""
+        return self._usage().requests_total(t, self.kills)
+
+    def in_flight(self, t: float) -> int:
+        """Requests in the pod at ``t``, waiting or served."""
+        return self._usage().in_flight(t, self.kills)
+
+    def _usage(self) -> PodUsage:
+        assert self.usage is not None, f"pod {self.name} keeps no usage account (its Deployment is not metered)"
+        return self.usage

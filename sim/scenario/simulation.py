@@ -29,11 +29,13 @@ __all__ = [
     "Cluster",
     "ConnectionMode",
     "Connections",
+    "CpuUsage",
     "CrashEvent",
     "Event",
     "Failures",
     "KubeProxy",
     "LoadBalancer",
+    "MemoryUsage",
     "Network",
     "Node",
     "NodeEvent",
@@ -196,12 +198,43 @@ class Failures:
 
 
 @dataclass(frozen=True)
+class CpuUsage:
+    """The CPU a pod of the workload uses (docs/semantics.md#cpu-and-memory-usage): each
+    request burns ``per_request_s`` CPU-seconds evenly over its service (None: its own service
+    time, one core while a worker serves it), and a running pod ``idle_cores`` besides."""
+
+    per_request_s: float | None = None
+    idle_cores: float = 0.0
+
+    def demand_cores(self, mean_service_s: float) -> float:
+        """The cores one busy worker demands: CPU per request over the mean service time (1
+        when each request burns its own service time).
+
+        >>> CpuUsage(0.008).demand_cores(0.010)
+        0.8
+        """
+        if self.per_request_s is None or mean_service_s <= 0:
+            return 1.0
+        return self.per_request_s / mean_service_s
+
+
+@dataclass(frozen=True)
+class MemoryUsage:
+    """A pod's working set: ``base_bytes`` plus ``per_request_bytes`` per request in the pod
+    (waiting or served) (docs/semantics.md#cpu-and-memory-usage)."""
+
+    base_bytes: float = 0.0
+    per_request_bytes: float = 0.0
+
+
+@dataclass(frozen=True)
 class Workload:
     """Performance model of one Deployment's pods: own work, then its calls, in sequence.
 
     ``queue_limit``: requests that may wait beyond the busy workers (None: unbounded);
     ``max_connections``: connections a pod holds at once (None: unbounded); ``on_cancel``:
-    whether a request whose client gave up while it waited is dropped or still served.
+    whether a request whose client gave up while it waited is dropped or still served;
+    ``cpu`` and ``memory``: what its pods use (the metrics an HPA reads, and CFS throttling).
     """
 
     service_time: Distribution
@@ -214,6 +247,8 @@ class Workload:
     shutdown: Shutdown = field(default_factory=Shutdown)
     probe_failure: ProbeFailure | None = None
     failures: Failures | None = None
+    cpu: CpuUsage = field(default_factory=CpuUsage)
+    memory: MemoryUsage = field(default_factory=MemoryUsage)
 
 
 class ConnectionMode(StrEnum):

@@ -12,10 +12,12 @@ from typing import Any
 from sim.scenario.simulation import (
     Call,
     Client,
+    CpuUsage,
     CrashEvent,
     Event,
     KubeProxy,
     LoadBalancer,
+    MemoryUsage,
     ProbeFailure,
     Retries,
     RolloutEvent,
@@ -109,6 +111,13 @@ def _workload_manifest(w: Workload) -> dict[str, Any]:
         out["probeFailure"] = _probe_failure_manifest(w.probe_failure)
     if w.failures is not None:
         out["failures"] = {"meanTimeBetween": format_duration(w.failures.mean_time_between_s)}
+    if w.cpu != CpuUsage():  # written when set, so existing run folders read as before
+        cpu: dict[str, Any] = {"idle": f"{round(w.cpu.idle_cores * 1000)}m"}
+        if w.cpu.per_request_s is not None:
+            cpu["perRequest"] = format_duration(w.cpu.per_request_s)
+        out["cpu"] = cpu
+    if w.memory != MemoryUsage():
+        out["memory"] = {"base": int(w.memory.base_bytes), "perRequest": int(w.memory.per_request_bytes)}
     return out
 
 

@@ -11,12 +11,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sim.distributions import parse_distribution
+from sim.kube.quantity import INT64_MAX, QuantityError, decode_quantity
+from sim.kube.validation import NEGATIVE_MSG, go
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.run_limits import MAX_CONCURRENCY, MAX_QUEUE
 from sim.scenario.simulation import (
     DEFAULT_CALL_TIMEOUT_S,
     Call,
+    CpuUsage,
     Failures,
+    MemoryUsage,
     OnCancel,
     OnSigterm,
     ProbeFailure,
@@ -40,6 +44,8 @@ WORKLOAD_FIELDS = {
     "shutdown": "shutdown",
     "probeFailure": "probe_failure",
     "failures": "failures",
+    "cpu": "cpu",
+    "memory": "memory",
 }
 WORKLOAD_KEYS = tuple(WORKLOAD_FIELDS)
 #: The probe kinds ``probeFailure.probes`` may name, as the container fields call them without "Probe".
@@ -65,8 +71,9 @@ def parse_workloads(raw: Any, fields: FieldReader) -> dict[str, Workload]:
 def parse_workload(raw: Any, path: str, fields: FieldReader, base: Workload | None = None) -> Workload:
     """One workload at ``path``. Without ``base`` ``serviceTime`` is required and the other
     fields take their defaults; with it, each field given replaces the base's, whole (a
-    ``shutdown`` block replaces the base's shutdown, its omitted keys defaulted). A null
-    ``queueLimit``, ``maxConnections``, ``probeFailure`` or ``failures`` means none."""
+    ``shutdown``, ``cpu`` or ``memory`` block replaces the base's, its omitted keys defaulted).
+    A null ``queueLimit``, ``maxConnections``, ``probeFailure`` or ``failures`` means none, a
+    null ``cpu`` or ``memory`` the defaults."""
     w = fields.keys(raw, path, WORKLOAD_KEYS, required=() if base is not None else ("serviceTime",))
     old = base if base is not None else DEFAULT_WORKLOAD
     service = old.service_time
@@ -114,6 +121,8 @@ def parse_workload(raw: Any, path: str, fields: FieldReader, base: Workload | No
         failures=_optional(w["failures"], lambda v: _failures(v, f"{path}.failures", fields))
         if "failures" in w
         else old.failures,
+        cpu=_cpu(w["cpu"], f"{path}.cpu", fields) if "cpu" in w else old.cpu,
+        memory=_memory(w["memory"], f"{path}.memory", fields) if "memory" in w else old.memory,
     )
 
 
@@ -191,3 +200,49 @@ def _failures(raw: Any, path: str, fields: FieldReader) -> Failures:
     f = fields.keys(raw, path, ("meanTimeBetween",))
     mean = fields.duration(f.get("meanTimeBetween"), f"{path}.meanTimeBetween", positive=True)
     return Failures(mean_time_between_s=mean or 3600.0)  # a stand-in when reported
+
+
+def _cpu(raw: Any, path: str, fields: FieldReader) -> CpuUsage:
+    """``cpu: {perRequest, idle}`` (docs/semantics.md#cpu-and-memory-usage): the CPU time a
+    request burns (a duration; default its own service time) and a running pod's baseline (a
+    cpu quantity, ``20m`` or ``0.1``; default 0)."""
+    c = fields.keys(raw, path, ("perRequest", "idle"))
+    per_request = None
+    if c.get("perRequest") is not None:
+        per_request = fields.duration(c["perRequest"], f"{path}.perRequest")
+    idle_m = _quantity(c.get("idle"), f"{path}.idle", fields, scale=-3, unit="millicores")
+    return CpuUsage(per_request_s=per_request, idle_cores=idle_m / 1000)
+
+
+def _memory(raw: Any, path: str, fields: FieldReader) -> MemoryUsage:
+    """``memory: {base, perRequest}`` (memory quantities, ``200Mi``; defaults 0): the working
+    set is base + perRequest × the requests in the pod."""
+    m = fields.keys(raw, path, ("base", "perRequest"))
+    base = _quantity(m.get("base"), f"{path}.base", fields, scale=0, unit="bytes")
+    per_request = _quantity(m.get("perRequest"), f"{path}.perRequest", fields, scale=0, unit="bytes")
+    return MemoryUsage(base_bytes=float(base), per_request_bytes=float(per_request))
+
+
+def _quantity(raw: Any, path: str, fields: FieldReader, *, scale: int, unit: str) -> int:
+    """A Kubernetes quantity (``20m``, ``0.5``, ``256Mi``) at ``scale`` (-3: millicores, as
+    MilliValue; 0: bytes, as Value), rounded up; absent or null is 0. Problems are
+    apimachinery's words, or svcsim's int64 limit, as for a container's resources."""
+    if raw is None:
+        return 0
+    try:
+        quantity = decode_quantity(raw)
+    except QuantityError as err:
+        shown = go(raw) if isinstance(raw, str) else repr(raw)
+        fields.fail(path, f"Invalid value: {shown}: {err}")
+        return 0
+    if quantity.amount < 0:
+        fields.fail(path, f"Invalid value: {go(str(quantity))}: {NEGATIVE_MSG}")
+        return 0
+    try:
+        amount = quantity.scaled_value(scale)
+    except OverflowError:
+        amount = INT64_MAX + 1
+    if amount > INT64_MAX:
+        fields.fail(path, f"Invalid value: {go(str(quantity))}: must be at most {INT64_MAX} {unit} (svcsim's limit)")
+        return 0
+    return amount

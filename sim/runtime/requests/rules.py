@@ -114,6 +114,10 @@ class PodLimits:
     max_connections: int | None = None
     drop: bool = True
     track: bool = False  # keep who is in the pod even without a limit (a probe counts them)
+    #: CFS quota in cores when the pod's demand can exceed it (None: never throttled), and the
+    #: cores one busy worker demands (docs/semantics.md#cpu-and-memory-usage).
+    cpu_limit: float | None = None
+    cpu_demand: float = 1.0
 
     @property
     def bounded(self) -> bool:
@@ -121,8 +125,20 @@ class PodLimits:
 
     def plain_fifo(self, any_cancellable: bool) -> bool:
         """Whether arrivals (``any_cancellable``: some has a finite cancel time) need nothing
-        but :func:`fifo_starts`: no limit, nobody counted, and no request that could be dropped."""
-        return not self.bounded and not self.track and not (self.drop and any_cancellable)
+        but :func:`fifo_starts`: no limit, nobody counted, no throttling, and no request that
+        could be dropped."""
+        return not self.bounded and not self.track and self.cpu_limit is None and not (self.drop and any_cancellable)
+
+    def stretch(self, busy: int) -> float:
+        """CFS throttling: the factor on the service time of a request that starts while
+        ``busy`` workers serve (itself included), ``max(1, busy × demand / limit)``.
+
+        >>> PodLimits(cpu_limit=1.0).stretch(4), PodLimits(cpu_limit=2.0).stretch(1)
+        (4.0, 1.0)
+        """
+        if self.cpu_limit is None:
+            return 1.0
+        return max(1.0, busy * self.cpu_demand / self.cpu_limit)
 
 
 def turned_away(present: int, workers: int, limits: PodLimits) -> int | None:
@@ -147,6 +163,7 @@ def fifo_admit(
     arrivals: Sequence[float],
     cancel_at: Sequence[float],
     draw: Callable[[], float],
+    drawn: list[float] | None = None,
 ) -> tuple[list[int], list[float], list[float]]:
     """FIFO service with push-back, one arrival at a time, in arrival order: each request's
     ``(fate, start, service)`` (start and service NaN unless ADMITTED).
@@ -159,7 +176,9 @@ def fifo_admit(
     ``queue_limit`` wait already (M/M/c/K with K = c + queueLimit), and with ``drop`` left
     unstarted if no worker is free by ``cancel_at`` (when the server sees the client's
     closed connection): it leaves then, ``CANCELLED``. Only a started request draws its
-    service time (``draw``), so the draw contract holds.
+    service time (``draw``), so the draw contract holds. A throttled pod
+    (``limits.cpu_limit``) stretches it by :meth:`PodLimits.stretch` of the workers busy when
+    it starts; ``drawn`` (if given) receives each started request's draw, unstretched.
 
     >>> free, leave = [0.0], []
     >>> fifo_admit(free, leave, PodLimits(queue_limit=1), [0.0, 0.0, 0.0], [9.0] * 3, lambda: 1.0)[0]
@@ -169,6 +188,7 @@ def fifo_admit(
     nan = math.nan
     fates, starts, services = [], [], []
     track = limits.bounded or limits.track  # who is in the pod matters only to a limit or a probe
+    throttled = limits.cpu_limit is not None
     for arrive, cancel in zip(arrivals, cancel_at, strict=True):
         while leave and leave[0] <= arrive:
             heapq.heappop(leave)
@@ -184,6 +204,10 @@ def fifo_admit(
                     heapq.heappush(leave, cancel)
             else:
                 service = draw()
+                if drawn is not None:
+                    drawn.append(service)
+                if throttled:
+                    service *= limits.stretch(1 + sum(1 for at in free if at > begin))
                 heapq.heapreplace(free, begin + service)
                 if track:
                     heapq.heappush(leave, begin + service)
