@@ -17,7 +17,6 @@ message is recorded once, as kubectl aggregates it into one row.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,39 +26,14 @@ from sim.runtime import hpa_replicas as calc
 from sim.runtime import hpa_rules as rules
 from sim.runtime.hpa_replicas import MetricUnavailable, PodSample, Proposal
 from sim.runtime.metrics_server import MetricsServer
+from sim.runtime.pod_usage import covered_deployments
 from sim.runtime.pods import INF, Pod
-from sim.scenario.resolved import Scenario
 from sim.scenario.simulation import HPAController
 
 if TYPE_CHECKING:
     from sim.runtime.control_plane import ControlPlane
 
-__all__ = ["HPARuntime", "covered_deployments", "watched_deployments"]
-
-
-def covered_deployments(scenario: Scenario, spec: MetricSpec) -> set[str]:
-    """The Deployments whose pods an Object or External metric sums over: a described Service's
-    backends, a described Deployment, or the pods an External metric's ``matchLabels`` select
-    (every pod without a selector)."""
-    if spec.type == "Object":
-        kind, _, name = (spec.described or "").partition("/")
-        if kind == "Deployment":
-            return {name}
-        service = next(s for s in scenario.services if s.name == name)
-        return {d.name for d in scenario.deployments if service.selects(d.labels)}
-    wanted = (spec.selector or {}).get("matchLabels") or {}
-    return {d.name for d in scenario.deployments if all(d.labels.get(k) == v for k, v in wanted.items())}
-
-
-def watched_deployments(scenario: Scenario, hpas: Iterable[HorizontalPodAutoscaler]) -> set[str]:
-    """The Deployments whose pods metrics-server and the adapter must scrape."""
-    out: set[str] = set()
-    for hpa in hpas:
-        out.add(hpa.target_name)
-        for spec in hpa.metrics:
-            if spec.type in ("Object", "External"):
-                out |= covered_deployments(scenario, spec)
-    return out
+__all__ = ["HPARuntime"]
 
 
 @dataclass

@@ -24,17 +24,39 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.kube.deployment import Deployment
+from sim.kube.hpa import MetricSpec
 from sim.scenario.resolved import Scenario
 from sim.scenario.simulation import CpuUsage, MemoryUsage, Workload
 
-__all__ = ["PodUsage", "cpu_throttle", "metered_deployments", "running_at", "running_time"]
+__all__ = ["PodUsage", "covered_deployments", "cpu_throttle", "metered_deployments", "running_at", "running_time"]
 
 INF = math.inf
 
 
+def covered_deployments(scenario: Scenario, spec: MetricSpec) -> set[str]:
+    """The Deployments whose pods an Object or External metric sums over: a described Service's
+    backends, a described Deployment, or the pods an External metric's ``matchLabels`` select
+    (every pod without a selector)."""
+    if spec.type == "Object":
+        kind, _, name = (spec.described or "").partition("/")
+        if kind == "Deployment":
+            return {name}
+        service = next(s for s in scenario.services if s.name == name)
+        return {d.name for d in scenario.deployments if service.selects(d.labels)}
+    wanted = (spec.selector or {}).get("matchLabels") or {}
+    return {d.name for d in scenario.deployments if all(d.labels.get(k) == v for k, v in wanted.items())}
+
+
 def metered_deployments(scenario: Scenario) -> frozenset[str]:
-    """The Deployments whose pods keep usage accounts by default: those an HPA scales."""
-    return frozenset(h.target_name for h in scenario.hpas if h.target_kind == "Deployment")
+    """The Deployments whose pods keep usage accounts: those an HPA scales, and those whose pods
+    an Object or External metric sums over (metrics-server and the adapter scrape them)."""
+    out: set[str] = set()
+    for hpa in scenario.hpas:
+        out.add(hpa.target_name)
+        for spec in hpa.metrics:
+            if spec.type in ("Object", "External"):
+                out |= covered_deployments(scenario, spec)
+    return frozenset(out)
 
 
 def cpu_throttle(dep: Deployment, workload: Workload) -> tuple[float | None, float]:

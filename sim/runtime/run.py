@@ -24,7 +24,7 @@ from sim.randomness import Streams
 from sim.runtime.control_plane import ZONE_LABEL, ControlPlane
 from sim.runtime.dataplane import Dataplane
 from sim.runtime.endpoint_slices import EndpointSlices, service_ports
-from sim.runtime.hpa_controller import HPARuntime, watched_deployments
+from sim.runtime.hpa_controller import HPARuntime
 from sim.runtime.load_balancer import LoadBalancerRuntime, health_checks
 from sim.runtime.metrics_server import MetricsServer
 from sim.runtime.pods import Pod
@@ -182,8 +182,8 @@ class _Wiring:
         self.slices = slices
         self.hpas: HPARuntime | None = None
         if scenario.hpas:
-            watched = watched_deployments(scenario, scenario.hpas)
             cluster = self.cluster
+            watched = cluster.metered
             metrics = MetricsServer(
                 self.env,
                 lambda: [p for name in sorted(watched) for p in cluster.live_pods(name)],
