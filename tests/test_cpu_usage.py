@@ -311,3 +311,58 @@ def test_only_deployments_an_hpa_scales_keep_usage_accounts():
         wiring = _Wiring(scenario, 1, None, choose_engine(scenario, None))
         wiring.cluster.start()
         assert [p.usage is not None for p in wiring.pods] == [metered, metered]
+
+
+CALLING = """apiVersion: v1
+kind: Service
+metadata: {name: front}
+spec: {selector: {app: front}, ports: [{port: 80, targetPort: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: back}
+spec: {selector: {app: back}, ports: [{port: 80, targetPort: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: front}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: front}}
+  template:
+    metadata: {labels: {app: front}}
+    spec: {containers: [{name: app, image: app}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: back}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: back}}
+  template:
+    metadata: {labels: {app: back}}
+    spec: {containers: [{name: app, image: app}]}
+---
+apiVersion: svcsim/v1alpha1
+kind: Simulation
+metadata: {name: calling}
+spec:
+  duration: 31s
+  cluster: {nodes: 2}
+  workloads:
+    front: {serviceTime: 4ms, concurrency: 8, calls: [{service: back}]}
+    back: {serviceTime: 20ms, concurrency: 8}
+  clients:
+    - {name: c, location: node-1, target: {service: front, via: clusterIP}, rate: 100, arrival: constant}
+"""
+
+
+def test_a_calling_pod_burns_cpu_over_its_own_work_only():
+    """Constant 100 req/s, 4 ms of own work per request at the front, 20 ms at the back: between
+    scrapes at 15 s and 30 s the front's pods burn 0.4 cores together and the back's 2.0 (within
+    1 %: only requests straddling a scrape move it); the wait on the call is not CPU."""
+    first, second = _metered(CALLING, seed=3, scrape=(15.0, 30.0))
+    cores = [(b[0] - a[0]) / 15.0 for a, b in zip(first, second, strict=True)]
+    front, back = sum(cores[:2]), sum(cores[2:])  # pods in creation order: front's two, then back's
+    assert front == pytest.approx(0.4, rel=0.01)
+    assert back == pytest.approx(2.0, rel=0.01)

@@ -236,7 +236,10 @@ class Calls:
         if now >= kill:  # killed with the pod before a worker could take it
             self._answer(pod, rid, now, RESET)
             return True
-        self._schedule_work_done(now + pod.service.one(), rid)
+        work = pod.service.one()
+        if pod.usage is not None:  # its own work burns CPU (docs/semantics.md#cpu-and-memory-usage)
+            pod.usage.served_one(float(self.log.t_arrive[rid]), now, work, work)
+        self._schedule_work_done(now + work, rid)
         return False
 
     def _next_call(self, rid: int, now: float) -> None:
