@@ -33,8 +33,9 @@ from sim.kube.validation import FieldError
 from tests.test_validation import deployment, doc_line, problems, service, write
 
 CPU80 = MetricSpec("Resource", "cpu", MetricTarget("Utilization", average_utilization=80))
-WARNING = (
-    "horizontalpodautoscaler web: parsed and validated, but not simulated yet: replicas change only through events"
+NO_REQUEST = (
+    "spec.metrics[0].resource: container nginx of Deployment web has no cpu request, so its utilization cannot be "
+    "computed: the HPA will not scale (FailedGetResourceMetric at every sync)"
 )
 
 
@@ -491,14 +492,23 @@ def test_what_the_decoder_refuses_is_reported_alone(api, spec, expected):
 # --- in a scenario -------------------------------------------------------------------------
 
 
-def test_a_valid_hpa_loads_and_is_warned_about_once(tmp_path):
-    path = write(tmp_path, service(), deployment(), hpa())
+def test_a_valid_hpa_loads_without_a_warning_when_its_pods_request_cpu(tmp_path):
+    dep = deployment()
+    dep["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "100m"}}
+    path = write(tmp_path, service(), dep, hpa())
     scenario = sim.load_scenario(path)
     assert [h.name for h in scenario.hpas] == ["web"]
-    assert [w for w in scenario.warnings if "horizontalpodautoscaler" in w] == [
-        f"{path}: document 3 (line {doc_line(path, 3)}): {WARNING}"
-    ]
+    assert not [w for w in scenario.warnings if "HorizontalPodAutoscaler" in w or "request" in w]
     assert scenario.other_documents == ()
+
+
+def test_a_cpu_utilization_target_on_pods_without_a_cpu_request_is_warned_about(tmp_path):
+    """The API server accepts it; the controller fails at every sync ("missing request for cpu")."""
+    path = write(tmp_path, service(), deployment(), hpa())
+    warnings = sim.load_scenario(path).warnings
+    assert [w for w in warnings if "request" in w] == [
+        f'{path}: document 3 (line {doc_line(path, 3)}): HorizontalPodAutoscaler "web": {NO_REQUEST}'
+    ]
 
 
 def test_an_invalid_hpa_names_file_document_and_field(tmp_path):
@@ -625,10 +635,11 @@ def test_the_resolved_scenario_keeps_the_hpa_filled_in_and_reloads_equal(tmp_pat
     assert doc == original  # the user's manifest is not changed in place
 
 
-def test_the_guide_scenarios_have_no_hpa_so_they_resolve_as_before():
-    """Existing scenarios keep their resolved form (and so their results): no HPA, nothing added."""
+def test_only_the_autoscaling_scenarios_have_hpas():
+    """Scenarios written before autoscaling keep their resolved form (and so their results)."""
     for path in sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml")):
-        assert sim.load_scenario(path).hpas == ()
+        autoscaled = path.stem.startswith("hpa-") or path.stem == "cluster-autoscaler"
+        assert bool(sim.load_scenario(path).hpas) == autoscaled, path.name
 
 
 def test_the_readmes_hpa_example_loads_next_to_the_guides_deployment():

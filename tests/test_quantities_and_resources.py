@@ -23,7 +23,7 @@ from sim.kube.quantity import (
     decode_quantity,
     parse_quantity,
 )
-from sim.scenario.cross_checks import RESOURCES_NOT_SIMULATED
+from sim.scenario.cross_checks import MEMORY_LIMIT_NOT_ENFORCED
 from tests.test_deployment_lifecycle_manifest import CONTAINERS, deployment, problems, with_container, write
 
 P0 = f"{CONTAINERS}[0].resources"
@@ -398,18 +398,20 @@ def test_resources_that_cannot_be_decoded_are_the_decoders_refusals(tmp_path, re
     assert problems(tmp_path, with_resources(resources)) == expected
 
 
-def test_a_deployment_that_sets_resources_is_warned_about_once(tmp_path):
-    doc = with_resources({"requests": {"cpu": "100m"}})
+def test_a_deployment_that_limits_memory_is_warned_about_once(tmp_path):
+    doc = with_resources({"requests": {"cpu": "100m"}, "limits": {"memory": "512Mi"}})
     doc["spec"]["template"]["spec"]["containers"].append(
         {"name": "side", "image": "envoy", "resources": {"limits": {"memory": "1Gi"}}}
     )
     warnings = sim.load_scenario(write(tmp_path, doc)).warnings
-    assert [w for w in warnings if RESOURCES_NOT_SIMULATED in w] == [
-        next(w for w in warnings if w.endswith(RESOURCES_NOT_SIMULATED))
+    assert [w for w in warnings if MEMORY_LIMIT_NOT_ENFORCED in w] == [
+        next(w for w in warnings if w.endswith(MEMORY_LIMIT_NOT_ENFORCED))
     ]
-    assert any(w.endswith(f'Deployment "web": {RESOURCES_NOT_SIMULATED}') for w in warnings)
+    assert any(w.endswith(f'Deployment "web": {MEMORY_LIMIT_NOT_ENFORCED}') for w in warnings)
 
 
-def test_a_deployment_without_resources_gets_no_such_warning(tmp_path):
-    warnings = sim.load_scenario(write(tmp_path, deployment())).warnings
-    assert not any(RESOURCES_NOT_SIMULATED in w for w in warnings)
+@pytest.mark.parametrize("resources", [None, {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2"}}])
+def test_a_deployment_without_a_memory_limit_gets_no_such_warning(tmp_path, resources):
+    doc = deployment() if resources is None else with_resources(resources)
+    warnings = sim.load_scenario(write(tmp_path, doc)).warnings
+    assert not any(MEMORY_LIMIT_NOT_ENFORCED in w for w in warnings)

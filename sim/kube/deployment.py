@@ -115,7 +115,7 @@ class Deployment:
     min_ready_s: float = 0.0
     progress_deadline_s: float = 600.0
     #: Each container's cpu and memory, in container order; empty when no container sets
-    #: ``resources`` (docs/semantics.md#resources). Parsed, not simulated yet.
+    #: ``resources`` (docs/semantics.md#resources): what the HPA divides usage by, CPU limits (CFS throttling).
     container_resources: tuple[ContainerResources, ...] = ()
 
     @property

@@ -33,12 +33,12 @@ from sim.scenario.simulation import (
 from sim.scenario.slo_checks import impossible_latency_targets
 from sim.units import format_duration
 
-__all__ = ["RESOURCES_NOT_SIMULATED", "cross_check"]
+__all__ = ["MEMORY_LIMIT_NOT_ENFORCED", "cross_check"]
 
-#: Said once per Deployment whose containers request or limit anything (issue 11 adds a CPU model).
-RESOURCES_NOT_SIMULATED = (
-    "spec.template.spec.containers[].resources: requests and limits are parsed but not simulated yet "
-    "(no CPU model before autoscaling lands)"
+#: Said once per Deployment whose containers limit memory (docs/semantics.md#resources).
+MEMORY_LIMIT_NOT_ENFORCED = (
+    "spec.template.spec.containers[].resources.limits.memory: not enforced (svcsim models no OOM kill; "
+    "requests are scheduled and autoscaled on, cpu limits throttle)"
 )
 
 
@@ -92,8 +92,8 @@ def cross_check(
         findings.fail(documents.get(problem.deployment or "", origin), problem.field, problem.message)
     for document in deployments:
         _warn_unschedulable(simulation, document.deployment, document.origin, findings)
-        if document.deployment.sets_resources:
-            findings.warn(document.origin, RESOURCES_NOT_SIMULATED)
+        if any(c.memory_limit_b is not None for c in document.deployment.container_resources):
+            findings.warn(document.origin, MEMORY_LIMIT_NOT_ENFORCED)
     _warn_call_cycles(origin, simulation, services, [d.deployment for d in deployments], findings)
     for message in impossible_latency_targets(simulation, services, [d.deployment for d in deployments]):
         findings.warn(origin, message)
@@ -194,15 +194,22 @@ def _check_hpa_metrics(
                 if spec.type == "ContainerResource":
                     containers = tuple(c for c in containers if c.container == spec.container)
                 field = "cpu_request_m" if spec.name == "cpu" else "memory_request_b"
-                lacking = [c.container for c in containers if getattr(c, field) is None]
-                if lacking or not containers:
-                    who = f"container {lacking[0]}" if lacking else f"container {spec.container}"
+                named = {c.container: c for c in containers}
+                names = [n for n in _container_names(target) if spec.type == "Resource" or n == spec.container]
+                lacking = [n for n in names if n not in named or getattr(named[n], field) is None]
+                if lacking:
+                    who = f"container {lacking[0]}"
                     findings.warn(
                         where,
                         f"{path}: {who} of Deployment {hpa.target_name} has no {spec.name} request, so its "
                         f"utilization cannot be computed: the HPA will not scale (FailedGetResourceMetric "
                         f"at every sync)",
                     )
+
+
+def _container_names(dep: Deployment) -> list[str]:
+    spec = dep.manifest.get("spec", {}).get("template", {}).get("spec", {})
+    return [str(c.get("name")) for c in spec.get("containers") or [] if isinstance(c, dict)]
 
 
 def _metric_path(api_version: str, index: int, source: str) -> str:
