@@ -19,6 +19,8 @@ Tables (documented columns; times in seconds from the start of the run):
   ``message``.
 - ``pod_status``: one row per change of a pod's kubectl view, by time: ``time, pod,
   status, ready`` (``1/1`` or ``0/1``), ``restarts``; each row holds until the pod's next.
+- ``nodes``: one row per node that ever joined: ``node, ip, zone, cpu_m, memory_bytes, pods``
+  (allocatable), ``added`` (0 for the scenario's nodes), ``removed`` (null while present).
 
 The summary also records the ``seed``, the ``engine`` that ran and the ``svcsim_version``.
 
@@ -45,14 +47,17 @@ from sim.results.run_warnings import run_warnings
 from sim.results.slo import slo_report
 from sim.results.tables import (
     EVENTS_SCHEMA,
+    NODES_SCHEMA,
     POD_STATUS_SCHEMA,
     events_table,
     finite,
+    nodes_table,
     pod_status_table,
     pod_table,
     requests_table,
     tries_table,
 )
+from sim.runtime.kube_scheduler import node_row
 from sim.runtime.requests.outcomes import OUTCOMES
 from sim.runtime.topology import Topology
 from sim.scenario.load import load_scenario
@@ -83,6 +88,7 @@ class Result:
     tries: pd.DataFrame | None = None  # one row per try, when a client retries
     events: pd.DataFrame = field(default_factory=lambda: events_table([]))
     pod_status: pd.DataFrame = field(default_factory=lambda: pod_status_table([]))
+    nodes: pd.DataFrame = field(default_factory=lambda: nodes_table([]))
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative
@@ -104,6 +110,7 @@ class Result:
             # With a schema, an empty table keeps its column types (text, not null).
             self.events.to_parquet(staging / "events.parquet", index=False, schema=EVENTS_SCHEMA)
             self.pod_status.to_parquet(staging / "pod_status.parquet", index=False, schema=POD_STATUS_SCHEMA)
+            self.nodes.to_parquet(staging / "nodes.parquet", index=False, schema=NODES_SCHEMA)
             (staging / "summary.json").write_text(summary_json(self.summary), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
@@ -195,6 +202,16 @@ COLUMNS: dict[str, dict[str, str]] = {
     },
     "events.parquet": {"time": "number", "type": "any", "reason": "any", "object": "any", "message": "any"},
     "pod_status.parquet": {"time": "number", "pod": "any", "status": "any", "ready": "any", "restarts": "number"},
+    "nodes.parquet": {
+        "node": "any",
+        "ip": "any",
+        "zone": "any",
+        "cpu_m": "number",
+        "memory_bytes": "number",
+        "pods": "number",
+        "added": "number",
+        "removed": "number",
+    },
 }
 # The summary's keys the report reads, with the JSON types each may hold.
 SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -261,10 +278,16 @@ def load_result(directory: str | os.PathLike[str], *, requests: bool = True) -> 
         if (folder / "pod_status.parquet").is_file()
         else pod_status_table([])
     )
+    # A folder written before node capacity (issue 11) has no nodes table: the scenario's nodes.
+    nodes_df = (
+        read("nodes.parquet", pd.read_parquet)
+        if (folder / "nodes.parquet").is_file()
+        else nodes_table([node_row(n, 0.0) for n in scenario.simulation.cluster.nodes])
+    )
     requests_df["outcome"] = pd.Categorical(requests_df["outcome"], categories=list(OUTCOMES))
     if tries is not None:
         tries["outcome"] = pd.Categorical(tries["outcome"], categories=list(OUTCOMES))
-    nodes = {n.name for n in scenario.simulation.cluster.nodes}
+    nodes = {n.name for n in scenario.simulation.cluster.nodes} | {str(n) for n in nodes_df["node"]}
     strangers = sorted({str(n) for n in pods["node"].dropna()} - nodes)
     if strangers:
         message = f"pods on node(s) {', '.join(strangers)} that scenario.yaml does not have"
@@ -286,6 +309,7 @@ def load_result(directory: str | os.PathLike[str], *, requests: bool = True) -> 
         tries=tries,
         events=events,
         pod_status=pod_status,
+        nodes=nodes_df,
     )
 
 
@@ -391,6 +415,7 @@ def build_result(record: RunRecord) -> Result:
         tries,
         events=events_table(record.events),
         pod_status=pod_status_table(record.pod_status),
+        nodes=nodes_table(record.nodes or [node_row(n, 0.0) for n in sim.cluster.nodes]),
     )
 
 

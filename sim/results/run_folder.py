@@ -38,6 +38,7 @@ MARKER = ".svcsim-run"
 # What svcsim may ever write into a run folder; a marker's other entries are never touched.
 _OWNED = re.compile(
     r"(?:requests\.parquet|tries\.parquet|timeline\.parquet|pods\.parquet|events\.parquet|pod_status\.parquet"
+    r"|nodes\.parquet"
     r"|summary\.json|scenario\.yaml"
     r"|report\.html|plots/[A-Za-z0-9_.-]+\.png)"
 )

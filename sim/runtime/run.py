@@ -66,6 +66,8 @@ class RunRecord:
     #: ContainerCreating, Running, Terminating, CrashLoopBackOff, Error, Unknown), ``ready``
     #: (``"1/1"`` or ``"0/1"``) and ``restarts`` (int), from that time on.
     pod_status: list[dict[str, Any]] = field(default_factory=list)
+    #: One row per node that ever joined (``nodes.parquet``, :func:`~sim.runtime.kube_scheduler.node_row`).
+    nodes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run(
@@ -350,6 +352,7 @@ class _Wiring:
             self.callers,
             self.cluster.events,
             self.cluster.pod_status,
+            self.cluster.scheduler.node_rows,
         )
 
 
