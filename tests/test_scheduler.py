@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim
+from sim.results.kubectl import NODE_HEADER
 from sim.runtime.placement import PodSpec, Scheduler, nodes_to_find
 from sim.scenario.simulation import Allocatable, Node
 
@@ -181,7 +182,10 @@ def test_pending_pod_is_scheduled_when_a_pod_leaves():
     gets an IP, and is Ready startupTime (1 s) later."""
     text = TWO_DEPLOYMENTS + scenario_text(
         1, nodes="1", events="  events:\n    - {at: 20s, scale: {deployment: batch, replicas: 0}}\n"
-    ).replace("    web: {serviceTime: 5ms, startupTime: 1s}", "    web: {serviceTime: 5ms, startupTime: 1s}\n    batch: {serviceTime: 5ms}")
+    ).replace(
+        "    web: {serviceTime: 5ms, startupTime: 1s}",
+        "    web: {serviceTime: 5ms, startupTime: 1s}\n    batch: {serviceTime: 5ms}",
+    )
     result = run(text)
     pods = result.pods.set_index("deployment")
     web, batch = pods.loc["web"], pods.loc["batch"]
@@ -215,9 +219,7 @@ def test_unequal_allocatable_follows_least_allocated():
     """node-a has 8 CPUs, node-b 2 (memory equal, large); 500m pods. LeastAllocated prefers the
     node with the larger free share; spreading pulls the other way. Every choice agrees with the
     reference scores, and the big node ends with the most pods."""
-    nodes = (
-        "\n      - {name: node-a, allocatable: {cpu: 8}}\n      - {name: node-b, allocatable: {cpu: 2}}"
-    )
+    nodes = "\n      - {name: node-a, allocatable: {cpu: 8}}\n      - {name: node-b, allocatable: {cpu: 2}}"
     result = run(scenario_text(10, nodes=nodes, resources="{requests: {cpu: 500m}}"))
     counts = result.pods.groupby("node").size().to_dict()
     assert counts["node-a"] > counts["node-b"]
@@ -317,9 +319,7 @@ def test_vectorised_cycle_matches_the_reference(cpus, zones, pod_cpu, pod_mem, p
         assert isinstance(chosen, int)
         before = len(draws)
         if all(fits):
-            scores = reference_scores(
-                [n.allocatable for n in nodes], cpu, mem, count, zones, pod_cpu, pod_mem
-            )
+            scores = reference_scores([n.allocatable for n in nodes], cpu, mem, count, zones, pod_cpu, pod_mem)
             top = [i for i, s in enumerate(scores) if s == max(scores)]
             assert chosen in top, (scores, chosen)
         scheduler.bind(chosen, spec)
@@ -330,9 +330,8 @@ def test_vectorised_cycle_matches_the_reference(cpus, zones, pod_cpu, pod_mem, p
 
 
 def test_nodes_to_find_is_upstreams_adaptive_percentage():
-    assert [nodes_to_find(n) for n in (1, 99, 100, 200, 250, 1000, 5000, 10000)] == [
-        1, 99, 100, 100, 120, 420, 500, 500,
-    ]
+    sizes = (1, 99, 100, 200, 250, 1000, 5000, 10000)
+    assert [nodes_to_find(n) for n in sizes] == [1, 99, 100, 100, 120, 420, 500, 500]
 
 
 def test_large_cluster_scores_only_the_nodes_found_and_rotates_the_start():
@@ -367,9 +366,9 @@ def test_allocatable_defaults_and_overrides_field_by_field():
 @pytest.mark.parametrize(
     ("allocatable", "message"),
     [
-        ("{cpu: lots}", "spec.cluster.allocatable.cpu: Invalid value: \"lots\": quantities must match"),
-        ("{memory: -1Gi}", "spec.cluster.allocatable.memory: Invalid value: \"-1Gi\": must be greater than"),
-        ("{pods: 1.5}", "spec.cluster.allocatable.pods: Invalid value: \"1500m\": must be an integer"),
+        ("{cpu: lots}", 'spec.cluster.allocatable.cpu: Invalid value: "lots": quantities must match'),
+        ("{memory: -1Gi}", 'spec.cluster.allocatable.memory: Invalid value: "-1Gi": must be greater than'),
+        ("{pods: 1.5}", 'spec.cluster.allocatable.pods: Invalid value: "1500m": must be an integer'),
         ("{gpu: 1}", "spec.cluster.allocatable.gpu: unknown field; expected one of: cpu, memory, pods"),
     ],
 )
@@ -411,5 +410,5 @@ def test_nodes_table_and_get_nodes(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "STATUS", "CPU(ALLOC)", "CPU(REQ)", "MEMORY(ALLOC)", "MEMORY(REQ)", "PODS", "AGE"]
+    assert lines[0].split() == NODE_HEADER
     assert lines[1].split() == ["node-1", "Ready", "4", "3", "(75%)", "16Gi", "0", "(0%)", "2/110", "30s"]
