@@ -523,6 +523,7 @@ def test_a_damaged_run_file_is_one_error_naming_it(run_copy, capsys, name, conte
         "tries.parquet",
         "events.parquet",
         "pod_status.parquet",
+        "nodes.parquet",
         ".svcsim-run",
     }  # no plots, no report
 

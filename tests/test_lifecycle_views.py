@@ -390,6 +390,7 @@ def test_the_marker_regex_owns_the_new_files(lived, tmp_path):
     assert read_marker(out)["files"] == sorted(
         [
             "events.parquet",
+            "nodes.parquet",
             "pod_status.parquet",
             "pods.parquet",
             "requests.parquet",

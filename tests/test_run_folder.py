@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "scenarios" / "nodeport-basic.yaml"
 TABLES = [
     "events.parquet",
+    "nodes.parquet",
     "pod_status.parquet",
     "pods.parquet",
     "requests.parquet",
