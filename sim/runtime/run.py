@@ -78,6 +78,8 @@ class RunRecord:
     #: units; NaN when unavailable), ``target`` (same units) and ``proposal`` (replicas the
     #: metric proposed; -1 if none).
     hpa_metrics: list[dict[str, Any]] = field(default_factory=list)
+    #: One row per node that ever joined (``nodes.parquet``, :func:`~sim.runtime.kube_scheduler.node_row`).
+    nodes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run(
@@ -362,6 +364,7 @@ class _Wiring:
             self.callers,
             self.cluster.events,
             self.cluster.pod_status,
+            nodes=self.cluster.scheduler.node_rows,
         )
 
 
