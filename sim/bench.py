@@ -23,9 +23,11 @@ __all__ = [
     "MAX_BENCH_REQUESTS",
     "MIN_BENCH_REQUESTS",
     "BenchResult",
+    "SchedulerBench",
     "obvious_model",
     "reference_scenario",
     "run_bench",
+    "scheduler_bench",
 ]
 
 NODES = 3
@@ -167,3 +169,45 @@ def run_bench(requests: int = 200_000, seed: int = 1, repeat: int = 1) -> BenchR
         obvious_s = min(obvious_s, time.perf_counter() - started)
         obvious_mean = mean_s * 1e3
     return BenchResult(engine_n, engine_s, engine_mean, obvious_n, obvious_s, obvious_mean)
+
+
+#: ``svcsim bench --scheduler``: kube-scheduler's cycle alone (issue 11's bar: 10 000 pods in well under a second).
+SCHEDULER_PODS = 10_000
+SCHEDULER_NODES = 100
+
+
+@dataclass(frozen=True)
+class SchedulerBench:
+    """Pods placed one scheduling cycle after another on equal nodes in three zones."""
+
+    pods: int
+    nodes: int
+    placed: int
+    wall_s: float
+    max_skew: int  # most minus fewest pods on a node, at the end
+
+    @property
+    def per_pod_us(self) -> float:
+        return self.wall_s / self.pods * 1e6
+
+
+def scheduler_bench(pods: int = SCHEDULER_PODS, nodes: int = SCHEDULER_NODES, seed: int = 1) -> SchedulerBench:
+    """Schedule and bind ``pods`` pods of one ReplicaSet (10m cpu, 32Mi each) on ``nodes``
+    default nodes (4 CPUs, 16Gi, 110 pods) spread over three zones: filter, score, tie draw and
+    bind, as a run does for each pod, timed with nothing else around it."""
+    from sim.randomness import Streams  # noqa: PLC0415 (only this case needs them)
+    from sim.runtime.placement import PodSpec, Scheduler  # noqa: PLC0415
+    from sim.scenario.simulation import Node  # noqa: PLC0415
+
+    cluster = [Node(f"node-{i}", None, {"topology.kubernetes.io/zone": f"zone-{i % 3}"}) for i in range(nodes)]
+    scheduler = Scheduler(cluster, Streams(seed).uniform("scheduler/ties").one)
+    spec = PodSpec(cpu_m=10, memory_b=32 * 2**20, selector=(), group="bench")
+    placed = 0
+    started = time.perf_counter()
+    for _ in range(pods):
+        node = scheduler.schedule(spec)
+        if isinstance(node, int):
+            scheduler.bind(node, spec)
+            placed += 1
+    wall_s = time.perf_counter() - started
+    return SchedulerBench(pods, nodes, placed, wall_s, int(scheduler.pods.max() - scheduler.pods.min()))

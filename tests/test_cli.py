@@ -525,6 +525,7 @@ def test_a_damaged_run_file_is_one_error_naming_it(run_copy, capsys, name, conte
         "pod_status.parquet",
         "hpa.parquet",
         "hpa_metrics.parquet",
+        "nodes.parquet",
         ".svcsim-run",
     }  # no plots, no report
 

@@ -339,10 +339,10 @@ def test_pending_pods_count_from_a_pending_row_until_the_next_row_or_deletion():
 
 def test_nodes_come_from_the_nodes_table_when_the_run_has_one(scaled):
     times, count, recorded = node_count(scaled, 60.0)
-    assert (times.tolist(), count.tolist(), recorded) == ([0.0, 60.0], [1.0, 1.0], False)
+    assert (times.tolist(), count.tolist(), recorded) == ([0.0, 60.0], [1.0, 1.0], True)  # the run's one node
     nodes = pd.DataFrame({"node": ["n1", "n2"], "added": [0.0, 20.0], "removed": [np.nan, 50.0]})
     with_nodes = dataclasses.replace(scaled)
-    object.__setattr__(with_nodes, "nodes", nodes)  # Result.nodes lands with the scheduler
+    object.__setattr__(with_nodes, "nodes", nodes)
     times, count, recorded = node_count(with_nodes, 60.0)
     assert (times.tolist(), count.tolist(), recorded) == ([0.0, 20.0, 50.0, 60.0], [1.0, 2.0, 1.0, 1.0], True)
 

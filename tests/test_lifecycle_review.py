@@ -38,6 +38,7 @@ def test_a_container_dead_in_its_back_off_when_its_node_fails_serves_again_after
             NodeEvent(3.0, "fail", node="node-1"),
             NodeEvent(5.0, "recover", node="node-1"),
         ),
+        node_name="node-1",  # the failed node: the scheduler's tie-break would pick either
     )
     ran = simulate(scenario)
     assert ran.pods["node"].tolist() == ["node-1"]

@@ -392,6 +392,7 @@ def test_the_marker_regex_owns_the_new_files(lived, tmp_path):
             "events.parquet",
             "hpa.parquet",
             "hpa_metrics.parquet",
+            "nodes.parquet",
             "pod_status.parquet",
             "pods.parquet",
             "requests.parquet",

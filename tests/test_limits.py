@@ -14,16 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
-from examples import examples
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 import sim
 from sim.bench_suite import CASES
 from sim.cli import main
 from sim.kube.addresses import node_pod_cidr
-from sim.kube.deployment import Deployment, LabelSelector
-from sim.runtime.placement import Placement, place
 from sim.runtime.topology import Topology
 from sim.scenario.run_limits import (
     MAX_ENDPOINT_UPDATES,
@@ -33,7 +28,6 @@ from sim.scenario.run_limits import (
     MAX_REQUESTS,
     MAX_WORKERS,
 )
-from sim.scenario.simulation import Node
 
 
 def service(name: str) -> dict[str, Any]:
@@ -273,46 +267,6 @@ def test_topology_answers_node_links_from_one_law_without_edges():
     law = topology.graph.graph["node_to_node"]
     assert topology.link(nodes[0], nodes[999]) is law
     assert topology.client_link("load", "node-7") is law  # a client on node-1 goes through its node
-
-
-def _dep(selector: dict[str, str] | None = None, node_name: str | None = None) -> Deployment:
-    return Deployment(
-        name="d",
-        namespace="default",
-        replicas=1,
-        selector=LabelSelector(),
-        labels={"app": "d"},
-        node_name=node_name,
-        node_selector=selector or {},
-        grace_period_s=30.0,
-        ports=(),
-        manifest={},
-    )
-
-
-@settings(max_examples=examples(60), deadline=None)
-@given(
-    labels=st.lists(st.sampled_from(["a", "b", None]), min_size=1, max_size=8),
-    steps=st.lists(st.tuples(st.sampled_from(["add", "remove"]), st.sampled_from([None, "a", "b"])), max_size=60),
-)
-def test_placement_agrees_with_the_rule_as_pods_come_and_go(labels, steps):
-    """Placement's kept counts give the node place() finds by counting every pod."""
-    nodes = [Node(f"n{i}", None, {"disk": x} if x else {}) for i, x in enumerate(labels)]
-    placement = Placement(nodes)
-    running: list[int] = []
-    for action, disk in steps:
-        dep = _dep({"disk": disk} if disk else None)
-        if action == "add":
-            chosen = placement.choose(dep)
-            assert chosen == place(dep, nodes, running)
-            if chosen is not None:
-                placement.bind(chosen)
-                running.append(chosen)
-        elif running:
-            gone = running.pop(len(running) // 2)
-            placement.unbind(gone)
-    assert placement.choose(_dep(node_name="n0")) == 0
-    assert placement.choose(_dep(node_name="nowhere")) is None
 
 
 # --- svcsim bench --suite -----------------------------------------------------------------------

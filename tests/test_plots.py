@@ -261,6 +261,7 @@ def test_a_new_run_in_the_same_folder_removes_plots_and_report_of_the_old_one(tm
             "events.parquet",
             "hpa.parquet",
             "hpa_metrics.parquet",
+            "nodes.parquet",
             "pod_status.parquet",
             "pods.parquet",
             "requests.parquet",

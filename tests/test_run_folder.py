@@ -24,6 +24,7 @@ TABLES = [
     "events.parquet",
     "hpa.parquet",
     "hpa_metrics.parquet",
+    "nodes.parquet",
     "pod_status.parquet",
     "pods.parquet",
     "requests.parquet",

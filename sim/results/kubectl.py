@@ -5,24 +5,37 @@ Columns and formats follow kubectl's printers (pkg/printers/internalversion/prin
 ``80:30008/TCP``; ``NAME READY STATUS RESTARTS AGE IP NODE`` for pods, RESTARTS as
 ``3 (45s ago)`` once a container has restarted; ``LAST SEEN TYPE REASON OBJECT MESSAGE``
 for events; ``NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE`` for HorizontalPodAutoscalers,
-TARGETS such as ``cpu: 45%/60%``. Ages are taken at a simulated time
-(docs/semantics.md#kubectl-views).
+TARGETS such as ``cpu: 45%/60%``; for nodes svcsim's own columns ``NAME STATUS CPU(ALLOC) CPU(REQ)
+MEMORY(ALLOC) MEMORY(REQ) PODS AGE`` (kubectl's STATUS and AGE, and what ``kubectl describe node``
+lists as allocatable and allocated). Ages are taken at a simulated time (docs/semantics.md#kubectl-views).
 """
 
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from sim.kube.hpa import HorizontalPodAutoscaler
+from sim.kube.quantity import Format, Quantity
 from sim.kube.service import Service
 from sim.results.hpa_status import MetricReading, current_text, status_at, target_text
 from sim.scenario.resolved import Scenario
 from sim.units import human_age
 
-__all__ = ["EVENT_HEADER", "HPA_HEADER", "event_rows", "format_table", "hpa_rows", "pod_rows", "service_rows"]
+__all__ = [
+    "EVENT_HEADER",
+    "HPA_HEADER",
+    "NODE_HEADER",
+    "event_rows",
+    "format_table",
+    "hpa_rows",
+    "node_rows",
+    "pod_rows",
+    "service_rows",
+]
 
 #: ``kubectl get events``' columns (printers.go printEvent, without ``-o wide``).
 EVENT_HEADER = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
@@ -141,6 +154,89 @@ def _status_at(pod_status: pd.DataFrame | None, at_s: float) -> dict[str, tuple[
             restarts += f" ({_age(at_s - finished)} ago)"
         out[str(name)] = (str(last["status"]), str(last["ready"]), restarts)
     return out
+
+
+#: ``svcsim get nodes``' columns.
+NODE_HEADER = ["NAME", "STATUS", "CPU(ALLOC)", "CPU(REQ)", "MEMORY(ALLOC)", "MEMORY(REQ)", "PODS", "AGE"]
+#: The node events that set what kubectl's STATUS shows from then on.
+_NODE_STATUS = {"NodeReady": "Ready", "NodeNotReady": "NotReady", "NodeNotSchedulable": "Ready,SchedulingDisabled"}
+
+
+def node_rows(
+    scenario: Scenario,
+    nodes: pd.DataFrame,
+    pods: pd.DataFrame,
+    events: pd.DataFrame,
+    at_s: float,
+    wide: bool = False,
+) -> list[list[str]]:
+    """Header and one row per node present at ``at_s`` (from a result's ``nodes``, ``pods``
+    and ``events`` tables).
+
+    STATUS is the node's last NodeReady / NotReady event at or before ``at_s`` (Ready without
+    one); REQ sums the requests of the pods bound to the node at ``at_s`` (from their
+    ``Scheduled`` event, or their creation for pods the run began with, until they are gone,
+    terminating ones included, as ``kubectl describe node`` counts them), with the share of
+    allocatable; PODS is those pods over allocatable pods.
+    """
+    header = list(NODE_HEADER) + (["INTERNAL-IP"] if wide else [])
+    rows = [header]
+    shown = events[events["time"].to_numpy(dtype=float) <= at_s]
+    status: dict[str, str] = {}
+    scheduled: dict[str, float] = {}
+    for event in shown.itertuples():
+        obj = str(event.object)
+        if obj.startswith("node/") and str(event.reason) in _NODE_STATUS:
+            status[obj[5:]] = _NODE_STATUS[str(event.reason)]
+        elif obj.startswith("pod/") and str(event.reason) == "Scheduled":
+            scheduled[obj[4:]] = float(event.time)
+    requests = {d.name: (d.cpu_request_m or 0, d.memory_request_b or 0) for d in scenario.deployments}
+    cpu: dict[str, int] = {}
+    memory: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for pod in pods.itertuples():
+        if not isinstance(pod.node, str) or _time(pod.deleted) <= at_s:
+            continue
+        if scheduled.get(str(pod.pod), float(pod.created)) > at_s:
+            continue  # created Pending and bound later, or not yet created
+        c, m = requests.get(str(pod.deployment), (0, 0))
+        cpu[pod.node] = cpu.get(pod.node, 0) + c
+        memory[pod.node] = memory.get(pod.node, 0) + m
+        count[pod.node] = count.get(pod.node, 0) + 1
+    for node in nodes.itertuples():
+        if float(node.added) > at_s or _time(node.removed) <= at_s:
+            continue
+        name = str(node.node)
+        alloc_cpu, alloc_memory = int(node.cpu_m), int(node.memory_bytes)
+        row = [
+            name,
+            status.get(name, "Ready"),
+            _cpu(alloc_cpu),
+            f"{_cpu(cpu.get(name, 0))} ({_percent(cpu.get(name, 0), alloc_cpu)})",
+            _memory(alloc_memory),
+            f"{_memory(memory.get(name, 0))} ({_percent(memory.get(name, 0), alloc_memory)})",
+            f"{count.get(name, 0)}/{int(node.pods)}",
+            _age(at_s - float(node.added)),
+        ]
+        if wide:
+            row.append(node.ip if isinstance(node.ip, str) else "<none>")
+        rows.append(row)
+    return rows
+
+
+def _cpu(millicores: int) -> str:
+    """Millicores in the API server's canonical form: ``4``, ``3500m``."""
+    return str(Quantity(Decimal(millicores) / 1000, Format.DECIMAL_SI))
+
+
+def _memory(size: int) -> str:
+    """Bytes in the canonical binary form where exact: ``16Gi``, ``512Mi``."""
+    return str(Quantity(Decimal(size), Format.BINARY_SI))
+
+
+def _percent(part: int, whole: int) -> str:
+    """kubectl describe node's share: ``int64(float64(req) / float64(alloc) * 100)``."""
+    return f"{int(part / whole * 100) if whole else 0}%"
 
 
 def event_rows(events: pd.DataFrame, at_s: float) -> list[list[str]]:

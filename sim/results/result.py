@@ -28,6 +28,8 @@ Tables (documented columns; times in seconds from the start of the run):
   (Utilization, AverageValue or Value), ``current`` (percent of request for Utilization, else
   base units; NaN when the metric was unavailable), ``target`` (same units), ``proposal``
   (replicas the metric proposed; -1 if none).
+- ``nodes``: one row per node that ever joined: ``node, ip, zone, cpu_m, memory_bytes, pods``
+  (allocatable), ``added`` (0 for the scenario's nodes), ``removed`` (null while present).
 
 The summary also records the ``seed``, the ``engine`` that ran and the ``svcsim_version``.
 
@@ -56,16 +58,19 @@ from sim.results.tables import (
     EVENTS_SCHEMA,
     HPA_METRICS_SCHEMA,
     HPA_SCHEMA,
+    NODES_SCHEMA,
     POD_STATUS_SCHEMA,
     events_table,
     finite,
     hpa_metrics_table,
     hpa_table,
+    nodes_table,
     pod_status_table,
     pod_table,
     requests_table,
     tries_table,
 )
+from sim.runtime.kube_scheduler import node_row
 from sim.runtime.requests.outcomes import OUTCOMES
 from sim.runtime.topology import Topology
 from sim.scenario.load import load_scenario
@@ -99,6 +104,7 @@ class Result:
     pod_status: pd.DataFrame = field(default_factory=lambda: pod_status_table([]))
     hpa: pd.DataFrame = field(default_factory=lambda: hpa_table([]))
     hpa_metrics: pd.DataFrame = field(default_factory=lambda: hpa_metrics_table([]))
+    nodes: pd.DataFrame = field(default_factory=lambda: nodes_table([]))
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative
@@ -122,6 +128,7 @@ class Result:
             self.pod_status.to_parquet(staging / "pod_status.parquet", index=False, schema=POD_STATUS_SCHEMA)
             self.hpa.to_parquet(staging / "hpa.parquet", index=False, schema=HPA_SCHEMA)
             self.hpa_metrics.to_parquet(staging / "hpa_metrics.parquet", index=False, schema=HPA_METRICS_SCHEMA)
+            self.nodes.to_parquet(staging / "nodes.parquet", index=False, schema=NODES_SCHEMA)
             (staging / "summary.json").write_text(summary_json(self.summary), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
@@ -239,6 +246,16 @@ COLUMNS: dict[str, dict[str, str]] = {
         "target": "number",
         "proposal": "number",
     },
+    "nodes.parquet": {
+        "node": "any",
+        "ip": "any",
+        "zone": "any",
+        "cpu_m": "number",
+        "memory_bytes": "number",
+        "pods": "number",
+        "added": "number",
+        "removed": "number",
+    },
 }
 # The summary's keys the report reads, with the JSON types each may hold.
 SUMMARY_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
@@ -312,10 +329,16 @@ def load_result(directory: str | os.PathLike[str], *, requests: bool = True) -> 
         if (folder / "hpa_metrics.parquet").is_file()
         else hpa_metrics_table([])
     )
+    # A folder written before node capacity (issue 11) has no nodes table: the scenario's nodes.
+    nodes_df = (
+        read("nodes.parquet", pd.read_parquet)
+        if (folder / "nodes.parquet").is_file()
+        else nodes_table([node_row(n, 0.0) for n in scenario.simulation.cluster.nodes])
+    )
     requests_df["outcome"] = pd.Categorical(requests_df["outcome"], categories=list(OUTCOMES))
     if tries is not None:
         tries["outcome"] = pd.Categorical(tries["outcome"], categories=list(OUTCOMES))
-    nodes = {n.name for n in scenario.simulation.cluster.nodes}
+    nodes = {n.name for n in scenario.simulation.cluster.nodes} | {str(n) for n in nodes_df["node"]}
     strangers = sorted({str(n) for n in pods["node"].dropna()} - nodes)
     if strangers:
         message = f"pods on node(s) {', '.join(strangers)} that scenario.yaml does not have"
@@ -339,6 +362,7 @@ def load_result(directory: str | os.PathLike[str], *, requests: bool = True) -> 
         pod_status=pod_status,
         hpa=hpa,
         hpa_metrics=hpa_metrics,
+        nodes=nodes_df,
     )
 
 
@@ -446,6 +470,7 @@ def build_result(record: RunRecord) -> Result:
         pod_status=pod_status_table(record.pod_status),
         hpa=hpa_table(record.hpa),
         hpa_metrics=hpa_metrics_table(record.hpa_metrics),
+        nodes=nodes_table(record.nodes or [node_row(n, 0.0) for n in sim.cluster.nodes]),
     )
 
 

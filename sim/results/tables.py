@@ -27,11 +27,13 @@ __all__ = [
     "EVENTS_SCHEMA",
     "HPA_METRICS_SCHEMA",
     "HPA_SCHEMA",
+    "NODES_SCHEMA",
     "POD_STATUS_SCHEMA",
     "events_table",
     "finite",
     "hpa_metrics_table",
     "hpa_table",
+    "nodes_table",
     "pod_status_table",
     "pod_table",
     "requests_table",
@@ -46,6 +48,19 @@ EVENTS_SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("object", pa.string()),
         ("message", pa.string()),
+    ]
+)
+#: ``nodes.parquet``: one row per node that ever joined, its allocatable, when it joined and left.
+NODES_SCHEMA = pa.schema(
+    [
+        ("node", pa.string()),
+        ("ip", pa.string()),
+        ("zone", pa.string()),
+        ("cpu_m", pa.int64()),
+        ("memory_bytes", pa.int64()),
+        ("pods", pa.int64()),
+        ("added", pa.float64()),
+        ("removed", pa.float64()),
     ]
 )
 #: ``pod_status.parquet``: every change of a pod's kubectl view, from that time on.
@@ -249,6 +264,12 @@ def hpa_metrics_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     <sim.runtime.run.RunRecord.hpa_metrics>`) ordered by time, same-time rows as recorded
     (the HPA's metrics in its spec's order)."""
     return _rows_table(rows, HPA_METRICS_SCHEMA)
+
+
+def nodes_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The nodes (:attr:`RunRecord.nodes <sim.runtime.run.RunRecord.nodes>`), in the order they joined."""
+    columns = {f.name: [row[f.name] for row in rows] for f in NODES_SCHEMA}
+    return pa.table(columns, schema=NODES_SCHEMA).to_pandas()
 
 
 def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pd.DataFrame:

@@ -32,7 +32,7 @@ from sim.randomness import Streams
 from sim.runtime import deployment_controller
 from sim.runtime.dataplane import Dataplane, Rules
 from sim.runtime.endpoint_slices import EndpointSlices
-from sim.runtime.placement import Placement
+from sim.runtime.kube_scheduler import KubeScheduler
 from sim.runtime.pod_identity import PodNames, template_hash
 from sim.runtime.pod_usage import PodUsage, cpu_throttle, metered_deployments
 from sim.runtime.pods import INF, Pod
@@ -50,6 +50,7 @@ class TrafficHooks(Protocol):
 
     def advance(self, horizon: float) -> None: ...
     def pod_added(self, pod: Pod) -> None: ...
+    def pod_bound(self, pod: Pod) -> None: ...
     def finish_pod(self, pod: Pod) -> None: ...
     def busy_until(self, pod: Pod) -> float | None: ...
     def pod_killed(self, pod: Pod, at: float) -> None: ...
@@ -124,7 +125,7 @@ class ControlPlane:
         self.node_names = [n.name for n in self.sim.cluster.nodes]
         self.n_ports = len(slices.ports)
         self._ipam = [PodIPAllocator(node_pod_cidr(self.sim.cluster.pod_cidr, i)) for i in range(len(self.node_names))]
-        self.placement = Placement(self.sim.cluster.nodes)  # pods per node, kept as pods come and go
+        self.scheduler = KubeScheduler(self)  # placement, and the Pending pods it retries
         self._names = PodNames(
             scenario.deployments,
             {d.name: streams.generator(f"deployment/{d.name}/names") for d in scenario.deployments},
@@ -176,6 +177,7 @@ class ControlPlane:
                     self.kubelet.running_from_start(pod)
                 else:
                     self.status(pod, "Pending")
+                    self.scheduler.failed(pod)
         for port in range(self.n_ports):
             rules = self.slices.rules(port)
             for plane in self.dataplanes:
@@ -273,13 +275,7 @@ class ControlPlane:
                 self.event("Normal", "SuccessfulCreate", f"replicaset/{rs.name}", f"Created pod: {pod.name}")
                 if pod.node is None:
                     self.status(pod, "Pending")
-                    nodes = len(self.node_names)
-                    self.event(
-                        "Warning",
-                        "FailedScheduling",
-                        f"pod/{pod.name}",
-                        f"0/{nodes} nodes are available: {nodes} node(s) didn't match Pod's node affinity/selector.",
-                    )
+                    self.scheduler.failed(pod)
                 else:
                     self.event(
                         "Normal",
@@ -356,12 +352,11 @@ class ControlPlane:
         dep = self.scenario.deployment(rs.deployment)
         workload = rs.workload
         name = self._names.new(dep.name, rs.template)
-        node = self.placement.choose(dep)
+        node = self.scheduler.place(rs, dep)
         ip = None
         if node is not None:
             try:
                 ip = self._ipam[node].allocate()
-                self.placement.bind(node)
             except RangeFull:  # the node's pod CIDR is used up: the sandbox never starts
                 node = None
         tracked = workload.probe_failure is not None and workload.probe_failure.in_flight_above is not None
@@ -391,6 +386,7 @@ class ControlPlane:
         self._live[pod.index] = pod
         self.replica_set[pod.index] = rs
         rs.pods.append(pod)
+        self.scheduler.created(pod)
         self.topology.add_pod(pod.name, pod.ip, pod.deployment, self._node_name(pod.node), pod.labels)
         self.engine.pod_added(pod)
         return pod
@@ -422,8 +418,8 @@ class ControlPlane:
         """The pod's containers are gone (at ``at`` if that was found out later)."""
         self.catch_up()
         pod.gone_at = self.env.now if at is None else at
-        if self._live.pop(pod.index, None) is not None and pod.node is not None:
-            self.placement.unbind(pod.node)
+        if self._live.pop(pod.index, None) is not None:
+            self.scheduler.gone(pod)
         if pod.node is not None and pod.ip is not None:
             self._ipam[pod.node].release(pod.ip)
         self.record(pod.deployment, "deleted", pod, at)

@@ -388,6 +388,7 @@ class Kubelet:
         plane.catch_up()
         t0 = env.now
         pod.terminating_at = t0
+        plane.scheduler.terminating(pod)
         dep = plane.deployment(pod)
         shutdown = plane.workload(pod).shutdown
         hook = shutdown.pre_stop_s

@@ -100,7 +100,7 @@ class NodeController:
         plane = self.plane
         plane.catch_up()
         self._unknown[node] = True
-        plane.placement.cordon(node)
+        plane.scheduler.taint(node)
         name = plane.node_names[node]
         plane.event("Normal", "NodeNotReady", f"node/{name}", f"Node {name} status is now: NodeNotReady")
         for pod in sorted(self._pods_on(node), key=lambda p: p.name):
@@ -128,6 +128,7 @@ class NodeController:
                 "Normal", "TaintManagerEviction", f"pod/{pod.name}", f"Marking for deletion Pod default/{pod.name}"
             )
             pod.terminating_at = self.env.now
+            plane.scheduler.terminating(pod)
             plane.record(pod.deployment, "evicted", pod)
             plane.status(pod, "Unknown")
             touched.add(pod.deployment)
@@ -168,4 +169,4 @@ class NodeController:
             self._unknown[node] = False
             name = plane.node_names[node]
             plane.event("Normal", "NodeReady", f"node/{name}", f"Node {name} status is now: NodeReady")
-        plane.placement.uncordon(node)
+        plane.scheduler.untaint(node)

@@ -80,6 +80,8 @@ class RunRecord:
     #: units; NaN when unavailable), ``target`` (same units) and ``proposal`` (replicas the
     #: metric proposed; -1 if none).
     hpa_metrics: list[dict[str, Any]] = field(default_factory=list)
+    #: One row per node that ever joined (``nodes.parquet``, :func:`~sim.runtime.kube_scheduler.node_row`).
+    nodes: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run(
@@ -381,8 +383,9 @@ class _Wiring:
             self.callers,
             self.cluster.events,
             self.cluster.pod_status,
-            self.hpas.rows if self.hpas is not None else [],
-            self.hpas.metric_rows if self.hpas is not None else [],
+            hpa=self.hpas.rows if self.hpas is not None else [],
+            hpa_metrics=self.hpas.metric_rows if self.hpas is not None else [],
+            nodes=self.cluster.scheduler.node_rows,
         )
 
 

@@ -66,6 +66,12 @@ class Topology:
             if svc.selects(labels):
                 self.graph.add_edge(f"service/{svc.name}", vid, kind="selects")
 
+    def bind_pod(self, name: str, ip: str, node: str) -> None:
+        """A Pending pod was scheduled: it gets its IP and sits inside ``node``."""
+        vid = f"pod/{name}"
+        self.graph.nodes[vid].update(ip=ip, node=node)
+        self.graph.add_edge(vid, f"node/{node}", latency=ZERO)
+
     def link(self, a: str, b: str) -> Distribution:
         """Latency of the direct link from vertex ``a`` to ``b`` (zero for the same vertex).
 

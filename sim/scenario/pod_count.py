@@ -10,8 +10,8 @@ them (by time, ties as written; events after the end never happen):
   (node-monitor grace period, then the 300 s NoExecute toleration:
   docs/semantics.md#node-failure), unless the node recovers first
   or the run ends. A Deployment's pods on the failed nodes are its pods times those nodes'
-  share of the nodes it may run on that are still up, rounded up (svcsim places pods
-  evenly, on the fewest-pods node);
+  share of the nodes it may run on that are still up, rounded up (the scheduler's spread
+  score places a ReplicaSet's pods about evenly);
 - a crash creates no pod (the container restarts in place) but takes pods out of the
   endpoints and back, as do the random ``failures`` of a workload.
 

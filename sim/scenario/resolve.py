@@ -51,7 +51,7 @@ def resolve_cluster(simulation: Simulation, origin: Origin, findings: Findings) 
                 )
                 return simulation
             ip = str(free)
-        nodes.append(Node(node.name, ip, {**well_known_labels(node.name), **node.labels}))
+        nodes.append(Node(node.name, ip, {**well_known_labels(node.name), **node.labels}, node.allocatable))
     ips = [n.ip for n in nodes]
     for i, ip in enumerate(ips):
         if ip in ips[:i]:

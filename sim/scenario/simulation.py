@@ -20,8 +20,10 @@ from sim.scenario.rate_profile import RateProfile
 from sim.units import format_duration
 
 __all__ = [
+    "DEFAULT_ALLOCATABLE",
     "RETRYABLE",
     "SLO_LATENCY_KEYS",
+    "Allocatable",
     "Arrival",
     "Backoff",
     "Call",
@@ -60,10 +62,26 @@ DEFAULT_NETWORK = {"clientToNode": "0.5ms", "nodeToNode": "0.2ms"}
 
 
 @dataclass(frozen=True)
+class Allocatable:
+    """What a node offers pods (``status.allocatable``): cpu in millicores, memory in bytes,
+    and the most pods it runs (the kubelet's ``maxPods``)."""
+
+    cpu_m: int
+    memory_b: int
+    pods: int
+
+
+#: svcsim's default node: 4 CPUs, 16 GiB and the kubelet's default maxPods of 110
+#: (docs/semantics.md#scheduling).
+DEFAULT_ALLOCATABLE = Allocatable(cpu_m=4000, memory_b=16 * 2**30, pods=110)
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     ip: str | None
     labels: dict[str, str] = field(default_factory=dict)
+    allocatable: Allocatable = DEFAULT_ALLOCATABLE
 
 
 @dataclass(frozen=True)
@@ -132,6 +150,7 @@ class Cluster:
     node_monitor_grace_period_s: float = 50.0  # kube-controller-manager's default from 1.32 (40 s before)
     metrics: MetricsPipeline = field(default_factory=MetricsPipeline)
     hpa_controller: HPAController = field(default_factory=HPAController)
+    allocatable: Allocatable = DEFAULT_ALLOCATABLE  # every node's, unless the node sets its own
 
 
 @dataclass(frozen=True)

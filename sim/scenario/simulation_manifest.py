@@ -7,9 +7,12 @@ written as plain strings: YAML's safe dumper refuses str subclasses such as StrE
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from sim.kube.quantity import Format, Quantity
 from sim.scenario.simulation import (
+    Allocatable,
     Call,
     Client,
     CpuUsage,
@@ -18,6 +21,7 @@ from sim.scenario.simulation import (
     KubeProxy,
     LoadBalancer,
     MemoryUsage,
+    Node,
     ProbeFailure,
     Retries,
     RolloutEvent,
@@ -44,7 +48,8 @@ def simulation_manifest(sim: Simulation) -> dict[str, Any]:
             "duration": format_duration(sim.duration_s),
             "warmup": format_duration(sim.warmup_s),
             "cluster": {
-                "nodes": [{"name": n.name, "ip": n.ip, "labels": dict(n.labels)} for n in cluster.nodes],
+                "nodes": [_node_manifest(n, cluster.allocatable) for n in cluster.nodes],
+                "allocatable": _allocatable_manifest(cluster.allocatable),
                 "nodeCIDR": str(cluster.node_cidr),
                 "podCIDR": str(cluster.pod_cidr),
                 "serviceCIDR": str(cluster.service_cidr),
@@ -74,6 +79,19 @@ def simulation_manifest(sim: Simulation) -> dict[str, Any]:
             **({"slo": sim.slo.to_spec()} if sim.slo is not None else {}),
         },
     }
+
+
+def _node_manifest(node: Node, default: Allocatable) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": node.name, "ip": node.ip, "labels": dict(node.labels)}
+    if node.allocatable != default:
+        out["allocatable"] = _allocatable_manifest(node.allocatable)
+    return out
+
+
+def _allocatable_manifest(a: Allocatable) -> dict[str, Any]:
+    """cpu and memory in the API server's canonical quantity form (``3500m``, ``16Gi``)."""
+    cpu = Quantity(Decimal(a.cpu_m) / 1000, Format.DECIMAL_SI)
+    return {"cpu": str(cpu), "memory": str(Quantity(Decimal(a.memory_b), Format.BINARY_SI)), "pods": a.pods}
 
 
 def _lb_manifest(lb: LoadBalancer) -> dict[str, Any]:

@@ -17,14 +17,17 @@ from typing import Any
 from sim.distributions import parse_distribution
 from sim.endpoint_choice import BALANCER_ALGORITHMS, IPVS_SCHEDULERS
 from sim.kube.labels import label_errors
-from sim.kube.validation import dns1123_subdomain_problems, go
+from sim.kube.quantity import INT64_MAX, QuantityError, decode_quantity
+from sim.kube.validation import NEGATIVE_MSG, dns1123_subdomain_problems, go
 from sim.scenario.client_parser import parse_clients
 from sim.scenario.event_parser import parse_events
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.run_limits import MAX_NODES, duration_problems
 from sim.scenario.simulation import (
+    DEFAULT_ALLOCATABLE,
     DEFAULT_NETWORK,
     SLO_LATENCY_KEYS,
+    Allocatable,
     Cluster,
     HPAController,
     KubeProxy,
@@ -152,9 +155,11 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
             "nodeMonitorGracePeriod",
             "metrics",
             "hpaController",
+            "allocatable",
         ),
     )
-    nodes = _nodes(c.get("nodes", 1), f"{path}.nodes", fields)
+    allocatable = _allocatable(c.get("allocatable"), f"{path}.allocatable", fields, DEFAULT_ALLOCATABLE)
+    nodes = _nodes(c.get("nodes", 1), f"{path}.nodes", fields, allocatable)
     ports_raw = str(c.get("nodePortRange", "30000-32767"))
     low, _, high = ports_raw.partition("-")
     if not (low.strip().isdigit() and high.strip().isdigit() and 0 < int(low) <= int(high) <= 65535):
@@ -190,6 +195,7 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
         or 50.0,
         metrics=_metrics_pipeline(c.get("metrics"), f"{path}.metrics", fields),
         hpa_controller=_hpa_controller(c.get("hpaController"), f"{path}.hpaController", fields),
+        allocatable=allocatable,
     )
 
 
@@ -228,18 +234,64 @@ def _hpa_controller(raw: Any, path: str, fields: FieldReader) -> HPAController:
     )
 
 
-def _nodes(raw: Any, path: str, fields: FieldReader) -> list[Node]:
-    """A node count, or a list of nodes whose names follow Kubernetes' ValidateNodeName."""
+def _allocatable(raw: Any, path: str, fields: FieldReader, base: Allocatable) -> Allocatable:
+    """A node's ``allocatable``: ``cpu`` and ``memory`` quantities (``3500m``, ``16Gi``) and
+    ``pods``, each field replacing ``base``'s (the cluster's, or svcsim's default)."""
+    a = fields.keys(raw, path, ("cpu", "memory", "pods"))
+    cpu = _quantity(a, "cpu", path, fields, -3, "millicores")
+    memory = _quantity(a, "memory", path, fields, 0, "bytes")
+    pods = _quantity(a, "pods", path, fields, 0, "pods", whole=True)
+    return Allocatable(
+        cpu_m=base.cpu_m if cpu is None else cpu,
+        memory_b=base.memory_b if memory is None else memory,
+        pods=base.pods if pods is None else pods,
+    )
+
+
+def _quantity(
+    a: dict[str, Any], key: str, path: str, fields: FieldReader, scale: int, unit: str, whole: bool = False
+) -> int | None:
+    """One allocatable quantity, as the API server decodes it, rounded up to ``unit``
+    (MilliValue for cpu, Value otherwise); None when absent or wrong (the problem is recorded)."""
+    if key not in a:
+        return None
+    at = f"{path}.{key}"
+    try:
+        quantity = decode_quantity(a[key])
+    except QuantityError as err:
+        raw = a[key]
+        fields.fail(at, f"Invalid value: {go(raw) if isinstance(raw, str) else repr(raw)}: {err}")
+        return None
+    shown = go(str(quantity))
+    if quantity.amount < 0:
+        fields.fail(at, f"Invalid value: {shown}: {NEGATIVE_MSG}")
+        return None
+    if whole and quantity.amount % 1 != 0:
+        fields.fail(at, f"Invalid value: {shown}: must be an integer")
+        return None
+    try:
+        value = quantity.scaled_value(scale)
+    except OverflowError:
+        value = INT64_MAX + 1
+    if value > INT64_MAX:
+        fields.fail(at, f"Invalid value: {shown}: must be at most {INT64_MAX} {unit} (svcsim's limit)")
+        return None
+    return value
+
+
+def _nodes(raw: Any, path: str, fields: FieldReader, allocatable: Allocatable) -> list[Node]:
+    """A node count, or a list of nodes whose names follow Kubernetes' ValidateNodeName; each
+    node has the cluster's ``allocatable`` unless it sets fields of its own."""
     nodes: list[Node] = []
     if isinstance(raw, int) and not isinstance(raw, bool):
         count = fields.integer(raw, path, minimum=1, maximum=MAX_NODES, why="svcsim's limit")
-        nodes = [Node(f"node-{i}", None, {}) for i in range(1, count + 1)]
+        nodes = [Node(f"node-{i}", None, {}, allocatable) for i in range(1, count + 1)]
     elif isinstance(raw, list) and raw:
         if len(raw) > MAX_NODES:
             fields.fail(path, f"Too many: {len(raw)}: must have at most {MAX_NODES} items (svcsim's limit)")
             return []
         for i, item in enumerate(raw):
-            n = fields.keys(item, f"{path}[{i}]", ("name", "ip", "labels"), required=("name",))
+            n = fields.keys(item, f"{path}[{i}]", ("name", "ip", "labels", "allocatable"), required=("name",))
             name = n.get("name", f"node-{i + 1}")
             if not isinstance(name, str):
                 fields.fail(f"{path}[{i}].name", f"Invalid value: {name!r}: must be a string")
@@ -261,7 +313,8 @@ def _nodes(raw: Any, path: str, fields: FieldReader) -> list[Node]:
                     ip = str(ipaddress.IPv4Address(str(ip)))
                 except ValueError:
                     fields.fail(f"{path}[{i}].ip", f"Invalid value: {ip!r}: must be an IPv4 address")
-            nodes.append(Node(name, ip, dict(labels)))
+            own = _allocatable(n.get("allocatable"), f"{path}[{i}].allocatable", fields, allocatable)
+            nodes.append(Node(name, ip, dict(labels), own))
     else:
         fields.fail(path, f"Invalid value: {raw!r}: must be a count or a list of nodes")
     names = [n.name for n in nodes]

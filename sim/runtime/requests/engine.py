@@ -70,6 +70,11 @@ class RequestEngine:
         assert pod.index == len(self._pod_node)
         self._pod_node = np.append(self._pod_node, -1 if pod.node is None else pod.node)
 
+    def pod_bound(self, pod: Pod) -> None:
+        """A Pending pod was scheduled onto ``pod.node``."""
+        assert pod.node is not None
+        self._pod_node[pod.index] = pod.node
+
     def advance(self, horizon: float) -> None:
         """Move every request as far as it gets before ``horizon``."""
         if horizon <= self.now:

@@ -31,6 +31,10 @@ every stream in the same order, so a scenario both can run gives identical resul
   (docs/semantics.md#clients-that-retry).
 - ``lb/<service>/choice``, ``/latency-out``, ``/latency-back``: per connection reaching the
   balancer, in time order (event engine only).
+- ``scheduler/ties`` (the control plane's, not a request's): one uniform draw per pod the
+  scheduler places when two or more nodes share the top score, in the order pods are
+  scheduled (:mod:`sim.runtime.placement`); none for a ``nodeName`` pod, a single feasible node,
+  a single top score or a pod that fits nowhere.
 """
 
 from __future__ import annotations
