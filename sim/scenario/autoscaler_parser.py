@@ -72,9 +72,7 @@ def parse_autoscaler(
         min_nodes=low,
         max_nodes=high,
         template=template,
-        provisioning_s=fields.duration(
-            a.get("provisioningTime"), f"{path}.provisioningTime", default=d.provisioning_s
-        ),
+        provisioning_s=fields.duration(a.get("provisioningTime"), f"{path}.provisioningTime", default=d.provisioning_s),
         scan_interval_s=fields.duration(
             a.get("scanInterval"), f"{path}.scanInterval", default=d.scan_interval_s, positive=True
         )
@@ -106,7 +104,9 @@ def _template(
         prefix = "node-"
     else:
         for problem in dns1123_subdomain_problems(f"{prefix}1"):
-            fields.fail(f"{path}.namePrefix", f"Invalid value: {go(prefix)}: node names {go(prefix + '1')} ...: {problem}")
+            fields.fail(
+                f"{path}.namePrefix", f"Invalid value: {go(prefix)}: node names {go(prefix + '1')} ...: {problem}"
+            )
     return NodeTemplate(
         allocatable=read(t.get("allocatable"), f"{path}.allocatable", fields, allocatable),
         labels=dict(labels),

@@ -162,7 +162,9 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
     )
     allocatable = _allocatable(c.get("allocatable"), f"{path}.allocatable", fields, DEFAULT_ALLOCATABLE)
     nodes = _nodes(c.get("nodes", 1), f"{path}.nodes", fields, allocatable)
-    autoscaler = parse_autoscaler(c.get("autoscaler"), f"{path}.autoscaler", fields, len(nodes), allocatable, _allocatable)
+    autoscaler = parse_autoscaler(
+        c.get("autoscaler"), f"{path}.autoscaler", fields, len(nodes), allocatable, _allocatable
+    )
     ports_raw = str(c.get("nodePortRange", "30000-32767"))
     low, _, high = ports_raw.partition("-")
     if not (low.strip().isdigit() and high.strip().isdigit() and 0 < int(low) <= int(high) <= 65535):
