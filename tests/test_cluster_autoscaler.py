@@ -86,7 +86,7 @@ def test_blocked_and_unready_nodes_are_never_unneeded():
 
 
 def test_empty_nodes_go_in_bulk_others_one_at_a_time():
-    since = {i: 0.0 for i in range(15)}
+    since = dict.fromkeys(range(15), 0.0)
     empty = set(range(12))
     deleted, drain = nodes_to_remove(since, empty, 600.0, 600.0, present=20, min_nodes=0, draining=False)
     assert deleted == list(range(MAX_EMPTY_BULK_DELETE)) and drain == 12
