@@ -142,3 +142,28 @@ def test_results_carry_the_hpa_tables(step: RunRecord) -> None:
     result = build_result(step)
     assert not hasattr(result, "hpa") or len(result.hpa) == len(step.hpa)  # views add the table
     assert math.isfinite(step.hpa_metrics[-1]["current"])
+
+
+def test_a_node_failure_under_the_hpa_counts_its_pods_as_missing() -> None:
+    """node-2 fails at 50 s under the same load (its 2 pods blackholed; the client times out at
+    2 s). From the scrape at 60 s its pods have no sample. At 105 s node-1's pods read 70-75 %
+    (half the 28 req/s), ratio 1.5, but missing pods count as 0 on the way up: 0.75 / 2 → the
+    direction flips and the HPA keeps 4. At 105 s the node turns NotReady, its endpoints leave a
+    second later, node-1's pods carry everything and the sync at 120 s scales to 6; the new pods
+    go to node-1 (node-2 is tainted). Until the eviction the 2 missing pods hold the count at 6."""
+    text = SCENARIO.replace("DURATION", "300s").replace("BEHAVIOR", "")
+    text = text.replace("{at: 90s, rate: 28}, {at: 405s, rate: 17}", "{at: 90s, rate: 28}")
+    text = text.replace("      rate: {steps:", "      timeout: 2s\n      rate: {steps:")
+    text = text.replace("  workloads:", "  events:\n    - {at: 50s, fail: {node: node-2}}\n  workloads:")
+    record = run(sim.load_scenario(text))
+    by_time = {r["time"]: r for r in record.hpa}
+    metric = {r["time"]: r for r in record.hpa_metrics}
+    assert all(by_time[t]["desired_replicas"] == 4 for t in (60.0, 75.0, 90.0, 105.0))
+    assert metric[105.0]["current"] >= 55  # above the target and its tolerance, yet no scale-up
+    assert metric[105.0]["proposal"] == 4
+    assert _rescales(record)[0] == (120.0, 4, 6)
+    down = [e for e in record.events if e["reason"] == "NodeNotReady" and e["object"] == "node/node-2"]
+    assert [e["time"] for e in down] == [105.0]
+    placed = [e["message"] for e in record.events if e["reason"] == "Scheduled" and e["time"] == 120.0]
+    assert len(placed) == 2 and all(m.endswith(" to node-1") for m in placed)
+    assert all(r["desired_replicas"] == 6 for r in record.hpa if r["time"] > 120.0)
