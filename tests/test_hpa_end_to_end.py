@@ -167,3 +167,38 @@ def test_a_node_failure_under_the_hpa_counts_its_pods_as_missing() -> None:
     placed = [e["message"] for e in record.events if e["reason"] == "Scheduled" and e["time"] == 120.0]
     assert len(placed) == 2 and all(m.endswith(" to node-1") for m in placed)
     assert all(r["desired_replicas"] == 6 for r in record.hpa if r["time"] > 120.0)
+
+
+@pytest.mark.parametrize(
+    ("metric", "first"),
+    [
+        # 20 req/s over 4 pods is 5 a pod: ratio 5/4 → ceil(1.25 × 4) = 5
+        ("{type: Pods, pods: {metric: {name: http_requests_per_second}, target: {type: AverageValue, averageValue: 4}}}", 5),
+        # a Service's total 20 against a Value of 12: ceil(20/12 × 4 ready pods) = 7
+        (
+            "{type: Object, object: {describedObject: {apiVersion: v1, kind: Service, name: web}, "
+            "metric: {name: requests_per_second}, target: {type: Value, value: 12}}}",
+            7,
+        ),
+        # an External total (pods labelled app=web) against an AverageValue of 3: ceil(20 / 3) = 7
+        (
+            "{type: External, external: {metric: {name: requests_per_second, selector: {matchLabels: {app: web}}}, "
+            "target: {type: AverageValue, averageValue: 3}}}",
+            7,
+        ),
+    ],
+    ids=["pods", "object", "external"],
+)
+def test_request_rate_metrics_scale_at_the_first_sync(metric: str, first: int) -> None:
+    """Constant 20 req/s from t = 0: the first sync (15 s) has two scrapes of each pod's request
+    counter, so the rate is there; each source type's formula gives the count (targets chosen
+    so that no count sits on a ceiling's edge: the counted rate is 20 give or take a request)."""
+    text = SCENARIO.replace("DURATION", "40s").replace("BEHAVIOR", "")
+    text = text.replace(
+        "    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}",
+        f"    - {metric}",
+    )
+    record = run(sim.load_scenario(text))
+    assert _rescales(record)[0] == (15.0, 4, first)
+    row = record.hpa_metrics[0]
+    assert row["current"] == pytest.approx(5.0 if "Average" in metric else 20.0, rel=0.05)
