@@ -146,7 +146,8 @@ def test_pending_pod_scales_up_at_the_next_scan_and_schedules_when_the_node_is_r
     """At 33 s ten 1-CPU pods want 2 nodes of 4 CPUs: two are Pending. The scan at 40 s adds one
     node (TriggeredScaleUp on both pods), Ready at 100 s, where both are scheduled at once.
     At 5m the Deployment shrinks to 2; node-3 is empty from then, the delay after the scale-up
-    (40 s + 10m = 640 s) has passed by the time it has been unneeded 10 minutes: removed at 910 s."""
+    (40 s + 10m = 640 s) has passed by the time it has been unneeded 10 minutes: tainted at 910 s,
+    deleted 5 s later (--node-delete-delay-after-taint), at 915 s."""
     result = sim.simulate(
         sim.load_scenario(
             scenario(
@@ -169,7 +170,8 @@ def test_pending_pod_scales_up_at_the_next_scan_and_schedules_when_the_node_is_r
     assert set(scheduled["message"].str.endswith("to node-3")) == {True}
     nodes = result.nodes.set_index("node")
     assert nodes.loc["node-3", "added"] == 100.0
-    assert nodes.loc["node-3", "removed"] == 910.0  # unneeded from the scan at 310 s, + 10m
+    assert _events(result, "ScaleDown")[0] == (910.0, "ScaleDown", "node/node-3")  # unneeded from 310 s, + 10m
+    assert nodes.loc["node-3", "removed"] == 915.0
     assert pd.isna(nodes.loc["node-1", "removed"])  # the client's node
 
 
@@ -182,7 +184,7 @@ def test_drained_node_evicts_its_pods_and_goes_once_they_have():
     assert marked[0] == (610.0, "ScaleDown", "node/node-2")  # unneeded since the scan at 10 s
     assert len(evicted) == 1
     removed = result.nodes.set_index("node").loc["node-2", "removed"]
-    assert 610.0 <= removed <= 640.0 and (removed - 610.0) % 5 == 0  # the drain checks every 5 s
+    assert 615.0 <= removed <= 645.0 and (removed - 610.0) % 5 == 0  # drain checks every 5 s, then 5 s after taint
     on_node_2 = result.pods[(result.pods["node"] == "node-2")]
     assert (on_node_2["deleted"] <= removed).all()
     assert len(result.pods[result.pods["deleted"].isna()]) == 2  # the replacement runs elsewhere
@@ -247,3 +249,19 @@ def test_autoscaler_errors_exit_2_naming_the_field(tmp_path, autoscaler, message
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(path) in lines[0], done.stderr
+
+
+def test_a_balancer_drains_a_node_the_autoscaler_deletes_before_it_goes():
+    """kube-proxy's healthz fails on a node tainted ToBeDeletedByClusterAutoscaler (KEP-3836): a
+    LoadBalancer with policy Cluster takes it out of rotation at its next health check (1 s here),
+    within the 5 s the autoscaler waits after the taint, so no request is sent to the deleted node."""
+    text = Path(__file__).resolve().parents[1].joinpath("scenarios", "cluster-autoscaler.yaml").read_text()
+    text = text.replace("    autoscaler:\n", "    loadBalancer: {healthCheckInterval: 1s}\n    autoscaler:\n")
+    assert "healthCheckInterval: 1s" in text
+    result = sim.simulate(sim.load_scenario(text), seed=7)
+    removed = result.nodes.dropna(subset=["removed"])
+    assert len(removed)
+    tainted = float(result.events[result.events["reason"] == "ScaleDown"]["time"].min())
+    requests = result.requests
+    late = requests[requests["entry_node"].isin(removed["node"]) & (requests["t_sent"] >= tainted)]
+    assert len(late) and (late["outcome"] == "ok").all()

@@ -52,6 +52,7 @@ __all__ = [
 MAX_EMPTY_BULK_DELETE = 10
 #: How often the drain looks whether the evicted pods are gone (actuation/drain.go, waitPodsToDisappear).
 DRAIN_CHECK_S = 5.0
+NODE_DELETE_DELAY_AFTER_TAINT_S = 5.0  # --node-delete-delay-after-taint
 #: The node group's id in event messages (``{nodes 3->5 (max: 10)}``).
 GROUP = "nodes"
 MAX_SIZE_REACHED = "max node group size reached"
@@ -364,7 +365,7 @@ class ClusterAutoscalerRuntime:
         )
         for index in deleted:
             self._mark(index)
-            self._remove(index)
+            self.env.process(self._delete_after_taint(index))
         if drain is not None:
             self._mark(drain)
             self._draining = True
@@ -375,6 +376,7 @@ class ClusterAutoscalerRuntime:
         self._deleting.add(index)
         self._since.pop(index, None)
         plane.scheduler.cycle.mark_deleting(index, int(self.env.now))
+        plane.dataplanes[index].to_be_deleted = True
         name = plane.node_names[index]
         plane.event("Normal", "ScaleDown", f"node/{name}", "marked the node as toBeDeleted/unschedulable")
 
@@ -392,9 +394,14 @@ class ClusterAutoscalerRuntime:
             plane.reconcile(deployment)
         while any(p.node == index for p in plane._live.values()):
             yield self.env.timeout(DRAIN_CHECK_S)
-        plane.catch_up()
-        self._remove(index)
+        yield from self._delete_after_taint(index)
         self._draining = False
+
+    def _delete_after_taint(self, index: int) -> Any:
+        """``--node-delete-delay-after-taint`` after the taint (5 s), the node is deleted."""
+        yield self.env.timeout(NODE_DELETE_DELAY_AFTER_TAINT_S)
+        self.plane.catch_up()
+        self._remove(index)
 
     def _remove(self, index: int) -> None:
         """The node is deleted from the cloud provider: gone from the cluster."""
@@ -402,6 +409,7 @@ class ClusterAutoscalerRuntime:
         self._deleting.discard(index)
         name = plane.node_names[index]
         plane.dataplanes[index].present = False
+        plane.dataplanes[index].to_be_deleted = False
         plane.dataplanes[index].down = True  # a client still sending to its IP gets no answer
         self._outages[index] = plane.outages.fail(index, self.env.now)
         plane.scheduler.node_left(index)

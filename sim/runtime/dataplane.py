@@ -175,6 +175,9 @@ class Dataplane:
         self._closing: list[tuple[float, int]] = []
         self.down = False  # the node has failed: nothing it receives is answered
         self.present = True  # False: a cluster autoscaler's node not (or no longer) in the cluster
+        #: The node carries the autoscaler's ToBeDeletedByClusterAutoscaler taint: kube-proxy's
+        #: healthz fails (docs/semantics.md#cluster-autoscaler), so balancers drain it.
+        self.to_be_deleted = False
 
     # -- sync -------------------------------------------------------------------------
     def install(self, port: int, rules: Rules) -> None:

@@ -80,7 +80,8 @@ class LoadBalancerRuntime:
         healthCheckNodePort answers 200 only while the node has a local *ready* endpoint
         (terminating ones still serve, but the balancer drains the node)."""
         if self.service.external_traffic_policy != "Local":
-            return [plane.node for plane in dataplanes if not plane.down]
+            # kube-proxy's healthz fails on a node the cluster autoscaler is deleting (KEP-3836)
+            return [plane.node for plane in dataplanes if not plane.down and not plane.to_be_deleted]
         return [plane.node for plane in dataplanes if not plane.down and any(plane.local_ready[p] for p in self.ports)]
 
     def present_nodes(self, dataplanes: list[Dataplane]) -> list[int]:
