@@ -119,7 +119,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     get.add_argument("resource", choices=[*_SERVICES, *_PODS, *_NODES, *_EVENTS, *_HPAS])
     get.add_argument("scenario", metavar="SCENARIO_OR_RUN", help="a scenario file, or a run folder to read back")
-    get.add_argument("--at", help="simulated time to show (default: 0s, the start; for events the end of the run)")
+    get.add_argument(
+        "--at", help="simulated time to show (default: 0s, the start; for events and hpa the end of the run)"
+    )
     get.add_argument("-o", "--output", choices=["wide"], help="more columns, as kubectl -o wide")
     get.set_defaults(handler=_get)
 
@@ -325,7 +327,9 @@ def _get(args: argparse.Namespace) -> int:
     saved = load_result(args.scenario, requests=False) if Path(args.scenario).is_dir() else None
     scenario = saved.scenario if saved is not None else _load(args.scenario)
     end = scenario.simulation.duration_s
-    at = _duration_arg(args.scenario, "--at", args.at) if args.at is not None else (end if events else 0.0)
+    # events and HPAs say nothing at t = 0 (an HPA first syncs one period later): show the end
+    latest = events or args.resource in _HPAS
+    at = _duration_arg(args.scenario, "--at", args.at) if args.at is not None else (end if latest else 0.0)
     if at > end:
         note = f"note: --at {format_duration(at)} is after the run's end ({format_duration(end)})"
         print(f"{note}: showing the cluster as the run left it", file=sys.stderr)

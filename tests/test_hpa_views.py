@@ -290,6 +290,10 @@ def test_svcsim_get_hpa_reads_a_run_folder(scaled, tmp_path, capsys):
     assert main(["get", "hpa", str(out), "--at", "40s"]) == 0
     stdout, _ = capsys.readouterr()
     assert stdout.splitlines()[1].split() == ["web", "Deployment/web", "cpu:", "75%/60%", "2", "10", "3", "40s"]
+    assert main(["get", "hpa", str(out)]) == 0  # without --at: the end of the run, as for events
+    stdout, _ = capsys.readouterr()
+    last = stdout.splitlines()[1].split()
+    assert last[-1] == "60s" and "<unknown>" not in stdout  # AGE at the end of the 60 s run
 
 
 def test_svcsim_get_hpa_simulates_a_scenario_until_the_time(scenario_file, capsys):

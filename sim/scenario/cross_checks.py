@@ -189,7 +189,14 @@ def _check_hpa_metrics(
                     f"{path}.metric.selector",
                     "Unsupported value: svcsim selects External metrics' pods by matchLabels only",
                 )
-            if spec.type in ("Resource", "ContainerResource") and spec.target.type == "Utilization" and target:
+            if spec.type == "ContainerResource" and target and spec.container not in _container_names(target):
+                findings.warn(
+                    where,
+                    f"{path}.container: no container {go(spec.container or '')} in Deployment "
+                    f"{hpa.target_name}'s pods (containers: {', '.join(_container_names(target))}): "
+                    "the HPA will not scale (FailedGetContainerResourceMetric at every sync)",
+                )
+            elif spec.type in ("Resource", "ContainerResource") and spec.target.type == "Utilization" and target:
                 containers = target.container_resources
                 if spec.type == "ContainerResource":
                     containers = tuple(c for c in containers if c.container == spec.container)
@@ -338,6 +345,28 @@ def _warn_unschedulable(simulation: Simulation, dep: Deployment, origin: Origin,
             f"spec.template.spec.nodeSelector: no node has the labels {go_map(dep.node_selector)}: "
             f"its pods stay Pending (0/{len(nodes)} nodes are available: {len(nodes)} node(s) didn't match "
             "Pod's node affinity/selector.)",
+        )
+    else:
+        _warn_too_big(simulation, dep, origin, findings)
+
+
+def _warn_too_big(simulation: Simulation, dep: Deployment, origin: Origin, findings: Findings) -> None:
+    """A pod whose requests exceed what every node (a cluster autoscaler's template included)
+    allocates, or whose nodes take no pods, stays Pending (docs/semantics.md#scheduling)."""
+    cpu, memory = dep.cpu_request_m or 0, dep.memory_request_b or 0
+    fits = [
+        n
+        for n in simulation.cluster.slots
+        if all(n.labels.get(k) == v for k, v in dep.node_selector.items())
+        and n.allocatable.pods > 0
+        and cpu <= n.allocatable.cpu_m
+        and memory <= n.allocatable.memory_b
+    ]
+    if not fits:
+        findings.warn(
+            origin,
+            f"spec.template.spec.containers[].resources.requests: a pod (cpu {cpu}m, memory {memory} bytes) fits "
+            "no node's allocatable (cluster.allocatable, cluster.nodes[].allocatable): its pods stay Pending",
         )
 
 
