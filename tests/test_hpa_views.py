@@ -384,3 +384,10 @@ def test_the_report_says_when_max_replicas_held_the_autoscaler_back(record):
 def test_a_report_without_hpas_has_no_autoscaler_section(scaled, record):
     plain = dataclasses.replace(record.scenario, hpas=())
     assert "What the autoscaler did" not in render_report(dataclasses.replace(scaled, scenario=plain))
+
+
+def test_autoscaling_panels_refuses_a_run_without_an_hpa(record):
+    plain = dataclasses.replace(build_result(record))
+    object.__setattr__(plain, "scenario", dataclasses.replace(plain.scenario, hpas=()))
+    with pytest.raises(ValueError, match="has no HorizontalPodAutoscaler"):
+        sim.plots.autoscaling_panels(plain)

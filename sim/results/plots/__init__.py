@@ -334,6 +334,11 @@ def autoscaling_panels(run: RunLike) -> Figure:
     load against what was served, each HPA's metrics against their targets and its desired,
     current, Ready and Pending replicas between its min and max, and the nodes; rescales marked."""
     result = run_result(run)
+    if not has_hpas(result):
+        raise ValueError(
+            f"scenario {result.scenario.simulation.name} has no HorizontalPodAutoscaler: autoscaling_panels has "
+            "nothing to draw"
+        )
     draws = autoscaling_draws(result)
     return panels(result, (11, panel_height(len(draws))), (len(draws), 1), *draws)
 
