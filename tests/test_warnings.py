@@ -54,7 +54,8 @@ def test_the_autoscaling_scenarios_warn_only_of_the_overload_before_the_hpa_catc
     not one)."""
     result = sim.simulate(sim.load_scenario(path), seed=7)
     for warning in result.summary["warnings"]:
-        assert ": offered load" in warning and " to " in warning, warning
+        overload = ": offered load" in warning and " to " in warning
+        assert overload or "waited Pending for a node" in warning, warning
 
 
 def test_the_traffic_ramp_scenario_warns_about_overload_and_misses_its_slo():
@@ -226,3 +227,15 @@ def test_a_cpu_limit_that_throttles_counts_in_the_capacity_warning(limit, warned
     assert bool(found) == warned
     if warned:
         assert "1.5× capacity" in found[0] and "1 pod × 1 worker at its CPU limit" in found[0]
+
+
+def test_pods_that_wait_for_a_node_are_warned_about():
+    """Two nodes of 1 CPU, pods requesting 600m: one pod per node fits, a scale to 3 at 5 s leaves
+    the third Pending to the end (FailedScheduling in the scheduler's words)."""
+    docs = list(yaml.safe_load_all(scenario_yaml(nodes=2, replicas=2, duration=20.0, events=[(5.0, 3)])))
+    docs[1]["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "600m"}}
+    docs[2]["spec"]["cluster"]["allocatable"] = {"cpu": "1"}
+    result = sim.simulate(sim.load_scenario(yaml.safe_dump_all(docs, sort_keys=False)), seed=1)
+    [pending] = warnings_of(result, "waited Pending")
+    assert pending.startswith("deployment web: 1 pod waited Pending for a node (from 5s, the longest 15s; ")
+    assert "1 still Pending at the end): 0/2 nodes are available: 2 Insufficient cpu." in pending

@@ -448,7 +448,7 @@ def build_result(record: RunRecord) -> Result:
         "seed": seed,
         **summarize(requests, pods_df, sim.warmup_s, sim.duration_s),
         "slo": slo_report(requests, sim.slo, sim.warmup_s, sim.duration_s),
-        "warnings": run_warnings(scenario, requests, timeline_df, record.events),
+        "warnings": run_warnings(scenario, requests, timeline_df, record.events, pods_df),
         "engine": record.engine,
         "svcsim_version": VERSION,
     }
