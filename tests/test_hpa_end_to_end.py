@@ -14,6 +14,8 @@ import math
 import pytest
 
 import sim
+from sim.results.plots.autoscaling import ready_nodes
+from sim.results.plots.data import node_count
 from sim.results.result import build_result
 from sim.runtime.run import RunRecord, run
 
@@ -167,6 +169,10 @@ def test_a_node_failure_under_the_hpa_counts_its_pods_as_missing() -> None:
     placed = [e["message"] for e in record.events if e["reason"] == "Scheduled" and e["time"] == 120.0]
     assert len(placed) == 2 and all(m.endswith(" to node-1") for m in placed)
     assert all(r["desired_replicas"] == 6 for r in record.hpa if r["time"] > 120.0)
+    result = build_result(record)  # autoscaling.png's nodes panel: 2 nodes, 1 Ready from 105 s
+    t, count, _ = node_count(result, 300.0)
+    times, ready = ready_nodes(result, t, count)
+    assert ready[times < 105.0].tolist() == [2.0] * int((times < 105.0).sum()) and set(ready[times >= 105.0]) == {1.0}
 
 
 @pytest.mark.parametrize(

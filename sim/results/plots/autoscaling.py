@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator
 
 from sim.kube.hpa import HorizontalPodAutoscaler, MetricSpec
 from sim.results.hpa_status import metric_key, rescales
+from sim.results.plots.common import mark_faults_and_rollouts
 from sim.results.plots.data import deployment_ready, node_count, pending_pods
 from sim.results.plots.rates import draw_rates
 from sim.results.result import Result
@@ -182,6 +183,10 @@ def draw_nodes(result: Result, ax: Axes) -> None:
     t, count, recorded = node_count(result, end)
     label = "nodes" if recorded else "nodes (the scenario's, constant)"
     ax.step(t, count, where="post", color="#2ca02c", linewidth=1.6, label=label)
+    if (result.events["reason"] == "NodeNotReady").any():
+        rt, ready = ready_nodes(result, t, count)
+        ax.step(rt, ready, where="post", color="#d62728", linewidth=1.2, linestyle="--", label="Ready nodes")
+    mark_faults_and_rollouts(ax, result)
     ax.set_xlim(0, end)
     ax.set_ylim(0, max(float(count.max(initial=0.0)), 1.0) * 1.3)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -221,3 +226,22 @@ def _empty_metrics(metrics: pd.DataFrame) -> pd.DataFrame:
 def panel_height(count: int) -> float:
     """Inches for ``count`` stacked panels (the top one carries the title)."""
     return 2.4 * count + 0.6
+
+
+def ready_nodes(result: Result, t: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes in the cluster and Ready over time: the count less those the node controller found
+    NotReady (``NodeNotReady`` on the node, until its ``NodeReady``)."""
+    events = result.events
+    mine = events[events["object"].str.startswith("node/") & events["reason"].isin(["NodeNotReady", "NodeReady"])]
+    times = np.unique(np.concatenate([t, mine["time"].to_numpy(dtype=float)]))
+    down: set[str] = set()
+    changes: dict[float, list[tuple[str, str]]] = {float(tm): [] for tm in times}
+    for tm, reason, obj in zip(mine["time"], mine["reason"], mine["object"], strict=True):
+        changes[float(tm)].append((str(reason), str(obj)))
+    level = []
+    for tm in times:
+        for reason, obj in changes[float(tm)]:
+            (down.add if reason == "NodeNotReady" else down.discard)(obj)
+        present = count[max(int(np.searchsorted(t, tm, side="right")) - 1, 0)]
+        level.append(present - len(down))
+    return times, np.array(level, dtype=float)
