@@ -418,7 +418,7 @@ def test_a_capacity_far_above_the_load_is_named_not_drawn_to_scale():
     result = sim.simulate(dataclasses.replace(scenario, simulation=_at_rate(scenario.simulation, 10.0)), seed=2)
     ax = plots.rates_over_time(result).axes[0]
     label = next(line.get_label() for line in ax.get_lines() if line.get_label().startswith("capacity: "))
-    assert label == "capacity: myapp pods routed × 1 / 10ms (up to 300 req/s, above the plot)"
+    assert " ".join(label.split()) == "capacity: myapp pods routed × 1 / 10ms (up to 300 req/s, above the plot)"  # wrapped
     assert ax.get_ylim()[1] < 300 / 4 * 1.5
 
 

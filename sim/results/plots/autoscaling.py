@@ -9,6 +9,7 @@ Pure drawing into given axes, as :mod:`sim.results.plots.rates` does; ``autoscal
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -198,17 +199,22 @@ def draw_nodes(result: Result, ax: Axes) -> None:
 
 def mark_rescales(ax: Axes, result: Result, hpa: str | None = None, *, label: bool = False) -> None:
     """A thin vertical line at each rescale (of ``hpa``, or of every HPA); with ``label``, the
-    change at its top (``3→5``)."""
+    change at its top (``3→5``), a label close to the one before it one line lower, so rescales
+    a sync apart stay readable."""
+    span = _end(result)
+    row, last = 0, -math.inf
     for r in rescales(result.scenario.hpas, result.hpa, _empty_metrics(result.hpa_metrics)):
         if hpa is not None and r.hpa != hpa:
             continue
         ax.axvline(r.time, color=RESCALE_COLOR, linewidth=0.8, alpha=0.7, zorder=1)
         if label:
+            row = (row + 1) % 3 if r.time - last < 0.06 * span else 0  # about one label's width
+            last = r.time
             ax.annotate(
                 f"{r.before}→{r.after}",
                 xy=(r.time, 1),
                 xycoords=("data", "axes fraction"),
-                xytext=(2, -3),
+                xytext=(2, -3 - 9 * row),
                 textcoords="offset points",
                 ha="left",
                 va="top",

@@ -7,6 +7,8 @@ clients' requests count here (calls between Services are not offered by a client
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
@@ -73,6 +75,7 @@ def _draw_capacity(ax: Axes, result: Result, t: np.ndarray, top: float) -> bool:
     clipped = top > 0 and float(finite.max()) > _CLIP * top
     if clipped:
         label += f" (up to {float(finite.max()):,.0f} req/s, above the plot)"
+    label = textwrap.fill(label, 70, subsequent_indent="  ")  # a legend no wider than the plot
     ax.plot(
         at,
         np.where(np.isfinite(capacity), capacity, np.nan),
