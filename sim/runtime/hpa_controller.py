@@ -75,13 +75,19 @@ class HPARuntime:
         deployment = hpa.target_name
         current = plane.desired[deployment]
         pods = plane.live_pods(deployment)
-        samples = [self._sample(p) for p in pods]
-        tolerances = rules.tolerances_for(hpa.behavior, self.flags.tolerance)
-        outcomes = [self._outcome(spec, current, pods, samples, tolerances) for spec in hpa.metrics]
-        for outcome in outcomes:
-            if outcome.error is not None:
-                self._warn(state, rules.failure_reason(outcome.spec), _event_text(outcome))
-        combined = rules.combine_metrics(current, outcomes)
+        if _reads_metrics(hpa, current):
+            samples = [self._sample(p) for p in pods]
+            tolerances = rules.tolerances_for(hpa.behavior, self.flags.tolerance)
+            outcomes = [self._outcome(spec, current, pods, samples, tolerances) for spec in hpa.metrics]
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    self._warn(state, rules.failure_reason(outcome.spec), _event_text(outcome))
+            combined: rules.MetricsResult | None = rules.combine_metrics(current, outcomes)
+        else:
+            # reconcileAutoscaler reads no metric when the count is 0 (scaling disabled) or
+            # outside [min, max]: no metric warning, and the status shows no current value.
+            outcomes = [rules.MetricOutcome(spec) for spec in hpa.metrics]
+            combined = None
         decision = rules.reconcile(hpa, current, combined, state.history, now, self.flags.downscale_stabilization_s)
         state.history = decision.history
         obj = f"horizontalpodautoscaler/{hpa.name}"
@@ -228,6 +234,14 @@ class HPARuntime:
         if not found:
             raise MetricUnavailable(f"unable to get metric {spec.name}: no metrics returned from custom metrics API")
         return sum(m.value for m in found.values())
+
+
+def _reads_metrics(hpa: HorizontalPodAutoscaler, current: int) -> bool:
+    """Whether ``reconcileAutoscaler`` computes the metrics at this sync: only when scaling is
+    not disabled (0 replicas with minReplicas > 0) and the count is within [min, max]."""
+    if current == 0 and hpa.min_replicas != 0:
+        return False
+    return hpa.min_replicas <= current <= hpa.max_replicas
 
 
 def _wrapped(spec: MetricSpec, error: str) -> str:
