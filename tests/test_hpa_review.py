@@ -112,3 +112,46 @@ def test_zero_replicas_disable_scaling_without_metric_warnings() -> None:
     assert [r["scaling_active"] for r in record.hpa] == ["False/ScalingDisabled"] * 2
     assert not any(r["rescaled"] for r in record.hpa)
     assert _hpa_events(record) == []
+
+
+SIDECAR = """resources: {requests: {cpu: 100m}}
+        - name: side
+          image: side
+          resources: {requests: {cpu: 100m}}"""
+
+
+def _container_metric(container: str) -> str:
+    return f"""    - type: ContainerResource
+      containerResource:
+        name: cpu
+        container: {container}
+        target: {{type: Utilization, averageUtilization: 50}}"""
+
+
+def test_a_container_resource_metric_reads_that_containers_usage() -> None:
+    """20 req/s × 10 ms on 4 pods is 0.2 cores, all the app's (svcsim's usage is the first
+    container's). The app container's utilization is 0.2 / 0.4 = 50 % of its own request; the
+    sidecar's is 0 %. Before the fix both read the pod's whole usage (50 %)."""
+    app = _run(resources=SIDECAR, metrics=_container_metric("app"), duration="50s")
+    side = _run(resources=SIDECAR, metrics=_container_metric("side"), duration="50s")
+    app_row, side_row = app.hpa_metrics[1], side.hpa_metrics[1]
+    assert app_row["time"] == side_row["time"] == 30.0
+    assert 48 <= app_row["current"] <= 51
+    assert side_row["current"] == 0.0
+
+
+def test_a_container_resource_metric_of_an_unknown_container_fails_in_upstream_words() -> None:
+    record = _run(metrics=_container_metric("nope"), duration="20s")
+    (warning,) = [e for e in _hpa_events(record) if e[1] == "FailedGetContainerResourceMetric"]
+    assert warning[2].startswith(
+        "failed to get cpu utilization: unable to get metrics for resource cpu: failed to get container "
+        "metrics: container nope not present in metrics for pod default/web-"
+    )
+
+
+def test_a_missing_request_names_the_container_as_upstream_does() -> None:
+    """calculatePodRequests: "missing request for cpu in container side of Pod web-…"."""
+    sidecar = "resources: {requests: {cpu: 100m}}\n        - {name: side, image: side}"
+    record = _run(resources=sidecar, duration="20s")
+    (warning,) = [e for e in _hpa_events(record) if e[1] == "FailedGetResourceMetric"]
+    assert warning[2].startswith("failed to get cpu utilization: missing request for cpu in container side of Pod web-")

@@ -17,14 +17,15 @@ message is recorded once, as kubectl aggregates it into one row.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sim.kube.hpa import HorizontalPodAutoscaler, MetricSpec
 from sim.kube.hpa_metrics import metric_key
 from sim.runtime import hpa_replicas as calc
 from sim.runtime import hpa_rules as rules
-from sim.runtime.hpa_replicas import MetricUnavailable, PodSample, Proposal
+from sim.runtime.hpa_replicas import MetricUnavailable, PodMetric, PodSample, Proposal
+from sim.runtime.kubelet import container_name, container_names
 from sim.runtime.metrics_server import MetricsServer
 from sim.runtime.pod_usage import covered_deployments
 from sim.runtime.pods import INF, Pod
@@ -167,15 +168,12 @@ class HPARuntime:
         now, flags, target = self.env.now, self.flags, spec.target
         timing = (flags.cpu_initialization_period_s, flags.initial_readiness_delay_s)
         if spec.type in ("Resource", "ContainerResource"):
-            found = self.metrics.resource(pods, spec.name)
+            # GetResourceReplicas' order: the metrics API, the pod list, the requests, the groups.
+            found = self._resource_metrics(spec, pods)
             if not samples:
                 raise MetricUnavailable("no pods returned by selector while calculating replica count")
-            if not found:
-                raise MetricUnavailable(
-                    f"unable to get metrics for resource {spec.name}: no metrics returned from resource metrics API"
-                )
             if target.type == "Utilization" and target.average_utilization is not None:
-                requests = {p.name: self._request(p, spec) for p in pods}
+                requests: dict[str, int | None] = {p.name: self._request(p, spec) for p in pods}
                 return calc.resource_replicas(
                     current, target.average_utilization, spec.name, samples, found, requests, now, tolerances, *timing
                 )
@@ -211,17 +209,44 @@ class HPARuntime:
         average = calc.milli_value(target.average_value)
         return calc.external_per_pod_metric_replicas(status, [usage], average, tolerances)
 
-    def _request(self, pod: Pod, spec: MetricSpec) -> int | None:
+    def _resource_metrics(self, spec: MetricSpec, pods: list[Pod]) -> dict[str, PodMetric]:
+        """The resource metrics API's answer (``GetResourceMetric``): each pod's usage, or for a
+        ContainerResource the named container's. svcsim's usage is the app's, its first
+        container's (docs/semantics.md#cpu-and-memory-usage): any other container uses 0."""
+        found = self.metrics.resource(pods, spec.name)
+        prefix = f"unable to get metrics for resource {spec.name}: "
+        if not found:
+            raise MetricUnavailable(prefix + "no metrics returned from resource metrics API")
+        if spec.type != "ContainerResource" or not pods:
+            return found
+        dep = self.plane.deployment(pods[0])
+        if spec.container not in container_names(dep):
+            first = next(p.name for p in pods if p.name in found)
+            raise MetricUnavailable(
+                prefix + f"failed to get container metrics: container {spec.container} not present in metrics "
+                f"for pod default/{first}"
+            )
+        if spec.container == container_name(dep):
+            return found
+        return {name: replace(m, value=0) for name, m in found.items()}
+
+    def _request(self, pod: Pod, spec: MetricSpec) -> int:
         """The pod's request for the metric's resource in milli-units (``calculatePodRequests``:
-        every container must have one); None where a container has none."""
-        containers = self.plane.deployment(pod).container_resources
-        if spec.type == "ContainerResource":
-            containers = tuple(c for c in containers if c.container == spec.container)
+        every container, or the named one, must have one)."""
+        dep = self.plane.deployment(pod)
         field = "cpu_request_m" if spec.name == "cpu" else "memory_request_b"
-        values = [getattr(c, field) for c in containers]
-        if not values or any(v is None for v in values):
-            return None
-        total = sum(v for v in values if v is not None)
+        by_name = {c.container: getattr(c, field) for c in dep.container_resources}
+        names = container_names(dep)
+        if spec.type == "ContainerResource":
+            if spec.container not in names:
+                raise MetricUnavailable(f"container {spec.container} not found in Pod {pod.name}")
+            names = [spec.container]
+        total = 0
+        for name in names:
+            value = by_name.get(name)
+            if value is None:
+                raise MetricUnavailable(f"missing request for {spec.name} in container {name} of Pod {pod.name}")
+            total += value
         return total if spec.name == "cpu" else total * 1000
 
     def _total(self, spec: MetricSpec) -> int:
