@@ -155,3 +155,28 @@ def test_a_missing_request_names_the_container_as_upstream_does() -> None:
     record = _run(resources=sidecar, duration="20s")
     (warning,) = [e for e in _hpa_events(record) if e[1] == "FailedGetResourceMetric"]
     assert warning[2].startswith("failed to get cpu utilization: missing request for cpu in container side of Pod web-")
+
+
+def test_surge_pods_of_a_rollout_ratchet_the_count_up_as_in_kubernetes() -> None:
+    """Kubernetes issues 72775 / 90461: during a rolling update the replica calculator counts
+    every Ready pod with a sample, surge pods included, against spec.replicas. 21 req/s × 10 ms
+    on 4 pods of 100m is 52 % of a 50 % target (within tolerance). A rollout at 100 s surges 4
+    new pods that minReadySeconds 60 keeps next to the old ones; at the sync at 135 s all 8 have
+    samples (the new ones Ready at 105 s, one window before): 26 %, ratio 0.53, and the fast path
+    proposes ceil(0.53 × 8) = 5 > 4: a scale-up with the metric below target. Deterministic
+    (constant arrivals, constant CPU per request)."""
+    text = (
+        BASE.replace("REPLICAS", "4\n  minReadySeconds: 60\n  strategy: {rollingUpdate: {maxSurge: 4, maxUnavailable: 0}}")
+        .replace("MIN", "2")
+        .replace("RESOURCES", "resources: {requests: {cpu: 100m}}")
+        .replace("METRICS", CPU)
+        .replace("DURATION", "150s")
+        .replace("WORKLOAD", "")
+        .replace("rate: 20", "rate: 21")
+        .replace("  clients:", "  events: [{at: 100s, rollout: {deployment: web}}]\n  clients:")
+    )
+    record = run(sim.load_scenario(text))
+    rescales = [(r["time"], r["current_replicas"], r["desired_replicas"]) for r in record.hpa if r["rescaled"]]
+    assert rescales[0] == (135.0, 4, 5)
+    reading = next(r for r in record.hpa_metrics if r["time"] == 135.0)
+    assert reading["current"] < 50
