@@ -180,3 +180,20 @@ def test_surge_pods_of_a_rollout_ratchet_the_count_up_as_in_kubernetes() -> None
     assert rescales[0] == (135.0, 4, 5)
     reading = next(r for r in record.hpa_metrics if r["time"] == 135.0)
     assert reading["current"] < 50
+
+
+def test_a_container_resource_metric_of_an_unknown_container_is_warned_about() -> None:
+    text = (
+        BASE.replace("REPLICAS", "4")
+        .replace("MIN", "2")
+        .replace("RESOURCES", "resources: {requests: {cpu: 100m}}")
+        .replace("METRICS", _container_metric("nope"))
+        .replace("DURATION", "20s")
+        .replace("WORKLOAD", "")
+    )
+    warnings = [w for w in sim.load_scenario(text).warnings if "nope" in w]
+    assert len(warnings) == 1
+    assert warnings[0].endswith(
+        "spec.metrics[0].containerResource.container: Deployment web has no container nope: the HPA will not "
+        "scale (FailedGetContainerResourceMetric at every sync)"
+    )

@@ -189,7 +189,13 @@ def _check_hpa_metrics(
                     f"{path}.metric.selector",
                     "Unsupported value: svcsim selects External metrics' pods by matchLabels only",
                 )
-            if spec.type in ("Resource", "ContainerResource") and spec.target.type == "Utilization" and target:
+            if spec.type == "ContainerResource" and target and spec.container not in _container_names(target):
+                findings.warn(
+                    where,
+                    f"{path}.container: Deployment {hpa.target_name} has no container {spec.container}: the HPA "
+                    f"will not scale (FailedGetContainerResourceMetric at every sync)",
+                )
+            elif spec.type in ("Resource", "ContainerResource") and spec.target.type == "Utilization" and target:
                 containers = target.container_resources
                 if spec.type == "ContainerResource":
                     containers = tuple(c for c in containers if c.container == spec.container)
