@@ -197,3 +197,33 @@ def test_a_container_resource_metric_of_an_unknown_container_is_warned_about() -
         "spec.metrics[0].containerResource.container: Deployment web has no container nope: the HPA will not "
         "scale (FailedGetContainerResourceMetric at every sync)"
     )
+
+
+def test_external_and_container_metric_errors_are_worded_as_compute_replicas_for_metric_does() -> None:
+    """horizontal.go wraps an External error as "failed to get NAME external metric value: failed to
+    get external metric NAME: …" (Value target) and a ContainerResource one as "failed to get
+    CONTAINER container metric value: …"; the per-metric warning carries the calculator's error.
+    Before the fix: "failed to get external metric value: unable to get metric …" and "failed to
+    get cpu container resource metric value: …". With a 20 s resolution the rate has one scrape
+    at the sync at 15 s, so the External metric has no value yet."""
+    external = """    - type: External
+      external:
+        metric: {name: requests_per_second}
+        target: {type: Value, value: "10"}"""
+    text = (
+        BASE.replace("REPLICAS", "4")
+        .replace("MIN", "2")
+        .replace("RESOURCES", "resources: {requests: {cpu: 100m}}")
+        .replace("METRICS", external + "\n" + _container_metric("nope"))
+        .replace("DURATION", "16s")
+        .replace("WORKLOAD", "")
+        .replace("cluster: {nodes: 2}", "cluster: {nodes: 2, metrics: {resolution: 20s}}")
+    )
+    events = {reason: message for _, reason, message in _hpa_events(run(sim.load_scenario(text)))}
+    raw = "unable to get external metric default/requests_per_second/<nil>: no metrics returned from external metrics API"
+    assert events["FailedGetExternalMetric"] == raw
+    assert events["FailedComputeMetricsReplicas"].startswith(
+        "invalid metrics (2 invalid out of 2), first error is: failed to get requests_per_second external metric "
+        f"value: failed to get external metric requests_per_second: {raw}"
+    )
+    assert events["FailedGetContainerResourceMetric"].startswith("failed to get cpu utilization: unable to get")

@@ -55,6 +55,7 @@ class HPARuntime:
         self.states = [_State(h, rules.HPAHistory(), {}) for h in plane.scenario.hpas]
         self.rows: list[dict[str, Any]] = []
         self.metric_rows: list[dict[str, Any]] = []
+        self._event_errors: dict[int, str] = {}  # a failed metric's spec -> its warning's message
 
     def start(self) -> None:
         for state in self.states:
@@ -82,7 +83,7 @@ class HPARuntime:
             outcomes = [self._outcome(spec, current, pods, samples, tolerances) for spec in hpa.metrics]
             for outcome in outcomes:
                 if outcome.error is not None:
-                    self._warn(state, rules.failure_reason(outcome.spec), _event_text(outcome))
+                    self._warn(state, rules.failure_reason(outcome.spec), self._event_errors.pop(id(outcome.spec)))
             combined: rules.MetricsResult | None = rules.combine_metrics(current, outcomes)
         else:
             # reconcileAutoscaler reads no metric when the count is 0 (scaling disabled) or
@@ -155,6 +156,7 @@ class HPARuntime:
         try:
             return rules.MetricOutcome(spec, proposal=self._propose(spec, current, pods, samples, tolerances))
         except MetricUnavailable as exc:
+            self._event_errors[id(spec)] = _event_error(spec, str(exc))
             return rules.MetricOutcome(spec, error=_wrapped(spec, str(exc)))
 
     def _propose(
@@ -256,6 +258,12 @@ class HPARuntime:
         pods = [p for name in sorted(covered) for p in self.plane.live_pods(name)]
         name = "http_" + spec.name
         found = self.metrics.pods_metric(pods, name)
+        if not found and spec.type == "External":  # GetExternalMetricReplicas, GetExternalMetric
+            selector = "<nil>" if spec.selector is None else str(spec.selector)
+            raise MetricUnavailable(
+                f"unable to get external metric default/{spec.name}/{selector}: "
+                "no metrics returned from external metrics API"
+            )
         if not found:
             raise MetricUnavailable(f"unable to get metric {spec.name}: no metrics returned from custom metrics API")
         return sum(m.value for m in found.values())
@@ -269,24 +277,34 @@ def _reads_metrics(hpa: HorizontalPodAutoscaler, current: int) -> bool:
     return hpa.min_replicas <= current <= hpa.max_replicas
 
 
-def _wrapped(spec: MetricSpec, error: str) -> str:
-    """The error as ``computeReplicasForMetric`` words it for each source type."""
+def _event_error(spec: MetricSpec, error: str) -> str:
+    """The error the per-metric warning (``getUnableComputeReplicaCountCondition``) carries: the
+    calculator's, with the resource calculators' "failed to get cpu utilization: " before it."""
     if spec.type in ("Resource", "ContainerResource"):
         what = "utilization" if spec.target.type == "Utilization" else "usage"
-        kind = "container resource" if spec.type == "ContainerResource" else "resource"
-        return f"failed to get {spec.name} {kind} metric value: failed to get {spec.name} {what}: {error}"
+        return f"failed to get {spec.name} {what}: {error}"
+    return error
+
+
+def _wrapped(spec: MetricSpec, error: str) -> str:
+    """The error as ``computeReplicasForMetric`` words it for each source type (what
+    FailedComputeMetricsReplicas reports)."""
+    inner = _event_error(spec, error)
+    if spec.type == "Resource":
+        return f"failed to get {spec.name} resource metric value: {inner}"
+    if spec.type == "ContainerResource":
+        return f"failed to get {spec.container} container metric value: {inner}"
     if spec.type == "Pods":
-        return f"failed to get pods metric value: {error}"
+        return f"failed to get pods metric value: {inner}"
     if spec.type == "Object":
-        return f"failed to get object metric value: {error}"
-    return f"failed to get external metric value: {error}"
-
-
-def _event_text(outcome: rules.MetricOutcome) -> str:
-    """The per-metric warning's message: the error before ``computeReplicasForMetric`` wrapped it."""
-    error = outcome.error or ""
-    head = "metric value: "
-    return error.split(head, 1)[1] if head in error else error
+        if spec.target.type != "Value":
+            inner = f"failed to get {spec.name} object metric: {inner}"
+        return f"failed to get object metric value: {inner}"
+    if spec.target.type == "Value":
+        inner = f"failed to get external metric {spec.name}: {inner}"
+    else:
+        inner = f"failed to get {spec.name} external metric: {inner}"
+    return f"failed to get {spec.name} external metric value: {inner}"
 
 
 def _metric_row(now: float, hpa: str, outcome: rules.MetricOutcome) -> dict[str, Any]:
