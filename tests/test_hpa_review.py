@@ -83,9 +83,7 @@ def _run(
 
 def _hpa_events(record: RunRecord) -> list[tuple[float, str, str]]:
     return [
-        (e["time"], e["reason"], e["message"])
-        for e in record.events
-        if e["object"] == "horizontalpodautoscaler/web"
+        (e["time"], e["reason"], e["message"]) for e in record.events if e["object"] == "horizontalpodautoscaler/web"
     ]
 
 
@@ -157,6 +155,9 @@ def test_a_missing_request_names_the_container_as_upstream_does() -> None:
     assert warning[2].startswith("failed to get cpu utilization: missing request for cpu in container side of Pod web-")
 
 
+SURGE = "{rollingUpdate: {maxSurge: 4, maxUnavailable: 0}}"
+
+
 def test_surge_pods_of_a_rollout_ratchet_the_count_up_as_in_kubernetes() -> None:
     """Kubernetes issues 72775 / 90461: during a rolling update the replica calculator counts
     every Ready pod with a sample, surge pods included, against spec.replicas. 21 req/s × 10 ms
@@ -166,7 +167,7 @@ def test_surge_pods_of_a_rollout_ratchet_the_count_up_as_in_kubernetes() -> None
     proposes ceil(0.53 × 8) = 5 > 4: a scale-up with the metric below target. Deterministic
     (constant arrivals, constant CPU per request)."""
     text = (
-        BASE.replace("REPLICAS", "4\n  minReadySeconds: 60\n  strategy: {rollingUpdate: {maxSurge: 4, maxUnavailable: 0}}")
+        BASE.replace("REPLICAS", f"4\n  minReadySeconds: 60\n  strategy: {SURGE}")
         .replace("MIN", "2")
         .replace("RESOURCES", "resources: {requests: {cpu: 100m}}")
         .replace("METRICS", CPU)
@@ -220,7 +221,9 @@ def test_external_and_container_metric_errors_are_worded_as_compute_replicas_for
         .replace("cluster: {nodes: 2}", "cluster: {nodes: 2, metrics: {resolution: 20s}}")
     )
     events = {reason: message for _, reason, message in _hpa_events(run(sim.load_scenario(text)))}
-    raw = "unable to get external metric default/requests_per_second/<nil>: no metrics returned from external metrics API"
+    raw = (
+        "unable to get external metric default/requests_per_second/<nil>: no metrics returned from external metrics API"
+    )
     assert events["FailedGetExternalMetric"] == raw
     assert events["FailedComputeMetricsReplicas"].startswith(
         "invalid metrics (2 invalid out of 2), first error is: failed to get requests_per_second external metric "
