@@ -230,3 +230,42 @@ def test_external_and_container_metric_errors_are_worded_as_compute_replicas_for
         f"value: failed to get external metric requests_per_second: {raw}"
     )
     assert events["FailedGetContainerResourceMetric"].startswith("failed to get cpu utilization: unable to get")
+
+
+MEMORY = """    - type: Resource
+      resource: {name: memory, target: {type: AverageValue, averageValue: 400Mi}}"""
+
+
+def test_a_pod_whose_container_never_started_is_pending_to_the_controller() -> None:
+    """A pod bound to a node that died before its container could start keeps phase Pending
+    (no kubelet ever reported it), so groupPods sets it aside as unready, not missing. node-2
+    fails at 5 s (NotReady only after the 50 s grace period, so the scheduler still uses it); a
+    scale event at 10 s adds 2 pods, one per node. At the sync at 15 s only the old node-1 pod has
+    a working set (100Mi against 400Mi): the old node-2 pod and the new node-1 pod (one scrape
+    so far) are missing, counted as the target on a scale-down: (100 + 2 × 400) / 3 = 300Mi,
+    ratio 0.75, proposal ceil(0.75 × 3) = 3. Before the fix the new pod on node-2 (it shows
+    Running 0/1: it has a readiness probe) counted as missing too: 325Mi over 4 pods, and the
+    proposal stayed 4."""
+    text = (
+        BASE.replace("REPLICAS", "2")
+        .replace("MIN", "1")
+        .replace(
+            "RESOURCES",
+            "resources: {requests: {cpu: 100m, memory: 100Mi}}\n"
+            "          readinessProbe: {tcpSocket: {port: 80}, periodSeconds: 1}",
+        )
+        .replace("METRICS", MEMORY)
+        .replace("DURATION", "16s")
+        .replace("WORKLOAD", ", memory: {base: 100Mi}")
+        .replace("rate: 20", "rate: 1")
+        .replace(
+            "  clients:",
+            "  events: [{at: 5s, fail: {node: node-2}}, {at: 10s, scale: {deployment: web, replicas: 4}}]\n  clients:",
+        )
+    )
+    record = run(sim.load_scenario(text))
+    nodes = sorted(p.node for p in record.pods)
+    assert nodes == [0, 0, 1, 1]  # one old and one new pod on each node
+    row = next(r for r in record.hpa_metrics if r["time"] == 15.0)
+    assert row["current"] == 100 * 2**20  # the one sample: 100Mi
+    assert row["proposal"] == 3

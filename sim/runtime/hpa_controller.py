@@ -132,9 +132,12 @@ class HPARuntime:
         plane = self.plane
         kubelet = plane.kubelet
         shown = plane.shown_status(pod)
-        phase = "Pending" if pod.node is None or shown in ("Pending", "ContainerCreating") else "Running"
-        deleting = pod.terminating_at < INF or pod.index in plane.replica_set[pod.index].deleting
         start = kubelet.start_time(pod)
+        # Pending until a kubelet started its container: unscheduled, ContainerCreating, or bound
+        # to a node that died before it could start it (nobody reported it Running).
+        pending = pod.node is None or shown in ("Pending", "ContainerCreating") or start == INF
+        phase = "Pending" if pending else "Running"
+        deleting = pod.terminating_at < INF or pod.index in plane.replica_set[pod.index].deleting
         return PodSample(
             name=pod.name,
             phase=phase,
