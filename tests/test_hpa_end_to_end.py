@@ -142,3 +142,63 @@ def test_results_carry_the_hpa_tables(step: RunRecord) -> None:
     result = build_result(step)
     assert not hasattr(result, "hpa") or len(result.hpa) == len(step.hpa)  # views add the table
     assert math.isfinite(step.hpa_metrics[-1]["current"])
+
+
+def test_a_node_failure_under_the_hpa_counts_its_pods_as_missing() -> None:
+    """node-2 fails at 50 s under the same load (its 2 pods blackholed; the client times out at
+    2 s). From the scrape at 60 s its pods have no sample. At 105 s node-1's pods read 70-75 %
+    (half the 28 req/s), ratio 1.5, but missing pods count as 0 on the way up: 0.75 / 2 → the
+    direction flips and the HPA keeps 4. At 105 s the node turns NotReady, its endpoints leave a
+    second later, node-1's pods carry everything and the sync at 120 s scales to 6; the new pods
+    go to node-1 (node-2 is tainted). Until the eviction the 2 missing pods hold the count at 6."""
+    text = SCENARIO.replace("DURATION", "300s").replace("BEHAVIOR", "")
+    text = text.replace("{at: 90s, rate: 28}, {at: 405s, rate: 17}", "{at: 90s, rate: 28}")
+    text = text.replace("      rate: {steps:", "      timeout: 2s\n      rate: {steps:")
+    text = text.replace("  workloads:", "  events:\n    - {at: 50s, fail: {node: node-2}}\n  workloads:")
+    record = run(sim.load_scenario(text))
+    by_time = {r["time"]: r for r in record.hpa}
+    metric = {r["time"]: r for r in record.hpa_metrics}
+    assert all(by_time[t]["desired_replicas"] == 4 for t in (60.0, 75.0, 90.0, 105.0))
+    assert metric[105.0]["current"] >= 55  # above the target and its tolerance, yet no scale-up
+    assert metric[105.0]["proposal"] == 4
+    assert _rescales(record)[0] == (120.0, 4, 6)
+    down = [e for e in record.events if e["reason"] == "NodeNotReady" and e["object"] == "node/node-2"]
+    assert [e["time"] for e in down] == [105.0]
+    placed = [e["message"] for e in record.events if e["reason"] == "Scheduled" and e["time"] == 120.0]
+    assert len(placed) == 2 and all(m.endswith(" to node-1") for m in placed)
+    assert all(r["desired_replicas"] == 6 for r in record.hpa if r["time"] > 120.0)
+
+
+@pytest.mark.parametrize(
+    ("metric", "first"),
+    [
+        # 20 req/s over 4 pods is 5 a pod: ratio 5/4 → ceil(1.25 × 4) = 5
+        ("{type: Pods, pods: {metric: {name: http_requests_per_second}, target: {type: AverageValue, averageValue: 4}}}", 5),
+        # a Service's total 20 against a Value of 12: ceil(20/12 × 4 ready pods) = 7
+        (
+            "{type: Object, object: {describedObject: {apiVersion: v1, kind: Service, name: web}, "
+            "metric: {name: requests_per_second}, target: {type: Value, value: 12}}}",
+            7,
+        ),
+        # an External total (pods labelled app=web) against an AverageValue of 3: ceil(20 / 3) = 7
+        (
+            "{type: External, external: {metric: {name: requests_per_second, selector: {matchLabels: {app: web}}}, "
+            "target: {type: AverageValue, averageValue: 3}}}",
+            7,
+        ),
+    ],
+    ids=["pods", "object", "external"],
+)
+def test_request_rate_metrics_scale_at_the_first_sync(metric: str, first: int) -> None:
+    """Constant 20 req/s from t = 0: the first sync (15 s) has two scrapes of each pod's request
+    counter, so the rate is there; each source type's formula gives the count (targets chosen
+    so that no count sits on a ceiling's edge: the counted rate is 20 give or take a request)."""
+    text = SCENARIO.replace("DURATION", "40s").replace("BEHAVIOR", "")
+    text = text.replace(
+        "    - type: Resource\n      resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}",
+        f"    - {metric}",
+    )
+    record = run(sim.load_scenario(text))
+    assert _rescales(record)[0] == (15.0, 4, first)
+    row = record.hpa_metrics[0]
+    assert row["current"] == pytest.approx(5.0 if "Average" in metric else 20.0, rel=0.05)

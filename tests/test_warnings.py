@@ -211,3 +211,18 @@ def test_run_warnings_go_to_stderr_one_line_each(tmp_path, capsys):
         "E[S] 10ms): queues grow without bound while it lasts"
     )
     assert trend.startswith("warning: latency grows through the measurement window: ")
+
+
+@pytest.mark.parametrize(("limit", "warned"), [(None, False), ("1", True), ("4", False)])
+def test_a_cpu_limit_that_throttles_counts_in_the_capacity_warning(limit, warned):
+    """One pod of 4 workers, 10 ms per request at one core each: 400 req/s unthrottled, 100 with a
+    1-CPU limit (docs/semantics.md#cpu-limits-cfs-throttling); 150 req/s overloads only the
+    latter, by 1.5×. A limit of 4 CPUs never throttles 4 workers."""
+    docs = list(yaml.safe_load_all(scenario_yaml(concurrency=4, rate=150.0, duration=5.0)))
+    if limit is not None:
+        docs[1]["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"cpu": limit}}
+    scenario = sim.load_scenario(yaml.safe_dump_all(docs, sort_keys=False))
+    found = [w for w in sim.simulate(scenario, seed=1).summary["warnings"] if "offered load" in w]
+    assert bool(found) == warned
+    if warned:
+        assert "1.5× capacity" in found[0] and "1 pod × 1 worker at its CPU limit" in found[0]

@@ -2,8 +2,10 @@
 
 The offered load of a Deployment is ρ(t) = λ(t)·E[S] / (c·n(t)): λ(t) the request rate its
 clients' rate profiles send to a Service that selects it (plus the calls its callers make
-for each request they serve), E[S] its mean service time, c its ``concurrency`` and n(t) the
-pods the dataplanes route to at t (the timeline's ``endpoints``). At ρ ≥ 1 no queue is
+for each request they serve), E[S] its mean service time, c its ``concurrency`` (or, for a pod
+a CPU limit throttles, the workers that limit keeps busy at full speed: limit / the cores one
+busy worker demands, docs/semantics.md#cpu-limits-cfs-throttling) and n(t) the pods the
+dataplanes route to at t (the timeline's ``endpoints``). At ρ ≥ 1 no queue is
 stable: it grows for as long as that lasts (docs/semantics.md#slos-and-warnings).
 """
 
@@ -17,6 +19,7 @@ import pandas as pd
 
 from sim.kube.deployment import Deployment
 from sim.kube.service import Service
+from sim.runtime.pod_usage import cpu_throttle
 from sim.scenario.resolved import Scenario
 from sim.scenario.simulation import Client, Simulation
 from sim.units import format_duration
@@ -25,6 +28,7 @@ __all__ = [
     "capacity_warnings",
     "client_deployments",
     "client_rates",
+    "effective_workers",
     "offered_rate",
     "routed_pods",
     "serving_capacity",
@@ -75,6 +79,17 @@ def client_deployments(scenario: Scenario) -> list[str]:
     return [d.name for d in scenario.deployments if d.name in chosen]
 
 
+def effective_workers(scenario: Scenario, name: str) -> tuple[float, bool]:
+    """The workers a pod of Deployment ``name`` keeps busy at full speed: its ``concurrency``,
+    or fewer when its CPU limit throttles (quota / the cores one busy worker demands); and
+    whether the limit is what bounds it."""
+    work = scenario.simulation.workloads[name]
+    quota, demand = cpu_throttle(scenario.deployment(name), work)
+    if quota is None or demand <= 0 or quota / demand >= work.concurrency:
+        return float(work.concurrency), False
+    return quota / demand, True
+
+
 def serving_capacity(scenario: Scenario, timeline: pd.DataFrame, t: np.ndarray) -> np.ndarray:
     """Requests per second the clients' Deployments can serve at times ``t``: the sum over
     :func:`client_deployments` of n(t)·c / E[S] (pods routed × concurrency / mean service
@@ -86,7 +101,8 @@ def serving_capacity(scenario: Scenario, timeline: pd.DataFrame, t: np.ndarray) 
         pods = routed_pods(timeline, name, t)
         mean_s = work.service_time.mean
         # A service time of zero serves without bound wherever a pod is routed.
-        total += pods * work.concurrency / mean_s if mean_s > 0 else np.where(pods > 0, np.inf, 0.0)
+        workers, _ = effective_workers(scenario, name)
+        total += pods * workers / mean_s if mean_s > 0 else np.where(pods > 0, np.inf, 0.0)
     return total
 
 
@@ -132,6 +148,7 @@ def capacity_warnings(scenario: Scenario, timeline: pd.DataFrame) -> list[str]:
     out = []
     for name, lam in deployment_rates(scenario, timeline, mid).items():
         work = sim.workloads[name]
+        workers, throttled = effective_workers(scenario, name)
         pods = routed_pods(timeline, name, mid)
         mean_s = work.service_time.mean
         routed = pods > 0
@@ -142,7 +159,7 @@ def capacity_warnings(scenario: Scenario, timeline: pd.DataFrame) -> list[str]:
                 f"{_rate(float(lam[none].max()))} req/s: those requests are refused"
             )
         with np.errstate(divide="ignore", invalid="ignore"):
-            rho = np.where((lam > 0) & routed, lam * mean_s / (np.maximum(pods, 1) * work.concurrency), 0.0)
+            rho = np.where((lam > 0) & routed, lam * mean_s / (np.maximum(pods, 1) * workers), 0.0)
         over = routed & (rho >= 1)
         if not over.any():
             continue
@@ -154,8 +171,8 @@ def capacity_warnings(scenario: Scenario, timeline: pd.DataFrame) -> list[str]:
         at = "" if steady else f"at {_when(mid[worst])}: "
         out.append(
             f"deployment {name}: offered load {size} {', '.join(parts)} ({at}λ {_rate(float(lam[worst]))} req/s, "
-            f"{pods[worst]:.0f} pod{'s' if pods[worst] != 1 else ''} × {work.concurrency} "
-            f"worker{'s' if work.concurrency != 1 else ''}, "
+            f"{pods[worst]:.0f} pod{'s' if pods[worst] != 1 else ''} × {workers:g} "
+            f"worker{'s' if workers != 1 else ''}{' at its CPU limit' if throttled else ''}, "
             f"E[S] {format_duration(mean_s)}): queues grow without bound while it lasts"
         )
     return out

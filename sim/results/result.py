@@ -338,7 +338,7 @@ def load_result(directory: str | os.PathLike[str], *, requests: bool = True) -> 
     requests_df["outcome"] = pd.Categorical(requests_df["outcome"], categories=list(OUTCOMES))
     if tries is not None:
         tries["outcome"] = pd.Categorical(tries["outcome"], categories=list(OUTCOMES))
-    nodes = {n.name for n in scenario.simulation.cluster.nodes} | {str(n) for n in nodes_df["node"]}
+    nodes = {n.name for n in scenario.simulation.cluster.slots} | {str(n) for n in nodes_df["node"]}
     strangers = sorted({str(n) for n in pods["node"].dropna()} - nodes)
     if strangers:
         message = f"pods on node(s) {', '.join(strangers)} that scenario.yaml does not have"
@@ -434,7 +434,7 @@ def build_result(record: RunRecord) -> Result:
     """Turn a run's columns into tables and compute the summary from them."""
     scenario, seed, log, pods, callers = record.scenario, record.seed, record.log, record.pods, record.callers
     sim = scenario.simulation
-    node_names = [n.name for n in sim.cluster.nodes]
+    node_names = [n.name for n in sim.cluster.slots]  # a cluster autoscaler's nodes after the scenario's
     client_names = [c.name for c in sim.clients] + list(callers or [])  # calls: under their Deployment
     pod_names = [p.name for p in pods]
     requests, request_of = requests_table(log, client_names, node_names, pod_names)

@@ -122,7 +122,7 @@ class ControlPlane:
         self.poll_s = poll_s
         self.balancer_routes = balancer_routes
         self.outages = outages if outages is not None else NodeOutages()
-        self.node_names = [n.name for n in self.sim.cluster.nodes]
+        self.node_names = [n.name for n in self.sim.cluster.slots]  # a cluster autoscaler's nodes after the scenario's
         self.n_ports = len(slices.ports)
         self._ipam = [PodIPAllocator(node_pod_cidr(self.sim.cluster.pod_cidr, i)) for i in range(len(self.node_names))]
         self.scheduler = KubeScheduler(self)  # placement, and the Pending pods it retries

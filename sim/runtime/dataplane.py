@@ -174,6 +174,7 @@ class Dataplane:
         self._open: dict[int, int] = defaultdict(int)
         self._closing: list[tuple[float, int]] = []
         self.down = False  # the node has failed: nothing it receives is answered
+        self.present = True  # False: a cluster autoscaler's node not (or no longer) in the cluster
 
     # -- sync -------------------------------------------------------------------------
     def install(self, port: int, rules: Rules) -> None:

@@ -45,10 +45,14 @@ class KubeScheduler:
 
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
-        nodes = plane.sim.cluster.nodes
-        self.cycle = Scheduler(nodes, plane.streams.uniform("scheduler/ties").one)
-        #: One row per node that ever joined (:func:`node_row`).
-        self.node_rows: list[dict[str, Any]] = [node_row(n, 0.0) for n in nodes]
+        cluster = plane.sim.cluster
+        self.slots = cluster.slots
+        self.cycle = Scheduler(self.slots, plane.streams.uniform("scheduler/ties").one)
+        for index in range(len(cluster.nodes), len(self.slots)):
+            self.cycle.set_present(index, False)  # a cluster autoscaler's node, until it adds it
+        #: One row per node lifetime (:func:`node_row`); a node removed and added again gets a new one.
+        self.node_rows: list[dict[str, Any]] = [node_row(n, 0.0) for n in cluster.nodes]
+        self._row_of: dict[int, int] = {i: i for i in range(len(cluster.nodes))}  # present node -> its row
         self._pending: dict[int, Pod] = {}  # Pending pods to retry, in creation order
         self._why: dict[int, str] = {}  # a Pending pod's last FailedScheduling message
         self._spreading: set[int] = set()  # bound pods the spread constraints count
@@ -67,7 +71,9 @@ class KubeScheduler:
         self._unplaced = None
         names = self.plane.node_names
         if dep.node_name is not None:
-            return names.index(dep.node_name) if dep.node_name in names else None
+            if dep.node_name not in names or not self.cycle.is_present(names.index(dep.node_name)):
+                return None
+            return names.index(dep.node_name)
         chosen = self.cycle.schedule(_spec(rs, dep))
         if isinstance(chosen, str):
             self._unplaced = chosen
@@ -118,13 +124,26 @@ class KubeScheduler:
         self.cycle.untaint(node)
         self.retry_soon()
 
-    def add_node(self, node: Node) -> int:
-        """A node joins now (for a cluster autoscaler, which also gives it a dataplane and pod
-        CIDR): the scheduler sees it, it gets its ``nodes.parquet`` row, Pending pods are retried."""
-        index = self.cycle.add_node(node)
-        self.node_rows.append(node_row(node, self.plane.env.now))
+    def node_joined(self, index: int) -> None:
+        """A cluster autoscaler's node is Ready now: the scheduler sees it, it gets its
+        ``nodes.parquet`` row, Pending pods are retried at once."""
+        self.cycle.set_present(index, True)
+        self._row_of[index] = len(self.node_rows)
+        self.node_rows.append(node_row(self.slots[index], self.plane.env.now))
         self.retry_soon()
-        return index
+
+    def node_left(self, index: int) -> None:
+        """A node the cluster autoscaler deleted: gone from the scheduler, its row closed."""
+        self.cycle.set_present(index, False)
+        self.node_rows[self._row_of.pop(index)]["removed"] = float(self.plane.env.now)
+
+    def pending(self) -> list[Pod]:
+        """The Pending pods the scheduler could not place, oldest first."""
+        return [
+            p
+            for i, p in self._pending.items()
+            if p.terminating_at == INF and p.gone_at == INF and i not in self.plane.replica_set[i].deleting
+        ]
 
     # -- retries -------------------------------------------------------------------------
     def retry_soon(self) -> None:

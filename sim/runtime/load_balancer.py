@@ -63,7 +63,7 @@ class LoadBalancerRuntime:
         return self.choice.choose(choices, _NO_CONNECTION)
 
     def choose_node(self) -> int:
-        """The node a new connection is sent to."""
+        """The node a new connection is sent to (failing open to every node in the cluster)."""
         return self._pick(self.rotation or self._all_nodes)
 
     def choose_pod(self, port: int) -> int:
@@ -83,6 +83,11 @@ class LoadBalancerRuntime:
             return [plane.node for plane in dataplanes if not plane.down]
         return [plane.node for plane in dataplanes if not plane.down and any(plane.local_ready[p] for p in self.ports)]
 
+    def present_nodes(self, dataplanes: list[Dataplane]) -> list[int]:
+        """The nodes in the cluster: the balancer's targets (a cluster autoscaler's node joins
+        them when it is added and leaves when it is deleted)."""
+        return [plane.node for plane in dataplanes if plane.present]
+
 
 def health_checks(
     env: simpy.Environment,
@@ -96,11 +101,13 @@ def health_checks(
 ) -> Any:
     """SimPy process: probe every ``healthCheckInterval`` and update the rotation."""
     lb.rotation = lb.healthy_nodes(dataplanes)
+    lb._all_nodes = lb.present_nodes(dataplanes)
     for port in lb.ports:
         lb.targets[port] = ready_targets(port)
     while True:
         yield env.timeout(lb.spec.health_check_interval_s)
         healthy = lb.healthy_nodes(dataplanes)
+        lb._all_nodes = lb.present_nodes(dataplanes)
         targets = {port: ready_targets(port) for port in lb.ports}
         if healthy != lb.rotation or targets != lb.targets:
             catch_up()

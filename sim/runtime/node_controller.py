@@ -31,7 +31,7 @@ class NodeController:
     def __init__(self, plane: ControlPlane) -> None:
         self.plane = plane
         self.env = plane.env
-        n = len(plane.node_names)
+        n = len(plane.sim.cluster.nodes)  # a cluster autoscaler's nodes never fail
         self._unknown = [False] * n
         self._spans: dict[int, list[float]] = {}  # node -> its open outage span [node, since, end]
         self._zones = [node.labels.get("topology.kubernetes.io/zone") for node in plane.sim.cluster.nodes]
@@ -41,7 +41,7 @@ class NodeController:
         """Every node's unreachable taints over the run, from the scenario's fail and recover
         events (the eviction rate limits look at every zone at once, so they are planned ahead)."""
         sim = self.plane.sim
-        names = self.plane.node_names
+        names = self.plane.node_names[: len(self._zones)]
         outages: list[node_lifecycle.NodeOutage] = []
         failed: dict[int, float] = {}
         for event in sorted((e for e in sim.events if isinstance(e, NodeEvent)), key=lambda e: e.at_s):
@@ -78,8 +78,8 @@ class NodeController:
     # -- failure ---------------------------------------------------------------------
     def fail(self, node: int) -> None:
         plane = self.plane
-        if node in self._spans:
-            return
+        if node in self._spans or not plane.scheduler.cycle.is_present(node):
+            return  # already down, or deleted by the cluster autoscaler
         plane.catch_up()
         now = self.env.now
         plane.dataplanes[node].down = True

@@ -62,6 +62,7 @@ MIN_FEASIBLE_NODES = 100
 MIN_FEASIBLE_PERCENT = 5
 
 UNREACHABLE_TAINT = "node(s) had untolerated taint {node.kubernetes.io/unreachable: }"
+TO_BE_DELETED = "node(s) had untolerated taint {{ToBeDeletedByClusterAutoscaler: {value}}}"
 SELECTOR_MISMATCH = "node(s) didn't match Pod's node affinity/selector"
 TOO_MANY_PODS = "Too many pods"
 INSUFFICIENT_CPU = "Insufficient cpu"
@@ -120,6 +121,8 @@ class Scheduler:
         self._nonzero_memory = np.zeros(0, dtype=np.int64)
         self.pods = np.zeros(0, dtype=np.int64)
         self._tainted = np.zeros(0, dtype=bool)
+        self._absent = np.zeros(0, dtype=bool)  # a cluster autoscaler's node not (or no longer) there
+        self._deleting: dict[int, int] = {}  # node -> its ToBeDeletedByClusterAutoscaler taint's value
         self._groups: dict[str, np.ndarray] = {}  # spread group -> its counted pods per node
         self._selectors: dict[tuple[tuple[str, str], ...], np.ndarray] = {}
         self._zoned_nodes: dict[tuple[tuple[str, str], ...], tuple[np.ndarray, np.ndarray]] = {}
@@ -153,6 +156,7 @@ class Scheduler:
         for name in ("requested_cpu", "requested_memory", "_nonzero_cpu", "_nonzero_memory", "pods"):
             setattr(self, name, np.append(getattr(self, name), 0))
         self._tainted = np.append(self._tainted, False)
+        self._absent = np.append(self._absent, False)
         for group, counts in self._groups.items():
             self._groups[group] = np.append(counts, 0)
         for key, mask in self._selectors.items():
@@ -181,6 +185,27 @@ class Scheduler:
 
     def untaint(self, node: int) -> None:
         self._tainted[node] = False
+        self._generation += 1
+
+    def set_present(self, node: int, present: bool) -> None:
+        """A cluster autoscaler's node joins (``present``) or leaves the cluster; an absent
+        node is no node at all: not examined, not counted in "0/N nodes are available"."""
+        self._absent[node] = not present
+        self._deleting.pop(node, None)
+        self._generation += 1
+
+    @property
+    def present(self) -> int:
+        """Nodes in the cluster now."""
+        return len(self.names) - int(self._absent.sum())
+
+    def is_present(self, node: int) -> bool:
+        return not bool(self._absent[node])
+
+    def mark_deleting(self, node: int, value: int) -> None:
+        """cluster-autoscaler's ``ToBeDeletedByClusterAutoscaler=<value>:NoSchedule`` taint
+        (``value``: the Unix time it was added; svcsim's simulated second)."""
+        self._deleting[node] = value
         self._generation += 1
 
     def bind(self, node: int, pod: PodSpec) -> None:
@@ -240,9 +265,11 @@ class Scheduler:
     def schedule(self, pod: PodSpec) -> int | str:
         """The node index for ``pod``, or the FailedScheduling message when none fits.
         Nothing is bound: the caller binds the pod (:meth:`bind`) once it has its node."""
-        n = len(self.names)
+        n = self.present
         selected = self._selector_mask(pod.selector)
-        fits = ~self._tainted & selected & (self.pods < self.alloc_pods)
+        fits = ~self._tainted & ~self._absent & selected & (self.pods < self.alloc_pods)
+        for node in self._deleting:
+            fits[node] = False
         if pod.cpu_m:
             fits &= pod.cpu_m <= self.alloc_cpu - self.requested_cpu
         if pod.memory_b:
@@ -258,12 +285,13 @@ class Scheduler:
         if wanted >= n:  # every node is examined: the start index comes back where it was
             candidates = self._order[fits[self._order]]
         else:
+            slots = len(self._order)  # absent nodes are passed over as if not listed
             seq = np.roll(self._order, -self._start)
             in_order = fits[seq]
             counted = np.cumsum(in_order)
             # Stop at the wanted-th feasible node; with fewer, every node was examined.
-            examined = int(np.searchsorted(counted, wanted)) + 1 if counted[-1] > wanted else n
-            self._start = (self._start + examined) % n
+            examined = int(np.searchsorted(counted, wanted)) + 1 if counted[-1] > wanted else slots
+            self._start = (self._start + examined) % slots
             candidates = seq[:examined][in_order[:examined]]
         if len(candidates) == 1:
             return int(candidates[0])  # a single feasible node is taken without scoring
@@ -327,9 +355,13 @@ class Scheduler:
         strings; then DefaultPreemption's own FitError (every pod has the same priority, so a
         node that preemption might help has no victims). A node fails at its first filter
         plugin: the taint, then the selector, then every resource it lacks."""
-        tainted = self._tainted
-        mismatch = ~tainted & ~selected
-        rest = ~tainted & selected
+        present = ~self._absent
+        tainted = self._tainted & present
+        deleting = np.zeros_like(tainted)
+        for node in self._deleting:
+            deleting[node] = not tainted[node]
+        mismatch = present & ~tainted & ~deleting & ~selected
+        rest = present & ~tainted & ~deleting & selected
         too_many = rest & (self.pods >= self.alloc_pods)
         cpu_short = rest & (pod.cpu_m > self.alloc_cpu - self.requested_cpu) if pod.cpu_m else np.zeros_like(rest)
         memory_short = (
@@ -344,8 +376,12 @@ class Scheduler:
             INSUFFICIENT_CPU: int(cpu_short.sum()),
             INSUFFICIENT_MEMORY: int(memory_short.sum()),
         }
-        hopeless = int((tainted | mismatch | never).sum())
-        n = len(self.names)
+        for node, value in self._deleting.items():
+            if deleting[node]:
+                reason = TO_BE_DELETED.format(value=value)
+                reasons[reason] = reasons.get(reason, 0) + 1
+        hopeless = int((tainted | deleting | mismatch | never).sum())
+        n = self.present
         preemption = {NOT_HELPFUL: hopeless, NO_VICTIMS: n - hopeless}
         return (
             f"0/{n} nodes are available: {_histogram(reasons)}. "

@@ -21,6 +21,7 @@ from sim.distributions import Distribution
 from sim.endpoint_choice import kube_proxy_choice
 from sim.kube.service import Service
 from sim.randomness import Streams
+from sim.runtime.cluster_autoscaler import ClusterAutoscalerRuntime
 from sim.runtime.control_plane import ZONE_LABEL, ControlPlane
 from sim.runtime.dataplane import Dataplane
 from sim.runtime.endpoint_slices import EndpointSlices, service_ports
@@ -116,7 +117,7 @@ class _Wiring:
         self.env = simpy.Environment()
         self.streams = Streams(seed)
         self.topology = Topology(scenario)
-        nodes = sim.cluster.nodes
+        nodes = sim.cluster.slots  # a cluster autoscaler's nodes too: absent until it adds them
         self.ports = service_ports(scenario.services)
         destinations = [_address(svc.cluster_ip) for svc, _ in self.ports]
         self.dataplanes = [self._dataplane(i, destinations) for i in range(len(nodes))]
@@ -183,6 +184,12 @@ class _Wiring:
         )
         self.slices = slices
         self.hpas: HPARuntime | None = None
+        self.autoscaler: ClusterAutoscalerRuntime | None = None
+        if sim.cluster.autoscaler is not None:
+            self.autoscaler = ClusterAutoscalerRuntime(self.cluster, sim.cluster.autoscaler)
+            for i in range(len(sim.cluster.nodes), len(nodes)):
+                self.dataplanes[i].present = False
+                self.dataplanes[i].down = True  # nothing is sent to a node that is not there
         if scenario.hpas:
             cluster = self.cluster
             watched = cluster.metered
@@ -199,7 +206,7 @@ class _Wiring:
 
     def _dataplane(self, i: int, destinations: list[int]) -> Dataplane:
         sim = self.scenario.simulation
-        node = sim.cluster.nodes[i]
+        node = sim.cluster.slots[i]
         return Dataplane(
             i,
             node.labels.get(ZONE_LABEL),
@@ -251,7 +258,7 @@ class _Wiring:
                     ports=[i for i, (s, _) in enumerate(self.ports) if s.name == svc.name],
                     spec=spec,
                     ingress_ip=svc.ingress_ip or "",
-                    n_nodes=len(sim.cluster.nodes),
+                    n_nodes=len(sim.cluster.slots),
                     draws=self.streams.uniform(f"{prefix}/choice"),
                     latency_out=self.streams.variates(f"{prefix}/latency-out", spec.latency),
                     latency_back=self.streams.variates(f"{prefix}/latency-back", spec.latency),
@@ -298,6 +305,8 @@ class _Wiring:
         if self.hpas is not None:
             env.process(self.metrics_server.process())
             self.hpas.start()
+        if self.autoscaler is not None:
+            env.process(self.autoscaler.process())
         for lb in self.load_balancers:
             env.process(
                 health_checks(
@@ -307,7 +316,7 @@ class _Wiring:
                     self.slices.ready_pods,
                     self._catch_up,
                     functools.partial(self._record_rotation, lb.service),
-                    [n.name for n in sim.cluster.nodes],
+                    [n.name for n in sim.cluster.slots],
                     self.cluster.check_unrouted,
                 )
             )

@@ -36,8 +36,18 @@ class Topology:
         sim = scenario.simulation
         net = sim.cluster.network
         g: nx.Graph = nx.Graph(node_to_node=net.node_to_node, client_to_node=net.client_to_node)
-        for i, node in enumerate(sim.cluster.nodes):
-            g.add_node(f"node/{node.name}", kind="node", name=node.name, ip=node.ip, index=i, labels=dict(node.labels))
+        initial = len(sim.cluster.nodes)
+        for i, node in enumerate(sim.cluster.slots):
+            # ``autoscaled``: a cluster autoscaler's node, in the cluster only while it is added
+            g.add_node(
+                f"node/{node.name}",
+                kind="node",
+                name=node.name,
+                ip=node.ip,
+                index=i,
+                labels=dict(node.labels),
+                autoscaled=i >= initial,
+            )
         for svc in scenario.services:
             g.add_node(
                 f"service/{svc.name}",

@@ -17,7 +17,7 @@ from sim.kube.service import Service, ServicePort, ServiceType
 from sim.randomness import Streams
 from sim.scenario.client_addresses import LAST_IPV4, AddressRanges, client_range_problems
 from sim.scenario.documents import Findings, Origin, ServiceDocument
-from sim.scenario.simulation import Client, Node, Simulation
+from sim.scenario.simulation import Client, ClusterAutoscaler, Node, Simulation
 
 __all__ = ["resolve_cluster", "resolve_services", "well_known_labels"]
 
@@ -59,9 +59,48 @@ def resolve_cluster(simulation: Simulation, origin: Origin, findings: Findings) 
     for node in nodes:
         taken.add(int(ipaddress.IPv4Address(node.ip)), int(ipaddress.IPv4Address(node.ip)))
     clients = _client_ips(simulation, nodes, taken, origin, findings)
+    autoscaler = cluster.autoscaler
+    if autoscaler is not None:
+        slots = _autoscaler_slots(autoscaler, nodes, hosts, taken)
+        if slots is None:
+            findings.fail(
+                origin,
+                "spec.cluster.nodeCIDR",
+                f"{cluster.node_cidr} has no address left for the cluster autoscaler's nodes "
+                f"(spec.cluster.autoscaler.maxNodes: {autoscaler.max_nodes})",
+            )
+            return simulation
+        autoscaler = dataclasses.replace(autoscaler, slots=tuple(slots))
     return dataclasses.replace(
-        simulation, cluster=dataclasses.replace(cluster, nodes=tuple(nodes)), clients=tuple(clients)
+        simulation,
+        cluster=dataclasses.replace(cluster, nodes=tuple(nodes), autoscaler=autoscaler),
+        clients=tuple(clients),
     )
+
+
+def _autoscaler_slots(
+    autoscaler: ClusterAutoscaler, nodes: list[Node], hosts: Iterator[ipaddress.IPv4Address], taken: AddressRanges
+) -> list[Node] | None:
+    """The nodes a cluster autoscaler may add, in the order it adds them: the template's name
+    prefix numbered on from the scenario's nodes (skipping names in use), the next free node
+    IPs after the scenario's nodes and clients, the template's labels over the well-known ones.
+    None when the node network runs out."""
+    names = {n.name for n in nodes}
+    template = autoscaler.template
+    slots: list[Node] = []
+    k = len(nodes)
+    while len(nodes) + len(slots) < autoscaler.max_nodes:
+        k += 1
+        name = f"{template.name_prefix}{k}"
+        if name in names:
+            continue
+        free = next((h for h in hosts if taken.first_taken(int(h), int(h)) is None), None)
+        if free is None:
+            return None
+        taken.add(int(free), int(free))
+        names.add(name)
+        slots.append(Node(name, str(free), {**well_known_labels(name), **template.labels}, template.allocatable))
+    return slots
 
 
 def well_known_labels(node: str) -> dict[str, str]:

@@ -29,6 +29,7 @@ __all__ = [
     "Call",
     "Client",
     "Cluster",
+    "ClusterAutoscaler",
     "ConnectionMode",
     "Connections",
     "CpuUsage",
@@ -41,6 +42,7 @@ __all__ = [
     "Network",
     "Node",
     "NodeEvent",
+    "NodeTemplate",
     "OnCancel",
     "OnSigterm",
     "ProbeFailure",
@@ -139,6 +141,37 @@ class HPAController:
 
 
 @dataclass(frozen=True)
+class NodeTemplate:
+    """The nodes a cluster autoscaler adds: their allocatable, labels (the kubelet's well-known
+    ones added at load) and name prefix (``node-`` gives ``node-4``, ``node-5`` ... after the
+    scenario's nodes)."""
+
+    allocatable: Allocatable = DEFAULT_ALLOCATABLE
+    labels: dict[str, str] = field(default_factory=dict)
+    name_prefix: str = "node-"
+
+
+@dataclass(frozen=True)
+class ClusterAutoscaler:
+    """``cluster.autoscaler``: one node group from ``min_nodes`` to ``max_nodes`` nodes, the
+    scenario's nodes included, with cluster-autoscaler's flags and their defaults
+    (docs/semantics.md#cluster-autoscaler).
+
+    ``slots`` are the ``max_nodes − len(cluster.nodes)`` nodes it may add, named, addressed and
+    labelled at load (:func:`sim.scenario.resolve.resolve_cluster`); empty until then."""
+
+    min_nodes: int
+    max_nodes: int
+    template: NodeTemplate = field(default_factory=NodeTemplate)
+    provisioning_s: float = 60.0
+    scan_interval_s: float = 10.0
+    scale_down_unneeded_s: float = 600.0
+    scale_down_utilization_threshold: float = 0.5
+    scale_down_delay_after_add_s: float = 600.0
+    slots: tuple[Node, ...] = ()
+
+
+@dataclass(frozen=True)
 class Cluster:
     nodes: tuple[Node, ...]
     node_cidr: ipaddress.IPv4Network
@@ -151,6 +184,13 @@ class Cluster:
     metrics: MetricsPipeline = field(default_factory=MetricsPipeline)
     hpa_controller: HPAController = field(default_factory=HPAController)
     allocatable: Allocatable = DEFAULT_ALLOCATABLE  # every node's, unless the node sets its own
+    autoscaler: ClusterAutoscaler | None = None
+
+    @property
+    def slots(self) -> tuple[Node, ...]:
+        """Every node the run may have: the scenario's (present from t = 0), then those a
+        cluster autoscaler may add (absent until it does)."""
+        return self.nodes + (self.autoscaler.slots if self.autoscaler is not None else ())
 
 
 @dataclass(frozen=True)

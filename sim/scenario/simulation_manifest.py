@@ -15,6 +15,7 @@ from sim.scenario.simulation import (
     Allocatable,
     Call,
     Client,
+    ClusterAutoscaler,
     CpuUsage,
     CrashEvent,
     Event,
@@ -71,6 +72,7 @@ def simulation_manifest(sim: Simulation) -> dict[str, Any]:
                     "cpuInitializationPeriod": format_duration(cluster.hpa_controller.cpu_initialization_period_s),
                     "initialReadinessDelay": format_duration(cluster.hpa_controller.initial_readiness_delay_s),
                 },
+                **({"autoscaler": _autoscaler_manifest(cluster.autoscaler)} if cluster.autoscaler is not None else {}),
             },
             "kubeProxy": _proxy_manifest(sim.kube_proxy),
             "workloads": {name: _workload_manifest(w) for name, w in sim.workloads.items()},
@@ -86,6 +88,24 @@ def _node_manifest(node: Node, default: Allocatable) -> dict[str, Any]:
     if node.allocatable != default:
         out["allocatable"] = _allocatable_manifest(node.allocatable)
     return out
+
+
+def _autoscaler_manifest(a: ClusterAutoscaler) -> dict[str, Any]:
+    """``cluster.autoscaler`` as written (its nodes' names and IPs follow from it at load)."""
+    return {
+        "minNodes": a.min_nodes,
+        "maxNodes": a.max_nodes,
+        "nodeTemplate": {
+            "allocatable": _allocatable_manifest(a.template.allocatable),
+            "labels": dict(a.template.labels),
+            "namePrefix": a.template.name_prefix,
+        },
+        "provisioningTime": format_duration(a.provisioning_s),
+        "scanInterval": format_duration(a.scan_interval_s),
+        "scaleDownUnneededTime": format_duration(a.scale_down_unneeded_s),
+        "scaleDownUtilizationThreshold": a.scale_down_utilization_threshold,
+        "scaleDownDelayAfterAdd": format_duration(a.scale_down_delay_after_add_s),
+    }
 
 
 def _allocatable_manifest(a: Allocatable) -> dict[str, Any]:

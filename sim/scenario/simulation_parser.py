@@ -19,6 +19,7 @@ from sim.endpoint_choice import BALANCER_ALGORITHMS, IPVS_SCHEDULERS
 from sim.kube.labels import label_errors
 from sim.kube.quantity import INT64_MAX, QuantityError, decode_quantity
 from sim.kube.validation import NEGATIVE_MSG, dns1123_subdomain_problems, go
+from sim.scenario.autoscaler_parser import parse_autoscaler
 from sim.scenario.client_parser import parse_clients
 from sim.scenario.event_parser import parse_events
 from sim.scenario.field_reader import FieldReader
@@ -156,10 +157,14 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
             "metrics",
             "hpaController",
             "allocatable",
+            "autoscaler",
         ),
     )
     allocatable = _allocatable(c.get("allocatable"), f"{path}.allocatable", fields, DEFAULT_ALLOCATABLE)
     nodes = _nodes(c.get("nodes", 1), f"{path}.nodes", fields, allocatable)
+    autoscaler = parse_autoscaler(
+        c.get("autoscaler"), f"{path}.autoscaler", fields, len(nodes), allocatable, _allocatable
+    )
     ports_raw = str(c.get("nodePortRange", "30000-32767"))
     low, _, high = ports_raw.partition("-")
     if not (low.strip().isdigit() and high.strip().isdigit() and 0 < int(low) <= int(high) <= 65535):
@@ -179,7 +184,9 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
     before = len(fields.problems)
     pod_cidr = fields.cidr(c.get("podCIDR", "10.244.0.0/16"), f"{path}.podCIDR")
     if len(fields.problems) == before:
-        _check_pod_cidr(pod_cidr, len(nodes), f"{path}.podCIDR", fields)
+        # a cluster autoscaler's nodes get theirs too (the range allocator's next /24s)
+        most = max(len(nodes), autoscaler.max_nodes if autoscaler is not None else 0)
+        _check_pod_cidr(pod_cidr, most, f"{path}.podCIDR", fields)
     return Cluster(
         nodes=tuple(nodes),
         node_cidr=fields.cidr(c.get("nodeCIDR", "192.168.1.0/24"), f"{path}.nodeCIDR"),
@@ -196,6 +203,7 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
         metrics=_metrics_pipeline(c.get("metrics"), f"{path}.metrics", fields),
         hpa_controller=_hpa_controller(c.get("hpaController"), f"{path}.hpaController", fields),
         allocatable=allocatable,
+        autoscaler=autoscaler,
     )
 
 

@@ -64,6 +64,17 @@ def _arrow(
     )
 
 
+def _there(result: Result, node: dict[str, Any], at: float) -> bool:
+    """Whether a node is in the cluster at ``at``: a cluster autoscaler's node only while added."""
+    if not node.get("autoscaled"):
+        return True
+    table = getattr(result, "nodes", None)
+    if not isinstance(table, pd.DataFrame) or table.empty:
+        return False
+    rows = table[table["node"] == node["name"]]
+    return bool(((rows["added"] <= at) & ~(rows["removed"].astype(float) <= at)).any())
+
+
 def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float | None = None) -> None:
     """Draw ``result``'s cluster on ``ax`` (pods alive at ``at_s``, default the end of the run)."""
     sim = result.scenario.simulation
@@ -76,7 +87,7 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
     ax.set_ylim(0, 1)
     ax.axis("off")
 
-    nodes = [n for n, d in g.nodes(data=True) if d["kind"] == "node"]
+    nodes = [n for n, d in g.nodes(data=True) if d["kind"] == "node" and _there(result, d, at)]
     services = [d for _, d in g.nodes(data=True) if d["kind"] == "service"]
     clients = [d for _, d in g.nodes(data=True) if d["kind"] == "client"]
 

@@ -89,7 +89,7 @@ def panels(
 
 def node_colors(result: Result) -> dict[str, str]:
     """One colour per node, the same in every plot of the run."""
-    names = [n.name for n in result.scenario.simulation.cluster.nodes]
+    names = [n.name for n in result.scenario.simulation.cluster.slots]
     return {name: _NODE_PALETTE[i % len(_NODE_PALETTE)] for i, name in enumerate(names)}
 
 

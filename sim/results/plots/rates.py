@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from sim.results.capacity import client_deployments, offered_rate, serving_capacity
+from sim.results.capacity import client_deployments, effective_workers, offered_rate, serving_capacity
 from sim.results.plots.data import time_bins
 from sim.results.result import Result
 from sim.results.slo import client_requests
+from sim.scenario.resolved import Scenario
 from sim.units import format_duration
 
 __all__ = ["draw_rates", "draw_retries", "has_retries", "tries_table"]
@@ -68,11 +69,7 @@ def _draw_capacity(ax: Axes, result: Result, t: np.ndarray, top: float) -> bool:
     finite = capacity[np.isfinite(capacity)]
     if not len(finite):
         return False
-    workloads = scenario.simulation.workloads
-    label = "capacity: " + " + ".join(
-        f"{name} pods routed × {workloads[name].concurrency} / {format_duration(workloads[name].service_time.mean)}"
-        for name in names
-    )
+    label = "capacity: " + " + ".join(_per_pod(scenario, name) for name in names)
     clipped = top > 0 and float(finite.max()) > _CLIP * top
     if clipped:
         label += f" (up to {float(finite.max()):,.0f} req/s, above the plot)"
@@ -139,3 +136,10 @@ def draw_retries(ax: Axes, result: Result) -> str:
     ax.set_xlabel("simulated time (s, by send time)")
     ax.set_ylabel("per second")
     return bin_text
+
+
+def _per_pod(scenario: Scenario, name: str) -> str:
+    """``web pods routed × 2 / 16ms``, the workers a CPU limit leaves when it throttles."""
+    workers, throttled = effective_workers(scenario, name)
+    mean = format_duration(scenario.simulation.workloads[name].service_time.mean)
+    return f"{name} pods routed × {workers:g}{' (cpu limit)' if throttled else ''} / {mean}"
