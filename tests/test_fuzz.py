@@ -4,12 +4,17 @@
 (everything the batch engine runs) and adds what needs the event engine: keep-alive
 connections, ``sessionAffinity: ClientIP`` on targeted Services, every IPVS scheduler,
 clients through the load balancer, and calls between Services, cycles included (a Service
-calling itself or two calling each other, with short call timeouts). Every run must keep:
+calling itself or two calling each other, with short call timeouts), and HorizontalPodAutoscalers
+on any metric svcsim produces, synced every 0.1-0.3 s so they act within the short runs. Every
+run must keep:
 
 - conservation: request ids are 0..n-1, each request has exactly one outcome, finite times,
   ``t_done >= t_sent`` and ``latency == t_done - t_sent``;
 - capacity: a pod never holds more requests at once than its ``concurrency`` (checked on the
   run's own columns, ``t_start`` and ``service_s``);
+- autoscaling: every sync sets a count within [min, max] (unless scaling is disabled at 0
+  replicas), one metric row per metric, NaN only as a metric's unavailable value, and each
+  rescale is the Deployment's ``scale to N`` row at that instant;
 - determinism: the same seed gives the same tables;
 - agreement: where the batch engine can run it, it gives the event engine's tables.
 
@@ -97,6 +102,8 @@ def every_feature(draw: st.DrawFn) -> str:
             c.pop("nodes", None)
     if draw(st.integers(0, 2)) == 0:
         draw(lifecycle(docs))
+    if draw(st.integers(0, 2)) == 0:
+        draw(autoscaling(docs))
     called = [n for n, s in services.items() if s["spec"].get("clusterIP") != "None"]
     for name in deployments:
         if called and draw(st.integers(0, 2)) == 0:
@@ -128,9 +135,7 @@ def lifecycle(draw: st.DrawFn, docs: list[dict[str, Any]]) -> None:
             container["lifecycle"] = {"preStop": {"sleep": {"seconds": draw(st.integers(0, 1))}}}
         if draw(st.booleans()):
             doc["spec"]["strategy"] = draw(
-                st.sampled_from(
-                    [{"type": "Recreate"}, {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}, {}]
-                )
+                st.sampled_from([{"type": "Recreate"}, {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}, {}])
             )
     for name in names:
         workload = spec["workloads"][name]
@@ -152,6 +157,123 @@ def lifecycle(draw: st.DrawFn, docs: list[dict[str, Any]]) -> None:
             spec["events"].append({"at": draw(at), "fail": {"node": node}})
             if draw(st.booleans()):
                 spec["events"].append({"at": f"{duration - 0.05!r}s", "recover": {"node": node}})
+
+
+_HPA_METRICS = [
+    ("resource", {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}),
+    ("resource", {"name": "cpu", "target": {"type": "AverageValue", "averageValue": "20m"}}),
+    ("resource", {"name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}}),
+    (
+        "containerResource",
+        {"name": "cpu", "container": "FIRST", "target": {"type": "Utilization", "averageUtilization": 40}},
+    ),
+    (
+        "pods",
+        {"metric": {"name": "http_requests_per_second"}, "target": {"type": "AverageValue", "averageValue": "20"}},
+    ),
+    (
+        "pods",
+        {"metric": {"name": "http_requests_in_flight"}, "target": {"type": "AverageValue", "averageValue": "500m"}},
+    ),
+    (
+        "object",
+        {
+            "metric": {"name": "requests_per_second"},
+            "describedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "SELF"},
+            "target": {"type": "Value", "value": "50"},
+        },
+    ),
+    ("external", {"metric": {"name": "requests_in_flight"}, "target": {"type": "AverageValue", "averageValue": "1"}}),
+]
+
+
+@st.composite
+def autoscaling(draw: st.DrawFn, docs: list[dict[str, Any]]) -> None:
+    """HorizontalPodAutoscalers (issue 11), added to ``docs`` in place: cpu and memory requests,
+    one HPA per Deployment drawn, any metric svcsim produces, a behavior or the legacy path, and a
+    controller and metrics-server fast enough (a sync every 0.1-0.3 s) to act within a short run."""
+    spec = docs[-1]["spec"]
+    kinds = {
+        "resource": "Resource",
+        "containerResource": "ContainerResource",
+        "pods": "Pods",
+        "object": "Object",
+        "external": "External",
+    }
+    for doc in [d for d in docs if d["kind"] == "Deployment"]:
+        if draw(st.booleans()):
+            continue
+        name = doc["metadata"]["name"]
+        container = doc["spec"]["template"]["spec"]["containers"][0]
+        container["resources"] = {"requests": {"cpu": draw(st.sampled_from(["10m", "50m", "200m"])), "memory": "64Mi"}}
+        low = draw(st.integers(1, 3))
+        metrics = []
+        for source, body in draw(
+            st.lists(st.sampled_from(_HPA_METRICS), min_size=1, max_size=2, unique_by=lambda m: m[0])
+        ):
+            text = yaml.safe_dump(body).replace("FIRST", str(container["name"])).replace("SELF", name)
+            metrics.append({"type": kinds[source], source: yaml.safe_load(text)})
+        hpa: dict[str, Any] = {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": low,
+            "maxReplicas": draw(st.integers(low, 8)),
+            "metrics": metrics,
+        }
+        if draw(st.booleans()):
+            hpa["behavior"] = {
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "policies": [{"type": "Pods", "value": draw(st.integers(1, 4)), "periodSeconds": 1}],
+                },
+                "scaleDown": {
+                    "stabilizationWindowSeconds": draw(st.sampled_from([0, 1])),
+                    "selectPolicy": draw(st.sampled_from(["Max", "Min", "Disabled"])),
+                },
+            }
+        docs.insert(
+            -1,
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": {"name": name},
+                "spec": hpa,
+            },
+        )
+        workload = spec["workloads"][name]
+        if draw(st.booleans()):
+            workload["cpu"] = {
+                "perRequest": draw(st.sampled_from(["1ms", "5ms"])),
+                "idle": draw(st.sampled_from(["0", "5m"])),
+            }
+        if draw(st.booleans()):
+            workload["memory"] = {"base": "50Mi", "perRequest": "1Mi"}
+    spec["cluster"]["metrics"] = {"resolution": draw(st.sampled_from(["100ms", "150ms"])), "rateWindow": "300ms"}
+    spec["cluster"]["hpaController"] = {
+        "syncPeriod": draw(st.sampled_from(["100ms", "200ms", "300ms"])),
+        "downscaleStabilization": "500ms",
+        "cpuInitializationPeriod": "400ms",
+        "initialReadinessDelay": "100ms",
+    }
+
+
+def assert_hpas_keep_their_bounds(scenario: sim.Scenario, result: sim.Result) -> None:
+    """Each sync sets a count within [min, max] (unless scaling is disabled at 0), records one
+    metric row per metric, and a rescale is the Deployment's next ``scale to`` row."""
+    hpas = {h.name: h for h in scenario.hpas}
+    for row in result.hpa.itertuples():
+        h = hpas[row.hpa]
+        if row.current_replicas or not h.min_replicas:
+            assert h.min_replicas <= row.desired_replicas <= h.max_replicas, row
+        assert row.rescaled == (row.desired_replicas != row.current_replicas), row
+        event(f"hpa: {'rescaled' if row.rescaled else 'kept'}")
+    for name, h in hpas.items():
+        assert (result.hpa_metrics["hpa"] == name).sum() == (result.hpa["hpa"] == name).sum() * len(h.metrics)
+    metrics = result.hpa_metrics
+    assert not metrics.drop(columns=["current"]).isna().any().any()
+    timeline = result.timeline
+    for row in result.hpa[result.hpa["rescaled"]].itertuples():
+        scaled = timeline[(timeline["time"] == row.time) & (timeline["detail"] == f"hpa/{row.hpa}")]
+        assert list(scaled["event"]) == [f"scale to {row.desired_replicas}"], row
 
 
 def _load(text: str) -> sim.Scenario | None:
@@ -206,6 +328,7 @@ def test_generated_scenarios_conserve_requests_respect_capacity_and_repeat(text)
     note(text)
     first = sim.simulate(scenario)
     assert_conserved(first.requests)
+    assert_hpas_keep_their_bounds(scenario, first)
     again = sim.simulate(scenario)
     assert_same_run(first, again)
     seed = first.summary["seed"]

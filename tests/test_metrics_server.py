@@ -97,3 +97,18 @@ def test_a_new_pod_has_no_rate_until_its_second_answer() -> None:
     assert set(server.pods_metric(pods, "http_requests_per_second")) == {"a"}  # type: ignore[arg-type]
     env.run(until=46)
     assert set(server.resource(pods, "cpu")) == {"a", "b"}  # type: ignore[arg-type]
+
+
+def test_memory_comes_with_the_cpu_rate_from_the_second_answer() -> None:
+    """metrics-server lists a pod only once it holds two points of it (podStorage.GetMetrics), so
+    a new pod's working set is not there at its first answer either; its timestamp and window
+    are the CPU rate's. Before the fix memory was served from the first answer."""
+    pods = [FakePod(0, "a")]
+    env, server = _server(pods)
+    env.run(until=20)
+    pods.append(FakePod(1, "b"))
+    env.run(until=31)
+    assert set(server.resource(pods, "memory")) == {"a"}  # type: ignore[arg-type]
+    env.run(until=46)
+    sample = server.resource(pods, "memory")["b"]  # type: ignore[arg-type]
+    assert (sample.value, sample.timestamp_s, sample.window_s) == (100_000_000_000, 45.0, 15.0)

@@ -17,14 +17,15 @@ message is recorded once, as kubectl aggregates it into one row.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sim.kube.hpa import HorizontalPodAutoscaler, MetricSpec
 from sim.kube.hpa_metrics import metric_key
 from sim.runtime import hpa_replicas as calc
 from sim.runtime import hpa_rules as rules
-from sim.runtime.hpa_replicas import MetricUnavailable, PodSample, Proposal
+from sim.runtime.hpa_replicas import MetricUnavailable, PodMetric, PodSample, Proposal
+from sim.runtime.kubelet import container_name, container_names
 from sim.runtime.metrics_server import MetricsServer
 from sim.runtime.pod_usage import covered_deployments
 from sim.runtime.pods import INF, Pod
@@ -54,6 +55,7 @@ class HPARuntime:
         self.states = [_State(h, rules.HPAHistory(), {}) for h in plane.scenario.hpas]
         self.rows: list[dict[str, Any]] = []
         self.metric_rows: list[dict[str, Any]] = []
+        self._event_errors: dict[int, str] = {}  # a failed metric's spec -> its warning's message
 
     def start(self) -> None:
         for state in self.states:
@@ -75,13 +77,19 @@ class HPARuntime:
         deployment = hpa.target_name
         current = plane.desired[deployment]
         pods = plane.live_pods(deployment)
-        samples = [self._sample(p) for p in pods]
-        tolerances = rules.tolerances_for(hpa.behavior, self.flags.tolerance)
-        outcomes = [self._outcome(spec, current, pods, samples, tolerances) for spec in hpa.metrics]
-        for outcome in outcomes:
-            if outcome.error is not None:
-                self._warn(state, rules.failure_reason(outcome.spec), _event_text(outcome))
-        combined = rules.combine_metrics(current, outcomes)
+        if _reads_metrics(hpa, current):
+            samples = [self._sample(p) for p in pods]
+            tolerances = rules.tolerances_for(hpa.behavior, self.flags.tolerance)
+            outcomes = [self._outcome(spec, current, pods, samples, tolerances) for spec in hpa.metrics]
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    self._warn(state, rules.failure_reason(outcome.spec), self._event_errors.pop(id(outcome.spec)))
+            combined: rules.MetricsResult | None = rules.combine_metrics(current, outcomes)
+        else:
+            # reconcileAutoscaler reads no metric when the count is 0 (scaling disabled) or
+            # outside [min, max]: no metric warning, and the status shows no current value.
+            outcomes = [rules.MetricOutcome(spec) for spec in hpa.metrics]
+            combined = None
         decision = rules.reconcile(hpa, current, combined, state.history, now, self.flags.downscale_stabilization_s)
         state.history = decision.history
         obj = f"horizontalpodautoscaler/{hpa.name}"
@@ -124,9 +132,12 @@ class HPARuntime:
         plane = self.plane
         kubelet = plane.kubelet
         shown = plane.shown_status(pod)
-        phase = "Pending" if pod.node is None or shown in ("Pending", "ContainerCreating") else "Running"
-        deleting = pod.terminating_at < INF or pod.index in plane.replica_set[pod.index].deleting
         start = kubelet.start_time(pod)
+        # Pending until a kubelet started its container: unscheduled, ContainerCreating, or bound
+        # to a node that died before it could start it (nobody reported it Running).
+        pending = pod.node is None or shown in ("Pending", "ContainerCreating") or start == INF
+        phase = "Pending" if pending else "Running"
+        deleting = pod.terminating_at < INF or pod.index in plane.replica_set[pod.index].deleting
         return PodSample(
             name=pod.name,
             phase=phase,
@@ -148,6 +159,7 @@ class HPARuntime:
         try:
             return rules.MetricOutcome(spec, proposal=self._propose(spec, current, pods, samples, tolerances))
         except MetricUnavailable as exc:
+            self._event_errors[id(spec)] = _event_error(spec, str(exc))
             return rules.MetricOutcome(spec, error=_wrapped(spec, str(exc)))
 
     def _propose(
@@ -161,15 +173,12 @@ class HPARuntime:
         now, flags, target = self.env.now, self.flags, spec.target
         timing = (flags.cpu_initialization_period_s, flags.initial_readiness_delay_s)
         if spec.type in ("Resource", "ContainerResource"):
-            found = self.metrics.resource(pods, spec.name)
+            # GetResourceReplicas' order: the metrics API, the pod list, the requests, the groups.
+            found = self._resource_metrics(spec, pods)
             if not samples:
                 raise MetricUnavailable("no pods returned by selector while calculating replica count")
-            if not found:
-                raise MetricUnavailable(
-                    f"unable to get metrics for resource {spec.name}: no metrics returned from resource metrics API"
-                )
             if target.type == "Utilization" and target.average_utilization is not None:
-                requests = {p.name: self._request(p, spec) for p in pods}
+                requests: dict[str, int | None] = {p.name: self._request(p, spec) for p in pods}
                 return calc.resource_replicas(
                     current, target.average_utilization, spec.name, samples, found, requests, now, tolerances, *timing
                 )
@@ -205,17 +214,44 @@ class HPARuntime:
         average = calc.milli_value(target.average_value)
         return calc.external_per_pod_metric_replicas(status, [usage], average, tolerances)
 
-    def _request(self, pod: Pod, spec: MetricSpec) -> int | None:
+    def _resource_metrics(self, spec: MetricSpec, pods: list[Pod]) -> dict[str, PodMetric]:
+        """The resource metrics API's answer (``GetResourceMetric``): each pod's usage, or for a
+        ContainerResource the named container's. svcsim's usage is the app's, its first
+        container's (docs/semantics.md#cpu-and-memory-usage): any other container uses 0."""
+        found = self.metrics.resource(pods, spec.name)
+        prefix = f"unable to get metrics for resource {spec.name}: "
+        if not found:
+            raise MetricUnavailable(prefix + "no metrics returned from resource metrics API")
+        if spec.type != "ContainerResource" or not pods:
+            return found
+        dep = self.plane.deployment(pods[0])
+        if spec.container not in container_names(dep):
+            first = next(p.name for p in pods if p.name in found)
+            raise MetricUnavailable(
+                prefix + f"failed to get container metrics: container {spec.container} not present in metrics "
+                f"for pod default/{first}"
+            )
+        if spec.container == container_name(dep):
+            return found
+        return {name: replace(m, value=0) for name, m in found.items()}
+
+    def _request(self, pod: Pod, spec: MetricSpec) -> int:
         """The pod's request for the metric's resource in milli-units (``calculatePodRequests``:
-        every container must have one); None where a container has none."""
-        containers = self.plane.deployment(pod).container_resources
-        if spec.type == "ContainerResource":
-            containers = tuple(c for c in containers if c.container == spec.container)
+        every container, or the named one, must have one)."""
+        dep = self.plane.deployment(pod)
         field = "cpu_request_m" if spec.name == "cpu" else "memory_request_b"
-        values = [getattr(c, field) for c in containers]
-        if not values or any(v is None for v in values):
-            return None
-        total = sum(v for v in values if v is not None)
+        by_name = {c.container: getattr(c, field) for c in dep.container_resources}
+        names = container_names(dep)
+        if spec.type == "ContainerResource":
+            if spec.container not in names:
+                raise MetricUnavailable(f"container {spec.container} not found in Pod {pod.name}")
+            names = [spec.container]
+        total = 0
+        for name in names:
+            value = by_name.get(name)
+            if value is None:
+                raise MetricUnavailable(f"missing request for {spec.name} in container {name} of Pod {pod.name}")
+            total += value
         return total if spec.name == "cpu" else total * 1000
 
     def _total(self, spec: MetricSpec) -> int:
@@ -225,29 +261,53 @@ class HPARuntime:
         pods = [p for name in sorted(covered) for p in self.plane.live_pods(name)]
         name = "http_" + spec.name
         found = self.metrics.pods_metric(pods, name)
+        if not found and spec.type == "External":  # GetExternalMetricReplicas, GetExternalMetric
+            selector = "<nil>" if spec.selector is None else str(spec.selector)
+            raise MetricUnavailable(
+                f"unable to get external metric default/{spec.name}/{selector}: "
+                "no metrics returned from external metrics API"
+            )
         if not found:
             raise MetricUnavailable(f"unable to get metric {spec.name}: no metrics returned from custom metrics API")
         return sum(m.value for m in found.values())
 
 
-def _wrapped(spec: MetricSpec, error: str) -> str:
-    """The error as ``computeReplicasForMetric`` words it for each source type."""
+def _reads_metrics(hpa: HorizontalPodAutoscaler, current: int) -> bool:
+    """Whether ``reconcileAutoscaler`` computes the metrics at this sync: only when scaling is
+    not disabled (0 replicas with minReplicas > 0) and the count is within [min, max]."""
+    if current == 0 and hpa.min_replicas != 0:
+        return False
+    return hpa.min_replicas <= current <= hpa.max_replicas
+
+
+def _event_error(spec: MetricSpec, error: str) -> str:
+    """The error the per-metric warning (``getUnableComputeReplicaCountCondition``) carries: the
+    calculator's, with the resource calculators' "failed to get cpu utilization: " before it."""
     if spec.type in ("Resource", "ContainerResource"):
         what = "utilization" if spec.target.type == "Utilization" else "usage"
-        kind = "container resource" if spec.type == "ContainerResource" else "resource"
-        return f"failed to get {spec.name} {kind} metric value: failed to get {spec.name} {what}: {error}"
+        return f"failed to get {spec.name} {what}: {error}"
+    return error
+
+
+def _wrapped(spec: MetricSpec, error: str) -> str:
+    """The error as ``computeReplicasForMetric`` words it for each source type (what
+    FailedComputeMetricsReplicas reports)."""
+    inner = _event_error(spec, error)
+    if spec.type == "Resource":
+        return f"failed to get {spec.name} resource metric value: {inner}"
+    if spec.type == "ContainerResource":
+        return f"failed to get {spec.container} container metric value: {inner}"
     if spec.type == "Pods":
-        return f"failed to get pods metric value: {error}"
+        return f"failed to get pods metric value: {inner}"
     if spec.type == "Object":
-        return f"failed to get object metric value: {error}"
-    return f"failed to get external metric value: {error}"
-
-
-def _event_text(outcome: rules.MetricOutcome) -> str:
-    """The per-metric warning's message: the error before ``computeReplicasForMetric`` wrapped it."""
-    error = outcome.error or ""
-    head = "metric value: "
-    return error.split(head, 1)[1] if head in error else error
+        if spec.target.type != "Value":
+            inner = f"failed to get {spec.name} object metric: {inner}"
+        return f"failed to get object metric value: {inner}"
+    if spec.target.type == "Value":
+        inner = f"failed to get external metric {spec.name}: {inner}"
+    else:
+        inner = f"failed to get {spec.name} external metric: {inner}"
+    return f"failed to get {spec.name} external metric value: {inner}"
 
 
 def _metric_row(now: float, hpa: str, outcome: rules.MetricOutcome) -> dict[str, Any]:

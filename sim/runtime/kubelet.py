@@ -55,9 +55,14 @@ def backoff_delay(restart: int) -> float:
 
 def container_name(dep: Deployment) -> str:
     """The name events give the pod's container: its first (svcsim models one app per pod)."""
-    containers = dep.manifest.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or [{}]
-    name = containers[0].get("name") if isinstance(containers[0], dict) else None
-    return name if isinstance(name, str) else "app"
+    names = container_names(dep)
+    return names[0] if names else "app"
+
+
+def container_names(dep: Deployment) -> list[str]:
+    """The names of the pod template's containers, in order."""
+    containers = dep.manifest.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+    return [str(c["name"]) for c in containers if isinstance(c, dict) and isinstance(c.get("name"), str)]
 
 
 def probe_ticks(started: float, probe: Probe, after: float) -> Iterator[float]:

@@ -7,7 +7,8 @@ manifests) the scraper reads each watched pod whose container runs on a reachabl
 - **cpu** = Δ(cumulative CPU) / Δt between this scrape and the pod's previous one, so a pod
   has no CPU sample until its second scrape, and a restarted container starts again (its
   counter was reset); the sample's window is that Δt and its timestamp this scrape;
-- **memory** = the working set now;
+- **memory** = the working set now, given with the CPU rate only (metrics-server answers for a
+  pod once it holds two scrapes of it);
 - **http_requests_per_second** = the increase of the pod's request counter over the last
   ``rateWindow`` (from the oldest scrape in it), ``rate(http_requests_total[1m])`` as a
   Prometheus adapter exposes it, and **http_requests_in_flight**, the requests in the pod now.
@@ -93,12 +94,14 @@ class MetricsServer:
     def _read(self, pod: Pod, samples: PodSamples, now: float) -> None:
         cpu = pod.cpu_seconds(now)
         last = samples.last_cpu
-        samples.cpu = None
+        samples.cpu = samples.memory = None
         if last is not None and last[2] == pod.restarts and now > last[0]:
+            # metrics-server answers for a pod only once it holds two points of it (podStorage.
+            # GetMetrics): memory comes with the CPU rate, with its timestamp and window.
             window = now - last[0]
             samples.cpu = PodMetric(milli_value(max(0.0, cpu - last[1]) / window), now, window)
+            samples.memory = PodMetric(milli_value(pod.working_set_bytes(now)), now, window)
         samples.last_cpu = (now, cpu, pod.restarts)
-        samples.memory = PodMetric(milli_value(pod.working_set_bytes(now)), now, self.resolution_s)
         counter = samples.counter
         counter.append((now, pod.requests_total(now)))
         while len(counter) > 1 and counter[1][0] <= now - self.rate_window_s:

@@ -85,6 +85,7 @@ class PodUsage:
     # Requests not folded yet: numpy chunks (the batch engine) and scalars (the event engine).
     _chunks: list[tuple[np.ndarray, ...]] = field(default_factory=list)
     _rows: list[tuple[float, float, float, float, bool]] = field(default_factory=list)
+    _row_chunks: list[tuple[np.ndarray, ...]] = field(default_factory=list)  # rows recorded as columns
 
     # -- recording (Pod.admit and Pod.admit_one) ---------------------------------------------
     def served(self, arrive: np.ndarray, start: np.ndarray, service: np.ndarray, drawn: np.ndarray) -> None:
@@ -96,6 +97,29 @@ class PodUsage:
     def served_one(self, arrive: float, start: float, service: float, drawn: float) -> None:
         cpu = drawn if self.cpu.per_request_s is None else self.cpu.per_request_s
         self._rows.append((arrive, start, start + service, cpu, True))
+
+    def admitted(
+        self,
+        arrive: np.ndarray,
+        cancel: np.ndarray,
+        served: np.ndarray,
+        waited: np.ndarray,
+        start: np.ndarray,
+        service: np.ndarray,
+        drawn: np.ndarray,
+    ) -> None:
+        """What :func:`~sim.runtime.requests.rules.fifo_admit` decided for arrivals in order, as
+        columns: the ``served`` ones (``drawn``: their unstretched draws, in order) as
+        :meth:`served_one` records them, the ``waited`` ones as :meth:`waited` does, kept in
+        arrival order among the rows (the same rows, in the same order, as one call each)."""
+        keep = served | waited
+        if not keep.any():
+            return
+        cpu = np.zeros(len(arrive))
+        cpu[served] = drawn if self.cpu.per_request_s is None else self.cpu.per_request_s
+        begin = np.where(served, start, cancel)
+        end = np.where(served, start + service, cancel)
+        self._row_chunks.append((arrive[keep], begin[keep], end[keep], cpu[keep], served[keep]))
 
     def waited(self, arrive: float, left: float) -> None:
         """A request that waited in the pod from ``arrive`` and left unserved at ``left`` (its
@@ -135,10 +159,17 @@ class PodUsage:
         assert t >= self._seen, f"usage read at {t} after {self._seen}: readings go forward in time"
         self._seen = t
         chunks = self._chunks
-        if self._rows:
-            rows = np.array(self._rows, dtype=float).reshape(-1, 5)
-            chunks.append((rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4].astype(bool)))
-            self._rows = []
+        if self._row_chunks or self._rows:
+            # The rows after the chunks, as they were recorded (the sums' order stays the same).
+            parts = self._row_chunks
+            if self._rows:
+                rows = np.array(self._rows, dtype=float).reshape(-1, 5)
+                parts.append((rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3], rows[:, 4].astype(bool)))
+            if len(parts) == 1:
+                chunks.append(parts[0])
+            else:
+                chunks.append(tuple(np.concatenate(column) for column in zip(*parts, strict=True)))
+            self._rows, self._row_chunks = [], []
         if not chunks:
             empty = np.empty(0)
             return empty, empty, empty, empty, np.empty(0, dtype=bool)

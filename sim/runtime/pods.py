@@ -251,9 +251,11 @@ class Pod:
         fates, starts, services = fifo_admit(
             self._free, self._leave, self.limits, times, cancel, self.service.one, drawn
         )
-        if usage is not None:
-            self._account(usage, times, cancel, fates, starts, services, drawn or [])
-        return np.array(fates, dtype=np.int8), np.array(starts), np.array(services)
+        fate, begin, served = np.array(fates, dtype=np.int8), np.array(starts), np.array(services)
+        if usage is not None:  # recorded as columns: one Python call per request here was a hot spot
+            cancelled = np.asarray(cancel, dtype=float)
+            usage.admitted(t, cancelled, fate == ADMITTED, fate == CANCELLED, begin, served, np.array(drawn or []))
+        return fate, begin, served
 
     def admit_one(self, arrive: float, cancel_at: float) -> tuple[int, float, float]:
         """One arrival, in arrival order: its ``(fate, start, service)``."""
