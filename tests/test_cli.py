@@ -284,11 +284,15 @@ def test_each_warning_is_one_unwrapped_line_on_stderr(tmp_path, warned, capsys, 
     extra = ("--out", tmp_path / "out") if command[0] == "run" else ()
     code, _, stderr = run_cli(capsys, command[0], warned, *command[1:], *extra)
     assert code == 0
-    # A run also finds what the pending pods mean for the clients (sim/results/capacity.py).
+    # A run also finds what the pending pods mean for the clients (sim/results/capacity.py), and
+    # how long they waited (sim/results/run_warnings.py).
     found = (
         [
             "warning: deployment myapp: no pod routed from 0s to 2s while clients offer up to 200 req/s: "
-            "those requests are refused"
+            "those requests are refused",
+            "warning: deployment myapp: 3 pods waited Pending for a node (from 0s, the longest 2s; 3 still Pending "
+            "at the end): 0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. "
+            "preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.",
         ]
         if command[0] == "run"
         else []

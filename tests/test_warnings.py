@@ -99,7 +99,10 @@ def test_a_deployment_with_no_pod_routed_is_said_to_refuse():
     result = sim.simulate(sim.load_scenario(yaml.safe_dump_all(docs)))
     assert result.summary["outcomes"]["refused"] == result.summary["requests"]
     assert warnings_of(result, "deployment web") == [
-        "deployment web: no pod routed from 0s to 10s while clients offer up to 20 req/s: those requests are refused"
+        "deployment web: no pod routed from 0s to 10s while clients offer up to 20 req/s: those requests are refused",
+        "deployment web: 1 pod waited Pending for a node (from 0s, the longest 10s; 1 still Pending at the end): "
+        "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are "
+        "available: 1 Preemption is not helpful for scheduling.",
     ]
 
 
