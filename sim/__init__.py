@@ -9,6 +9,7 @@ The public API for scripts and notebooks::
     result.timeline      # one row per change in pods and endpoints
     result.summary       # counts, latency percentiles, throughput, per-pod load
     result.save("runs/basic")
+    sim.compare([result, other])  # runs side by side, with differences
 
 The package is layered; each layer imports only those before it (``tests/test_layers.py``):
 
@@ -30,17 +31,30 @@ from typing import TYPE_CHECKING, Any
 from sim.version import VERSION
 
 if TYPE_CHECKING:
-    from sim.api import load_result, load_scenario, simulate
+    from sim.api import compare, load_result, load_scenario, simulate
     from sim.errors import Problem, ScenarioError
+    from sim.results.comparison import Comparison
     from sim.results.result import Result
     from sim.scenario.resolved import Scenario
 
-__all__ = ["Problem", "Result", "Scenario", "ScenarioError", "load_result", "load_scenario", "simulate"]
+__all__ = [
+    "Comparison",
+    "Problem",
+    "Result",
+    "Scenario",
+    "ScenarioError",
+    "compare",
+    "load_result",
+    "load_scenario",
+    "simulate",
+]
 __version__ = VERSION
 
 # Loaded on first use, so that ``python -m sim`` and the ``svcsim`` script can trap Ctrl-C
 # and SIGTERM before pandas, matplotlib and SimPy load (sim/__main__.py).
 _HOMES = {
+    "compare": "sim.api",
+    "Comparison": "sim.results.comparison",
     "load_result": "sim.api",
     "load_scenario": "sim.api",
     "simulate": "sim.api",

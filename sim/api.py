@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sim.results.comparison import Comparison, compare
 from sim.results.result import Result, build_result, load_result
 from sim.runtime.run import run
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 
-__all__ = ["load_result", "load_scenario", "simulate"]
+__all__ = ["Comparison", "compare", "load_result", "load_scenario", "simulate"]
 
 
 def simulate(

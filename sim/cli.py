@@ -1,4 +1,4 @@
-"""The ``svcsim`` command line: run, plot, report, validate, get, bench.
+"""The ``svcsim`` command line: run, plot, report, compare, validate, get, bench.
 
 User mistakes (a bad scenario, a bad flag value, a damaged run folder) print one line per
 problem on stderr and exit with code 2; nothing is written. Warnings (a valid scenario that
@@ -27,6 +27,7 @@ from rich.table import Table
 from sim.api import simulate
 from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, run_bench, scheduler_bench
 from sim.bench_suite import CaseResult, run_suite
+from sim.cli_compare import add_compare_parser
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
 from sim.results.kubectl import HPA_HEADER, event_rows, format_table, hpa_rows, node_rows, pod_rows, service_rows
@@ -109,6 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write RUN_DIR/report.html: one self-contained page")
     report.add_argument("run_dir")
     report.set_defaults(handler=_report)
+
+    add_compare_parser(sub)
 
     validate = sub.add_parser("validate", help="check a scenario and report every problem")
     validate.add_argument("scenario")

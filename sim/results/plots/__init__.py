@@ -2,8 +2,10 @@
 and what the autoscalers did.
 
 Every function takes a :class:`~sim.results.result.Result` (or a run folder) and an optional
-matplotlib ``ax``, and returns the Figure. Figures are made with ``matplotlib.figure.Figure``,
-never pyplot, so no global state leaks between calls. Large runs are aggregated into time
+matplotlib ``ax``, and returns the Figure; the ``compare_*`` functions take several runs and
+overlay them, one colour and legend entry per run (:mod:`sim.results.plots.compare`).
+Figures are made with ``matplotlib.figure.Figure``, never pyplot, so no global state leaks
+between calls. Large runs are aggregated into time
 bins before drawing and the faint per-request layer is a bounded sample, so a run of 10^6
 requests draws in a few seconds. Colours are fixed per node (and per outcome) across plots.
 """
@@ -38,6 +40,14 @@ from sim.results.plots.common import (
     shade_warmup,
     title,
 )
+from sim.results.plots.compare import (
+    COMPARE_PLOTS,
+    compare_latency_cdf,
+    compare_latency_distribution,
+    compare_latency_over_time,
+    compare_latency_tail,
+    render_compare_plots,
+)
 from sim.results.plots.data import (
     expected_requests,
     rate_per_pod,
@@ -55,10 +65,15 @@ _MAX_POINTS = 20_000  # faint per-request layer: at most this many points
 _MAX_FAILURE_POINTS = 5_000
 
 __all__ = [
+    "COMPARE_PLOTS",
     "OPTIONAL_PLOTS",
     "PLOTS",
     "autoscaling_panels",
     "available_plots",
+    "compare_latency_cdf",
+    "compare_latency_distribution",
+    "compare_latency_over_time",
+    "compare_latency_tail",
     "latency_cdf",
     "latency_distribution",
     "latency_over_time",
@@ -69,6 +84,7 @@ __all__ = [
     "node_colors",
     "outcomes_over_time",
     "rates_over_time",
+    "render_compare_plots",
     "render_plots",
     "retries_over_time",
     "save_plots",
