@@ -190,7 +190,8 @@ def compare_latency_over_time(
         values = _per_bin(run.result, edges, stat)
         if np.isfinite(values).any():
             ax.plot(centers, values, color=color, linestyle=style, linewidth=1.6, label=run.label)
-        slo = run.result.scenario.simulation.slo
+    for run, (color, _) in zip(summaries, run_styles(len(summaries)), strict=True):  # after the runs' lines
+        slo = run.result.scenario.simulation.slo if run.result is not None else None
         if slo is not None and stat in slo.latency_s:
             bound = slo.latency_s[stat] * 1e3
             ax.axhline(bound, color=color, linestyle="-.", linewidth=1, label=f"{run.label}: SLO {stat} ≤ {bound:g} ms")
