@@ -60,7 +60,7 @@ def serial(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[in
         yield index, function(scenario, seed)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # tables do not compare with ==
 class Replications:
     """``n`` runs of one scenario: ``table`` (one row per replication) and ``summary`` (one
     row per metric: ``metric, mean, sd, ci_low, ci_high, n``, at ``confidence``)."""
