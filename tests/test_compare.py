@@ -22,6 +22,8 @@ from matplotlib.figure import Figure
 import sim
 from sim import plots
 from sim.cli import main
+from sim.experiments.metrics import METRICS as REPLICATION_METRICS
+from sim.experiments.metrics import metrics_of
 from sim.results.compare_report import render_comparison
 from sim.results.comparison import METRICS, run_summaries
 from sim.results.plots.compare import run_styles
@@ -294,3 +296,19 @@ def test_run_summaries_read_each_run_once_and_keep_its_tables(two_runs, folders)
     assert a_from_folder.source == str(folders[0]) and a_from_folder.result is not None
     assert a_from_folder.metrics == pytest.approx(a.metrics, nan_ok=True)
     assert isinstance(a.result.requests, pd.DataFrame)
+
+
+def test_the_metrics_are_those_replications_report_computed_alike(two_runs):
+    """One definition in two places until they share a module: they must not drift."""
+    assert METRICS == REPLICATION_METRICS
+    a = two_runs[0]
+    assert run_summaries([a])[0].metrics == pytest.approx(metrics_of(a), nan_ok=True)
+
+
+def test_sim_replicate_results_compare_with_their_intervals():
+    s = _basic(3).with_overrides(duration_s=15)
+    c = sim.compare([sim.replicate(s, 3, seed=1), sim.replicate(s, 3, seed=2)], labels=["r1", "r2"])
+    mean, low, high = sim.replicate(s, 3, seed=1).interval("latency_p99_ms")
+    assert (c.table.loc["latency_p99_ms", "r1"], c.table.loc["latency_p99_ms", "r1 CI low"]) == (mean, low)
+    assert c.table.loc["latency_p99_ms", "r1 CI high"] == high
+    assert c.table.loc["latency_p99_ms", "CI overlap r2"] in (True, False)
