@@ -64,7 +64,14 @@ def parse_set(text: str, source: str) -> tuple[str, Any]:
     path, equals, value_text = text.partition("=")
     if not equals:
         raise ScenarioError(
-            [Problem(source, "", f"--set {one_line(text)}", f"expected PATH=VALUE, such as {_EXAMPLE}=8")]
+            [
+                Problem(
+                    source,
+                    "",
+                    f"--set {one_line(text)}",
+                    "expected PATH=VALUE, such as deployment/myapp.spec.replicas=8",
+                )
+            ]
         )
     if not value_text.strip():
         message = "no value after '=' (write '' for empty text, null for none)"
