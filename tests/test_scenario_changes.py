@@ -196,6 +196,11 @@ def test_a_list_of_dicts_is_checked_with_the_same_messages() -> None:
         sim.load_scenario([documents[0], "text"])
     assert str(err.value.problems[0]) == "<documents>: document 2: must be a mapping with apiVersion and kind"
     with pytest.raises(sim.ScenarioError) as err:
+        sim.load_scenario([])
+    assert str(err.value) == (
+        "<documents>: no documents: a scenario needs a Simulation document (apiVersion: svcsim/v1alpha1, kind: Simulation)"
+    )
+    with pytest.raises(sim.ScenarioError) as err:
         sim.load_scenario(documents[2])  # type: ignore[arg-type]
     assert "a list of documents (dicts), not a dict" in str(err.value)
 
@@ -256,6 +261,7 @@ def test_cli_set_refuses_a_run_folder(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["run", str(GUIDE), "--quiet", "--no-plots", "--duration", "11s", "--out", str(out)]) == 0
     assert main(["get", "pods", str(out), "--set", "deployment/myapp.spec.replicas=2"]) == 2
     assert capsys.readouterr().err == f"error: {out}: --set: changes a scenario file, not a run folder\n"
+    assert repr(sim.load_result(out)).startswith("<Result nodeport-basic, seed 42: ")  # a run read back
 
 
 def test_repr_of_a_scenario_is_a_few_readable_lines(guide: sim.Scenario) -> None:

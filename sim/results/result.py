@@ -109,7 +109,7 @@ class Result:
 
     def __repr__(self) -> str:
         """A few lines: requests, outcomes, p50/p99, throughput (not every table)."""
-        return describe_result(self.summary, len(self.requests))
+        return describe_result(self)
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative

@@ -69,9 +69,10 @@ def load_documents(name: str, parsed: Sequence[tuple[int, int | None, Any]], fol
     if documents.simulation is None:
         needed = f"a Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)"
         if findings.clean and not (documents.services or documents.deployments or documents.hpas or documents.ignored):
-            findings.fail(
-                None, "", f"file is empty (no YAML document, only comments or ---): a scenario needs {needed}"
+            empty = (
+                "no documents" if name == DOCUMENTS_NAME else "file is empty (no YAML document, only comments or ---)"
             )
+            findings.fail(None, "", f"{empty}: a scenario needs {needed}")
         elif findings.clean:
             findings.fail(None, "", f"no Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)")
         # As found, as svcsim has always listed them here: documents that are not mappings first.
