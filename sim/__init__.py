@@ -19,6 +19,7 @@ The package is layered; each layer imports only those before it (``tests/test_la
 - :mod:`sim.scenario`: the scenario file read, resolved and checked;
 - :mod:`sim.runtime`: the run (control plane, dataplanes, pods, the request path);
 - :mod:`sim.results`: tables, summary, kubectl views, report, plots;
+- :mod:`sim.experiments`: many runs of a scenario (replications) with confidence intervals;
 - entry points: ``api`` (this module's functions), ``plots``, ``cli`` (with ``interrupts``), ``bench``.
 """
 
@@ -33,10 +34,22 @@ from sim.version import VERSION
 if TYPE_CHECKING:
     from sim.api import load_result, load_scenario, simulate
     from sim.errors import Problem, ScenarioError
+    from sim.experiments.replications import Replications, load_replications, replicate
     from sim.results.result import Result
     from sim.scenario.resolved import Scenario
 
-__all__ = ["Problem", "Result", "Scenario", "ScenarioError", "load_result", "load_scenario", "simulate"]
+__all__ = [
+    "Problem",
+    "Replications",
+    "Result",
+    "Scenario",
+    "ScenarioError",
+    "load_replications",
+    "load_result",
+    "load_scenario",
+    "replicate",
+    "simulate",
+]
 __version__ = VERSION
 
 # Loaded on first use, so that ``python -m sim`` and the ``svcsim`` script can trap Ctrl-C
@@ -48,6 +61,9 @@ _HOMES = {
     "Problem": "sim.errors",
     "ScenarioError": "sim.errors",
     "Result": "sim.results.result",
+    "Replications": "sim.experiments.replications",
+    "replicate": "sim.experiments.replications",
+    "load_replications": "sim.experiments.replications",
     "Scenario": "sim.scenario.resolved",
 }
 

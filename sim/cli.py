@@ -27,6 +27,7 @@ from rich.table import Table
 from sim.api import simulate
 from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, run_bench, scheduler_bench
 from sim.bench_suite import CaseResult, run_suite
+from sim.cli_replications import add_replication_flags, run_replications, wants_replications
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
 from sim.results.kubectl import HPA_HEADER, event_rows, format_table, hpa_rows, node_rows, pod_rows, service_rows
@@ -102,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"exit {EXIT_SLO_MISSED} (after writing DIR) when the run misses any check of spec.slo",
     )
+    add_replication_flags(run)
     run.set_defaults(handler=_run)
 
     plot = sub.add_parser("plot", help="(re)draw a run's plots into RUN_DIR/plots/ from its saved tables")
@@ -213,6 +215,9 @@ def _run(args: argparse.Namespace) -> int:
     if duration is not None and duration <= 0:
         raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
     scenario = scenario.with_overrides(seed=args.seed, duration_s=duration)
+    if wants_replications(args):
+        out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
+        return run_replications(args, scenario, out, Console())
     if args.fail_on_slo and scenario.simulation.slo is None:
         raise ScenarioError([Problem(args.scenario, "", "--fail-on-slo", "the Simulation has no spec.slo to check")])
     out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name

@@ -265,3 +265,29 @@ def test_a_balancer_drains_a_node_the_autoscaler_deletes_before_it_goes():
     requests = result.requests
     late = requests[requests["entry_node"].isin(removed["node"]) & (requests["t_sent"] >= tainted)]
     assert len(late) and (late["outcome"] == "ok").all()
+
+
+def test_a_node_a_nodeport_client_sends_to_is_never_removed():
+    """The drain case above, but the client sends to the nodes' IPs (via nodePort, to every node
+    present at t = 0): removing node-2 would send half its requests into a deleted node, so the
+    autoscaler keeps it (as it keeps a node a client runs on)."""
+    text = scenario("    []\n", client="location: external").replace(
+        "spec: {selector: {app: web}, ports: [{port: 80}]}", "spec: {type: NodePort, selector: {app: web}, ports: [{port: 80}]}"
+    ).replace("via: clusterIP", "via: nodePort")
+    result = sim.simulate(sim.load_scenario(text))
+    assert _events(result, "ScaleDown") == []
+    assert result.nodes["removed"].isna().all()
+    assert (result.requests["outcome"] == "ok").all()
+
+
+def test_get_pods_from_a_run_folder_shows_no_node_while_a_pod_is_pending(tmp_path, capsys):
+    """The two pods Pending from 33 s to 100 s (the first test's run) are bound to node-3 later;
+    read back from the run folder at 50 s they have no IP and no node yet."""
+    from sim.cli import main  # noqa: PLC0415
+
+    result = sim.simulate(sim.load_scenario(scenario("    - {at: 33s, scale: {deployment: web, replicas: 10}}\n")))
+    out = result.save(tmp_path / "run")
+    capsys.readouterr()
+    assert main(["get", "pods", str(out), "--at", "50s", "-o", "wide"]) == 0
+    pending = [line.split() for line in capsys.readouterr().out.splitlines() if " Pending " in line]
+    assert len(pending) == 2 and all(row[5:7] == ["<none>", "<none>"] for row in pending)

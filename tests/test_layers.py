@@ -1,7 +1,7 @@
 """The package's layers import downwards only.
 
 vocabulary (units, distributions, randomness, errors, version, endpoint_choice)
-← kube ← scenario ← runtime ← results ← the entry points (api, plots, cli, bench).
+← kube ← scenario ← runtime ← results ← experiments ← the entry points (api, plots, cli, bench).
 A module may import its own layer and any layer below it, never one above.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sim"
-LAYERS = {"vocabulary": 0, "kube": 1, "scenario": 2, "runtime": 3, "results": 4, "entry": 5}
+LAYERS = {"vocabulary": 0, "kube": 1, "scenario": 2, "runtime": 3, "results": 4, "experiments": 5, "entry": 6}
 VOCABULARY = {"units", "distributions", "randomness", "errors", "version", "endpoint_choice"}
 
 
@@ -55,6 +55,8 @@ def test_module_imports_no_higher_layer(path):
 def test_the_check_sees_a_violation():
     """The rule would catch runtime importing results (so the test above can fail)."""
     assert LAYERS[layer_of("sim.results.result")] > LAYERS[layer_of("sim.runtime.run")]
+    assert LAYERS[layer_of("sim.experiments.replications")] > LAYERS[layer_of("sim.results.result")]
+    assert LAYERS[layer_of("sim.cli")] > LAYERS[layer_of("sim.experiments.replications")]
     assert layer_of("sim.units") == "vocabulary" and layer_of("sim.cli") == "entry"
 
 

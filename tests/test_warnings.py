@@ -6,6 +6,7 @@ on cases far from their thresholds, so the seed does not decide the outcome.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -242,3 +243,16 @@ def test_pods_that_wait_for_a_node_are_warned_about():
     [pending] = warnings_of(result, "waited Pending")
     assert pending.startswith("deployment web: 1 pod waited Pending for a node (from 5s, the longest 15s; ")
     assert "1 still Pending at the end): 0/2 nodes are available: 2 Insufficient cpu." in pending
+
+
+def test_a_run_with_a_pod_never_scheduled_prints_and_saves_it_without_a_node(tmp_path, capsys):
+    """The console's pods table and summary.json show a pod that never got a node as <none> / null."""
+    docs = list(yaml.safe_load_all(scenario_yaml(nodes=1, replicas=2, duration=2.0)))
+    docs[1]["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "600m"}}
+    docs[2]["spec"]["cluster"]["allocatable"] = {"cpu": "1"}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    assert main(["run", str(path), "--out", str(tmp_path / "out"), "--no-plots"]) == 0
+    assert "<none>" in capsys.readouterr().out
+    pods = json.loads((tmp_path / "out" / "summary.json").read_text())["pods"]
+    assert sorted(p["node"] is None for p in pods.values()) == [False, True]

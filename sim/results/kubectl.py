@@ -117,14 +117,16 @@ def pod_rows(
             else:
                 status, ready = "ContainerCreating", False
             ready_text = "1/1" if ready else "0/1"
+        # A pod Pending at ``at_s`` has no node or IP yet, though the run bound it later.
+        bound = status != "Pending" and isinstance(pod.node, str)
         row = [
             pod.pod,
             ready_text,
             status,
             restarts,
             human_age(at_s - pod.created),
-            pod.ip if isinstance(pod.ip, str) else "<none>",
-            pod.node if isinstance(pod.node, str) else "<none>",
+            pod.ip if bound and isinstance(pod.ip, str) else "<none>",
+            pod.node if bound else "<none>",
         ]
         if wide:
             row += ["<none>", "<none>"]

@@ -511,8 +511,8 @@ def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, durat
         "pods": {
             row.pod: {
                 "deployment": row.deployment,
-                "node": row.node,
-                "ip": row.ip,
+                "node": row.node if isinstance(row.node, str) else None,  # a pod never scheduled: null
+                "ip": row.ip if isinstance(row.ip, str) else None,
                 "requests": int(row.requests),
                 "utilisation": finite(float(row.utilisation)),
             }

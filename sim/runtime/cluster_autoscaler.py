@@ -235,7 +235,12 @@ class ClusterAutoscalerRuntime:
         self._since: dict[int, float] = {}  # unneeded node -> since when
         self._last_scale_up = -INF
         self._told: dict[int, str] = {}  # pod -> its last NotTriggerScaleUp message
-        self._hosts = {c.location for c in plane.sim.clients}  # nodes with a client on them
+        # Nodes a client runs on or sends to (nodePort clients keep the entry nodes of t = 0):
+        # deleting one would send that client's requests into a deleted node.
+        initial = [n.name for n in plane.sim.cluster.nodes]
+        self._hosts = {c.location for c in plane.sim.clients} | {
+            name for c in plane.sim.clients if c.target.via == "nodePort" for name in (c.nodes or initial)
+        }
         self._outages: dict[int, list[float]] = {}  # deleted node -> its open outage span
         labels = dict(spec.slots[0].labels) if spec.slots else dict(spec.template.labels)
         labels.pop("kubernetes.io/hostname", None)  # each node's own; a template's labels otherwise
