@@ -4,6 +4,7 @@ The public API for scripts and notebooks::
 
     import sim
     scenario = sim.load_scenario("scenarios/nodeport-basic.yaml")
+    scenario = scenario.with_changes({"deployment/myapp.spec.replicas": 5})  # checked again in full
     result = sim.simulate(scenario, seed=42)
     result.requests      # one row per request (pandas)
     result.timeline      # one row per change in pods and endpoints

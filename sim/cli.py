@@ -37,6 +37,7 @@ from sim.results.report import write_report
 from sim.results.result import Result, load_result
 from sim.results.run_folder import check_run_target, written_before
 from sim.results.slo import slo_value
+from sim.scenario.changes import parse_set
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 from sim.units import format_duration, parse_duration
@@ -95,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="results folder (default: runs/<simulation name>)")
     run.add_argument("--seed", type=int, help="override spec.seed")
     run.add_argument("--duration", help="override spec.duration (e.g. 60s, 5m)")
+    _set_argument(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     run.add_argument("--no-plots", action="store_true", help="skip the PNGs under DIR/plots/")
     run.add_argument(
@@ -117,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check a scenario and report every problem")
     validate.add_argument("scenario")
+    _set_argument(validate)
     validate.set_defaults(handler=_validate)
 
     get = sub.add_parser(
@@ -128,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
         "--at", help="simulated time to show (default: 0s, the start; for events and hpa the end of the run)"
     )
     get.add_argument("-o", "--output", choices=["wide"], help="more columns, as kubectl -o wide")
+    _set_argument(get)
     get.set_defaults(handler=_get)
 
     bench = sub.add_parser("bench", help="engine speed against an obvious SimPy model")
@@ -148,6 +152,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(handler=_bench)
     return parser
+
+
+def _set_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="change a field of the scenario before it is checked (repeatable), e.g. "
+        "deployment/myapp.spec.replicas=8 or simulation.spec.clients[laptop].rate=3000",
+    )
 
 
 _SERVICES = ("svc", "services", "service")
@@ -177,8 +192,19 @@ def _duration_arg(source: str, flag: str, value: str) -> float:
         raise ScenarioError([Problem(source, "", flag, str(err))]) from None
 
 
-def _load(path: str) -> Scenario:
+def _load(path: str, sets: Sequence[str] = ()) -> Scenario:
+    """The scenario file at ``path`` with the ``--set`` changes made, checked; its warnings printed."""
     scenario = load_scenario(Path(path))
+    if sets:
+        changes, problems = [], []
+        for text in sets:
+            try:
+                changes.append(parse_set(text, path))
+            except ScenarioError as err:
+                problems += err.problems
+        if problems:
+            raise ScenarioError(problems)
+        scenario = scenario.with_changes(changes)
     for warning in scenario.warnings:
         # One plain line per warning, as for errors: rich would wrap it at the terminal's width
         # (80 columns off a terminal) and read brackets in it (``map[string]string``) as markup.
@@ -187,7 +213,7 @@ def _load(path: str) -> Scenario:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = _load(args.scenario)
+    scenario = _load(args.scenario, args.set)
     duration = _duration_arg(args.scenario, "--duration", args.duration) if args.duration else None
     if duration is not None and duration <= 0:
         raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
@@ -317,7 +343,7 @@ def _slo_table(slo: dict[str, Any]) -> Table:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    scenario = _load(args.scenario)
+    scenario = _load(args.scenario, args.set)
     sim = scenario.simulation
     print(
         f"{args.scenario}: valid: {len(scenario.services)} Service(s), {len(scenario.deployments)} "
@@ -333,7 +359,9 @@ def _get(args: argparse.Namespace) -> int:
     if events and args.output == "wide":
         raise ScenarioError([Problem(args.scenario, "", "-o", "wide is not supported for events")])
     saved = load_result(args.scenario, requests=False) if Path(args.scenario).is_dir() else None
-    scenario = saved.scenario if saved is not None else _load(args.scenario)
+    if saved is not None and args.set:
+        raise ScenarioError([Problem(args.scenario, "", "--set", "changes a scenario file, not a run folder")])
+    scenario = saved.scenario if saved is not None else _load(args.scenario, args.set)
     end = scenario.simulation.duration_s
     # events and HPAs say nothing at t = 0 (an HPA first syncs one period later): show the end
     latest = events or args.resource in _HPAS

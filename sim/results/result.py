@@ -51,6 +51,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from sim.errors import Problem, ScenarioError
+from sim.results.describe import describe_result
 from sim.results.run_folder import MARKER, read_marker, replacing
 from sim.results.run_warnings import run_warnings
 from sim.results.slo import slo_report
@@ -85,7 +86,7 @@ __all__ = ["Result", "build_result", "load_result", "summarize"]
 PERCENTILES = (50, 90, 95, 99)  # on the 0–100 scale numpy expects
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
     """A finished run: ``requests``, ``timeline`` and ``pods`` tables and the ``summary``;
     ``tries`` when a client retries; the controllers' ``events``, the pods' ``pod_status`` and
@@ -105,6 +106,10 @@ class Result:
     hpa: pd.DataFrame = field(default_factory=lambda: hpa_table([]))
     hpa_metrics: pd.DataFrame = field(default_factory=lambda: hpa_metrics_table([]))
     nodes: pd.DataFrame = field(default_factory=lambda: nodes_table([]))
+
+    def __repr__(self) -> str:
+        """A few lines: requests, outcomes, p50/p99, throughput (not every table)."""
+        return describe_result(self)
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative

@@ -21,7 +21,7 @@ from sim.kube.validation import FieldError, go_quote, one_line
 from sim.scenario.field_reader import FieldReader
 from sim.scenario.simulation import Simulation
 from sim.scenario.simulation_parser import parse_simulation
-from sim.scenario.yaml_reader import json_type, read_documents
+from sim.scenario.yaml_reader import json_type
 
 __all__ = [
     "API_VERSIONS",
@@ -133,7 +133,7 @@ class _Document:
     """One non-empty YAML document: its number in the file, its first line and its content."""
 
     number: int
-    line: int
+    line: int | None  # None for a document given as a dict, not read from YAML text
     content: dict[str, Any]
 
     @property
@@ -150,32 +150,34 @@ class _Document:
 
     def origin(self, what: str = "") -> Origin:
         """``document 2 (line 14)``, then ``: what`` if given."""
-        label = f"document {self.number} (line {self.line})"
+        label = f"document {self.number}" + (f" (line {self.line})" if self.line is not None else "")
         return Origin(self.number, f"{label}: {what}" if what else label)
 
 
-def read_scenario_documents(text: str, findings: Findings, folder: Path | None = None) -> ScenarioDocuments:
-    """Read every document of ``text``; problems and warnings go to ``findings``.
+def read_scenario_documents(
+    parsed: Sequence[tuple[int, int | None, Any]], findings: Findings, folder: Path | None = None
+) -> ScenarioDocuments:
+    """Read every document of ``parsed`` (``(number, first line, content)``, as
+    :func:`~sim.scenario.yaml_reader.read_documents` returns them; the line is None for a
+    document given as a dict); problems and warnings go to ``findings``.
 
     ``folder`` is the scenario file's folder: files the Simulation names (a rate's trace) are
     found from there (None: from the working directory, for scenarios given as text).
 
-    YAML errors raise :class:`~sim.errors.ScenarioError` at once; a document that cannot be
-    read is reported and skipped, so the other documents are still checked.
+    A document that cannot be read is reported and skipped, so the other documents are still checked.
     """
     services: list[ServiceDocument] = []
     deployments: list[DeploymentDocument] = []
     ignored: list[dict[str, Any]] = []
     hpas: list[HPADocument] = []
     simulation: SimulationDocument | None = None
-    for document in _documents(text, findings):
+    for document in _documents(parsed, findings):
         kind, api = document.content.get("kind"), document.content.get("apiVersion")
         if not _type_meta_ok(document, findings):
             continue
         if kind == "Simulation" and api == SIMULATION_API:
-            origin = Origin(
-                document.number, f"document {document.number} (Simulation {document.quoted_name}, line {document.line})"
-            )
+            line = f", line {document.line}" if document.line is not None else ""
+            origin = Origin(document.number, f"document {document.number} (Simulation {document.quoted_name}{line})")
             if simulation is not None:
                 findings.fail(
                     origin, "kind", f"a scenario has exactly one Simulation; the first is {simulation.origin.label}"
@@ -217,14 +219,13 @@ def read_scenario_documents(text: str, findings: Findings, folder: Path | None =
     return ScenarioDocuments(tuple(services), tuple(deployments), simulation, tuple(ignored), tuple(hpas))
 
 
-def _documents(text: str, findings: Findings) -> list[_Document]:
-    """Each non-empty document with its number and first line (YAML problems raise at once)."""
+def _documents(parsed: Sequence[tuple[int, int | None, Any]], findings: Findings) -> list[_Document]:
+    """Each document that is a mapping, with its number and first line (others are reported)."""
     out = []
-    for number, line, content in read_documents(findings.file, text):
+    for number, line, content in parsed:
         if not isinstance(content, dict):
-            findings.fail(
-                Origin(number, f"document {number} (line {line})"), "", "must be a mapping with apiVersion and kind"
-            )
+            where = f"document {number}" + (f" (line {line})" if line is not None else "")
+            findings.fail(Origin(number, where), "", "must be a mapping with apiVersion and kind")
             continue
         out.append(_Document(number, line, content))
     return out

@@ -1,36 +1,42 @@
 """Loading a scenario: one multi-document YAML file of real manifests plus one Simulation.
 
-``load_scenario`` is a pipeline: read the documents (:mod:`sim.scenario.documents`: Kubernetes
+``load_scenario`` is a pipeline (:func:`load_documents`): read the documents (:mod:`sim.scenario.documents`: Kubernetes
 objects with the API server's wording, the Simulation document strictly), resolve what
 Kubernetes would fill in (:mod:`sim.scenario.resolve`: node and client IPs, ClusterIPs and
 nodePorts), and check the references between documents (:mod:`sim.scenario.cross_checks`).
 The result is a frozen :class:`~sim.scenario.resolved.Scenario`; all problems are reported
-at once as a :class:`~sim.errors.ScenarioError`.
+at once as a :class:`~sim.errors.ScenarioError`. A scenario may also be given as a list of
+dicts (the documents, as YAML would parse them): the same pipeline checks them.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sim.errors import Problem, ScenarioError
 from sim.scenario.cross_checks import cross_check
 from sim.scenario.documents import SIMULATION_API, Findings, read_scenario_documents
+from sim.scenario.plain_documents import DOCUMENTS_NAME, plain_documents
 from sim.scenario.resolve import resolve_cluster, resolve_services
-from sim.scenario.resolved import Scenario
-from sim.scenario.yaml_reader import MAX_FILE_BYTES
+from sim.scenario.resolved import Scenario, copy_data
+from sim.scenario.yaml_reader import MAX_FILE_BYTES, read_documents
 
-__all__ = ["Scenario", "load_scenario"]
+__all__ = ["Scenario", "load_documents", "load_scenario"]
 
 
-def load_scenario(source: str | os.PathLike[str]) -> Scenario:
-    """Load and check a scenario from a file path or from YAML text.
+def load_scenario(source: str | os.PathLike[str] | Sequence[Mapping[str, Any]]) -> Scenario:
+    """Load and check a scenario from a file path, from YAML text or from a list of documents.
 
     Parameters
     ----------
-    source : path or str
-        A path to a ``.yaml`` file, or the YAML text itself (anything containing a newline).
+    source : path, str or list of dicts
+        A path to a ``.yaml`` file, the YAML text itself (anything containing a newline), or
+        the documents as dicts (as ``yaml.safe_load_all`` gives them; messages name them
+        ``<documents>: document 2``).
 
     Raises
     ------
@@ -44,16 +50,29 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
     >>> scenario.service("myapp-service").ports[0].kubectl()
     '80:30008/TCP'
     """
+    if not isinstance(source, str | os.PathLike):
+        return load_documents(DOCUMENTS_NAME, plain_documents(source), None)
     name, text = _source_text(source)
-    findings = Findings(name)
     folder = Path(source).parent if name != "<string>" else None
-    documents = read_scenario_documents(text, findings, folder)
+    return load_documents(name, read_documents(name, text), folder)
+
+
+def load_documents(name: str, parsed: Sequence[tuple[int, int | None, Any]], folder: Path | None) -> Scenario:
+    """Check parsed documents (``(number, first line or None, content)``) and resolve them.
+
+    ``name`` is the file messages name; ``folder`` is where files the Simulation names (a
+    rate's trace) are found (None: the working directory). The Scenario keeps the documents
+    so that :meth:`~sim.scenario.resolved.Scenario.with_changes` can change and check them again.
+    """
+    findings = Findings(name)
+    documents = read_scenario_documents(parsed, findings, folder)
     if documents.simulation is None:
         needed = f"a Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)"
         if findings.clean and not (documents.services or documents.deployments or documents.hpas or documents.ignored):
-            findings.fail(
-                None, "", f"file is empty (no YAML document, only comments or ---): a scenario needs {needed}"
+            empty = (
+                "no documents" if name == DOCUMENTS_NAME else "file is empty (no YAML document, only comments or ---)"
             )
+            findings.fail(None, "", f"{empty}: a scenario needs {needed}")
         elif findings.clean:
             findings.fail(None, "", f"no Simulation document (apiVersion: {SIMULATION_API}, kind: Simulation)")
         # As found, as svcsim has always listed them here: documents that are not mappings first.
@@ -78,6 +97,8 @@ def load_scenario(source: str | os.PathLike[str]) -> Scenario:
         tuple(findings.warnings),
         documents.ignored,
         tuple(d.hpa for d in documents.hpas),
+        documents=tuple((number, line, copy_data(content)) for number, line, content in parsed),
+        folder=folder,
     )
 
 

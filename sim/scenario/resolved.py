@@ -3,13 +3,17 @@ every default Kubernetes and svcsim fill in (node and client IPs, ClusterIPs, no
 
 A :class:`Scenario` is frozen; the run reads it and never changes it. :meth:`Scenario.to_yaml`
 writes it back as manifests, saved next to the results of every run so a run folder explains
-itself.
+itself. It keeps the documents it was loaded from, so :meth:`Scenario.with_changes` makes a
+changed scenario by changing them and loading them again: every check runs, as for a file.
+(``dataclasses.replace`` checks nothing: use ``with_changes``.)
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -22,12 +26,16 @@ from sim.scenario.run_limits import duration_problems, run_limit_problems
 from sim.scenario.simulation import Simulation
 from sim.units import format_duration
 
-__all__ = ["Scenario"]
+__all__ = ["Scenario", "copy_data"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Scenario:
-    """A checked scenario: the Simulation plus the Services and Deployments it runs."""
+    """A checked scenario: the Simulation plus the Services and Deployments it runs.
+
+    ``documents`` are the user's documents as parsed (``(number, first line, content)``) and
+    ``folder`` where the file was; :meth:`with_changes` loads them again, changed.
+    """
 
     source: str
     simulation: Simulation
@@ -36,12 +44,51 @@ class Scenario:
     warnings: tuple[str, ...] = ()
     other_documents: tuple[dict[str, Any], ...] = field(default=(), repr=False)
     hpas: tuple[HorizontalPodAutoscaler, ...] = ()  # parsed and checked; run by sim.runtime.hpa_controller
+    documents: tuple[tuple[int, int | None, dict[str, Any]], ...] = field(default=(), compare=False)
+    folder: Path | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        """A few lines: what runs, at what load, for how long (not every field)."""
+        from sim.scenario.describe import describe_scenario  # noqa: PLC0415 (it imports this module)
+
+        return describe_scenario(self)
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
 
     def deployment(self, name: str) -> Deployment:
         return next(d for d in self.deployments if d.name == name)
+
+    def with_changes(self, changes: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> Scenario:
+        """A new scenario with fields of its documents changed, loaded and checked again in full.
+
+        Parameters
+        ----------
+        changes : mapping or iterable of (path, value)
+            ``{"deployment/myapp.spec.replicas": 8, "simulation.spec.clients[laptop].rate": 3000}``.
+            A path is ``<kind>/<name>.<field path>`` for a Kubernetes object (kind
+            ``deployment``, ``service``, ``horizontalpodautoscaler`` or ``hpa``) or
+            ``simulation.<field path>`` for the Simulation; a list item is ``[0]`` by index or
+            ``[laptop]`` by its ``name``; a missing key is created. Values are YAML values
+            (``"2s"``, ``{"distribution": "exponential", "mean": "10ms"}``). Applied in order.
+
+        Raises
+        ------
+        ScenarioError
+            The CLI's one-line problems: a path that names nothing
+            (``--set deployment/nope.spec.replicas: no Deployment named "nope"``), or a value
+            the loader refuses (the line starts ``--set <path>:``).
+
+        Examples
+        --------
+        >>> import sim
+        >>> scenario = sim.load_scenario("scenarios/nodeport-basic.yaml")
+        >>> scenario.with_changes({"deployment/myapp.spec.replicas": 8}).deployment("myapp").replicas
+        8
+        """
+        from sim.scenario.changes import apply_changes  # noqa: PLC0415 (it loads scenarios, which import this module)
+
+        return apply_changes(self, changes)
 
     def with_overrides(self, *, seed: int | None = None, duration_s: float | None = None) -> Scenario:
         """The same scenario with a different seed or duration (the CLI's --seed, --duration)."""
@@ -75,7 +122,28 @@ class Scenario:
             ]
             if too_long:
                 raise ScenarioError([Problem(self.source, "", path, message) for path, message in too_long])
-        return dataclasses.replace(self, simulation=sim)
+        return dataclasses.replace(self, simulation=sim, documents=self._documents_for(sim))
+
+    def _documents_for(self, sim: Simulation) -> tuple[tuple[int, int | None, dict[str, Any]], ...]:
+        """The documents with the Simulation's seed, duration and clients' stops set to ``sim``'s,
+        so that a later :meth:`with_changes` keeps an override."""
+        out = []
+        for number, line, given in self.documents:
+            content = given
+            if content.get("kind") == "Simulation":
+                content = copy_data(given)
+                spec = content.setdefault("spec", {})
+                if sim.seed != self.simulation.seed:
+                    spec["seed"] = sim.seed
+                if sim.duration_s != self.simulation.duration_s:
+                    spec["duration"] = sim.duration_s
+                    for client, was, doc in zip(
+                        sim.clients, self.simulation.clients, spec.get("clients") or [], strict=False
+                    ):
+                        if client.stop_s != was.stop_s and isinstance(doc, dict):
+                            doc["stop"] = client.stop_s
+            out.append((number, line, content))
+        return tuple(out)
 
     def to_yaml(self) -> str:
         """The resolved scenario: every document with Kubernetes' and svcsim's defaults filled in."""
@@ -88,7 +156,7 @@ class Scenario:
 
 
 def _service_manifest(svc: Service) -> dict[str, Any]:
-    doc = _copy(svc.manifest)
+    doc = copy_data(svc.manifest)
     spec = doc.setdefault("spec", {})
     # Plain strings: YAML's safe dumper refuses str subclasses such as the StrEnums.
     spec["type"] = str(svc.type)
@@ -121,7 +189,7 @@ def _service_manifest(svc: Service) -> dict[str, Any]:
 
 
 def _deployment_manifest(dep: Deployment) -> dict[str, Any]:
-    doc = _copy(dep.manifest)
+    doc = copy_data(dep.manifest)
     doc.setdefault("spec", {})["replicas"] = dep.replicas
     return doc
 
@@ -129,7 +197,7 @@ def _deployment_manifest(dep: Deployment) -> dict[str, Any]:
 def _hpa_manifest(hpa: HorizontalPodAutoscaler) -> dict[str, Any]:
     """The HPA as the API server stores it: minReplicas, the default metric and, when a
     ``behavior`` is given, every rule filled in; metrics and quantities as written."""
-    doc = _copy(hpa.manifest)
+    doc = copy_data(hpa.manifest)
     spec = doc.setdefault("spec", {})
     spec["minReplicas"] = hpa.min_replicas
     if hpa.api_version == "autoscaling/v1":
@@ -163,9 +231,10 @@ def _rules_manifest(rules: HPAScalingRules, tolerance: Any) -> dict[str, Any]:
     return out
 
 
-def _copy(value: Any) -> Any:
+def copy_data(value: Any) -> Any:
+    """A copy of parsed YAML in which nothing is shared (an alias becomes its own copy)."""
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: copy_data(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [copy_data(v) for v in value]
     return value
