@@ -1,50 +1,16 @@
-"""One run reduced to the metrics experiments compare: a flat dict of numbers.
-
-``run_one(scenario, seed)`` is the unit of work of every experiment (a replication, later a
-sweep point): it simulates, keeps the :data:`METRICS` of the run's summary and drops the
-tables, so what comes back from a worker is a few hundred bytes and pickles as plain floats.
-
-The metrics, all measured as the summary measures them (clients' requests, the window
-``[warmup, duration]``; docs/semantics.md#slos-and-warnings):
-
-- ``requests``: rows in the requests table (calls between Services included, as in
-  ``summary.json``), and ``outcome_<name>`` for each outcome (``outcome_ok``...);
-- ``error_rate``: the share of the clients' requests sent in the window whose outcome is not
-  ok (a fraction, as the SLO's error-rate check measures it);
-- ``throughput_rps``: ok responses completed in the window per second;
-- ``latency_<stat>_ms`` for mean, p50, p90, p95, p99 and max over ok requests sent after
-  warm-up;
-- ``slo_met`` (1.0 met, 0.0 missed) only when the Simulation has a ``spec.slo``.
-
-A statistic with nothing to measure (no ok request after warm-up) is NaN.
+"""One run reduced to its metrics (:mod:`sim.results.run_metrics`): ``run_one(scenario, seed)``
+is the unit of work of every experiment (a replication, later a sweep point): it simulates,
+keeps the run's metrics and drops the tables, so what comes back from a worker is small.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
-import numpy as np
-import pandas as pd
-
-from sim.results.result import Result, build_result
-from sim.results.slo import client_mask
-from sim.runtime.requests.outcomes import OUTCOMES
+from sim.results.result import build_result
+from sim.results.run_metrics import LATENCY_STATS, METRICS, metrics_of
 from sim.runtime.run import run
 from sim.scenario.resolved import Scenario
 
 __all__ = ["LATENCY_STATS", "METRICS", "metrics_of", "run_one"]
-
-LATENCY_STATS = ("mean", "p50", "p90", "p95", "p99", "max")
-#: Every metric a run reports, in table order (``slo_met`` only with a ``spec.slo``).
-METRICS = (
-    "requests",
-    *(f"outcome_{name}" for name in OUTCOMES),
-    "error_rate",
-    "throughput_rps",
-    *(f"latency_{stat}_ms" for stat in LATENCY_STATS),
-    "slo_met",
-)
 
 
 def run_one(scenario: Scenario, seed: int) -> dict[str, float]:
@@ -55,31 +21,3 @@ def run_one(scenario: Scenario, seed: int) -> dict[str, float]:
     the tables kept.
     """
     return metrics_of(build_result(run(scenario, seed)))
-
-
-def metrics_of(result: Result) -> dict[str, float]:
-    """The run's metrics (module docstring), as floats (counts are whole numbers)."""
-    s = result.summary
-    sim = result.scenario.simulation
-    metrics: dict[str, float] = {"requests": float(s["requests"])}
-    metrics.update({f"outcome_{name}": float(s["outcomes"][name]) for name in OUTCOMES})
-    metrics["error_rate"] = _error_rate(result.requests, sim.warmup_s, sim.duration_s)
-    metrics["throughput_rps"] = _number(s["throughput_rps"])
-    metrics.update({f"latency_{stat}_ms": _number(s["latency_ms"][stat]) for stat in LATENCY_STATS})
-    if s["slo"] is not None:
-        metrics["slo_met"] = 1.0 if s["slo"]["met"] else 0.0
-    return metrics
-
-
-def _error_rate(requests: pd.DataFrame, warmup_s: float, duration_s: float) -> float:
-    t_sent = requests["t_sent"].to_numpy(dtype=float)
-    sent = client_mask(requests) & (t_sent >= warmup_s) & (t_sent <= duration_s)
-    n_sent = int(sent.sum())
-    if not n_sent:
-        return math.nan
-    failed = sent & (requests["outcome"] != "ok").to_numpy()
-    return float(failed.sum() / n_sent)
-
-
-def _number(value: Any) -> float:
-    return math.nan if value is None else float(np.float64(value))

@@ -38,21 +38,11 @@ import pandas as pd
 
 from sim.errors import Problem, ScenarioError
 from sim.results.result import Result, load_result
-from sim.results.slo import client_mask
-from sim.runtime.requests.outcomes import OUTCOMES
+from sim.results.run_metrics import METRICS
+from sim.results.run_metrics import metrics_of as run_metrics
 
 __all__ = ["METRICS", "Comparison", "RunSummary", "compare", "run_metrics", "run_summaries"]
 
-LATENCY_STATS = ("mean", "p50", "p90", "p95", "p99", "max")
-#: Every metric compared, in table order (``slo_met`` only when some run has a ``spec.slo``).
-METRICS = (
-    "requests",
-    *(f"outcome_{name}" for name in OUTCOMES),
-    "error_rate",
-    "throughput_rps",
-    *(f"latency_{stat}_ms" for stat in LATENCY_STATS),
-    "slo_met",
-)
 _COUNTS = frozenset(m for m in METRICS if m == "requests" or m.startswith("outcome_"))
 #: What ``sim.compare`` accepts for a run.
 RunInput = Result | str | os.PathLike[str] | Any
@@ -77,35 +67,6 @@ class RunSummary:
     @property
     def replicated(self) -> bool:
         return self.replications is not None
-
-
-def run_metrics(result: Result) -> dict[str, float]:
-    """The run's :data:`METRICS` (module docstring), as floats (counts are whole numbers)."""
-    s = result.summary
-    sim = result.scenario.simulation
-    metrics: dict[str, float] = {"requests": float(s["requests"])}
-    metrics.update({f"outcome_{name}": float(s["outcomes"].get(name, 0)) for name in OUTCOMES})
-    metrics["error_rate"] = _error_rate(result.requests, sim.warmup_s, sim.duration_s)
-    metrics["throughput_rps"] = _number(s["throughput_rps"])
-    metrics.update({f"latency_{stat}_ms": _number(s["latency_ms"].get(stat)) for stat in LATENCY_STATS})
-    slo = s.get("slo")
-    if slo is not None:
-        metrics["slo_met"] = 1.0 if slo["met"] else 0.0
-    return metrics
-
-
-def _error_rate(requests: pd.DataFrame, warmup_s: float, duration_s: float) -> float:
-    """The share of the clients' requests sent in the window that did not end ok (NaN if none)."""
-    t_sent = requests["t_sent"].to_numpy(dtype=float)
-    sent = client_mask(requests) & (t_sent >= warmup_s) & (t_sent <= duration_s)
-    n_sent = int(sent.sum())
-    if not n_sent:
-        return math.nan
-    return float((sent & (requests["outcome"] != "ok").to_numpy()).sum() / n_sent)
-
-
-def _number(value: Any) -> float:
-    return math.nan if value is None else float(value)
 
 
 def run_summaries(runs: Sequence[RunInput], labels: Sequence[str] | None = None) -> list[RunSummary]:
@@ -219,6 +180,11 @@ def _replicated(data: dict[str, Any], source: str | None) -> RunSummary:
         float(confidence) if _numeric(confidence) and confidence is not None else None,
         source,
     )
+
+
+def _number(value: Any) -> float:
+    """A JSON number (null is NaN)."""
+    return math.nan if value is None else float(value)
 
 
 def _numeric(value: Any) -> bool:
