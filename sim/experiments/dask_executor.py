@@ -4,7 +4,7 @@ each ``(scenario, seed)`` task to a Dask worker and yields ``(index, metrics)`` 
 - :func:`dask_executor` uses a ``distributed.Client`` the caller owns (an existing cluster,
   ``svcsim run --scheduler tcp://HOST:8786``, ``sim.replicate(..., client=...)``);
 - :func:`local_cluster` starts a cluster on this machine for one command (worker processes
-  with one thread each, on 127.0.0.1, no dashboard) and stops it after;
+  with one thread each, on 127.0.0.1) and stops it after;
 - :func:`auto_executor` is the CLI's default: the first run in this process, timed, and the
   rest on a local cluster only when they would take long enough to pay its start-up
   (:data:`AUTO_CLUSTER_MIN_S`, README "Replications on Dask").
@@ -66,7 +66,7 @@ def default_workers() -> int:
 @contextmanager
 def local_cluster(workers: int | None = None) -> Iterator[Any]:
     """A ``distributed.Client`` on a new ``LocalCluster`` of ``workers`` processes (default:
-    :func:`default_workers`), one thread each, listening on 127.0.0.1 only, no dashboard;
+    :func:`default_workers`), one thread each, listening on 127.0.0.1 only (the dashboard on a free port);
     closed, with its processes, when the block ends."""
     from distributed import Client, LocalCluster  # noqa: PLC0415 (only a cluster needs dask)
 
@@ -78,7 +78,7 @@ def local_cluster(workers: int | None = None) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # a free port: a fixed one clashes with a second cluster
         silence_logs=50,  # logging.CRITICAL: a worker's own log lines are not the user's output
     )
     try:
