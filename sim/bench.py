@@ -23,7 +23,9 @@ __all__ = [
     "MAX_BENCH_REQUESTS",
     "MIN_BENCH_REQUESTS",
     "BenchResult",
+    "DaskBench",
     "SchedulerBench",
+    "dask_bench",
     "obvious_model",
     "reference_scenario",
     "run_bench",
@@ -211,3 +213,60 @@ def scheduler_bench(pods: int = SCHEDULER_PODS, nodes: int = SCHEDULER_NODES, se
             placed += 1
     wall_s = time.perf_counter() - started
     return SchedulerBench(pods, nodes, placed, wall_s, int(scheduler.pods.max() - scheduler.pods.min()))
+
+
+#: ``svcsim bench --dask``: issue 12's bar, a 40-run experiment on a 2-worker local cluster
+#: at least 1.7x faster than serial on a 2-core machine.
+DASK_RUNS = 40
+DASK_WORKERS = 2
+DASK_REQUESTS = 100_000  # per run: 0.2-0.5 s each (build_result included), 10-20 s serial in all
+
+
+@dataclass(frozen=True)
+class DaskBench:
+    """The same replications serially in this process and on a local Dask cluster."""
+
+    runs: int
+    workers: int
+    requests_per_run: int
+    serial_s: float
+    dask_s: float  # from starting the cluster to its shutdown: what a user waits
+    dask_runs_s: float  # the runs alone, the cluster already up
+    identical: bool  # the two tables are equal, value for value
+    peak_rss_bytes: int  # this process
+    worker_peak_rss_bytes: int  # the largest worker
+
+    @property
+    def speedup(self) -> float:
+        return self.serial_s / self.dask_s
+
+
+def dask_bench(
+    runs: int = DASK_RUNS, workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed: int = 1
+) -> DaskBench:
+    """Time ``runs`` replications of the reference workload (``requests`` requests each)
+    serially, then on a :func:`~sim.experiments.dask_executor.local_cluster` of ``workers``
+    processes, start-up and shutdown included."""
+    from sim.experiments.dask_executor import local_cluster  # noqa: PLC0415 (only this case needs dask)
+    from sim.experiments.replications import replicate  # noqa: PLC0415
+
+    scenario = load_scenario(reference_scenario(requests, seed))
+    started = time.perf_counter()
+    serial = replicate(scenario, runs, seed=seed)
+    serial_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with local_cluster(workers) as client:
+        up = time.perf_counter()
+        on_dask = replicate(scenario, runs, seed=seed, client=client)
+        dask_runs_s = time.perf_counter() - up
+        worker_rss = max(client.run(_peak_rss).values())
+    dask_s = time.perf_counter() - started
+    identical = serial.table.equals(on_dask.table)
+    return DaskBench(runs, workers, requests, serial_s, dask_s, dask_runs_s, identical, _peak_rss(), worker_rss)
+
+
+def _peak_rss() -> int:
+    """This process's peak resident set size in bytes (Linux reports KiB)."""
+    import resource  # noqa: PLC0415 (POSIX only)
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
