@@ -10,6 +10,7 @@ a noisy machine; their mean latencies must agree (both estimate the same queue).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -237,6 +238,9 @@ class DaskBench:
     identical: bool  # the two tables are equal, value for value
     peak_rss_bytes: int  # this process
     worker_peak_rss_bytes: int  # the largest worker
+    serial_cpu_s: float  # CPU time of the serial runs: below serial_s when others share the cores
+    workers_cpu_s: float  # CPU time of the workers during the runs, all added up
+    load_average: float  # the machine's 1-minute load average before the bench: others' work
 
     @property
     def dask_s(self) -> float:
@@ -266,21 +270,37 @@ def dask_bench(
     from sim.experiments.replications import replicate  # noqa: PLC0415
 
     scenario = load_scenario(reference_scenario(requests, seed))
-    started = time.perf_counter()
+    load_average = os.getloadavg()[0]
+    started, cpu = time.perf_counter(), time.process_time()
     serial = replicate(scenario, runs, seed=seed)
-    serial_s = time.perf_counter() - started
+    serial_s, serial_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     started = time.perf_counter()
     with local_cluster(workers) as client:
         client.run(importlib.import_module, "sim.experiments.metrics")
+        cpu_before = client.run(time.process_time)
         up = time.perf_counter()
         on_dask = replicate(scenario, runs, seed=seed, client=client)
         done = time.perf_counter()
+        cpu_after = client.run(time.process_time)
+        workers_cpu_s = sum(cpu_after[w] - cpu_before[w] for w in cpu_before)
         worker_rss = max(client.run(_peak_rss).values())
         closing = time.perf_counter()
     stop_s = time.perf_counter() - closing
     identical = serial.table.equals(on_dask.table)
     return DaskBench(
-        runs, workers, requests, serial_s, up - started, done - up, stop_s, identical, _peak_rss(), worker_rss
+        runs,
+        workers,
+        requests,
+        serial_s,
+        up - started,
+        done - up,
+        stop_s,
+        identical,
+        _peak_rss(),
+        worker_rss,
+        serial_cpu_s,
+        workers_cpu_s,
+        load_average,
     )
 
 

@@ -401,6 +401,11 @@ def _bench(args: argparse.Namespace) -> int:
             f"({verdict} the bar of 1.7x on 2 cores); tables {'identical' if d.identical else 'DIFFER'}; "
             f"peak RSS {d.peak_rss_bytes / 2**20:,.0f} MiB here, {d.worker_peak_rss_bytes / 2**20:,.0f} MiB in a worker"
         )
+        print(
+            f"CPU: serial {d.serial_cpu_s:.1f} s in {d.serial_s:.1f} s, workers {d.workers_cpu_s:.1f} s in "
+            f"{d.runs_s:.1f} s ({d.workers_cpu_s / d.runs_s:.2f} of {d.workers} cores); load average before: "
+            f"{d.load_average:.2f} (others' work on the cores makes both times longer)"
+        )
         return 0
     if args.scheduler:
         b = scheduler_bench(seed=max(args.seed, 0))
