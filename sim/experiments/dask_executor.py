@@ -39,7 +39,7 @@ __all__ = [
 
 #: The rest of the runs go to a local cluster when, at the first run's speed, they would take
 #: longer than this serially: starting 2 worker processes, importing svcsim in them and
-#: stopping them again costs about 4.5 s on a 2-core machine (measured, README).
+#: stopping them again costs 1.6-4.5 s on a 2-core machine (measured, README).
 AUTO_CLUSTER_MIN_S = 10.0
 
 
