@@ -218,10 +218,10 @@ def scheduler_bench(pods: int = SCHEDULER_PODS, nodes: int = SCHEDULER_NODES, se
 
 #: ``svcsim bench --dask``: issue 12's bar, a 40-run experiment on a 2-worker local cluster
 #: at least 1.7x faster than serial on a 2-core machine. A run must be long enough for the
-#: cluster's ~4.5 s of start-up, imports and shutdown to matter little: 1.3 s each here.
+#: cluster's 1.6-4.5 s of start-up, imports and shutdown to matter little: 0.6 s each here.
 DASK_RUNS = 40
 DASK_WORKERS = 2
-DASK_REQUESTS = 1_000_000  # per run: ~1.3 s and ~340 MiB each, ~55 s serial in all
+DASK_REQUESTS = 1_000_000  # per run: ~0.6 s and ~340 MiB each, ~25 s serial in all
 
 
 @dataclass(frozen=True)
