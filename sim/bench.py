@@ -10,6 +10,7 @@ a noisy machine; their mean latencies must agree (both estimate the same queue).
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -23,7 +24,9 @@ __all__ = [
     "MAX_BENCH_REQUESTS",
     "MIN_BENCH_REQUESTS",
     "BenchResult",
+    "DaskBench",
     "SchedulerBench",
+    "dask_bench",
     "obvious_model",
     "reference_scenario",
     "run_bench",
@@ -211,3 +214,98 @@ def scheduler_bench(pods: int = SCHEDULER_PODS, nodes: int = SCHEDULER_NODES, se
             placed += 1
     wall_s = time.perf_counter() - started
     return SchedulerBench(pods, nodes, placed, wall_s, int(scheduler.pods.max() - scheduler.pods.min()))
+
+
+#: ``svcsim bench --dask``: issue 12's bar, a 40-run experiment on a 2-worker local cluster
+#: at least 1.7x faster than serial on a 2-core machine. A run must be long enough for the
+#: cluster's 1.6-4.5 s of start-up, imports and shutdown to matter little: 0.6 s each here.
+DASK_RUNS = 40
+DASK_WORKERS = 2
+DASK_REQUESTS = 1_000_000  # per run: ~0.6 s and ~340 MiB each, ~25 s serial in all
+
+
+@dataclass(frozen=True)
+class DaskBench:
+    """The same replications serially in this process and on a local Dask cluster."""
+
+    runs: int
+    workers: int
+    requests_per_run: int
+    serial_s: float
+    start_s: float  # the cluster started and svcsim imported in its workers
+    runs_s: float  # the runs on the cluster
+    stop_s: float  # the cluster stopped
+    identical: bool  # the two tables are equal, value for value
+    peak_rss_bytes: int  # this process
+    worker_peak_rss_bytes: int  # the largest worker
+    serial_cpu_s: float  # CPU time of the serial runs: below serial_s when others share the cores
+    workers_cpu_s: float  # CPU time of the workers during the runs, all added up
+    load_average: float  # the machine's 1-minute load average before the bench: others' work
+
+    @property
+    def dask_s(self) -> float:
+        """What a user waits: start, runs and stop."""
+        return self.start_s + self.runs_s + self.stop_s
+
+    @property
+    def speedup(self) -> float:
+        return self.serial_s / self.dask_s
+
+    @property
+    def runs_speedup(self) -> float:
+        """The runs alone, the cluster already up (as with ``--scheduler``)."""
+        return self.serial_s / self.runs_s
+
+
+def dask_bench(
+    runs: int = DASK_RUNS, workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed: int = 1
+) -> DaskBench:
+    """Time ``runs`` replications of the reference workload (``requests`` requests each)
+    serially, then on a :func:`~sim.experiments.dask_executor.local_cluster` of ``workers``
+    processes (start-up and shutdown timed apart); svcsim is imported here before the serial
+    runs, and in the workers as part of the start-up."""
+    import importlib  # noqa: PLC0415
+
+    from sim.experiments.dask_executor import local_cluster  # noqa: PLC0415 (only this case needs dask)
+    from sim.experiments.replications import replicate  # noqa: PLC0415
+
+    scenario = load_scenario(reference_scenario(requests, seed))
+    load_average = os.getloadavg()[0]
+    started, cpu = time.perf_counter(), time.process_time()
+    serial = replicate(scenario, runs, seed=seed)
+    serial_s, serial_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    started = time.perf_counter()
+    with local_cluster(workers) as client:
+        client.run(importlib.import_module, "sim.experiments.metrics")
+        cpu_before = client.run(time.process_time)
+        up = time.perf_counter()
+        on_dask = replicate(scenario, runs, seed=seed, client=client)
+        done = time.perf_counter()
+        cpu_after = client.run(time.process_time)
+        workers_cpu_s = sum(cpu_after[w] - cpu_before[w] for w in cpu_before)
+        worker_rss = max(client.run(_peak_rss).values())
+        closing = time.perf_counter()
+    stop_s = time.perf_counter() - closing
+    identical = serial.table.equals(on_dask.table)
+    return DaskBench(
+        runs,
+        workers,
+        requests,
+        serial_s,
+        up - started,
+        done - up,
+        stop_s,
+        identical,
+        _peak_rss(),
+        worker_rss,
+        serial_cpu_s,
+        workers_cpu_s,
+        load_average,
+    )
+
+
+def _peak_rss() -> int:
+    """This process's peak resident set size in bytes (Linux reports KiB)."""
+    import resource  # noqa: PLC0415 (POSIX only)
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

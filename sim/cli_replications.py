@@ -3,7 +3,13 @@ mean of every metric with its confidence interval written and printed.
 
 Writes ``replications.parquet``, ``replications.json`` and ``scenario.yaml`` into ``--out``
 (:mod:`sim.experiments.replications`); the replications' own tables and plots are not
-written. A progress line per replication goes to stderr unless ``--quiet``.
+written. Progress goes to stderr unless ``--quiet``: a bar over the runs on a terminal, a line
+per replication otherwise.
+
+Where the runs go (:mod:`sim.experiments.dask_executor`): ``--serial`` in this process,
+``--workers K`` a local Dask cluster of K processes, ``--scheduler ADDR`` an existing Dask
+cluster; by default the first run in this process, timed, and the rest on a local cluster of
+one process per core when they would take more than ``AUTO_CLUSTER_MIN_S`` serially.
 """
 
 from __future__ import annotations
@@ -12,13 +18,17 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from sim.errors import Problem, ScenarioError
-from sim.experiments.replications import Replications, replicate
+from sim.experiments.dask_executor import RunFailed, auto_executor, connect, dask_executor, local_cluster
+from sim.experiments.replications import Executor, Replications, replicate, serial
 from sim.interrupts import stop_if_signalled
 from sim.results.run_folder import check_run_target
 from sim.scenario.resolved import Scenario
@@ -41,24 +51,46 @@ def add_replication_flags(run: argparse.ArgumentParser) -> None:
         metavar="LEVEL",
         help="with --replications: the intervals' confidence level (default 0.95)",
     )
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="K",
+        help="with --replications: run on a local Dask cluster of K worker processes (default: one per core, "
+        "used when the runs would take more than 10 s in this process)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        help="with --replications: run on the existing Dask cluster whose scheduler is at ADDR (tcp://HOST:8786)",
+    )
+    where.add_argument(
+        "--serial", action="store_true", help="with --replications: every run in this process, one after the other"
+    )
 
 
 def wants_replications(args: argparse.Namespace) -> bool:
-    return args.replications is not None or args.confidence is not None
+    return args.replications is not None or any(
+        v is not None and v is not False for v in (args.confidence, args.workers, args.scheduler, args.serial)
+    )
 
 
 def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, console: Console) -> int:
     """Check the flags, run the replications, write ``out`` and print the summary."""
     source = args.scenario
-    problems = []
+    problems: list[Problem] = []
     if args.replications is None:
-        problems.append(Problem(source, "", "--confidence", "only with --replications"))
+        given = [("--confidence", args.confidence), ("--workers", args.workers), ("--scheduler", args.scheduler)]
+        given.append(("--serial", args.serial or None))
+        problems.extend(Problem(source, "", flag, "only with --replications") for flag, v in given if v is not None)
     elif args.replications < 2:
         message = f"Invalid value: {args.replications}: must be at least 2 (a confidence interval needs two runs)"
         problems.append(Problem(source, "", "--replications", message))
     confidence = 0.95 if args.confidence is None else args.confidence
     if not 0 < confidence < 1:  # also refuses nan
         problems.append(Problem(source, "", "--confidence", f"Invalid value: {confidence:g}: must be > 0 and < 1"))
+    if args.workers is not None and args.workers < 1:
+        problems.append(Problem(source, "", "--workers", f"Invalid value: {args.workers}: must be at least 1"))
     if args.fail_on_slo:
         message = "not with --replications: each replication has its own verdict (slo_met in replications.parquet)"
         problems.append(Problem(source, "", "--fail-on-slo", message))
@@ -67,20 +99,12 @@ def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, co
     check_run_target(out)  # before the runs, as for a single run
     args.writes = out
     n = int(args.replications)
-    started = time.perf_counter()
-
-    def progress(k: int, seed: int, metrics: dict[str, float]) -> None:
-        if not args.quiet:
-            mean, p99 = metrics["latency_mean_ms"], metrics["latency_p99_ms"]
-            print(
-                f"replication {k + 1}/{n} (seed {seed}): {metrics['requests']:.0f} requests, "
-                f"mean {_number(mean)} ms, p99 {_number(p99)} ms, {time.perf_counter() - started:.1f} s",
-                file=sys.stderr,
-                flush=True,
-            )
-        stop_if_signalled()  # between replications: a stop signal is not lost in a long loop
-
-    reps = replicate(scenario, n, confidence=confidence, on_done=progress)
+    try:
+        with _executor(args, source) as executor, _progress(args, n) as progress:
+            reps = replicate(scenario, n, confidence=confidence, executor=executor, on_done=progress)
+    except RunFailed as err:  # one line, not a worker's traceback; exit 1, as a failed run (not the user's input)
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     stop_if_signalled()
     try:
         reps.save(out)
@@ -91,6 +115,64 @@ def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, co
     if not args.quiet:
         console.print(replications_table(reps, out))
     return 0
+
+
+@contextmanager
+def _executor(args: argparse.Namespace, source: str) -> Iterator[Executor]:
+    """Where the runs go: the flags' choice, a cluster started or joined for the block."""
+    if args.serial:
+        yield serial
+    elif args.scheduler is not None:
+        with ExitStack() as stack:
+            try:
+                client = stack.enter_context(connect(args.scheduler))
+            except (OSError, ValueError, TypeError) as err:  # unreachable, refused, or not an address
+                detail = " ".join(str(err).split()) or type(err).__name__
+                message = f"cannot reach a Dask scheduler at {args.scheduler}: {detail}"
+                raise ScenarioError([Problem(source, "", "--scheduler", message)]) from None
+            yield dask_executor(client)
+    elif args.workers is not None:
+        with local_cluster(args.workers) as client:
+            yield dask_executor(client)
+    else:
+
+        def announce(workers: int) -> None:
+            if not args.quiet:
+                print(f"starting a local Dask cluster of {workers} workers for the other runs", file=sys.stderr)
+
+        yield auto_executor(on_cluster=announce)
+
+
+@contextmanager
+def _progress(args: argparse.Namespace, n: int) -> Iterator[Callable[[int, int, dict[str, float]], None]]:
+    """``on_done`` for :func:`replicate`: a bar over the runs on a terminal, a line per run
+    off one (a log file), nothing with ``--quiet``; it also stops on a signal between runs."""
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    if args.quiet or not console.is_terminal:
+
+        def line(k: int, seed: int, metrics: dict[str, float]) -> None:
+            if not args.quiet:
+                mean, p99 = metrics["latency_mean_ms"], metrics["latency_p99_ms"]
+                print(
+                    f"replication {k + 1}/{n} (seed {seed}): {metrics['requests']:.0f} requests, "
+                    f"mean {_number(mean)} ms, p99 {_number(p99)} ms, {time.perf_counter() - started:.1f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            stop_if_signalled()  # between replications: a stop signal is not lost in a long loop
+
+        yield line
+        return
+    columns = (TextColumn("replications"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("runs", total=n)
+
+        def tick(k: int, seed: int, metrics: dict[str, float]) -> None:
+            bar.advance(task)
+            stop_if_signalled()
+
+        yield tick
 
 
 def replications_table(reps: Replications, out: Path) -> Table:

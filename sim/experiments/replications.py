@@ -138,6 +138,7 @@ def replicate(
     *,
     confidence: float = 0.95,
     executor: Executor = serial,
+    client: Any = None,
     on_done: Callable[[int, int, dict[str, float]], None] | None = None,
 ) -> Replications:
     """Run ``scenario`` ``n`` times with independent seeds and summarise every metric.
@@ -157,6 +158,9 @@ def replicate(
         Level of the Student-t intervals, in (0, 1).
     executor : callable
         How the runs are carried out (:data:`Executor`); :func:`serial` by default.
+    client : distributed.Client, optional
+        Run on this Dask cluster instead (:func:`sim.experiments.dask_executor.dask_executor`;
+        not with ``executor``). The results are the same as the serial run's, bit for bit.
     on_done : callable, optional
         Called as ``on_done(k, seed_k, metrics)`` as each replication finishes (progress).
 
@@ -170,6 +174,12 @@ def replicate(
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
         raise ValueError(f"n must be an integer >= 2 (a confidence interval needs two runs), got {n!r}")
     level = check_confidence(confidence)
+    if client is not None:
+        if executor is not serial:
+            raise ValueError("give client= or executor=, not both")
+        from sim.experiments.dask_executor import dask_executor  # noqa: PLC0415 (it imports this module)
+
+        executor = dask_executor(client)
     root = seed if seed is not None else scenario.simulation.seed
     if root is None:
         root = fresh_root_seed()

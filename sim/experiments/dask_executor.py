@@ -1,0 +1,184 @@
+"""Runs on ``dask.distributed``: an :data:`~sim.experiments.replications.Executor` that sends
+each ``(scenario, seed)`` task to a Dask worker and yields ``(index, metrics)`` as they finish.
+
+- :func:`dask_executor` uses a ``distributed.Client`` the caller owns (an existing cluster,
+  ``svcsim run --scheduler tcp://HOST:8786``, ``sim.replicate(..., client=...)``);
+- :func:`local_cluster` starts a cluster on this machine for one command (worker processes
+  with one thread each, on 127.0.0.1) and stops it after;
+- :func:`auto_executor` is the CLI's default: the first run in this process, timed, and the
+  rest on a local cluster only when they would take long enough to pay its start-up
+  (:data:`AUTO_CLUSTER_MIN_S`, README "Replications on Dask").
+
+Each distinct scenario is scattered to the workers once; a task ships only its seed and
+brings back the few hundred bytes of :func:`~sim.experiments.metrics.run_one`'s dict. The
+results do not depend on the executor: every seed comes from ``(root seed, index)`` alone and
+the metrics are plain floats, pickled exactly.
+
+``dask`` is imported when a cluster is used, not when ``sim`` is: a serial run never pays for it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sim.experiments.replications import Executor, RunFunction, RunTask
+
+__all__ = [
+    "AUTO_CLUSTER_MIN_S",
+    "RunFailed",
+    "auto_executor",
+    "connect",
+    "dask_executor",
+    "default_workers",
+    "local_cluster",
+]
+
+#: The rest of the runs go to a local cluster when, at the first run's speed, they would take
+#: longer than this serially: starting 2 worker processes, importing svcsim in them and
+#: stopping them again costs 1.6-4.5 s on a 2-core machine (measured, README).
+AUTO_CLUSTER_MIN_S = 10.0
+
+
+class RunFailed(RuntimeError):
+    """A run raised on a worker (or its worker died): which task, which seed, what error.
+
+    The worker's exception is chained as ``__cause__``; the runs still pending are cancelled.
+    """
+
+    def __init__(self, index: int, seed: int, error: BaseException) -> None:
+        detail = " ".join(str(error).split()) or "(no message)"
+        super().__init__(f"run {index} (seed {seed}) failed on a Dask worker: {type(error).__name__}: {detail}")
+        self.index, self.seed = index, seed
+
+
+def default_workers() -> int:
+    """Worker processes for a local cluster: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def local_cluster(workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client`` on a new ``LocalCluster`` of ``workers`` processes (default:
+    :func:`default_workers`), one thread each, listening on 127.0.0.1 only (the dashboard on a free port);
+    closed, with its processes, when the block ends."""
+    import dask  # noqa: PLC0415 (only a cluster needs dask)
+    from distributed import Client, LocalCluster  # noqa: PLC0415
+
+    n = default_workers() if workers is None else int(workers)
+    if n < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    with (
+        dask.config.set(_worker_config()),
+        LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # a free port: a fixed one clashes with a second cluster
+            silence_logs=50,  # logging.CRITICAL: a worker's own log lines are not the user's output
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _worker_config() -> dict[str, Any]:
+    """Dask settings for our workers, which run one CPU-bound simulation after another.
+
+    Without Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers' environment: setting it
+    turns off glibc's adaptive mmap threshold, so every large numpy column of a run is a fresh
+    ``mmap`` and its pages faulted in again; measured, a 1 000 000-request run took 0.78 s of
+    CPU on a worker with it, 0.65 s without, 0.61 s in this process (README, "Replications on
+    Dask"). Without the worker's statistical profiler either (a stack sample every 10 ms,
+    about 5 % more). Dask's other worker environment (one BLAS thread) is kept.
+    """
+    import dask  # noqa: PLC0415
+    import distributed  # noqa: F401, PLC0415 (its defaults enter dask.config on import)
+
+    environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
+    environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    return {"distributed.nanny.pre-spawn-environ": environ, "distributed.worker.profile.enabled": False}
+
+
+@contextmanager
+def connect(address: str) -> Iterator[Any]:
+    """A ``distributed.Client`` on the existing scheduler at ``address`` (``tcp://HOST:8786``),
+    closed when the block ends; the cluster itself is left running."""
+    from distributed import Client  # noqa: PLC0415
+
+    client = Client(address, timeout="10s")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def dask_executor(client: Any) -> Executor:
+    """An executor running every task on ``client``'s cluster, yielding as they finish."""
+
+    def execute(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, float]]]:
+        yield from _on_cluster(client, function, tasks, range(len(tasks)))
+
+    return execute
+
+
+def _on_cluster(
+    client: Any,
+    function: RunFunction,
+    tasks: Sequence[RunTask],
+    indices: Sequence[int],
+) -> Iterator[tuple[int, dict[str, float]]]:
+    from distributed import as_completed  # noqa: PLC0415
+
+    scattered: dict[int, Any] = {}  # id(scenario) -> its future: each scenario crosses the network once
+    futures = {}
+    for index in indices:
+        scenario, seed = tasks[index]
+        if id(scenario) not in scattered:
+            scattered[id(scenario)] = client.scatter(scenario, broadcast=True, hash=False)
+        future = client.submit(function, scattered[id(scenario)], seed, pure=False, retries=0)
+        futures[future] = index
+    try:
+        for future in as_completed(list(futures)):
+            index = futures[future]
+            try:
+                metrics = future.result()
+            except Exception as error:  # the run's own exception, or KilledWorker
+                raise RunFailed(index, tasks[index][1], error) from error
+            yield index, metrics
+    finally:  # an error, or the caller stopped iterating: nothing keeps running for nobody
+        client.cancel(list(futures) + list(scattered.values()))
+
+
+def auto_executor(workers: int | None = None, on_cluster: Callable[[int], None] | None = None) -> Executor:
+    """The CLI's default: task 0 in this process, timed; the rest on a :func:`local_cluster`
+    of ``workers`` processes if the machine has more than one core and they would take more
+    than :data:`AUTO_CLUSTER_MIN_S` serially, else in this process too. ``on_cluster(n)`` is
+    called when a cluster of ``n`` workers is started."""
+    n_workers = default_workers() if workers is None else workers
+
+    def execute(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, float]]]:
+        if not tasks:
+            return
+        started = time.perf_counter()
+        first = function(*tasks[0])
+        estimate_s = (time.perf_counter() - started) * (len(tasks) - 1)
+        yield 0, first
+        rest = range(1, len(tasks))
+        if n_workers > 1 and estimate_s > AUTO_CLUSTER_MIN_S:
+            if on_cluster is not None:
+                on_cluster(n_workers)
+            with local_cluster(n_workers) as client:
+                yield from _on_cluster(client, function, tasks, rest)
+            return
+        for index in rest:
+            yield index, function(*tasks[index])
+
+    return execute

@@ -1,0 +1,130 @@
+"""Replications on dask.distributed (``sim.replicate(..., client=)``, ``svcsim run
+--replications N --workers K | --scheduler ADDR | --serial``): the same bytes as a serial run
+on real local clusters of worker processes on 127.0.0.1, a worker's error as one error, and
+no process left behind.
+
+One 2-worker cluster serves the whole module (starting one costs seconds); the 1-worker
+cluster is started once, in the test that also checks it leaves no process behind.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+import pytest
+from scenario_text import scenario
+
+import sim
+from sim.cli import main
+from sim.experiments import dask_executor as dx
+from sim.experiments.metrics import run_one
+from sim.experiments.replications import replicate
+
+SMALL = {"rate": 50.0, "duration": 4.0, "warmup": 1.0}  # M/M/1 at rho 0.5, ~200 requests a run
+N, SEED = 6, 11
+
+
+@pytest.fixture(scope="module")
+def client():
+    with dx.local_cluster(2) as c:
+        assert len(c.scheduler_info()["workers"]) == 2
+        yield c
+
+
+@pytest.fixture(scope="module")
+def serial_bytes(tmp_path_factory) -> bytes:
+    out = tmp_path_factory.mktemp("serial")
+    replicate(scenario(**SMALL), N, seed=SEED).save(out)
+    return (out / "replications.parquet").read_bytes()
+
+
+def _parquet(reps: sim.Replications, folder: Path) -> bytes:
+    reps.save(folder)
+    return (folder / "replications.parquet").read_bytes()
+
+
+def test_two_workers_give_the_serial_runs_bytes(client, serial_bytes, tmp_path):
+    """Same seeds, same metrics, same row order (by replication index), whatever order the workers finish in."""
+    reps = replicate(scenario(**SMALL), N, seed=SEED, client=client)
+    assert reps.table["replication"].tolist() == list(range(N))
+    assert _parquet(reps, tmp_path) == serial_bytes
+
+
+def test_an_executor_over_a_client_passed_in_gives_the_same_bytes(client, serial_bytes, tmp_path):
+    reps = replicate(scenario(**SMALL), N, seed=SEED, executor=dx.dask_executor(client))
+    assert _parquet(reps, tmp_path) == serial_bytes
+
+
+def test_one_worker_gives_the_same_bytes_and_leaves_no_process_behind(serial_bytes, tmp_path):
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    with dx.local_cluster(1) as one:
+        workers = one.scheduler_info()["workers"]
+        assert len(workers) == 1 and all(address.startswith("tcp://127.0.0.1:") for address in workers)
+        started = {p.pid for p in me.children(recursive=True)} - before
+        assert started, "a LocalCluster of processes starts at least one worker process"
+        reps = replicate(scenario(**SMALL), N, seed=SEED, client=one)
+    assert _parquet(reps, tmp_path) == serial_bytes
+    _, alive = psutil.wait_procs([psutil.Process(pid) for pid in started if psutil.pid_exists(pid)], timeout=10)
+    assert not alive, f"worker processes still running after the cluster closed: {[p.pid for p in alive]}"
+
+
+def test_a_failing_run_is_one_error_naming_the_run_and_the_cluster_stays_usable(client):
+    """A negative seed makes the engine raise on the worker (SeedSequence refuses it)."""
+    s = scenario(**SMALL)
+    execute = dx.dask_executor(client)
+    with pytest.raises(dx.RunFailed, match=r"^run 1 \(seed -1\) failed on a Dask worker: ValueError: ") as caught:
+        list(execute(run_one, [(s, 5), (s, -1), (s, 7)]))
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert caught.value.index == 1 and caught.value.seed == -1
+    assert dict(execute(run_one, [(s, 5)])) == {0: run_one(s, 5)}  # nothing left stuck on the cluster
+
+
+def test_client_and_executor_together_are_refused(client):
+    with pytest.raises(ValueError, match="client= or executor="):
+        replicate(scenario(**SMALL), 2, seed=1, client=client, executor=dx.dask_executor(client))
+
+
+def test_the_default_stays_in_this_process_for_short_runs(serial_bytes, tmp_path):
+    """~0.1 s runs: 5 more are far under AUTO_CLUSTER_MIN_S, so no cluster starts."""
+    started: list[int] = []
+    reps = replicate(scenario(**SMALL), N, seed=SEED, executor=dx.auto_executor(2, on_cluster=started.append))
+    assert started == []
+    assert _parquet(reps, tmp_path) == serial_bytes
+
+
+def test_the_default_sends_the_rest_to_a_cluster_when_they_would_be_long(client, serial_bytes, tmp_path, monkeypatch):
+    """With the threshold at 0 s the runs after the first go to a local cluster (here the module's)."""
+
+    @contextmanager
+    def module_cluster(workers):
+        yield client
+
+    monkeypatch.setattr(dx, "AUTO_CLUSTER_MIN_S", 0.0)
+    monkeypatch.setattr(dx, "local_cluster", module_cluster)
+    started: list[int] = []
+    reps = replicate(scenario(**SMALL), N, seed=SEED, executor=dx.auto_executor(2, on_cluster=started.append))
+    assert started == [2]
+    assert _parquet(reps, tmp_path) == serial_bytes
+
+
+def test_cli_scheduler_and_serial_write_the_same_bytes(client, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario(**SMALL).to_yaml(), encoding="utf-8")
+    common = ["run", str(path), "--replications", "4", "--seed", "3", "--quiet"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--scheduler", client.scheduler.address]) == 0
+    assert main([*common, "--out", str(tmp_path / "b"), "--serial"]) == 0
+    a, b = (tmp_path / x / "replications.parquet" for x in "ab")
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_cli_refuses_cluster_flags_without_replications_and_a_bad_worker_count(tmp_path, capsys):
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario(**SMALL).to_yaml(), encoding="utf-8")
+    assert main(["run", str(path), "--workers", "2", "--out", str(tmp_path / "x")]) == 2
+    assert "--workers: only with --replications" in capsys.readouterr().err
+    assert main(["run", str(path), "--replications", "3", "--workers", "0", "--out", str(tmp_path / "y")]) == 2
+    assert "--workers: Invalid value: 0: must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
