@@ -33,6 +33,7 @@ __all__ = [
     "format_table",
     "hpa_rows",
     "node_rows",
+    "node_statuses",
     "pod_rows",
     "service_rows",
 ]
@@ -164,6 +165,17 @@ NODE_HEADER = ["NAME", "STATUS", "CPU(ALLOC)", "CPU(REQ)", "MEMORY(ALLOC)", "MEM
 _NODE_STATUS = {"NodeReady": "Ready", "NodeNotReady": "NotReady", "NodeNotSchedulable": "Ready,SchedulingDisabled"}
 
 
+def node_statuses(events: pd.DataFrame, at_s: float) -> dict[str, str]:
+    """Each node's kubectl STATUS at ``at_s`` from its last status event then (a node with
+    none is Ready)."""
+    status: dict[str, str] = {}
+    shown = events[(events["time"].to_numpy(dtype=float) <= at_s) & events["object"].str.startswith("node/")]
+    for reason, obj in zip(shown["reason"], shown["object"], strict=True):
+        if str(reason) in _NODE_STATUS:
+            status[str(obj)[5:]] = _NODE_STATUS[str(reason)]
+    return status
+
+
 def node_rows(
     scenario: Scenario,
     nodes: pd.DataFrame,
@@ -184,13 +196,11 @@ def node_rows(
     header = list(NODE_HEADER) + (["INTERNAL-IP"] if wide else [])
     rows = [header]
     shown = events[events["time"].to_numpy(dtype=float) <= at_s]
-    status: dict[str, str] = {}
+    status = node_statuses(events, at_s)
     scheduled: dict[str, float] = {}
     for event in shown.itertuples():
         obj = str(event.object)
-        if obj.startswith("node/") and str(event.reason) in _NODE_STATUS:
-            status[obj[5:]] = _NODE_STATUS[str(event.reason)]
-        elif obj.startswith("pod/") and str(event.reason) == "Scheduled":
+        if obj.startswith("pod/") and str(event.reason) == "Scheduled":
             scheduled[obj[4:]] = float(event.time)
     requests = {d.name: (d.cpu_request_m or 0, d.memory_request_b or 0) for d in scenario.deployments}
     cpu: dict[str, int] = {}

@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from sim.kube.hpa import HorizontalPodAutoscaler, MetricSpec
 from sim.results.hpa_status import metric_key, rescales
+from sim.results.kubectl import node_statuses
 from sim.results.plots.common import mark_faults_and_rollouts
 from sim.results.plots.data import deployment_ready, node_count, pending_pods
 from sim.results.plots.rates import draw_rates
@@ -235,19 +236,14 @@ def panel_height(count: int) -> float:
 
 
 def ready_nodes(result: Result, t: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes in the cluster and Ready over time: the count less those the node controller found
-    NotReady (``NodeNotReady`` on the node, until its ``NodeReady``)."""
+    """Nodes in the cluster and Ready over time: the count less those whose kubectl STATUS is
+    NotReady then (:func:`~sim.results.kubectl.node_statuses`)."""
     events = result.events
-    mine = events[events["object"].str.startswith("node/") & events["reason"].isin(["NodeNotReady", "NodeReady"])]
-    times = np.unique(np.concatenate([t, mine["time"].to_numpy(dtype=float)]))
-    down: set[str] = set()
-    changes: dict[float, list[tuple[str, str]]] = {float(tm): [] for tm in times}
-    for tm, reason, obj in zip(mine["time"], mine["reason"], mine["object"], strict=True):
-        changes[float(tm)].append((str(reason), str(obj)))
-    level = []
-    for tm in times:
-        for reason, obj in changes[float(tm)]:
-            (down.add if reason == "NodeNotReady" else down.discard)(obj)
-        present = count[max(int(np.searchsorted(t, tm, side="right")) - 1, 0)]
-        level.append(present - len(down))
+    changes = events.loc[events["reason"].isin(["NodeNotReady", "NodeReady"]), "time"].to_numpy(dtype=float)
+    times = np.unique(np.concatenate([t, changes]))
+    level = [
+        count[max(int(np.searchsorted(t, tm, side="right")) - 1, 0)]
+        - sum(status == "NotReady" for status in node_statuses(events, float(tm)).values())
+        for tm in times
+    ]
     return times, np.array(level, dtype=float)
