@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
 import numpy as np
@@ -99,19 +99,21 @@ def _legend(ax: Axes, loc: Literal["lower right", "lower left", "upper left"], t
         ax.text(0.5, 0.5, "no ok requests after warm-up in any run", transform=ax.transAxes, ha="center")
 
 
+def _latencies(summaries: Sequence[RunSummary]) -> Iterator[tuple[RunSummary, str, str, np.ndarray]]:
+    """Each run that kept its requests and has ok ones: its colour, line style and sorted ok latencies (ms)."""
+    for run, (color, style) in zip(summaries, run_styles(len(summaries)), strict=True):
+        if run.result is not None:
+            lat = _ok_latency_ms(run.result)
+            if len(lat):
+                yield run, color, style, lat
+
+
 @plain_text
 def compare_latency_cdf(runs: RunsLike, ax: Axes | None = None, labels: Sequence[str] | None = None) -> Figure:
     """The latency CDF of every run on one log axis, one colour per run, p50 and p99 marked."""
     summaries = _runs(runs, labels)
     fig, ax = axes(ax)
-    skipped = []
-    for run, (color, style) in zip(summaries, run_styles(len(summaries)), strict=True):
-        if run.result is None:
-            skipped.append(run.label)
-            continue
-        lat = _ok_latency_ms(run.result)
-        if not len(lat):
-            continue
+    for run, color, style, lat in _latencies(summaries):
         keep = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), _MAX_CDF_POINTS)).astype(int))
         p50, p99 = np.percentile(lat, [50, 99])
         ax.plot(
@@ -130,7 +132,7 @@ def compare_latency_cdf(runs: RunsLike, ax: Axes | None = None, labels: Sequence
     ax.axhline(0.5, color="0.8", linewidth=0.8)
     ax.axhline(0.99, color="0.8", linewidth=0.8)
     _legend(ax, "lower right", "run (o p50, ◆ p99)")
-    _not_drawn(ax, skipped)
+    _not_drawn(ax, [run.label for run in summaries if run.result is None])
     ax.set_title(
         f"Latency distribution, {len(summaries)} runs compared\nclients' ok requests sent after warm-up",
         fontsize=10,
@@ -144,14 +146,7 @@ def compare_latency_tail(runs: RunsLike, ax: Axes | None = None, labels: Sequenc
     """The tail (1 − CDF) of every run on log axes, one colour per run."""
     summaries = _runs(runs, labels)
     fig, ax = axes(ax)
-    skipped = []
-    for run, (color, style) in zip(summaries, run_styles(len(summaries)), strict=True):
-        if run.result is None:
-            skipped.append(run.label)
-            continue
-        lat = _ok_latency_ms(run.result)
-        if not len(lat):
-            continue
+    for run, color, style, lat in _latencies(summaries):
         survival = np.logspace(0, -math.log10(len(lat)), 400)  # from 1 down to 1/n
         index = np.clip(np.ceil((1 - survival) * len(lat)).astype(int), 0, len(lat) - 1)
         ax.plot(lat[index], survival, color=color, linestyle=style, label=run.label)
@@ -162,7 +157,7 @@ def compare_latency_tail(runs: RunsLike, ax: Axes | None = None, labels: Sequenc
     for level in (0.5, 0.01, 0.001):
         ax.axhline(level, color="0.85", linewidth=0.8)
     _legend(ax, "lower left", "run")
-    _not_drawn(ax, skipped)
+    _not_drawn(ax, [run.label for run in summaries if run.result is None])
     ax.set_title(f"Latency tail (1 − CDF), {len(summaries)} runs compared", fontsize=10, loc="left")
     return fig
 
