@@ -22,8 +22,7 @@ from matplotlib.figure import Figure
 import sim
 from sim import plots
 from sim.cli import main
-from sim.experiments.metrics import METRICS as REPLICATION_METRICS
-from sim.experiments.metrics import metrics_of
+from sim.experiments.metrics import run_one
 from sim.results.compare_report import render_comparison
 from sim.results.comparison import METRICS, run_summaries
 from sim.results.plots.compare import run_styles
@@ -298,11 +297,11 @@ def test_run_summaries_read_each_run_once_and_keep_its_tables(two_runs, folders)
     assert isinstance(a.result.requests, pd.DataFrame)
 
 
-def test_the_metrics_are_those_replications_report_computed_alike(two_runs):
-    """One definition in two places until they share a module: they must not drift."""
-    assert METRICS == REPLICATION_METRICS
+def test_a_replication_reports_what_compare_reads_from_the_same_run(two_runs):
+    """A replication's metrics (run_one: the run without its tables) equal compare's reading of
+    the full run with the same seed, so single and replicated runs line up row for row."""
     a = two_runs[0]
-    assert run_summaries([a])[0].metrics == pytest.approx(metrics_of(a), nan_ok=True)
+    assert run_summaries([a])[0].metrics == pytest.approx(run_one(a.scenario, a.seed), nan_ok=True)
 
 
 def test_sim_replicate_results_compare_with_their_intervals():
