@@ -140,6 +140,12 @@ class Deployment:
         return pod_total(self.container_resources, "memory_limit_b")
 
     @property
+    def container_names(self) -> list[str]:
+        """The names of the pod template's containers, in order."""
+        containers = self.manifest.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
+        return [str(c["name"]) for c in containers if isinstance(c, dict) and isinstance(c.get("name"), str)]
+
+    @property
     def sets_resources(self) -> bool:
         """Whether any container sets a request or a limit, of any resource."""
         return any(c.sets_any for c in self.container_resources)

@@ -25,7 +25,7 @@ from sim.kube.hpa_metrics import metric_key
 from sim.runtime import hpa_replicas as calc
 from sim.runtime import hpa_rules as rules
 from sim.runtime.hpa_replicas import MetricUnavailable, PodMetric, PodSample, Proposal
-from sim.runtime.kubelet import container_name, container_names
+from sim.runtime.kubelet import container_name
 from sim.runtime.metrics_server import MetricsServer
 from sim.runtime.pod_usage import covered_deployments
 from sim.runtime.pods import INF, Pod
@@ -225,7 +225,7 @@ class HPARuntime:
         if spec.type != "ContainerResource" or not pods:
             return found
         dep = self.plane.deployment(pods[0])
-        if spec.container not in container_names(dep):
+        if spec.container not in dep.container_names:
             first = next(p.name for p in pods if p.name in found)
             raise MetricUnavailable(
                 prefix + f"failed to get container metrics: container {spec.container} not present in metrics "
@@ -241,7 +241,7 @@ class HPARuntime:
         dep = self.plane.deployment(pod)
         field = "cpu_request_m" if spec.name == "cpu" else "memory_request_b"
         by_name = {c.container: getattr(c, field) for c in dep.container_resources}
-        names = container_names(dep)
+        names = dep.container_names
         if spec.type == "ContainerResource":
             if spec.container not in names:
                 raise MetricUnavailable(f"container {spec.container} not found in Pod {pod.name}")

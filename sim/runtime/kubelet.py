@@ -55,14 +55,8 @@ def backoff_delay(restart: int) -> float:
 
 def container_name(dep: Deployment) -> str:
     """The name events give the pod's container: its first (svcsim models one app per pod)."""
-    names = container_names(dep)
+    names = dep.container_names
     return names[0] if names else "app"
-
-
-def container_names(dep: Deployment) -> list[str]:
-    """The names of the pod template's containers, in order."""
-    containers = dep.manifest.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
-    return [str(c["name"]) for c in containers if isinstance(c, dict) and isinstance(c.get("name"), str)]
 
 
 def probe_ticks(started: float, probe: Probe, after: float) -> Iterator[float]:

@@ -189,11 +189,11 @@ def _check_hpa_metrics(
                     f"{path}.metric.selector",
                     "Unsupported value: svcsim selects External metrics' pods by matchLabels only",
                 )
-            if spec.type == "ContainerResource" and target and spec.container not in _container_names(target):
+            if spec.type == "ContainerResource" and target and spec.container not in target.container_names:
                 findings.warn(
                     where,
                     f"{path}.container: no container {go(spec.container or '')} in Deployment "
-                    f"{hpa.target_name}'s pods (containers: {', '.join(_container_names(target))}): "
+                    f"{hpa.target_name}'s pods (containers: {', '.join(target.container_names)}): "
                     "the HPA will not scale (FailedGetContainerResourceMetric at every sync)",
                 )
             elif spec.type in ("Resource", "ContainerResource") and spec.target.type == "Utilization" and target:
@@ -202,7 +202,7 @@ def _check_hpa_metrics(
                     containers = tuple(c for c in containers if c.container == spec.container)
                 field = "cpu_request_m" if spec.name == "cpu" else "memory_request_b"
                 named = {c.container: c for c in containers}
-                names = [n for n in _container_names(target) if spec.type == "Resource" or n == spec.container]
+                names = [n for n in target.container_names if spec.type == "Resource" or n == spec.container]
                 lacking = [n for n in names if n not in named or getattr(named[n], field) is None]
                 if lacking:
                     who = f"container {lacking[0]}"
@@ -212,11 +212,6 @@ def _check_hpa_metrics(
                         f"utilization cannot be computed: the HPA will not scale (FailedGetResourceMetric "
                         f"at every sync)",
                     )
-
-
-def _container_names(dep: Deployment) -> list[str]:
-    spec = dep.manifest.get("spec", {}).get("template", {}).get("spec", {})
-    return [str(c.get("name")) for c in spec.get("containers") or [] if isinstance(c, dict)]
 
 
 def _metric_path(api_version: str, index: int, source: str) -> str:
