@@ -185,6 +185,7 @@ class Cluster:
     hpa_controller: HPAController = field(default_factory=HPAController)
     allocatable: Allocatable = DEFAULT_ALLOCATABLE  # every node's, unless the node sets its own
     autoscaler: ClusterAutoscaler | None = None
+    node_cost_per_hour: float | None = None  # cluster.nodeCost: price of one node for one hour (svcsim plan's cost)
 
     @property
     def slots(self) -> tuple[Node, ...]:

@@ -73,6 +73,7 @@ def simulation_manifest(sim: Simulation) -> dict[str, Any]:
                     "initialReadinessDelay": format_duration(cluster.hpa_controller.initial_readiness_delay_s),
                 },
                 **({"autoscaler": _autoscaler_manifest(cluster.autoscaler)} if cluster.autoscaler is not None else {}),
+                **({"nodeCost": cluster.node_cost_per_hour} if cluster.node_cost_per_hour is not None else {}),
             },
             "kubeProxy": _proxy_manifest(sim.kube_proxy),
             "workloads": {name: _workload_manifest(w) for name, w in sim.workloads.items()},

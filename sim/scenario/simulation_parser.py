@@ -158,6 +158,7 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
             "hpaController",
             "allocatable",
             "autoscaler",
+            "nodeCost",
         ),
     )
     allocatable = _allocatable(c.get("allocatable"), f"{path}.allocatable", fields, DEFAULT_ALLOCATABLE)
@@ -204,6 +205,8 @@ def _cluster(raw: Any, fields: FieldReader) -> Cluster:
         hpa_controller=_hpa_controller(c.get("hpaController"), f"{path}.hpaController", fields),
         allocatable=allocatable,
         autoscaler=autoscaler,
+        # a price per node-hour, in the user's currency: only svcsim plan reads it (README "Capacity planning")
+        node_cost_per_hour=float(fields.number(c["nodeCost"], f"{path}.nodeCost")) if "nodeCost" in c else None,
     )
 
 
