@@ -20,7 +20,8 @@ The package is layered; each layer imports only those before it (``tests/test_la
 - :mod:`sim.scenario`: the scenario file read, resolved and checked;
 - :mod:`sim.runtime`: the run (control plane, dataplanes, pods, the request path);
 - :mod:`sim.results`: tables, summary, kubectl views, report, plots;
-- :mod:`sim.experiments`: many runs of a scenario (replications) with confidence intervals;
+- :mod:`sim.experiments`: many runs of a scenario (replications, the capacity planner) with
+  confidence intervals;
 - entry points: ``api`` (this module's functions), ``plots``, ``cli`` (with ``interrupts``), ``bench``.
 """
 
@@ -35,6 +36,8 @@ from sim.version import VERSION
 if TYPE_CHECKING:
     from sim.api import compare, load_result, load_scenario, simulate
     from sim.errors import Problem, ScenarioError
+    from sim.experiments.plan import plan
+    from sim.experiments.plan_result import Plan
     from sim.experiments.replications import Replications, load_replications, replicate
     from sim.results.comparison import Comparison
     from sim.results.result import Result
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Comparison",
+    "Plan",
     "Problem",
     "Replications",
     "Result",
@@ -51,6 +55,7 @@ __all__ = [
     "load_replications",
     "load_result",
     "load_scenario",
+    "plan",
     "replicate",
     "simulate",
 ]
@@ -70,6 +75,8 @@ _HOMES = {
     "Replications": "sim.experiments.replications",
     "replicate": "sim.experiments.replications",
     "load_replications": "sim.experiments.replications",
+    "plan": "sim.experiments.plan",
+    "Plan": "sim.experiments.plan_result",
     "Scenario": "sim.scenario.resolved",
 }
 

@@ -1,4 +1,4 @@
-"""The ``svcsim`` command line: run, plot, report, compare, validate, get, bench.
+"""The ``svcsim`` command line: run, plot, report, compare, plan, validate, get, bench.
 
 User mistakes (a bad scenario, a bad flag value, a damaged run folder) print one line per
 problem on stderr and exit with code 2; nothing is written. Warnings (a valid scenario that
@@ -28,6 +28,7 @@ from sim.api import simulate
 from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, dask_bench, run_bench, scheduler_bench
 from sim.bench_suite import CaseResult, run_suite
 from sim.cli_compare import add_compare_parser
+from sim.cli_plan import add_plan_parser, run_plan
 from sim.cli_replications import add_replication_flags, run_replications, wants_replications
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
@@ -116,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_report)
 
     add_compare_parser(sub)
+
+    plan = add_plan_parser(sub)
+    _set_argument(plan)
+    plan.set_defaults(handler=_plan)
 
     validate = sub.add_parser("validate", help="check a scenario and report every problem")
     validate.add_argument("scenario")
@@ -244,6 +249,11 @@ def _run(args: argparse.Namespace) -> int:
         _print_summary(result, out)
     slo = result.summary["slo"]
     return EXIT_SLO_MISSED if args.fail_on_slo and not slo["met"] else 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    """``svcsim plan``: the scenario loaded with ``--set`` as for ``run``, then :func:`run_plan`."""
+    return run_plan(args, _load(args.scenario, args.set), Console())
 
 
 def _save(result: Result, out: Path, source: str, extra: dict[str, bytes]) -> None:

@@ -33,7 +33,13 @@ from sim.interrupts import stop_if_signalled
 from sim.results.run_folder import check_run_target
 from sim.scenario.resolved import Scenario
 
-__all__ = ["add_replication_flags", "run_replications", "wants_replications"]
+__all__ = [
+    "add_executor_flags",
+    "add_replication_flags",
+    "executor_from_flags",
+    "run_replications",
+    "wants_replications",
+]
 
 
 def add_replication_flags(run: argparse.ArgumentParser) -> None:
@@ -51,21 +57,26 @@ def add_replication_flags(run: argparse.ArgumentParser) -> None:
         metavar="LEVEL",
         help="with --replications: the intervals' confidence level (default 0.95)",
     )
-    where = run.add_mutually_exclusive_group()
+    add_executor_flags(run, "with --replications: ")
+
+
+def add_executor_flags(command: argparse.ArgumentParser, qualifier: str = "") -> None:
+    """``--workers``, ``--scheduler`` and ``--serial``: where the runs go (:func:`executor_from_flags`)."""
+    where = command.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
         type=int,
         metavar="K",
-        help="with --replications: run on a local Dask cluster of K worker processes (default: one per core, "
+        help=f"{qualifier}run on a local Dask cluster of K worker processes (default: one per core, "
         "used when the runs would take more than 10 s in this process)",
     )
     where.add_argument(
         "--scheduler",
         metavar="ADDR",
-        help="with --replications: run on the existing Dask cluster whose scheduler is at ADDR (tcp://HOST:8786)",
+        help=f"{qualifier}run on the existing Dask cluster whose scheduler is at ADDR (tcp://HOST:8786)",
     )
     where.add_argument(
-        "--serial", action="store_true", help="with --replications: every run in this process, one after the other"
+        "--serial", action="store_true", help=f"{qualifier}every run in this process, one after the other"
     )
 
 
@@ -100,7 +111,7 @@ def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, co
     args.writes = out
     n = int(args.replications)
     try:
-        with _executor(args, source) as executor, _progress(args, n) as progress:
+        with executor_from_flags(args, source) as executor, _progress(args, n) as progress:
             reps = replicate(scenario, n, confidence=confidence, executor=executor, on_done=progress)
     except RunFailed as err:  # one line, not a worker's traceback; exit 1, as a failed run (not the user's input)
         print(f"error: {err}", file=sys.stderr)
@@ -118,8 +129,11 @@ def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, co
 
 
 @contextmanager
-def _executor(args: argparse.Namespace, source: str) -> Iterator[Executor]:
-    """Where the runs go: the flags' choice, a cluster started or joined for the block."""
+def executor_from_flags(
+    args: argparse.Namespace, source: str, default: Callable[[], Executor] | None = None
+) -> Iterator[Executor]:
+    """Where the runs go: the flags' choice, a cluster started or joined for the block;
+    without a flag, ``default()`` if given, else :func:`auto_executor`."""
     if args.serial:
         yield serial
     elif args.scheduler is not None:
@@ -134,6 +148,8 @@ def _executor(args: argparse.Namespace, source: str) -> Iterator[Executor]:
     elif args.workers is not None:
         with local_cluster(args.workers) as client:
             yield dask_executor(client)
+    elif default is not None:
+        yield default()
     else:
 
         def announce(workers: int) -> None:

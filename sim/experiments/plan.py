@@ -41,11 +41,11 @@ from sim.scenario.resolved import Scenario
 __all__ = ["Plan", "plan"]
 
 
-def plan(  # noqa: PLR0915 (one recipe, read top to bottom)
+def plan(
     scenario: Scenario,
     slo: str | Sequence[str] = ("p99<150ms",),
     vary: str = "",
-    range: tuple[int, int] = (1, 200),  # noqa: A002 (the issue's spelling)
+    range: tuple[int, int] = (1, 200),  # the issue's spelling, shadowing the builtin here only
     replications: int = 10,
     confidence: float = 0.95,
     seed: int | None = None,
@@ -110,7 +110,9 @@ def plan(  # noqa: PLR0915 (one recipe, read top to bottom)
     try:
         level = check_confidence(confidence)
     except (TypeError, ValueError):
-        raise ScenarioError([Problem(source, "", "--confidence", f"Invalid value: {confidence!r}: must be > 0 and < 1")]) from None
+        raise ScenarioError(
+            [Problem(source, "", "--confidence", f"Invalid value: {confidence!r}: must be > 0 and < 1")]
+        ) from None
     if client is not None:
         if executor is not serial:
             raise ValueError("give client= or executor=, not both")
@@ -221,7 +223,7 @@ def _as_vary(problem: Problem) -> Problem:
 def _evidence(runner: PointRunner, targets: Sequence[SloTarget]) -> pd.DataFrame:
     """One row per value the search tried, in value order."""
     rows = []
-    for (experiment, value, _), point in sorted(runner.points.items(), key=lambda kv: kv[0][1]):
+    for (experiment, _, _), point in sorted(runner.points.items(), key=lambda kv: kv[0][1]):
         if experiment != "search":
             continue
         rows.append(_point_row(point, targets))
@@ -295,7 +297,9 @@ def _what_if(
             return False
         return runner.judge("node loss", v, variants.at(v, node=lost), 1.0).met
 
-    entry["smallest_surviving"] = value if point.met else (smallest_meeting(survives, value + 1, hi) if value < hi else None)
+    entry["smallest_surviving"] = (
+        value if point.met else (smallest_meeting(survives, value + 1, hi) if value < hi else None)
+    )
     out.append(entry)
     if zone is not None:
         zone_point = runner.judge("zone loss", value, variants.at(value, zone=zone[0]), 1.0)

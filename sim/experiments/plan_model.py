@@ -46,10 +46,14 @@ def varied_deployment(scenario: Scenario, vary: str) -> str | None:
     return served[0] if served else None
 
 
-def busiest(scenario: Scenario, deployment: str, seed: int) -> tuple[str | None, tuple[str, int] | None, dict[str, int]]:
+def busiest(
+    scenario: Scenario, deployment: str, seed: int
+) -> tuple[str | None, tuple[str, int] | None, dict[str, int]]:
     """``(node, (zone, pods) or None, pods per node)`` for ``deployment``'s pods as the run with
     ``seed`` places them at t = 0: the node holding the most (ties: the first by name) and, when
-    nodes carry ``topology.kubernetes.io/zone``, the zone holding the most."""
+    nodes carry ``topology.kubernetes.io/zone``, the zone holding the most. Nodes a client sits
+    on or sends through (``location``, ``nodes``) are not chosen while another node holds pods:
+    losing the client's own node is losing the client, not capacity."""
     result = build_result(run(scenario, seed))
     pods = result.pods
     first = pods[(pods["deployment"] == deployment) & (pods["created"] <= 0) & pods["node"].notna()]
@@ -58,16 +62,21 @@ def busiest(scenario: Scenario, deployment: str, seed: int) -> tuple[str | None,
         counts[str(node)] = counts.get(str(node), 0) + 1
     if not counts:
         return None, None, {}
-    node = max(sorted(counts), key=lambda n: counts[n])
+    sim = scenario.simulation
+    clients = {c.location for c in sim.clients} | {n for c in sim.clients for n in (c.nodes or ())}
+    candidates = sorted(n for n in counts if n not in clients) or sorted(counts)
+    node = max(candidates, key=lambda n: counts[n])
+    labels = {n.name: n.labels for n in sim.cluster.nodes}
     zones: dict[str, int] = {}
-    labels = {n.name: n.labels for n in scenario.simulation.cluster.nodes}
     for name, count in counts.items():
         zone = labels.get(name, {}).get(ZONE_LABEL)
         if zone is not None:
             zones[zone] = zones.get(zone, 0) + count
+    client_zones = {labels.get(n, {}).get(ZONE_LABEL) for n in clients}
+    zone_candidates = sorted(z for z in zones if z not in client_zones) or sorted(zones)
     zone_most = None
-    if len({n.labels.get(ZONE_LABEL) for n in scenario.simulation.cluster.nodes} - {None}) >= 2 and zones:
-        name = max(sorted(zones), key=lambda z: zones[z])
+    if len({n.labels.get(ZONE_LABEL) for n in sim.cluster.nodes} - {None}) >= 2 and zone_candidates:
+        name = max(zone_candidates, key=lambda z: zones[z])
         zone_most = (name, zones[name])
     return node, zone_most, counts
 
@@ -147,7 +156,8 @@ def nodes_needed(scenario: Scenario) -> tuple[int | None, bool, int]:
     """``(nodes or None, fits, pods)``: the fewest nodes the scenario's pods need by their requests
     (cpu, memory, pod count against allocatable; first fit, largest pods first, nodes in the
     scenario's order, then more nodes like the cluster's default), and whether they fit the
-    cluster's nodes; None when a pod fits no node. Node selectors and the scheduler's spreading are not modelled: a lower bound."""
+    cluster's nodes; None when a pod fits no node. Node selectors and the scheduler's spreading
+    are not modelled: a lower bound."""
     pods: list[tuple[int, int]] = []
     for d in scenario.deployments:
         pods += [(d.cpu_request_m or 0, d.memory_request_b or 0)] * d.replicas

@@ -42,7 +42,9 @@ def capacity_figure(plan: Plan) -> Figure:
             low = ev[f"{t.metric}_ci_low"].to_numpy(dtype=float) * scale
             high = ev[f"{t.metric}_ci_high"].to_numpy(dtype=float) * scale
             band = np.isfinite(low) & np.isfinite(high)
-            ax.fill_between(x[band], low[band], high[band], color="#1f77b4", alpha=0.2, label=f"{plan.confidence:.0%} CI")
+            ax.fill_between(
+                x[band], low[band], high[band], color="#1f77b4", alpha=0.2, label=f"{plan.confidence:.0%} CI"
+            )
             ax.plot(x, mean, color="#1f77b4", lw=1, label="mean over replications")
             for verdict, color in _VERDICT_COLORS.items():
                 chosen = (ev["verdict"] == verdict).to_numpy()
@@ -71,7 +73,9 @@ def _png(fig: Figure) -> str:
 def _table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join(
-        "<tr>" + "".join(f'<td{"" if i == 0 else " class=num"}>{html.escape(v)}</td>' for i, v in enumerate(row)) + "</tr>"
+        "<tr>"
+        + "".join(f"<td{'' if i == 0 else ' class=num'}>{html.escape(v)}</td>" for i, v in enumerate(row))
+        + "</tr>"
         for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
@@ -155,7 +159,8 @@ def render_capacity_report(plan: Plan) -> str:
 {plan.replications} replications near the answer ({plan.confidence:.0%} Student-t intervals). A value meets the SLO
 when every interval lies wholly on its target's good side.</p>
 <h2>SLO</h2><ul>{slo}</ul>
-<h2>The curve</h2><img alt="SLO metrics against {html.escape(plan.vary)}" src="data:image/png;base64,{_png(capacity_figure(plan))}">
+<h2>The curve</h2>
+<img alt="SLO metrics against {html.escape(plan.vary)}" src="data:image/png;base64,{_png(capacity_figure(plan))}">
 <h2>Every value tried</h2>{_evidence_table(plan)}
 <h2>What if a node or a zone is lost</h2>
 <p class=note>The node (zone) holding the most of the varied Deployment's pods fails at the start of the measurement

@@ -73,9 +73,8 @@ class Plan:
                 verdict = "holds" if loss["holds"] else "does NOT hold"
                 lines.append(f"  {loss['loss']} {loss['name']} lost ({loss['pods_lost']} pods): SLO {verdict}")
         if self.headroom is not None:
-            lines.append(
-                f"  headroom: load ×{self.headroom['factor']:g} ({self.headroom['rate_rps']:,.0f} req/s) before the SLO breaks"
-            )
+            h = self.headroom
+            lines.append(f"  headroom: load ×{h['factor']:g} ({h['rate_rps']:,.0f} req/s) before the SLO breaks")
         return "\n".join(lines)
 
     def evidence_lines(self) -> list[str]:
@@ -88,7 +87,9 @@ class Plan:
                 mean, low, high = (values[f"{t.metric}_{s}"] for s in ("mean", "ci_low", "ci_high"))
                 ci = "" if math.isnan(low) else f" [{t.describe_value(low)}, {t.describe_value(high)}]"
                 parts.append(f"{t.name} {t.describe_value(mean)}{ci}")
-            out.append(f"{values['value']:>6}  {values['replications']:>3} runs  {values['verdict']:<9} " + "; ".join(parts))
+            out.append(
+                f"{values['value']:>6}  {values['replications']:>3} runs  {values['verdict']:<9} " + "; ".join(parts)
+            )
         return out
 
     def summary_dict(self) -> dict[str, Any]:

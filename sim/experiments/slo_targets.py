@@ -22,7 +22,18 @@ from sim.errors import Problem, ScenarioError
 from sim.experiments.confidence import confidence_interval
 from sim.units import parse_duration
 
-__all__ = ["MET", "MISSED", "UNDECIDED", "Interval", "SloTarget", "interval_of", "judge", "overall", "parse_slo", "parse_slos"]
+__all__ = [
+    "MET",
+    "MISSED",
+    "UNDECIDED",
+    "Interval",
+    "SloTarget",
+    "interval_of",
+    "judge",
+    "overall",
+    "parse_slo",
+    "parse_slos",
+]
 
 MET, MISSED, UNDECIDED = "met", "missed", "undecided"
 #: The latency statistics an SLO may bound, and the metric each reads.
@@ -68,8 +79,8 @@ class SloTarget:
         if self.metric == "error_rate":
             return f"{value * 100:.3g} %"
         if self.metric == "throughput_rps":
-            return f"{value:,.4g} req/s"
-        return f"{value:.4g} ms"
+            return f"{value:,.0f} req/s" if abs(value) >= 1e4 else f"{value:.4g} req/s"
+        return f"{value:,.0f} ms" if abs(value) >= 1e4 else f"{value:.4g} ms"
 
     @property
     def name(self) -> str:
