@@ -131,7 +131,10 @@ def plan(
     def meets(value: int) -> bool:
         return runner.judge("search", value, variants.at(value)).met
 
-    recommended = smallest_meeting(meets, lo, hi)
+    if _impossible(targets, variants.at(hi)):  # a service-time floor above a latency target: the top decides
+        recommended = hi if meets(hi) else None
+    else:
+        recommended = smallest_meeting(meets, lo, hi)
     feasible = recommended is not None
     reason = (
         _infeasible_reason(targets, runner.points[("search", hi, 1.0)], variants, level)
@@ -254,6 +257,15 @@ def _answer_reason(targets: Sequence[SloTarget], point: Point, vary: str, lo: in
     where = "the range's low end already meets the SLO: " if point.value == lo else ""
     parts = "; ".join(_interval_text(t, point, level) for t in targets)
     return f"{where}at {vary}={point.value} {parts}"
+
+
+def _impossible(targets: Sequence[SloTarget], top: Scenario) -> bool:
+    """Whether the service time alone puts some latency target out of reach at the range's top."""
+    for t in targets:
+        floor = latency_floor_ms(top, t.metric)
+        if floor is not None and not t.satisfied_by(floor):
+            return True
+    return False
 
 
 def _infeasible_reason(targets: Sequence[SloTarget], point: Point, variants: _Variants, level: float) -> str:
