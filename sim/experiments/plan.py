@@ -303,15 +303,23 @@ def _what_if(
     point = runner.judge("node loss", value, variants.at(value, node=node), 1.0)
     entry = _loss_entry("node", node, counts[node], sum(counts.values()), point, runner.targets)
 
+    placed: dict[int, str | None] = {value: node}
+
     def survives(v: int) -> bool:
-        lost, _, _ = busiest(variants.at(v), variants.deployment or "", keyed_seed(root, v, 0))
+        if v not in placed:
+            placed[v] = busiest(variants.at(v), variants.deployment or "", keyed_seed(root, v, 0))[0]
+        lost = placed[v]
         if lost is None:
             return False
         return runner.judge("node loss", v, variants.at(v, node=lost), 1.0).met
 
-    entry["smallest_surviving"] = (
-        value if point.met else (smallest_meeting(survives, value + 1, hi) if value < hi else None)
-    )
+    # the top first: when even it does not survive, one value settles it (no search)
+    if point.met:
+        entry["smallest_surviving"] = value
+    elif value < hi and survives(hi):
+        entry["smallest_surviving"] = smallest_meeting(survives, value + 1, hi)
+    else:
+        entry["smallest_surviving"] = None
     out.append(entry)
     if zone is not None:
         zone_point = runner.judge("zone loss", value, variants.at(value, zone=zone[0]), 1.0)
