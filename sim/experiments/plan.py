@@ -230,7 +230,8 @@ def _evidence(runner: PointRunner, targets: Sequence[SloTarget]) -> pd.DataFrame
         if experiment != "search":
             continue
         rows.append(_point_row(point, targets))
-    columns = ["value", "replications", *(f"{t.metric}_{s}" for t in targets for s in ("mean", "ci_low", "ci_high"))]
+    stats = ("mean", "ci_low", "ci_high", "verdict")
+    columns = ["value", "replications", *(f"{t.metric}_{s}" for t in targets for s in stats)]
     return pd.DataFrame(rows, columns=[*columns, "verdict"])
 
 
@@ -239,6 +240,7 @@ def _point_row(point: Point, targets: Sequence[SloTarget]) -> dict[str, Any]:
     for t in targets:
         i = point.intervals[t.metric]
         row.update({f"{t.metric}_mean": i.mean, f"{t.metric}_ci_low": i.ci_low, f"{t.metric}_ci_high": i.ci_high})
+        row[f"{t.metric}_verdict"] = point.verdicts[t.metric]
     row["verdict"] = point.verdict
     return row
 

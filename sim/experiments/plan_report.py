@@ -29,7 +29,7 @@ _NOTE_CSS = ".note { color: #555; font-size: 0.9em; }"
 
 def capacity_figure(plan: Plan) -> Figure:
     """One panel per SLO metric: mean and CI band against the varied value, the bound dashed,
-    the recommended value dotted, each point coloured by its verdict."""
+    the recommended value dotted, each point coloured by that target's verdict."""
     targets = plan.targets
     with matplotlib.rc_context({"text.parse_math": False}):
         fig = Figure(figsize=(10, 3.6 * len(targets)), layout="constrained")
@@ -47,9 +47,9 @@ def capacity_figure(plan: Plan) -> Figure:
             )
             ax.plot(x, mean, color="#1f77b4", lw=1, label="mean over replications")
             for verdict, color in _VERDICT_COLORS.items():
-                chosen = (ev["verdict"] == verdict).to_numpy()
+                chosen = (ev[f"{t.metric}_verdict"] == verdict).to_numpy()
                 if chosen.any():
-                    ax.scatter(x[chosen], mean[chosen], color=color, zorder=3, s=25, label=verdict)
+                    ax.scatter(x[chosen], mean[chosen], color=color, zorder=3, s=25, label=f"{verdict} ({t.text})")
             ax.axhline(t.bound * scale, color="#444", ls="--", lw=1, label=f"SLO {t.text}")
             if plan.recommended is not None:
                 ax.axvline(plan.recommended, color="#2ca02c", ls=":", lw=1.5, label=f"recommended {plan.recommended}")

@@ -32,8 +32,8 @@ PLAN_FILES = ("plan.json", "plan.parquet", "scenario.yaml", "capacity.html")
 class Plan:
     """The planner's answer: ``recommended`` (None when infeasible), ``feasible``, ``reason`` (one
     sentence), ``evidence`` (one row per value tried: ``value, replications``, per SLO metric
-    ``<metric>_mean, <metric>_ci_low, <metric>_ci_high``, and ``verdict`` met / missed /
-    undecided), ``runs`` (every run), ``what_if``, ``headroom`` and ``cost``."""
+    ``<metric>_mean, <metric>_ci_low, <metric>_ci_high, <metric>_verdict``, and the overall
+    ``verdict``: met / missed / undecided), ``runs`` (every run), ``what_if``, ``headroom`` and ``cost``."""
 
     scenario: Scenario = field(repr=False)
     targets: tuple[SloTarget, ...]
@@ -102,7 +102,10 @@ class Plan:
                     "replications": int(row["replications"]),
                     "verdict": row["verdict"],
                     "metrics": {
-                        t.metric: {s: float(row[f"{t.metric}_{s}"]) for s in ("mean", "ci_low", "ci_high")}
+                        t.metric: {
+                            **{s: float(row[f"{t.metric}_{s}"]) for s in ("mean", "ci_low", "ci_high")},
+                            "verdict": row[f"{t.metric}_verdict"],
+                        }
                         for t in self.targets
                     },
                 }
