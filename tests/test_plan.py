@@ -10,6 +10,7 @@ import json
 import math
 from math import factorial
 
+import numpy as np
 import pytest
 from scenario_text import scenario, scenario_yaml
 
@@ -270,3 +271,26 @@ def test_cli_plan_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {path}: ") and line in err[0]
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "rate",
+    [
+        120.0,
+        {"ramp": {"from": 50, "to": 200, "over": "5s", "at": "1s"}},
+        {"steps": [{"at": "0s", "rate": 80}, {"at": "4s", "rate": 160}]},
+        {"sine": {"mean": 100, "amplitude": 40, "period": "6s"}},
+        {"spike": {"base": 60, "peak": 300, "at": "2s", "duration": "1s"}},
+        {"trace": [[0, 70], ["3s", 140]], "interpolate": "linear"},
+    ],
+    ids=["constant", "ramp", "steps", "sine", "spike", "trace"],
+)
+def test_headroom_scales_every_rate_profile_keeping_its_shape(rate):
+    """Scaled by 2.5 through the planner's changes, each profile's rate doubles and a half at every time."""
+    from sim.experiments.plan_model import scaled_rates  # noqa: PLC0415
+
+    base = scenario(clients=[{"name": "c0", "rate": rate}], duration=10.0)
+    scaled = base.with_changes(scaled_rates(base, 2.5))
+    t = np.linspace(0.0, 9.99, 400)
+    before, after = base.simulation.clients[0].rate.rates(t), scaled.simulation.clients[0].rate.rates(t)
+    assert np.allclose(after, 2.5 * before, rtol=1e-12)
