@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from sim.api import compare, load_result, load_scenario, simulate
     from sim.errors import Problem, ScenarioError
     from sim.experiments.replications import Replications, load_replications, replicate
+    from sim.experiments.sweep import Sweep, load_sweep, sweep
     from sim.results.comparison import Comparison
     from sim.results.result import Result
     from sim.scenario.resolved import Scenario
@@ -47,12 +48,15 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "Sweep",
     "compare",
     "load_replications",
     "load_result",
     "load_scenario",
+    "load_sweep",
     "replicate",
     "simulate",
+    "sweep",
 ]
 __version__ = VERSION
 
@@ -70,6 +74,9 @@ _HOMES = {
     "Replications": "sim.experiments.replications",
     "replicate": "sim.experiments.replications",
     "load_replications": "sim.experiments.replications",
+    "Sweep": "sim.experiments.sweep",
+    "sweep": "sim.experiments.sweep",
+    "load_sweep": "sim.experiments.sweep",
     "Scenario": "sim.scenario.resolved",
 }
 

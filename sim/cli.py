@@ -29,6 +29,7 @@ from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, dask_bench, run_be
 from sim.bench_suite import CaseResult, run_suite
 from sim.cli_compare import add_compare_parser
 from sim.cli_replications import add_replication_flags, run_replications, wants_replications
+from sim.cli_sweep import add_sweep_parser
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
 from sim.results.kubectl import HPA_HEADER, event_rows, format_table, hpa_rows, node_rows, pod_rows, service_rows
@@ -116,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_report)
 
     add_compare_parser(sub)
+    add_sweep_parser(sub)
 
     validate = sub.add_parser("validate", help="check a scenario and report every problem")
     validate.add_argument("scenario")

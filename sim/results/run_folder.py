@@ -41,6 +41,7 @@ _OWNED = re.compile(
     r"|hpa\.parquet|hpa_metrics\.parquet"
     r"|nodes\.parquet"
     r"|replications\.parquet|replications\.json"
+    r"|sweep\.parquet|sweep_summary\.parquet|sweep\.json"
     r"|summary\.json|scenario\.yaml"
     r"|report\.html|plots/[A-Za-z0-9_.-]+\.png)"
 )
