@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from sim.experiments.plan import plan
     from sim.experiments.plan_result import Plan
     from sim.experiments.replications import Replications, load_replications, replicate
+    from sim.experiments.sweep import Sweep, load_sweep, sweep
     from sim.results.comparison import Comparison
     from sim.results.result import Result
     from sim.scenario.resolved import Scenario
@@ -51,13 +52,16 @@ __all__ = [
     "Result",
     "Scenario",
     "ScenarioError",
+    "Sweep",
     "compare",
     "load_replications",
     "load_result",
     "load_scenario",
+    "load_sweep",
     "plan",
     "replicate",
     "simulate",
+    "sweep",
 ]
 __version__ = VERSION
 
@@ -77,6 +81,9 @@ _HOMES = {
     "load_replications": "sim.experiments.replications",
     "plan": "sim.experiments.plan",
     "Plan": "sim.experiments.plan_result",
+    "Sweep": "sim.experiments.sweep",
+    "sweep": "sim.experiments.sweep",
+    "load_sweep": "sim.experiments.sweep",
     "Scenario": "sim.scenario.resolved",
 }
 

@@ -30,6 +30,7 @@ from sim.bench_suite import CaseResult, run_suite
 from sim.cli_compare import add_compare_parser
 from sim.cli_plan import add_plan_parser, run_plan
 from sim.cli_replications import add_replication_flags, run_replications, wants_replications
+from sim.cli_sweep import add_sweep_parser
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
 from sim.results.kubectl import HPA_HEADER, event_rows, format_table, hpa_rows, node_rows, pod_rows, service_rows
@@ -117,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     report.set_defaults(handler=_report)
 
     add_compare_parser(sub)
+    add_sweep_parser(sub)
 
     plan = add_plan_parser(sub)
     _set_argument(plan)

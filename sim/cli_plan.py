@@ -28,7 +28,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli_replications import add_executor_flags, executor_from_flags
+from sim.cli_replications import add_executor_flags, executor_from_flags, number_text
 from sim.errors import Problem, ScenarioError
 from sim.experiments.dask_executor import AUTO_CLUSTER_MIN_S, RunFailed, dask_executor, default_workers, local_cluster
 from sim.experiments.plan import plan
@@ -145,7 +145,7 @@ def _point_line(point: Point, vary: str, elapsed_s: float) -> str:
     if point.experiment != "search":
         what += f" ({point.experiment}{'' if point.factor == 1.0 else f' ×{point.factor:g}'})"
     parts = [
-        f"{metric} {_number(i.mean)} [{_number(i.ci_low)}, {_number(i.ci_high)}]"
+        f"{metric} {number_text(i.mean)} [{number_text(i.ci_low)}, {number_text(i.ci_high)}]"
         for metric, i in point.intervals.items()
     ]
     return f"{what}: {point.replications} runs, {point.verdict}: {'; '.join(parts)} ({elapsed_s:.1f} s)"
@@ -194,10 +194,6 @@ def print_plan(result: Plan, out: Path, console: Console) -> None:
     nodes = "no node fits a pod" if c["nodes_needed"] is None else f"{c['nodes_needed']} of {c['cluster_nodes']} nodes"
     money = "" if c["per_hour"] is None else f": {c['per_hour']:,.2f} per hour, {c['per_month']:,.2f} per 30-day month"
     console.print(f"cost: {c['pods']} pods need {nodes} by their requests{money}", highlight=False)
-
-
-def _number(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.4g}"
 
 
 # -- the default executor: one local cluster for the whole plan, when it pays ---------------------

@@ -37,6 +37,8 @@ __all__ = [
     "add_executor_flags",
     "add_replication_flags",
     "executor_from_flags",
+    "number_text",
+    "progress_lines",
     "run_replications",
     "wants_replications",
 ]
@@ -60,24 +62,23 @@ def add_replication_flags(run: argparse.ArgumentParser) -> None:
     add_executor_flags(run, "with --replications: ")
 
 
-def add_executor_flags(command: argparse.ArgumentParser, qualifier: str = "") -> None:
-    """``--workers``, ``--scheduler`` and ``--serial``: where the runs go (:func:`executor_from_flags`)."""
+def add_executor_flags(command: argparse.ArgumentParser, only: str = "") -> None:
+    """``--workers``, ``--scheduler`` and ``--serial``: where the runs of an experiment go
+    (``only`` prefixes their help, such as "with --replications: ")."""
     where = command.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
         type=int,
         metavar="K",
-        help=f"{qualifier}run on a local Dask cluster of K worker processes (default: one per core, "
+        help=f"{only}run on a local Dask cluster of K worker processes (default: one per core, "
         "used when the runs would take more than 10 s in this process)",
     )
     where.add_argument(
         "--scheduler",
         metavar="ADDR",
-        help=f"{qualifier}run on the existing Dask cluster whose scheduler is at ADDR (tcp://HOST:8786)",
+        help=f"{only}run on the existing Dask cluster whose scheduler is at ADDR (tcp://HOST:8786)",
     )
-    where.add_argument(
-        "--serial", action="store_true", help=f"{qualifier}every run in this process, one after the other"
-    )
+    where.add_argument("--serial", action="store_true", help=f"{only}every run in this process, one after the other")
 
 
 def wants_replications(args: argparse.Namespace) -> bool:
@@ -111,8 +112,14 @@ def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, co
     args.writes = out
     n = int(args.replications)
     try:
-        with executor_from_flags(args, source) as executor, _progress(args, n) as progress:
-            reps = replicate(scenario, n, confidence=confidence, executor=executor, on_done=progress)
+        with executor_from_flags(args, source) as executor, progress_lines(args, n) as progress:
+            reps = replicate(
+                scenario,
+                n,
+                confidence=confidence,
+                executor=executor,
+                on_done=lambda k, seed, metrics: progress(f"replication {k + 1}/{n}", seed, metrics),
+            )
     except RunFailed as err:  # one line, not a worker's traceback; exit 1, as a failed run (not the user's input)
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -132,8 +139,9 @@ def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, co
 def executor_from_flags(
     args: argparse.Namespace, source: str, default: Callable[[], Executor] | None = None
 ) -> Iterator[Executor]:
-    """Where the runs go: the flags' choice, a cluster started or joined for the block;
-    without a flag, ``default()`` if given, else :func:`auto_executor`."""
+    """Where the runs go (:func:`add_executor_flags`): the flags' choice, a cluster started or
+    joined for the block; without a flag, ``default()`` if given (``svcsim plan``'s), else
+    :func:`auto_executor`."""
     if args.serial:
         yield serial
     elif args.scheduler is not None:
@@ -160,19 +168,20 @@ def executor_from_flags(
 
 
 @contextmanager
-def _progress(args: argparse.Namespace, n: int) -> Iterator[Callable[[int, int, dict[str, float]], None]]:
-    """``on_done`` for :func:`replicate`: a bar over the runs on a terminal, a line per run
-    off one (a log file), nothing with ``--quiet``; it also stops on a signal between runs."""
+def progress_lines(args: argparse.Namespace, n: int) -> Iterator[Callable[[str, int, dict[str, float]], None]]:
+    """``done(what, seed, metrics)`` to call as each of ``n`` runs finishes: a bar over the
+    runs on a terminal, a line per run off one (a log file: ``what`` names the run), nothing
+    with ``--quiet``; it also stops on a signal between runs."""
     console = Console(stderr=True)
     started = time.perf_counter()
     if args.quiet or not console.is_terminal:
 
-        def line(k: int, seed: int, metrics: dict[str, float]) -> None:
+        def line(what: str, seed: int, metrics: dict[str, float]) -> None:
             if not args.quiet:
                 mean, p99 = metrics["latency_mean_ms"], metrics["latency_p99_ms"]
                 print(
-                    f"replication {k + 1}/{n} (seed {seed}): {metrics['requests']:.0f} requests, "
-                    f"mean {_number(mean)} ms, p99 {_number(p99)} ms, {time.perf_counter() - started:.1f} s",
+                    f"{what} (seed {seed}): {metrics['requests']:.0f} requests, "
+                    f"mean {number_text(mean)} ms, p99 {number_text(p99)} ms, {time.perf_counter() - started:.1f} s",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -180,11 +189,11 @@ def _progress(args: argparse.Namespace, n: int) -> Iterator[Callable[[int, int, 
 
         yield line
         return
-    columns = (TextColumn("replications"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task("runs", total=n)
 
-        def tick(k: int, seed: int, metrics: dict[str, float]) -> None:
+        def tick(what: str, seed: int, metrics: dict[str, float]) -> None:
             bar.advance(task)
             stop_if_signalled()
 
@@ -199,12 +208,13 @@ def replications_table(reps: Replications, out: Path) -> Table:
     for name in ("metric", "mean", level, "sd", "n"):
         table.add_column(name, justify="left" if name == "metric" else "right")
     for row in reps.summary.itertuples():
-        interval = "-" if math.isnan(row.ci_low) else f"{_number(row.ci_low)} – {_number(row.ci_high)}"
-        table.add_row(row.metric, _number(row.mean), interval, _number(row.sd), str(row.n))
+        interval = "-" if math.isnan(row.ci_low) else f"{number_text(row.ci_low)} – {number_text(row.ci_high)}"
+        table.add_row(row.metric, number_text(row.mean), interval, number_text(row.sd), str(row.n))
     return table
 
 
-def _number(value: float) -> str:
+def number_text(value: float) -> str:
+    """A metric for a table: 4 significant digits, thousands separated from 10 000, '-' for NaN."""
     if math.isnan(value):
         return "-"
     return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"

@@ -1,7 +1,7 @@
-"""Replications on dask.distributed (``sim.replicate(..., client=)``, ``svcsim run
---replications N --workers K | --scheduler ADDR | --serial``): the same bytes as a serial run
-on real local clusters of worker processes on 127.0.0.1, a worker's error as one error, and
-no process left behind.
+"""Replications and sweeps on dask.distributed (``sim.replicate(..., client=)``, ``svcsim run
+--replications N --workers K | --scheduler ADDR | --serial``, ``sim.sweep``, ``svcsim sweep``):
+the same bytes as a serial run on real local clusters of worker processes on 127.0.0.1, a
+worker's error as one error, and no process left behind.
 
 One 2-worker cluster serves the whole module (starting one costs seconds); the 1-worker
 cluster is started once, in the test that also checks it leaves no process behind.
@@ -57,7 +57,37 @@ def test_an_executor_over_a_client_passed_in_gives_the_same_bytes(client, serial
     assert _parquet(reps, tmp_path) == serial_bytes
 
 
-def test_one_worker_gives_the_same_bytes_and_leaves_no_process_behind(serial_bytes, tmp_path):
+SWEEP_GRID = {"deployment/web.spec.replicas": [1, 2], "simulation.spec.clients[c0].rate": [30, 60]}
+
+
+@pytest.fixture(scope="module")
+def serial_sweep_bytes(tmp_path_factory) -> bytes:
+    out = tmp_path_factory.mktemp("serial-sweep")
+    sim.sweep(scenario(**SMALL), SWEEP_GRID, 3, seed=SEED).save(out)
+    return (out / "sweep.parquet").read_bytes()
+
+
+def _sweep_parquet(result: sim.Sweep, folder: Path) -> bytes:
+    result.save(folder)
+    return (folder / "sweep.parquet").read_bytes()
+
+
+def test_a_sweep_on_two_workers_writes_the_serial_sweeps_bytes(client, serial_sweep_bytes, tmp_path):
+    """Issue 12: serial, 1 worker (next test) and 2 workers give byte-identical sweep.parquet."""
+    result = sim.sweep(scenario(**SMALL), SWEEP_GRID, 3, seed=SEED, client=client)
+    assert _sweep_parquet(result, tmp_path) == serial_sweep_bytes
+
+
+def test_cli_sweep_on_a_scheduler_writes_the_serial_sweeps_bytes(client, serial_sweep_bytes, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario(**SMALL).to_yaml(), encoding="utf-8")
+    sets = [f"--set={p}={','.join(map(str, v))}" for p, v in SWEEP_GRID.items()]
+    common = ["sweep", str(path), *sets, "--replications", "3", "--seed", str(SEED), "--quiet", "--no-plots"]
+    assert main([*common, "--out", str(tmp_path / "a"), "--scheduler", client.scheduler.address]) == 0
+    assert (tmp_path / "a" / "sweep.parquet").read_bytes() == serial_sweep_bytes
+
+
+def test_one_worker_gives_the_same_bytes_and_leaves_no_process_behind(serial_bytes, serial_sweep_bytes, tmp_path):
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
     with dx.local_cluster(1) as one:
@@ -66,7 +96,9 @@ def test_one_worker_gives_the_same_bytes_and_leaves_no_process_behind(serial_byt
         started = {p.pid for p in me.children(recursive=True)} - before
         assert started, "a LocalCluster of processes starts at least one worker process"
         reps = replicate(scenario(**SMALL), N, seed=SEED, client=one)
+        swept = sim.sweep(scenario(**SMALL), SWEEP_GRID, 3, seed=SEED, client=one)
     assert _parquet(reps, tmp_path) == serial_bytes
+    assert _sweep_parquet(swept, tmp_path / "sweep") == serial_sweep_bytes
     _, alive = psutil.wait_procs([psutil.Process(pid) for pid in started if psutil.pid_exists(pid)], timeout=10)
     assert not alive, f"worker processes still running after the cluster closed: {[p.pid for p in alive]}"
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sim.experiments.plan_result import Plan
+from sim.results.plots.common import png_bytes
 from sim.results.report import _CSS as REPORT_CSS
 
 __all__ = ["capacity_figure", "render_capacity_report"]
@@ -65,9 +65,7 @@ def capacity_figure(plan: Plan) -> Figure:
 
 
 def _png(fig: Figure) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(png_bytes(fig, dpi=100)).decode("ascii")
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import os
 import re
@@ -27,6 +26,7 @@ from sim.results.controller_events import narrative
 from sim.results.hpa_status import Rescale, current_text, metric_key, rescales, target_text
 from sim.results.kubectl import format_table, service_rows
 from sim.results.plots import available_plots
+from sim.results.plots.common import png_bytes
 from sim.results.result import Result, load_result
 from sim.results.run_folder import replacing
 from sim.results.slo import slo_value
@@ -262,9 +262,7 @@ def _law(dist: object) -> str:
 
 
 def _png(result: Result, name: str, draw: Callable[[Result], Figure]) -> str:
-    buffer = io.BytesIO()
-    draw(result).savefig(buffer, format="png", dpi=100)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    return base64.b64encode(png_bytes(draw(result), dpi=100)).decode("ascii")
 
 
 def _table(header: list[str], rows: list[list[object]]) -> str:

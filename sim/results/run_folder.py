@@ -40,7 +40,9 @@ _OWNED = re.compile(
     r"(?:requests\.parquet|tries\.parquet|timeline\.parquet|pods\.parquet|events\.parquet|pod_status\.parquet"
     r"|hpa\.parquet|hpa_metrics\.parquet"
     r"|nodes\.parquet"
-    r"|replications\.parquet|replications\.json|plan\.json|plan\.parquet|capacity\.html"
+    r"|replications\.parquet|replications\.json"
+    r"|sweep\.parquet|sweep_summary\.parquet|sweep\.json"
+    r"|plan\.json|plan\.parquet|capacity\.html"
     r"|summary\.json|scenario\.yaml"
     r"|report\.html|plots/[A-Za-z0-9_.-]+\.png)"
 )

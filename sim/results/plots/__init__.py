@@ -12,7 +12,6 @@ requests draws in a few seconds. Colours are fixed per node (and per outcome) ac
 
 from __future__ import annotations
 
-import io
 import math
 import os
 from collections.abc import Callable
@@ -36,6 +35,7 @@ from sim.results.plots.common import (
     node_colors,
     panels,
     plain_text,
+    png_bytes,
     run_result,
     shade_warmup,
     title,
@@ -383,12 +383,7 @@ def available_plots(result: Result) -> dict[str, Callable[[Result], Figure]]:
 def render_plots(run: RunLike) -> dict[str, bytes]:
     """Every plot as PNG bytes, by file name (drawn before anything is written)."""
     result = run_result(run)
-    rendered = {}
-    for name, draw in available_plots(result).items():
-        buffer = io.BytesIO()
-        draw(result).savefig(buffer, format="png", dpi=110)
-        rendered[name] = buffer.getvalue()
-    return rendered
+    return {name: png_bytes(draw(result)) for name, draw in available_plots(result).items()}
 
 
 def save_plots(run: RunLike, directory: str | os.PathLike[str] | None = None) -> list[Path]:

@@ -4,6 +4,7 @@ and the marks of faults and rollouts."""
 from __future__ import annotations
 
 import functools
+import io
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ __all__ = [
     "mark_scale_events",
     "node_colors",
     "plain_text",
+    "png_bytes",
     "run_result",
     "shade_warmup",
     "title",
@@ -51,6 +53,13 @@ PHASE_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"
 
 RunLike = Result | str | os.PathLike[str]
 _Draw = TypeVar("_Draw", bound=Callable[..., Figure])
+
+
+def png_bytes(figure: Figure, dpi: int = 110) -> bytes:
+    """``figure`` as PNG bytes (drawn before anything is written: a run's files land together)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
 
 
 def plain_text(draw: _Draw) -> _Draw:

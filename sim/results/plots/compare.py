@@ -10,7 +10,6 @@ on the curves are the table's. A replicated run kept no requests: it is named as
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
@@ -20,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.results.comparison import Comparison, RunInput, RunSummary, run_summaries
-from sim.results.plots.common import axes, plain_text
+from sim.results.plots.common import axes, plain_text, png_bytes
 from sim.results.plots.data import time_bins
 from sim.results.result import Result
 from sim.results.slo import client_mask
@@ -242,9 +241,4 @@ COMPARE_PLOTS: dict[str, Callable[[Comparison], Figure]] = {
 
 def render_compare_plots(comparison: Comparison) -> dict[str, bytes]:
     """Every overlaid plot as PNG bytes, by file name."""
-    rendered = {}
-    for name, draw in COMPARE_PLOTS.items():
-        buffer = io.BytesIO()
-        draw(comparison).savefig(buffer, format="png", dpi=110)
-        rendered[name] = buffer.getvalue()
-    return rendered
+    return {name: png_bytes(draw(comparison)) for name, draw in COMPARE_PLOTS.items()}
