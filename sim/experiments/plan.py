@@ -34,7 +34,7 @@ from sim.experiments.plan_model import (
 from sim.experiments.plan_result import Plan
 from sim.experiments.plan_search import Point, PointRunner, largest_factor, smallest_meeting
 from sim.experiments.replications import Executor, serial
-from sim.experiments.seeds import fresh_root_seed, keyed_seed
+from sim.experiments.seeds import fresh_root_seed, replication_seed
 from sim.experiments.slo_targets import MET, SloTarget, parse_slos
 from sim.scenario.resolved import Scenario
 
@@ -79,7 +79,8 @@ def plan(
         Level of the Student-t intervals, in (0, 1).
     seed : int, optional
         Root seed (default: the scenario's ``spec.seed``, else a fresh one, recorded); value
-        ``v``'s replication ``k`` runs with ``keyed_seed(seed, v, k)``.
+        replication ``k`` of every value runs with ``replication_seed(seed, k)``, as in
+        :func:`sim.sweep` (common random numbers).
     executor, client
         Where the runs go, as for :func:`sim.replicate` (serial by default; ``client`` a
         ``distributed.Client``). The plan does not depend on it.
@@ -297,7 +298,7 @@ def _what_if(
     if variants.deployment is None:
         return [{"loss": None, "skipped": "no Deployment is varied or served to the clients: nothing to place"}]
     out = []
-    node, zone, counts = busiest(variants.at(value), variants.deployment, keyed_seed(root, value, 0))
+    node, zone, counts = busiest(variants.at(value), variants.deployment, replication_seed(root, 0))
     if node is None:
         return [{"loss": None, "skipped": f"no pod of {variants.deployment} is placed at {variants.vary}={value}"}]
     if len(variants.base.simulation.cluster.nodes) < 2:
@@ -309,7 +310,7 @@ def _what_if(
 
     def survives(v: int) -> bool:
         if v not in placed:
-            placed[v] = busiest(variants.at(v), variants.deployment or "", keyed_seed(root, v, 0))[0]
+            placed[v] = busiest(variants.at(v), variants.deployment or "", replication_seed(root, 0))[0]
         lost = placed[v]
         if lost is None:
             return False

@@ -10,9 +10,12 @@ still undecided after ``3n`` replications counts as not meeting the SLO: the pla
 recommends what holds with the requested confidence. So every point reported as met has at
 least ``n`` replications.
 
-**Seeds**: replication ``k`` at value ``v`` runs with ``keyed_seed(root, v, k)`` whatever the
-experiment around it (a lost node, a load factor: common random numbers), so a point's runs
-depend on ``(root, v, k)`` alone, not on the search's order, the executor or the worker count.
+**Seeds**: replication ``k`` of every point runs with ``replication_seed(root, k)``, the seed
+``sim.replicate`` and ``sim.sweep`` give their replication ``k`` (common random numbers across
+values, lost nodes and load factors: points differ by what changed, not by the draw, which
+also keeps the monotone search from being misled by noise), so a point's runs depend on
+``(root, k)`` and the point alone, not on the search's order, the executor or the worker count,
+and value ``v``'s runs are ``sim.sweep``'s at ``v`` with the same seed.
 
 **Searches** rely on monotonicity (more of the varied value never hurts; more load never
 helps): :func:`smallest_meeting` gallops up from the range's low end (``lo``, ``lo+1``,
@@ -32,7 +35,7 @@ import pandas as pd
 
 from sim.experiments.metrics import METRICS, run_one
 from sim.experiments.replications import Executor
-from sim.experiments.seeds import keyed_seed
+from sim.experiments.seeds import replication_seed
 from sim.experiments.slo_targets import MET, MISSED, UNDECIDED, Interval, SloTarget, interval_of, judge, overall
 from sim.scenario.resolved import Scenario
 
@@ -103,7 +106,7 @@ class PointRunner:
     def _judged(self, key: PointKey, scenario: Scenario, count: int) -> Point:
         done = self.runs.setdefault(key, {})
         missing = [k for k in range(count) if k not in done]
-        seeds = [keyed_seed(self.root, key[1], k) for k in missing]
+        seeds = [replication_seed(self.root, k) for k in missing]
         for i, metrics in self.executor(run_one, [(scenario, s) for s in seeds]):
             done[missing[i]] = metrics
             if self.on_done is not None:
@@ -127,7 +130,7 @@ class PointRunner:
                     "value": value,
                     "load_factor": factor,
                     "replication": k,
-                    "seed": keyed_seed(self.root, value, k),
+                    "seed": replication_seed(self.root, k),
                 }
                 row.update(done[k])
                 rows.append(row)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SEED_BITS", "fresh_root_seed", "keyed_seed", "replication_seed"]
+__all__ = ["SEED_BITS", "fresh_root_seed", "replication_seed"]
 
 SEED_BITS = 63  # a run's seed is an int in [0, 2**63), as the engine draws a fresh one
 
@@ -29,24 +29,6 @@ def replication_seed(root: int, k: int) -> int:
     if k < 0:
         raise ValueError(f"replication index must be >= 0, got {k}")
     child = np.random.SeedSequence(root, spawn_key=(k,))  # == SeedSequence(root).spawn(n)[k] for any n > k
-    word = int(child.generate_state(1, dtype=np.uint64)[0])
-    return word % (1 << SEED_BITS)
-
-
-def keyed_seed(root: int, key: int, k: int) -> int:
-    """The seed of replication ``k`` at point ``key`` of an experiment with seed ``root``: the
-    child of ``SeedSequence(root)`` with spawn key ``(key, k)`` (``key`` >= 0, such as the
-    planner's varied value), so a point's replications depend on ``(root, key, k)`` alone, not
-    on which points were tried before it, in what order or on which worker.
-
-    Examples
-    --------
-    >>> keyed_seed(42, 5, 0) == keyed_seed(42, 5, 0) != keyed_seed(42, 6, 0)
-    True
-    """
-    if key < 0 or k < 0:
-        raise ValueError(f"key and replication index must be >= 0, got {key} and {k}")
-    child = np.random.SeedSequence(root, spawn_key=(key, k))
     word = int(child.generate_state(1, dtype=np.uint64)[0])
     return word % (1 << SEED_BITS)
 
