@@ -223,9 +223,9 @@ def _rgb(color: str) -> tuple[float, float, float]:
     return to_rgb(color)
 
 
-def test_notebook_folder_has_the_two_promised_notebooks():
+def test_notebook_folder_has_the_three_promised_notebooks():
     names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert names == ["01-nodeport-walkthrough.ipynb", "02-scaling-analysis.ipynb"]
+    assert names == ["01-nodeport-walkthrough.ipynb", "02-scaling-analysis.ipynb", "03-capacity-planning.ipynb"]
     assert os.path.isdir(ROOT / "notebooks")
 
 
