@@ -275,7 +275,7 @@ def dask_sweep(requests: int = DASK_REQUESTS, seed: int = 1) -> list[tuple[Scena
 
     base = load_scenario(reference_scenario(requests, seed))
     seeds = [replication_seed(seed, k) for k in range(DASK_SEEDS)]
-    tasks = []
+    tasks: list[tuple[Scenario, int]] = []
     for replicas, rate in DASK_POINTS:
         point = base.with_changes(
             {"deployment/bench.spec.replicas": replicas, "simulation.spec.clients[load].rate": rate}
