@@ -15,10 +15,14 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import simpy
 
 from sim.api import simulate
+from sim.experiments.metrics import run_one
+from sim.experiments.replications import replication_table
 from sim.scenario.load import load_scenario
+from sim.scenario.resolved import Scenario
 
 __all__ = [
     "MAX_BENCH_REQUESTS",
@@ -27,6 +31,7 @@ __all__ = [
     "DaskBench",
     "SchedulerBench",
     "dask_bench",
+    "dask_sweep",
     "obvious_model",
     "reference_scenario",
     "run_bench",
@@ -216,21 +221,25 @@ def scheduler_bench(pods: int = SCHEDULER_PODS, nodes: int = SCHEDULER_NODES, se
     return SchedulerBench(pods, nodes, placed, wall_s, int(scheduler.pods.max() - scheduler.pods.min()))
 
 
-#: ``svcsim bench --dask``: issue 12's bar, a 40-run experiment on a 2-worker local cluster
-#: at least 1.7x faster than serial on a 2-core machine. A run must be long enough for the
-#: cluster's 1.6-4.5 s of start-up, imports and shutdown to matter little: 0.6 s each here.
-DASK_RUNS = 40
+#: ``svcsim bench --dask``: issue 12's bar, a 40-run sweep on a 2-worker local cluster at least
+#: 1.7x faster than serial on a 2-core machine. The sweep: 4 points of the reference workload
+#: (replicas, the clients' rate), each at its utilisation 0.7, so a point's runs grow with its
+#: rate, x 10 seeds. A realistic sweep point is a run of 1-2 s: 1.5-3 million requests here,
+#: about 0.9-1.8 s of CPU each, 50-60 s serial in all (README, "Replications on Dask").
 DASK_WORKERS = 2
-DASK_REQUESTS = 1_000_000  # per run: ~0.6 s and ~340 MiB each, ~25 s serial in all
+DASK_POINTS = ((6, 420.0), (8, 560.0), (10, 700.0), (12, 840.0))  # (replicas, requests/s)
+DASK_SEEDS = 10  # runs per point
+DASK_REQUESTS = 1_500_000  # at the first point; the others in proportion to their rate
 
 
 @dataclass(frozen=True)
 class DaskBench:
-    """The same replications serially in this process and on a local Dask cluster."""
+    """The same sweep serially in this process and on a local Dask cluster (one repeat)."""
 
     runs: int
+    points: int
     workers: int
-    requests_per_run: int
+    requests: int  # simulated in all, over every run
     serial_s: float
     start_s: float  # the cluster started and svcsim imported in its workers
     runs_s: float  # the runs on the cluster
@@ -240,6 +249,7 @@ class DaskBench:
     worker_peak_rss_bytes: int  # the largest worker
     serial_cpu_s: float  # CPU time of the serial runs: below serial_s when others share the cores
     workers_cpu_s: float  # CPU time of the workers during the runs, all added up
+    main_cpu_s: float  # CPU time of this process (scheduler, nannies, client) during the runs on the cluster
     load_average: float  # the machine's 1-minute load average before the bench: others' work
 
     @property
@@ -257,50 +267,74 @@ class DaskBench:
         return self.serial_s / self.runs_s
 
 
-def dask_bench(
-    runs: int = DASK_RUNS, workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed: int = 1
-) -> DaskBench:
-    """Time ``runs`` replications of the reference workload (``requests`` requests each)
-    serially, then on a :func:`~sim.experiments.dask_executor.local_cluster` of ``workers``
-    processes (start-up and shutdown timed apart); svcsim is imported here before the serial
-    runs, and in the workers as part of the start-up."""
+def dask_sweep(requests: int = DASK_REQUESTS, seed: int = 1) -> list[tuple[Scenario, int]]:
+    """The bench's sweep as ``(scenario, seed)`` tasks, point after point: each point of
+    :data:`DASK_POINTS` made with ``Scenario.with_changes``, run with the seeds of
+    :data:`DASK_SEEDS` replications of ``seed`` (the same seeds at every point)."""
+    from sim.experiments.seeds import replication_seed  # noqa: PLC0415
+
+    base = load_scenario(reference_scenario(requests, seed))
+    seeds = [replication_seed(seed, k) for k in range(DASK_SEEDS)]
+    tasks: list[tuple[Scenario, int]] = []
+    for replicas, rate in DASK_POINTS:
+        point = base.with_changes(
+            {"deployment/bench.spec.replicas": replicas, "simulation.spec.clients[load].rate": rate}
+        )
+        tasks.extend((point, s) for s in seeds)
+    return tasks
+
+
+def dask_bench(workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed: int = 1) -> DaskBench:
+    """Time the sweep of :func:`dask_sweep` serially, then on a
+    :func:`~sim.experiments.dask_executor.local_cluster` of ``workers`` processes (start-up and
+    shutdown timed apart), both through an executor (:data:`~sim.experiments.replications.Executor`)
+    as ``sim.replicate`` uses them; svcsim is imported here before the serial runs, and in the
+    workers as part of the start-up."""
     import importlib  # noqa: PLC0415
 
-    from sim.experiments.dask_executor import local_cluster  # noqa: PLC0415 (only this case needs dask)
-    from sim.experiments.replications import replicate  # noqa: PLC0415
+    from sim.experiments.dask_executor import dask_executor, local_cluster  # noqa: PLC0415 (only this case needs dask)
+    from sim.experiments.replications import Executor, serial  # noqa: PLC0415
 
-    scenario = load_scenario(reference_scenario(requests, seed))
+    tasks = dask_sweep(requests, seed)
+
+    def sweep(executor: Executor) -> pd.DataFrame:
+        done = dict(executor(run_one, tasks))
+        table = replication_table([s for _, s in tasks], [done[k] for k in range(len(tasks))])
+        table.insert(0, "replicas", [sc.deployments[0].replicas for sc, _ in tasks])
+        return table
+
     load_average = os.getloadavg()[0]
     started, cpu = time.perf_counter(), time.process_time()
-    serial = replicate(scenario, runs, seed=seed)
+    serial_table = sweep(serial)
     serial_s, serial_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     started = time.perf_counter()
     with local_cluster(workers) as client:
         client.run(importlib.import_module, "sim.experiments.metrics")
-        cpu_before = client.run(time.process_time)
+        cpu_before, main_before = client.run(time.process_time), time.process_time()
         up = time.perf_counter()
-        on_dask = replicate(scenario, runs, seed=seed, client=client)
+        dask_table = sweep(dask_executor(client))
         done = time.perf_counter()
-        cpu_after = client.run(time.process_time)
+        cpu_after, main_cpu_s = client.run(time.process_time), time.process_time() - main_before
         workers_cpu_s = sum(cpu_after[w] - cpu_before[w] for w in cpu_before)
         worker_rss = max(client.run(_peak_rss).values())
         closing = time.perf_counter()
     stop_s = time.perf_counter() - closing
-    identical = serial.table.equals(on_dask.table)
     return DaskBench(
-        runs,
-        workers,
-        requests,
-        serial_s,
-        up - started,
-        done - up,
-        stop_s,
-        identical,
-        _peak_rss(),
-        worker_rss,
-        serial_cpu_s,
-        workers_cpu_s,
-        load_average,
+        runs=len(tasks),
+        points=len(DASK_POINTS),
+        workers=workers,
+        requests=int(serial_table["requests"].sum()),
+        serial_s=serial_s,
+        start_s=up - started,
+        runs_s=done - up,
+        stop_s=stop_s,
+        identical=serial_table.equals(dask_table),
+        peak_rss_bytes=_peak_rss(),
+        worker_peak_rss_bytes=worker_rss,
+        serial_cpu_s=serial_cpu_s,
+        workers_cpu_s=workers_cpu_s,
+        main_cpu_s=main_cpu_s,
+        load_average=load_average,
     )
 
 

@@ -9,14 +9,17 @@ cluster is started once, in the test that also checks it leaves no process behin
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
+import dask
 import psutil
 import pytest
 from scenario_text import scenario
 
 import sim
+from sim import bench
 from sim.cli import main
 from sim.experiments import dask_executor as dx
 from sim.experiments.metrics import run_one
@@ -160,3 +163,48 @@ def test_cli_refuses_cluster_flags_without_replications_and_a_bad_worker_count(t
     assert main(["run", str(path), "--replications", "3", "--workers", "0", "--out", str(tmp_path / "y")]) == 2
     assert "--workers: Invalid value: 0: must be at least 1" in capsys.readouterr().err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_a_local_cluster_hands_a_worker_one_run_at_a_time_and_keeps_its_housekeeping_quiet(client):
+    """README "Replications on Dask": no second run queued on a busy worker, no stealing, the
+    event-loop check every 500 ms and no MALLOC_TRIM_THRESHOLD_ in the workers' environment."""
+
+    def scheduler_settings(dask_scheduler):
+        return dask_scheduler.WORKER_SATURATION, "stealing" in dask_scheduler.extensions
+
+    assert client.run_on_scheduler(scheduler_settings) == (1.0, False)
+
+    def worker_settings():
+        return dask.config.get("distributed.admin.tick.interval"), "MALLOC_TRIM_THRESHOLD_" in os.environ
+
+    assert set(client.run(worker_settings).values()) == {("500ms", False)}
+
+
+# --- svcsim bench --dask ------------------------------------------------------------------------
+
+
+def test_the_bench_sweep_is_four_points_of_ten_seeds_each_at_utilisation_0_7():
+    tasks = bench.dask_sweep(requests=2000, seed=3)
+    assert len(tasks) == len(bench.DASK_POINTS) * bench.DASK_SEEDS == 40
+    points = [tasks[i][0] for i in range(0, 40, bench.DASK_SEEDS)]
+    assert [(p.deployment("bench").replicas, p.simulation.clients[0].rate.rate) for p in points] == list(
+        bench.DASK_POINTS
+    )
+    assert all(rate / replicas == 70.0 for replicas, rate in bench.DASK_POINTS)  # 0.7 x (1 / 10 ms) per pod
+    seeds = [seed for _, seed in tasks]
+    assert seeds == seeds[: bench.DASK_SEEDS] * len(bench.DASK_POINTS) and len(set(seeds)) == bench.DASK_SEEDS
+
+
+def test_the_dask_bench_runs_the_sweep_both_ways_with_identical_tables():
+    """At a tiny size (2000 requests at the first point): the machinery, not the speed."""
+    d = bench.dask_bench(workers=2, requests=2000, seed=1)
+    assert (d.runs, d.points, d.workers, d.identical) == (40, 4, 2, True)
+    assert 10 * (2000 + 2667 + 3333 + 4000) * 0.9 < d.requests < 10 * (2000 + 2667 + 3333 + 4000) * 1.1
+    assert min(d.serial_s, d.start_s, d.runs_s, d.stop_s, d.workers_cpu_s, d.main_cpu_s) > 0
+    assert d.dask_s == d.start_s + d.runs_s + d.stop_s and d.speedup == d.serial_s / d.dask_s
+    assert d.worker_peak_rss_bytes > 50 * 2**20 and d.peak_rss_bytes > 50 * 2**20
+
+
+def test_bench_dask_refuses_zero_repeats_before_starting_anything(capsys):
+    assert main(["bench", "--dask", "--repeat", "0"]) == 2
+    assert capsys.readouterr() == ("", "error: --repeat: Invalid value: 0: must be at least 1\n")

@@ -90,21 +90,40 @@ def local_cluster(workers: int | None = None) -> Iterator[Any]:
 
 
 def _worker_config() -> dict[str, Any]:
-    """Dask settings for our workers, which run one CPU-bound simulation after another.
+    """Dask settings for a local cluster whose workers run one CPU-bound simulation after another
+    (README, "Replications on Dask", has the measurements).
 
-    Without Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers' environment: setting it
-    turns off glibc's adaptive mmap threshold, so every large numpy column of a run is a fresh
-    ``mmap`` and its pages faulted in again; measured, a 1 000 000-request run took 0.78 s of
-    CPU on a worker with it, 0.65 s without, 0.61 s in this process (README, "Replications on
-    Dask"). Without the worker's statistical profiler either (a stack sample every 10 ms,
-    about 5 % more). Dask's other worker environment (one BLAS thread) is kept.
+    - Without Dask's ``MALLOC_TRIM_THRESHOLD_=65536`` in the workers' environment: setting it
+      turns off glibc's adaptive mmap threshold, so every large numpy column of a run is a fresh
+      ``mmap`` and its pages faulted in again; measured, a 1 000 000-request run took 0.78 s of
+      CPU on a worker with it, 0.65 s without, 0.61 s in this process. Dask's other worker
+      environment (one BLAS thread) is kept.
+    - Without the worker's statistical profiler (a stack sample every 10 ms, about 5 % more).
+    - Quieter housekeeping: every process's event-loop check every 500 ms instead of 20 ms,
+      the memory monitors every 1 s instead of 100 ms, the host monitor every 2 s instead of
+      500 ms. They only serve warnings, the dashboard and the memory limits, and on 2 cores
+      they ran beside the workers: this process (scheduler, nannies, client) used 4-5 % of a
+      core during the runs with Dask's defaults, 1.3-1.7 % with these.
+    - One task per worker at a time (``worker-saturation`` 1.0; Dask's default 1.1 hands a
+      1-thread worker two): at the end of a sweep a run no longer waits behind another on a
+      busy worker while a second worker idles; the next run leaves the scheduler's queue when
+      a worker is free (a round trip of 1-5 ms, measured). With nothing assigned ahead there
+      is nothing to steal, so work stealing (a scheduler callback every 100 ms) is off.
     """
     import dask  # noqa: PLC0415
     import distributed  # noqa: F401, PLC0415 (its defaults enter dask.config on import)
 
     environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}))
     environ.pop("MALLOC_TRIM_THRESHOLD_", None)
-    return {"distributed.nanny.pre-spawn-environ": environ, "distributed.worker.profile.enabled": False}
+    return {
+        "distributed.nanny.pre-spawn-environ": environ,
+        "distributed.worker.profile.enabled": False,
+        "distributed.admin.tick.interval": "500ms",
+        "distributed.worker.memory.monitor-interval": "1s",
+        "distributed.admin.system-monitor.interval": "2s",
+        "distributed.scheduler.worker-saturation": 1.0,
+        "distributed.scheduler.work-stealing": False,
+    }
 
 
 @contextmanager
