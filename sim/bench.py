@@ -19,8 +19,6 @@ import pandas as pd
 import simpy
 
 from sim.api import simulate
-from sim.experiments.metrics import run_one
-from sim.experiments.replications import replication_table
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 
@@ -222,14 +220,15 @@ def scheduler_bench(pods: int = SCHEDULER_PODS, nodes: int = SCHEDULER_NODES, se
 
 
 #: ``svcsim bench --dask``: issue 12's bar, a 40-run sweep on a 2-worker local cluster at least
-#: 1.7x faster than serial on a 2-core machine. The sweep: 4 points of the reference workload
-#: (replicas, the clients' rate), each at its utilisation 0.7, so a point's runs grow with its
-#: rate, x 10 seeds. A realistic sweep point is a run of 1-2 s: 1.5-3 million requests here,
-#: about 0.9-1.8 s of CPU each, 50-60 s serial in all (README, "Replications on Dask").
+#: 1.7x faster than serial on a 2-core machine. The sweep (``sim.sweep``): the reference
+#: workload at 560 requests/s over 8, 10, 12 and 14 replicas (utilisation 0.7 to 0.4), x 10
+#: seeds. A realistic sweep point is a run of 1-2 s: 2 million requests here, about 1.2 s of
+#: CPU each, about 50 s serial in all (README, "Replications on Dask").
 DASK_WORKERS = 2
-DASK_POINTS = ((6, 420.0), (8, 560.0), (10, 700.0), (12, 840.0))  # (replicas, requests/s)
+DASK_GRID = {"deployment/bench.spec.replicas": [8, 10, 12, 14]}
+DASK_RATE = 560.0  # requests/s at every point
 DASK_SEEDS = 10  # runs per point
-DASK_REQUESTS = 1_500_000  # at the first point; the others in proportion to their rate
+DASK_REQUESTS = 2_000_000  # per run
 
 
 @dataclass(frozen=True)
@@ -267,21 +266,13 @@ class DaskBench:
         return self.serial_s / self.runs_s
 
 
-def dask_sweep(requests: int = DASK_REQUESTS, seed: int = 1) -> list[tuple[Scenario, int]]:
-    """The bench's sweep as ``(scenario, seed)`` tasks, point after point: each point of
-    :data:`DASK_POINTS` made with ``Scenario.with_changes``, run with the seeds of
-    :data:`DASK_SEEDS` replications of ``seed`` (the same seeds at every point)."""
-    from sim.experiments.seeds import replication_seed  # noqa: PLC0415
-
-    base = load_scenario(reference_scenario(requests, seed))
-    seeds = [replication_seed(seed, k) for k in range(DASK_SEEDS)]
-    tasks: list[tuple[Scenario, int]] = []
-    for replicas, rate in DASK_POINTS:
-        point = base.with_changes(
-            {"deployment/bench.spec.replicas": replicas, "simulation.spec.clients[load].rate": rate}
-        )
-        tasks.extend((point, s) for s in seeds)
-    return tasks
+def dask_sweep(requests: int = DASK_REQUESTS) -> Scenario:
+    """The scenario the bench sweeps over :data:`DASK_GRID`: the reference workload at
+    :data:`DASK_RATE`, ``requests`` requests a run."""
+    base = load_scenario(reference_scenario(requests))
+    return base.with_changes(
+        {"simulation.spec.clients[load].rate": DASK_RATE, "simulation.spec.duration": f"{requests / DASK_RATE!r}s"}
+    )
 
 
 def dask_bench(workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed: int = 1) -> DaskBench:
@@ -294,25 +285,23 @@ def dask_bench(workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed:
 
     from sim.experiments.dask_executor import dask_executor, local_cluster  # noqa: PLC0415 (only this case needs dask)
     from sim.experiments.replications import Executor, serial  # noqa: PLC0415
+    from sim.experiments.sweep import sweep  # noqa: PLC0415
 
-    tasks = dask_sweep(requests, seed)
+    base = dask_sweep(requests)
 
-    def sweep(executor: Executor) -> pd.DataFrame:
-        done = dict(executor(run_one, tasks))
-        table = replication_table([s for _, s in tasks], [done[k] for k in range(len(tasks))])
-        table.insert(0, "replicas", [sc.deployments[0].replicas for sc, _ in tasks])
-        return table
+    def run_sweep(executor: Executor) -> pd.DataFrame:
+        return sweep(base, DASK_GRID, DASK_SEEDS, seed, executor=executor).table
 
     load_average = os.getloadavg()[0]
     started, cpu = time.perf_counter(), time.process_time()
-    serial_table = sweep(serial)
+    serial_table = run_sweep(serial)
     serial_s, serial_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     started = time.perf_counter()
     with local_cluster(workers) as client:
         client.run(importlib.import_module, "sim.experiments.metrics")
         cpu_before, main_before = client.run(time.process_time), time.process_time()
         up = time.perf_counter()
-        dask_table = sweep(dask_executor(client))
+        dask_table = run_sweep(dask_executor(client))
         done = time.perf_counter()
         cpu_after, main_cpu_s = client.run(time.process_time), time.process_time() - main_before
         workers_cpu_s = sum(cpu_after[w] - cpu_before[w] for w in cpu_before)
@@ -320,8 +309,8 @@ def dask_bench(workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed:
         closing = time.perf_counter()
     stop_s = time.perf_counter() - closing
     return DaskBench(
-        runs=len(tasks),
-        points=len(DASK_POINTS),
+        runs=len(serial_table),
+        points=serial_table["point"].nunique(),
         workers=workers,
         requests=int(serial_table["requests"].sum()),
         serial_s=serial_s,
