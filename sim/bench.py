@@ -250,6 +250,8 @@ class DaskBench:
     workers_cpu_s: float  # CPU time of the workers during the runs, all added up
     main_cpu_s: float  # CPU time of this process (scheduler, nannies, client) during the runs on the cluster
     load_average: float  # the machine's 1-minute load average before the bench: others' work
+    workers_flag_s: float  # the same sweep as `--workers K` runs it: runs here while the cluster starts
+    workers_flag_identical: bool
 
     @property
     def dask_s(self) -> float:
@@ -259,6 +261,11 @@ class DaskBench:
     @property
     def speedup(self) -> float:
         return self.serial_s / self.dask_s
+
+    @property
+    def workers_flag_speedup(self) -> float:
+        """What ``svcsim sweep --workers K`` gains: the cluster started while runs go on here."""
+        return self.serial_s / self.workers_flag_s
 
     @property
     def runs_speedup(self) -> float:
@@ -278,12 +285,17 @@ def dask_sweep(requests: int = DASK_REQUESTS) -> Scenario:
 def dask_bench(workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed: int = 1) -> DaskBench:
     """Time the sweep of :func:`dask_sweep` serially, then on a
     :func:`~sim.experiments.dask_executor.local_cluster` of ``workers`` processes (start-up and
-    shutdown timed apart), both through an executor (:data:`~sim.experiments.replications.Executor`)
-    as ``sim.replicate`` uses them; svcsim is imported here before the serial runs, and in the
-    workers as part of the start-up."""
+    shutdown timed apart, the cluster idle while it starts), then as ``--workers K`` runs it
+    (:func:`~sim.experiments.dask_executor.cluster_executor`: runs here while the cluster
+    starts), each through ``sim.sweep``; svcsim is imported here before the serial runs, and in
+    the workers as part of the start-up."""
     import importlib  # noqa: PLC0415
 
-    from sim.experiments.dask_executor import dask_executor, local_cluster  # noqa: PLC0415 (only this case needs dask)
+    from sim.experiments.dask_executor import (  # noqa: PLC0415 (only this case needs dask)
+        cluster_executor,
+        dask_executor,
+        local_cluster,
+    )
     from sim.experiments.replications import Executor, serial  # noqa: PLC0415
     from sim.experiments.sweep import sweep  # noqa: PLC0415
 
@@ -308,6 +320,9 @@ def dask_bench(workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed:
         worker_rss = max(client.run(_peak_rss).values())
         closing = time.perf_counter()
     stop_s = time.perf_counter() - closing
+    flag_started = time.perf_counter()
+    flag_table = run_sweep(cluster_executor(workers))
+    workers_flag_s = time.perf_counter() - flag_started
     return DaskBench(
         runs=len(serial_table),
         points=serial_table["point"].nunique(),
@@ -324,6 +339,8 @@ def dask_bench(workers: int = DASK_WORKERS, requests: int = DASK_REQUESTS, seed:
         workers_cpu_s=workers_cpu_s,
         main_cpu_s=main_cpu_s,
         load_average=load_average,
+        workers_flag_s=workers_flag_s,
+        workers_flag_identical=serial_table.equals(flag_table),
     )
 
 

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.errors import Problem, ScenarioError
-from sim.experiments.dask_executor import RunFailed, auto_executor, connect, dask_executor, local_cluster
+from sim.experiments.dask_executor import RunFailed, auto_executor, cluster_executor, connect, dask_executor
 from sim.experiments.replications import Executor, Replications, replicate, serial
 from sim.interrupts import stop_if_signalled
 from sim.results.run_folder import check_run_target
@@ -154,8 +154,7 @@ def executor_from_flags(
                 raise ScenarioError([Problem(source, "", "--scheduler", message)]) from None
             yield dask_executor(client)
     elif args.workers is not None:
-        with local_cluster(args.workers) as client:
-            yield dask_executor(client)
+        yield cluster_executor(args.workers)
     elif default is not None:
         yield default()
     else:

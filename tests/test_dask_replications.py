@@ -198,9 +198,40 @@ def test_the_dask_bench_runs_the_sweep_both_ways_with_identical_tables():
     assert 40 * 2000 * 0.9 < d.requests < 40 * 2000 * 1.1
     assert min(d.serial_s, d.start_s, d.runs_s, d.stop_s, d.workers_cpu_s, d.main_cpu_s) > 0
     assert d.dask_s == d.start_s + d.runs_s + d.stop_s and d.speedup == d.serial_s / d.dask_s
+    assert d.workers_flag_identical and d.workers_flag_s > 0
     assert d.worker_peak_rss_bytes > 50 * 2**20 and d.peak_rss_bytes > 50 * 2**20
 
 
 def test_bench_dask_refuses_zero_repeats_before_starting_anything(capsys):
     assert main(["bench", "--dask", "--repeat", "0"]) == 2
     assert capsys.readouterr() == ("", "error: --repeat: Invalid value: 0: must be at least 1\n")
+
+
+def _where(scenario: sim.Scenario, seed: int) -> dict[str, float]:
+    """A run function reporting the process that ran the task (and waiting a little, so the
+    cluster comes up while tasks are still left)."""
+    import time  # noqa: PLC0415
+
+    time.sleep(0.25)
+    return {"pid": float(os.getpid()), "seed": float(seed)}
+
+
+def test_workers_flag_runs_here_while_the_cluster_starts_then_on_it_and_stops_it():
+    """``--workers K`` (cluster_executor): the first tasks run in this process while the local
+    cluster starts, the rest on its workers; every task once, and no process left behind."""
+    me = psutil.Process()
+    before = {p.pid for p in me.children(recursive=True)}
+    tasks = [(scenario(**SMALL), seed) for seed in range(24)]
+    done = dict(dx.cluster_executor(2)(_where, tasks))
+    assert sorted(done) == list(range(24)) and all(done[i]["seed"] == i for i in done)
+    here = [i for i in done if done[i]["pid"] == os.getpid()]
+    assert here and here == list(range(len(here))), "tasks ran here, in order, while the cluster started"
+    assert len(here) < 24, "the rest went to the cluster's workers"
+    started = {p.pid for p in me.children(recursive=True)} - before
+    _, alive = psutil.wait_procs([psutil.Process(pid) for pid in started if psutil.pid_exists(pid)], timeout=10)
+    assert not alive
+
+
+def test_workers_flag_gives_the_serial_sweeps_bytes(serial_sweep_bytes, tmp_path):
+    result = sim.sweep(scenario(**SMALL), SWEEP_GRID, 3, seed=SEED, executor=dx.cluster_executor(2))
+    assert _sweep_parquet(result, tmp_path) == serial_sweep_bytes

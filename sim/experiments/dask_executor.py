@@ -7,7 +7,9 @@ each ``(scenario, seed)`` task to a Dask worker and yields ``(index, metrics)`` 
   with one thread each, on 127.0.0.1) and stops it after;
 - :func:`auto_executor` is the CLI's default: the first run in this process, timed, and the
   rest on a local cluster only when they would take long enough to pay its start-up
-  (:data:`AUTO_CLUSTER_MIN_S`, README "Replications on Dask").
+  (:data:`AUTO_CLUSTER_MIN_S`, README "Replications on Dask");
+- :func:`cluster_executor` starts a local cluster for the tasks (``--workers K``) and runs
+  tasks in this process while it starts, as the default does once it has chosen a cluster.
 
 Each distinct scenario is scattered to the workers once; a task ships only its seed and
 brings back the few hundred bytes of :func:`~sim.experiments.metrics.run_one`'s dict. The
@@ -20,9 +22,10 @@ the metrics are plain floats, pickled exactly.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from sim.experiments.replications import Executor, RunFunction, RunTask
@@ -31,6 +34,7 @@ __all__ = [
     "AUTO_CLUSTER_MIN_S",
     "RunFailed",
     "auto_executor",
+    "cluster_executor",
     "connect",
     "dask_executor",
     "default_workers",
@@ -74,18 +78,22 @@ def local_cluster(workers: int | None = None) -> Iterator[Any]:
     n = default_workers() if workers is None else int(workers)
     if n < 1:
         raise ValueError(f"workers must be >= 1, got {workers!r}")
-    with (
-        dask.config.set(_worker_config()),
-        LocalCluster(
+    with ExitStack() as stack:
+        # Entered and left without ``with Client(...)``: that form keeps a context variable that
+        # only the thread that entered it may reset, and cluster_executor starts the cluster in
+        # a thread of its own and stops it in the caller's.
+        stack.enter_context(dask.config.set(_worker_config()))
+        cluster = LocalCluster(
             n_workers=n,
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",  # a free port: a fixed one clashes with a second cluster
             silence_logs=50,  # logging.CRITICAL: a worker's own log lines are not the user's output
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+        )
+        stack.callback(cluster.close)
+        client = Client(cluster)
+        stack.callback(client.close)
         yield client
 
 
@@ -176,6 +184,53 @@ def _on_cluster(
         client.cancel(list(futures) + list(scattered.values()))
 
 
+def cluster_executor(workers: int | None = None) -> Executor:
+    """An executor on a :func:`local_cluster` of ``workers`` processes started for the tasks and
+    stopped after them (``--workers K``), without waiting idle for it: while the cluster starts
+    (1.5-2 s on 2 cores: the worker processes import Dask and svcsim), tasks run here, in
+    order; once it is up the rest go to it (:func:`_while_starting`)."""
+
+    def execute(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, float]]]:
+        yield from _while_starting(function, tasks, range(len(tasks)), workers)
+
+    return execute
+
+
+def _while_starting(
+    function: RunFunction, tasks: Sequence[RunTask], indices: Sequence[int], workers: int | None
+) -> Iterator[tuple[int, dict[str, float]]]:
+    """Tasks ``indices`` in this process, in order, while a local cluster starts in a thread;
+    the ones left on the cluster once it is up; the cluster stopped at the end (also on an
+    error, or when the caller stops iterating). Which task ran where does not change its
+    result: each depends on its scenario and seed alone."""
+    pending = list(indices)
+    if not pending:
+        return
+    stack = ExitStack()
+    started: dict[str, Any] = {}
+
+    def start() -> None:
+        try:
+            started["client"] = stack.enter_context(local_cluster(workers))
+        except BaseException as error:
+            started["error"] = error
+
+    thread = threading.Thread(target=start, name="svcsim-cluster-start", daemon=True)
+    thread.start()
+    try:
+        while pending and thread.is_alive():
+            index = pending.pop(0)
+            yield index, function(*tasks[index])
+        thread.join()
+        if "error" in started:
+            raise started["error"]
+        if pending:
+            yield from _on_cluster(started["client"], function, tasks, pending)
+    finally:
+        thread.join()
+        stack.close()
+
+
 def auto_executor(workers: int | None = None, on_cluster: Callable[[int], None] | None = None) -> Executor:
     """The CLI's default: task 0 in this process, timed; the rest on a :func:`local_cluster`
     of ``workers`` processes if the machine has more than one core and they would take more
@@ -194,8 +249,7 @@ def auto_executor(workers: int | None = None, on_cluster: Callable[[int], None] 
         if n_workers > 1 and estimate_s > AUTO_CLUSTER_MIN_S:
             if on_cluster is not None:
                 on_cluster(n_workers)
-            with local_cluster(n_workers) as client:
-                yield from _on_cluster(client, function, tasks, rest)
+            yield from _while_starting(function, tasks, rest, n_workers)
             return
         for index in rest:
             yield index, function(*tasks[index])
