@@ -211,12 +211,14 @@ def test_notebook_runs_top_to_bottom(notebook: Path, monkeypatch: pytest.MonkeyP
     book = nbformat.read(notebook, as_version=4)
     assert all(not cell.get("outputs") for cell in book.cells if cell.cell_type == "code"), "commit without outputs"
     monkeypatch.setenv("SVCSIM_NOTEBOOK_DURATION", "260")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's own inline backend: plots land in the outputs
     nbclient.NotebookClient(
         book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}
     ).execute()
     errors = [o for c in book.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
+    images = [o for c in book.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+    assert images, "a notebook shows its plots (a Figure svcsim made needs the inline backend: %matplotlib inline)"
 
 
 def _rgb(color: str) -> tuple[float, float, float]:
