@@ -153,7 +153,7 @@ def _point_line(point: Point, vary: str, elapsed_s: float) -> str:
 
 def print_plan(result: Plan, out: Path, console: Console) -> None:
     """The answer: one sentence, the values tried, the what-if, the headroom and the cost."""
-    console.print(result.sentence(), highlight=False, soft_wrap=True)
+    console.print(result.sentence(), highlight=False, soft_wrap=True, markup=False)  # [laptop] is a path, not markup
     table = Table(title=f"values tried ({result.confidence:.0%} CI), results in {out}/", title_justify="left")
     table.add_column("value", justify="right")
     table.add_column("runs", justify="right")
@@ -172,7 +172,7 @@ def print_plan(result: Plan, out: Path, console: Console) -> None:
     console.print(table)
     for loss in result.what_if:
         if not loss.get("name"):
-            console.print(f"what-if: {loss.get('skipped')}", highlight=False)
+            console.print(f"what-if: {loss.get('skipped')}", highlight=False, markup=False)
             continue
         verdict = "holds" if loss["holds"] else "does NOT hold"
         line = (
@@ -183,17 +183,10 @@ def print_plan(result: Plan, out: Path, console: Console) -> None:
             line += (
                 "; no value in the range survives it" if survive is None else f"; {result.vary}={survive} survives it"
             )
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
     if result.headroom is not None:
-        h = result.headroom
-        console.print(
-            f"headroom: the load can grow ×{h['factor']:g} ({h['rate_rps']:,.1f} req/s) before the SLO breaks",
-            highlight=False,
-        )
-    c = result.cost
-    nodes = "no node fits a pod" if c["nodes_needed"] is None else f"{c['nodes_needed']} of {c['cluster_nodes']} nodes"
-    money = "" if c["per_hour"] is None else f": {c['per_hour']:,.2f} per hour, {c['per_month']:,.2f} per 30-day month"
-    console.print(f"cost: {c['pods']} pods need {nodes} by their requests{money}", highlight=False)
+        console.print(f"headroom: {result.headroom_text()}", highlight=False, markup=False)
+    console.print(f"cost: {result.cost_text()}", highlight=False, markup=False)
 
 
 # -- the default executor: one local cluster for the whole plan, when it pays ---------------------

@@ -203,13 +203,16 @@ class _Variants:
     def at(self, value: int, factor: float = 1.0, node: str | None = None, zone: str | None = None) -> Scenario:
         key = (value, factor, node, zone)
         if key not in self._cache:
-            changes: list[tuple[str, Any]] = [(self.vary, value)]
+            # The load and the failure change the scenario *at the value*: when the varied field
+            # is itself a client's rate, the headroom scales that rate, not the file's.
+            point = self.base if key == (value, 1.0, None, None) else self.at(value)
+            changes: list[tuple[str, Any]] = [(self.vary, value)] if point is self.base else []
             if factor != 1.0:
-                changes += scaled_rates(self.base, factor)
+                changes += scaled_rates(point, factor)
             if node is not None or zone is not None:
-                changes.append(with_failure(self.base, node=node, zone=zone))
+                changes.append(with_failure(point, node=node, zone=zone))
             try:
-                self._cache[key] = self.base.with_changes(changes)
+                self._cache[key] = point.with_changes(changes)
             except ScenarioError as err:
                 raise ScenarioError([_as_vary(p) for p in err.problems]) from None
         return self._cache[key]
@@ -386,6 +389,7 @@ def _cost(scenario: Scenario, feasible: bool) -> dict[str, Any]:
     return {
         "for": "recommended" if feasible else "range top",
         "pods": pods,
+        "requests_given": any(d.cpu_request_m or d.memory_request_b for d in scenario.deployments),
         "nodes_needed": needed,
         "fits_cluster": fits,
         "cluster_nodes": len(cluster.nodes),

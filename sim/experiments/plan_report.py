@@ -121,26 +121,22 @@ def _headroom_text(plan: Plan) -> str:
     h = plan.headroom
     if h is None:
         return "<p>Not run.</p>"
-    more = "" if h["breaks_at"] is None else f"; at ×{h['breaks_at']:g} it does not hold"
-    limited = f" ({html.escape(h['limited_by'])})" if h.get("limited_by") else ""
     return (
-        f"<p>At {html.escape(plan.vary)} = {h['value']}, the clients' rates can be multiplied by "
-        f"<b>{h['factor']:g}</b> ({h['rate_rps']:,.1f} req/s on average over the measurement window, "
-        f"from {h['offered_rps']:,.1f}) with the SLO still met{more}{limited}.</p>"
+        f"<p>At {html.escape(plan.vary)} = {h['value']}, all clients' rates scaled together (req/s on "
+        f"average over the measurement window): <b>{html.escape(plan.headroom_text())}</b>.</p>"
     )
 
 
 def _cost_text(plan: Plan) -> str:
     c = plan.cost
-    needed = "no node can hold one of its pods" if c["nodes_needed"] is None else f"{c['nodes_needed']} node(s)"
-    text = f"<p>The {c['pods']} pods at the {c['for']} value need {needed} by their requests "
-    text += f"(the cluster has {c['cluster_nodes']}{'' if c['fits_cluster'] else '; they do not fit it'}). "
+    text = f"<p><b>{html.escape(plan.cost_text())}</b> (first fit of the pods' requests on the nodes' "
+    text += "allocatable: a lower bound, without node selectors or the scheduler's spreading). "
     if c["node_cost_per_hour"] is None:
         return text + "Give <code>cluster.nodeCost</code> (price per node-hour) for the cost.</p>"
-    if c["per_hour"] is not None:
-        text += f"At {c['node_cost_per_hour']:g} per node-hour: <b>{c['per_hour']:,.2f} per hour, "
-        text += f"{c['per_month']:,.2f} per 30-day month</b>; "
-    return text + f"the whole cluster as written costs {c['cluster_per_hour']:,.2f} per hour.</p>"
+    return (
+        text
+        + f"At {c['node_cost_per_hour']:g} per node-hour the whole cluster as written costs {c['cluster_per_hour']:,.2f} per hour.</p>"
+    )
 
 
 def render_capacity_report(plan: Plan) -> str:

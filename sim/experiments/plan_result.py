@@ -65,16 +65,50 @@ class Plan:
             f"meeting {slo} with {self.confidence:.0%} confidence ({self.reason})."
         )
 
+    def headroom_text(self) -> str:
+        """The headroom in words (plain text): how far the load grows with the SLO still met."""
+        h = self.headroom
+        if h is None:
+            return "not run"
+        breaks = "" if h["breaks_at"] is None else f"; at ×{h['breaks_at']:g} it no longer holds"
+        limited = f" ({h['limited_by']})" if h.get("limited_by") else ""
+        if h["factor"] <= 1.0:
+            return f"none: the SLO holds at the load as written ({h['rate_rps']:,.1f} req/s){breaks}{limited}"
+        return (
+            f"the load can grow ×{h['factor']:g} (to {h['rate_rps']:,.1f} req/s) with the SLO still met"
+            f"{breaks}{limited}"
+        )
+
+    def cost_text(self) -> str:
+        """The nodes the pods need and their price (plain text)."""
+        c = self.cost
+        at = "the answer" if c["for"] == "recommended" else "the range's top (no value met the SLO)"
+        pods = f"{c['pods']} pod{'' if c['pods'] == 1 else 's'}"
+        if c["nodes_needed"] is None:
+            text = f"{pods} at {at}: no node can hold one of them"
+        else:
+            nodes = f"{c['nodes_needed']} node{'' if c['nodes_needed'] == 1 else 's'}"
+            text = f"{pods} at {at} need {nodes} of the cluster's {c['cluster_nodes']} by their requests"
+            if not c.get("requests_given", True):
+                text += " (they request no cpu or memory: only the pods-per-node limit counts)"
+            elif not c["fits_cluster"]:
+                text += " (more than the cluster has)"
+        if c["per_hour"] is not None:
+            text += f": {c['per_hour']:,.2f} per hour, {c['per_month']:,.2f} per 30-day month"
+        return text
+
     def __repr__(self) -> str:
         lines = [f"<Plan for {self.scenario.simulation.name!r}: {self.sentence()}>"]
         lines += [f"  {line}" for line in self.evidence_lines()]
         for loss in self.what_if:
             if loss.get("name"):
                 verdict = "holds" if loss["holds"] else "does NOT hold"
-                lines.append(f"  {loss['loss']} {loss['name']} lost ({loss['pods_lost']} pods): SLO {verdict}")
+                lines.append(
+                    f"  {loss['loss']} {loss['name']} lost ({loss['pods_lost']} of {loss['pods']} pods): SLO {verdict}"
+                )
         if self.headroom is not None:
-            h = self.headroom
-            lines.append(f"  headroom: load ×{h['factor']:g} ({h['rate_rps']:,.0f} req/s) before the SLO breaks")
+            lines.append(f"  headroom: {self.headroom_text()}")
+        lines.append(f"  cost: {self.cost_text()}")
         return "\n".join(lines)
 
     def evidence_lines(self) -> list[str]:
