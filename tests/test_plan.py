@@ -262,6 +262,7 @@ def test_cli_plan_writes_the_answer_and_the_files(tmp_path, capsys):
         (["--slo", "p99<1s", "--vary", "deployment/nope.spec.replicas", "--range", "1:9"], "--vary deployment/nope"),
         (["--slo", "p99<1s", "--vary", CONCURRENCY, "--range", "9:1"], "--range: Invalid value: 9:1"),
         (["--slo", "p99<1s", "--vary", CONCURRENCY, "--range", "a:b"], "--range: Invalid value: 'a:b'"),
+        (["--slo", "p99<1s", "--vary", CONCURRENCY, "--range", "1:\u00b2"], "--range: Invalid value: '1:\u00b2'"),
         (["--slo", "p99<1s", "--vary", CONCURRENCY], "--range: Required value"),
     ],
 )
