@@ -18,7 +18,8 @@ from scipy.optimize import brentq
 import sim
 from sim.cli import main
 from sim.errors import ScenarioError
-from sim.experiments.slo_targets import parse_slo
+from sim.experiments.plan_search import largest_factor, smallest_meeting
+from sim.experiments.slo_targets import Interval, judge, parse_slo
 
 LAMBDA, MU = 300.0, 100.0  # arrivals per second; services per second per worker
 CONCURRENCY = "simulation.spec.workloads.web.concurrency"
@@ -307,3 +308,53 @@ def test_headroom_scales_every_rate_profile_keeping_its_shape(rate):
     t = np.linspace(0.0, 9.99, 400)
     before, after = base.simulation.clients[0].rate.rates(t), scaled.simulation.clients[0].rate.rates(t)
     assert np.allclose(after, 2.5 * before, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0, 1), (0, 7), (1, 2), (1, 40), (3, 4), (5, 200)])
+def test_the_monotone_search_agrees_with_a_linear_scan_at_every_threshold(lo, hi):
+    """For every step predicate ``v >= t`` (t from below the range to past its top), galloping +
+    bisection returns what a scan of the range returns, asks only values in [lo, hi], never one
+    twice, and at most 2·log2(hi − lo + 1) + 2 of them."""
+    for threshold in range(lo - 1, hi + 2):
+        asked: list[int] = []
+
+        def meets(v: int, t: int = threshold, log: list[int] = asked) -> bool:
+            log.append(v)
+            return v >= t
+
+        scan = next((v for v in range(lo, hi + 1) if v >= threshold), None)
+        assert smallest_meeting(meets, lo, hi) == scan, threshold
+        assert all(lo <= v <= hi for v in asked) and len(asked) == len(set(asked))
+        assert len(asked) <= 2 * math.ceil(math.log2(hi - lo + 1)) + 2
+
+
+@pytest.mark.parametrize("limit", [1.0, 1.03, 1.3, 2.0, 3.7, 63.0, 64.0, 500.0])
+def test_the_headroom_search_brackets_the_largest_factor_to_five_percent(limit):
+    """``meets(f) = f <= limit``: the factor found meets, ``breaks_at`` does not and is within 5 %
+    above it; past ×64 the search stops with no failure found."""
+    good, bad = largest_factor(lambda f: f <= limit)
+    assert good <= limit
+    if limit >= 64.0:
+        assert (good, bad) == (64.0, None)
+    else:
+        assert bad is not None and bad > limit and bad / good <= 1.05
+
+
+@pytest.mark.parametrize(
+    ("slo", "low", "high", "unmeasured", "verdict"),
+    [
+        ("p99<100ms", 80.0, 99.0, 0, "met"),
+        ("p99<100ms", 80.0, 100.0, 0, "undecided"),  # < is strict: an upper bound at the target is not under it
+        ("p99<=100ms", 80.0, 100.0, 0, "met"),
+        ("p99<100ms", 101.0, 120.0, 0, "missed"),
+        ("p99<100ms", 80.0, 90.0, 1, "missed"),  # a replication that measured nothing misses a latency target
+        ("p99<100ms", math.nan, math.nan, 0, "undecided"),  # one replication: no interval yet
+        ("errors<1%", 0.0, 0.0, 1, "met"),  # no request sent in one run: not a miss of the error rate
+        ("throughput>900", 901.0, 950.0, 0, "met"),
+        ("throughput>900", 850.0, 950.0, 0, "undecided"),
+        ("throughput>900", 800.0, 900.0, 0, "missed"),
+    ],
+)
+def test_a_target_is_judged_on_the_whole_interval(slo, low, high, unmeasured, verdict):
+    target = parse_slo(slo)
+    assert judge(target, Interval((low + high) / 2, low, high, 5, unmeasured)) == verdict
