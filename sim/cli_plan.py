@@ -186,11 +186,7 @@ def print_plan(result: Plan, out: Path, console: Console) -> None:
             )
         console.print(line, highlight=False)
     if result.headroom is not None:
-        h = result.headroom
-        console.print(
-            f"headroom: the load can grow ×{h['factor']:g} ({h['rate_rps']:,.1f} req/s) before the SLO breaks",
-            highlight=False,
-        )
+        console.print(result.headroom_text(), highlight=False, soft_wrap=True)
     c = result.cost
     nodes = "no node fits a pod" if c["nodes_needed"] is None else f"{c['nodes_needed']} of {c['cluster_nodes']} nodes"
     money = "" if c["per_hour"] is None else f": {c['per_hour']:,.2f} per hour, {c['per_month']:,.2f} per 30-day month"

@@ -358,3 +358,16 @@ def test_the_headroom_search_brackets_the_largest_factor_to_five_percent(limit):
 def test_a_target_is_judged_on_the_whole_interval(slo, low, high, unmeasured, verdict):
     target = parse_slo(slo)
     assert judge(target, Interval((low + high) / 2, low, high, 5, unmeasured)) == verdict
+
+
+def test_a_headroom_with_no_break_found_is_not_called_where_the_slo_breaks():
+    """errors<=100% holds at any load: the search stops at ×64 without a failure, and the answer
+    says the SLO still holds there rather than that the load 'can grow ×64 before the SLO breaks'
+    (seed 1, 2 replications of 3 s)."""
+    s = scenario(rate=50.0, duration=3.0, warmup=0.5)
+    plan = sim.plan(
+        s, slo="errors<=100%", vary="deployment/web.spec.replicas", range=(1, 2), replications=2, seed=1, what_if=False
+    )
+    assert plan.headroom is not None and (plan.headroom["factor"], plan.headroom["breaks_at"]) == (64.0, None)
+    assert plan.headroom_text().startswith("headroom: the SLO still holds with the load ×64 (")
+    assert plan.headroom_text().endswith("the most tried") and "breaks" not in plan.headroom_text()

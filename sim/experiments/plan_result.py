@@ -73,9 +73,20 @@ class Plan:
                 verdict = "holds" if loss["holds"] else "does NOT hold"
                 lines.append(f"  {loss['loss']} {loss['name']} lost ({loss['pods_lost']} pods): SLO {verdict}")
         if self.headroom is not None:
-            h = self.headroom
-            lines.append(f"  headroom: load ×{h['factor']:g} ({h['rate_rps']:,.0f} req/s) before the SLO breaks")
+            lines.append(f"  {self.headroom_text()}")
         return "\n".join(lines)
+
+    def headroom_text(self) -> str:
+        """The headroom in a line; a search that found no break (×64 met, or the run limits
+        refused more load) says the factor is a lower bound, not where the SLO breaks."""
+        h = self.headroom
+        if h is None:
+            return "headroom: not run"
+        load = f"×{h['factor']:g} ({h['rate_rps']:,.1f} req/s)"
+        if h["breaks_at"] is not None:
+            return f"headroom: the load can grow {load} before the SLO breaks (×{h['breaks_at']:g} breaks it)"
+        why = f"the run limits refused more: {h['limited_by']}" if h.get("limited_by") else "the most tried"
+        return f"headroom: the SLO still holds with the load {load}, {why}"
 
     def evidence_lines(self) -> list[str]:
         """The evidence as fixed-width text: a line per value tried."""
