@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -77,11 +78,11 @@ def parse_range(text: str | None, source: str) -> tuple[int, int]:
     """``LO:HI`` as two whole numbers, or the one-line error naming ``--range``."""
     if text is None:
         raise ScenarioError([Problem(source, "", "--range", "Required value: LO:HI, such as 1:200")])
-    low, colon, high = text.partition(":")
-    if not colon or not low.strip().isdigit() or not high.strip().isdigit():
+    ends = re.fullmatch(r"\s*([0-9]+)\s*:\s*([0-9]+)\s*", text)  # ASCII digits: str.isdigit() also takes '²'
+    if ends is None:
         message = f"Invalid value: {text!r}: expected LO:HI, two whole numbers >= 0 such as 1:200"
         raise ScenarioError([Problem(source, "", "--range", message)])
-    return int(low), int(high)
+    return int(ends[1]), int(ends[2])
 
 
 def run_plan(args: argparse.Namespace, scenario: Scenario, console: Console) -> int:

@@ -25,7 +25,7 @@ from rich.table import Table
 from sim.cli_replications import add_executor_flags, executor_from_flags, number_text, progress_lines
 from sim.errors import Problem, ScenarioError
 from sim.experiments.dask_executor import RunFailed
-from sim.experiments.sweep import Sweep, sweep, sweep_points
+from sim.experiments.sweep import Sweep, sweep
 from sim.experiments.sweep_plots import render_sweep_plots
 from sim.interrupts import stop_if_signalled
 from sim.kube.validation import one_line
@@ -37,7 +37,8 @@ __all__ = ["add_sweep_parser", "parse_values"]
 
 _NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _RANGE = re.compile(rf"({_NUMBER}):({_NUMBER})(?::({_NUMBER}))?")
-#: More points than this is surely a typo in a range (``1:100000``); a bigger grid is an API call away.
+#: More values in a range, or points in the grid, than this is surely a typo (``1:100000``); a bigger
+#: grid is an API call away.
 MAX_POINTS = 100_000
 
 
@@ -81,7 +82,10 @@ def parse_values(text: str, source: str) -> tuple[str, list[Any]]:
     if ranged:
         low, high = float(ranged[1]), float(ranged[2])
         step = float(ranged[3]) if ranged[3] is not None else 1.0
-        if not step > 0 or not math.isfinite(low + high + step):
+        if not math.isfinite(low + high + step):
+            message = f"Invalid value: {raw!r}: LOW, HIGH and STEP must be finite"
+            raise ScenarioError([Problem(source, "", where, message)])
+        if not step > 0:
             raise ScenarioError([Problem(source, "", where, f"Invalid value: {raw!r}: the step must be > 0")])
         if high < low:
             raise ScenarioError([Problem(source, "", where, f"Invalid value: {raw!r}: LOW:HIGH needs LOW <= HIGH")])
@@ -138,6 +142,10 @@ def _sweep(args: argparse.Namespace) -> int:
                 Problem(source, "", f"--set {one_line(path)}", "given twice; give every value in one --set")
             )
         grid[path] = values
+    n_points = math.prod(len(values) for values in grid.values())
+    if n_points > MAX_POINTS:  # before the points are listed: 1:100000 twice would exhaust memory first
+        sizes = " x ".join(str(len(values)) for values in grid.values())
+        problems.append(Problem(source, "", "--set", f"{sizes} = {n_points} points, more than {MAX_POINTS}"))
     if problems:
         raise ScenarioError(problems)
     scenario = load_scenario(Path(source))
@@ -147,7 +155,7 @@ def _sweep(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.simulation.name}-sweep"
     check_run_target(out)
     args.writes = out
-    n_runs = len(sweep_points(grid)) * args.replications
+    n_runs = n_points * args.replications
     try:
         with executor_from_flags(args, source) as executor, progress_lines(args, n_runs) as progress:
 

@@ -139,6 +139,7 @@ def test_command_line_values(text, values):
         ("a.b=1:3:0", "the step must be > 0"),
         ("a.b=1,,2", "an empty item in the list"),
         ("a.b=1:1000000", "more than 100000"),
+        ("a.b=1:1e400", "must be finite"),
         ("a.b", "expected PATH=VALUE"),
     ],
 )
@@ -168,6 +169,8 @@ def test_cli_writes_the_sweep_and_refuses_bad_input_with_nothing_written(tmp_pat
         ([f"--set={REPLICAS}=2", "--replications", "0"], "--replications: Invalid value: 0"),
         ([f"--set={REPLICAS}=2", "--confidence", "1.5"], "--confidence: Invalid value: 1.5"),
         ([], "name at least one field to sweep"),
+        # each range is allowed, their product is not: refused before the points are listed (it ran out of memory)
+        ([f"--set={REPLICAS}=1:1000", f"--set={RATE}=1:1000"], "--set: 1000 x 1000 = 1000000 points, more than 100000"),
     ]:
         fresh = tmp_path / "never"
         assert main(["sweep", str(path), *bad, "--out", str(fresh), "--serial"]) == 2

@@ -133,10 +133,8 @@ def _cost_text(plan: Plan) -> str:
     text += "allocatable: a lower bound, without node selectors or the scheduler's spreading). "
     if c["node_cost_per_hour"] is None:
         return text + "Give <code>cluster.nodeCost</code> (price per node-hour) for the cost.</p>"
-    return (
-        text
-        + f"At {c['node_cost_per_hour']:g} per node-hour the whole cluster as written costs {c['cluster_per_hour']:,.2f} per hour.</p>"
-    )
+    whole = f"{c['cluster_per_hour']:,.2f}"
+    return text + f"At {c['node_cost_per_hour']:g} per node-hour the whole cluster as written costs {whole} per hour.</p>"
 
 
 def render_capacity_report(plan: Plan) -> str:

@@ -70,14 +70,13 @@ class Plan:
         h = self.headroom
         if h is None:
             return "not run"
-        breaks = "" if h["breaks_at"] is None else f"; at ×{h['breaks_at']:g} it no longer holds"
-        limited = f" ({h['limited_by']})" if h.get("limited_by") else ""
+        if h["breaks_at"] is None:  # no break found: the factor is a lower bound, not where the SLO breaks
+            why = f"the run limits refused more: {h['limited_by']}" if h.get("limited_by") else "the most tried"
+            return f"the SLO still holds with the load ×{h['factor']:g} ({h['rate_rps']:,.1f} req/s), {why}"
+        breaks = f"; at ×{h['breaks_at']:g} it no longer holds"
         if h["factor"] <= 1.0:
-            return f"none: the SLO holds at the load as written ({h['rate_rps']:,.1f} req/s){breaks}{limited}"
-        return (
-            f"the load can grow ×{h['factor']:g} (to {h['rate_rps']:,.1f} req/s) with the SLO still met"
-            f"{breaks}{limited}"
-        )
+            return f"none: the SLO holds at the load as written ({h['rate_rps']:,.1f} req/s){breaks}"
+        return f"the load can grow ×{h['factor']:g} (to {h['rate_rps']:,.1f} req/s) with the SLO still met{breaks}"
 
     def cost_text(self) -> str:
         """The nodes the pods need and their price (plain text)."""
