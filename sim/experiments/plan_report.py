@@ -134,7 +134,8 @@ def _cost_text(plan: Plan) -> str:
     if c["node_cost_per_hour"] is None:
         return text + "Give <code>cluster.nodeCost</code> (price per node-hour) for the cost.</p>"
     whole = f"{c['cluster_per_hour']:,.2f}"
-    return text + f"At {c['node_cost_per_hour']:g} per node-hour the whole cluster as written costs {whole} per hour.</p>"
+    price = c["node_cost_per_hour"]
+    return text + f"At {price:g} per node-hour the whole cluster as written costs {whole} per hour.</p>"
 
 
 def render_capacity_report(plan: Plan) -> str:
