@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import statistics
 import sys
 from collections.abc import Callable, Sequence
@@ -30,7 +29,7 @@ from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, dask_bench, run_be
 from sim.bench_suite import CaseResult, run_suite
 from sim.cli_compare import add_compare_parser
 from sim.cli_plan import add_plan_parser, run_plan
-from sim.cli_replications import add_replication_flags, run_replications, wants_replications
+from sim.cli_replications import add_replication_flags, duration_arg, run_replications, wants_replications
 from sim.cli_sweep import add_sweep_parser
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
@@ -43,7 +42,7 @@ from sim.results.slo import slo_value
 from sim.scenario.changes import parse_set
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
-from sim.units import format_duration, parse_duration
+from sim.units import format_duration
 
 __all__ = ["main"]
 
@@ -194,18 +193,6 @@ class Console(RichConsole):
         raise BrokenPipeError
 
 
-_BARE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
-
-
-def _duration_arg(source: str, flag: str, value: str) -> float:
-    """A duration flag: with a unit, or a bare number of seconds (``--at 0``, ``--duration 60``),
-    as everywhere else; on the command line every value arrives as text."""
-    try:
-        return parse_duration(float(value) if _BARE_NUMBER.fullmatch(value) else value)
-    except ValueError as err:
-        raise ScenarioError([Problem(source, "", flag, str(err))]) from None
-
-
 def _load(path: str, sets: Sequence[str] = ()) -> Scenario:
     """The scenario file at ``path`` with the ``--set`` changes made, checked; its warnings printed."""
     scenario = load_scenario(Path(path))
@@ -228,7 +215,7 @@ def _load(path: str, sets: Sequence[str] = ()) -> Scenario:
 
 def _run(args: argparse.Namespace) -> int:
     scenario = _load(args.scenario, args.set)
-    duration = _duration_arg(args.scenario, "--duration", args.duration) if args.duration else None
+    duration = duration_arg(args.scenario, "--duration", args.duration) if args.duration else None
     if duration is not None and duration <= 0:
         raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
     scenario = scenario.with_overrides(seed=args.seed, duration_s=duration)
@@ -384,7 +371,7 @@ def _get(args: argparse.Namespace) -> int:
     end = scenario.simulation.duration_s
     # events and HPAs say nothing at t = 0 (an HPA first syncs one period later): show the end
     latest = events or args.resource in _HPAS
-    at = _duration_arg(args.scenario, "--at", args.at) if args.at is not None else (end if latest else 0.0)
+    at = duration_arg(args.scenario, "--at", args.at) if args.at is not None else (end if latest else 0.0)
     if at > end:
         note = f"note: --at {format_duration(at)} is after the run's end ({format_duration(end)})"
         print(f"{note}: showing the cluster as the run left it", file=sys.stderr)

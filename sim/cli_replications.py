@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,16 +33,30 @@ from sim.experiments.replications import Executor, Replications, replicate, seri
 from sim.interrupts import stop_if_signalled
 from sim.results.run_folder import check_run_target
 from sim.scenario.resolved import Scenario
+from sim.units import parse_duration
 
 __all__ = [
     "add_executor_flags",
     "add_replication_flags",
+    "duration_arg",
     "executor_from_flags",
     "number_text",
     "progress_lines",
     "run_replications",
     "wants_replications",
 ]
+
+
+_BARE_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+
+
+def duration_arg(source: str, flag: str, value: str) -> float:
+    """A duration flag: with a unit, or a bare number of seconds (``--at 0``, ``--duration 60``),
+    as everywhere else; on the command line every value arrives as text."""
+    try:
+        return parse_duration(float(value) if _BARE_NUMBER.fullmatch(value) else value)
+    except ValueError as err:
+        raise ScenarioError([Problem(source, "", flag, str(err))]) from None
 
 
 def add_replication_flags(run: argparse.ArgumentParser) -> None:
@@ -180,7 +195,8 @@ def progress_lines(args: argparse.Namespace, n: int) -> Iterator[Callable[[str, 
                 mean, p99 = metrics["latency_mean_ms"], metrics["latency_p99_ms"]
                 print(
                     f"{what} (seed {seed}): {metrics['requests']:.0f} requests, "
-                    f"mean {number_text(mean)} ms, p99 {number_text(p99)} ms, {time.perf_counter() - started:.1f} s",
+                    f"mean {number_text(mean)} ms, p99 {number_text(p99)} ms, "
+                    f"{time.perf_counter() - started:.1f} s elapsed",
                     file=sys.stderr,
                     flush=True,
                 )

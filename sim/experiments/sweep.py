@@ -41,13 +41,14 @@ from sim.experiments.confidence import SUMMARY_COLUMNS, check_confidence, summar
 from sim.experiments.metrics import run_one
 from sim.experiments.replications import Executor, replication_table, serial
 from sim.experiments.seeds import fresh_root_seed, replication_seed
+from sim.kube.validation import one_line
 from sim.results.result import summary_json
 from sim.results.run_folder import replacing
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 from sim.version import VERSION
 
-__all__ = ["SWEEP_FILES", "Sweep", "load_sweep", "sweep", "sweep_points"]
+__all__ = ["SWEEP_FILES", "Sweep", "SweepGrid", "load_sweep", "sweep", "sweep_points"]
 
 SWEEP_FILES = ("sweep.parquet", "sweep_summary.parquet", "sweep.json", "scenario.yaml")
 _KEYS = ("point", "replication", "seed")
@@ -181,7 +182,7 @@ class Sweep:
 
 def sweep(
     scenario: Scenario,
-    grid: Mapping[str, Any],
+    grid: Mapping[str, Any] | SweepGrid,
     replications: int = 1,
     seed: int | None = None,
     *,
@@ -199,7 +200,8 @@ def sweep(
     grid : mapping
         Change path (as in :meth:`Scenario.with_changes`) to the list of values it takes,
         e.g. ``{"deployment/myapp.spec.replicas": [4, 6, 8], "simulation.spec.clients[laptop].rate":
-        range(1000, 4001, 500)}``; a single value is held at every point.
+        range(1000, 4001, 500)}``; a single value is held at every point. Or a
+        :class:`SweepGrid` built for ``scenario`` (its checks already done).
     replications : int
         Runs per point (at least 1; intervals need 2). Replication ``k`` of every point runs
         with the same seed, ``replication_seed(seed, k)`` (module docstring).
@@ -216,7 +218,8 @@ def sweep(
     Raises
     ------
     ScenarioError
-        A path that names nothing or a value the loader refuses, at any point, before any run.
+        A path that names nothing, a value the loader refuses at any point, or a path whose
+        values change nothing (misspelt), before any run (:meth:`SweepGrid.build`).
 
     Examples
     --------
@@ -231,15 +234,10 @@ def sweep(
     if isinstance(replications, bool) or not isinstance(replications, int | np.integer) or replications < 1:
         raise ValueError(f"replications must be an integer >= 1, got {replications!r}")
     level = check_confidence(confidence)
-    if not isinstance(grid, Mapping) or not grid:
-        raise ValueError("grid must be a non-empty mapping of change paths to values")
-    tidy = {
-        str(path): (list(v) if isinstance(v, list | tuple | range | np.ndarray) else [v]) for path, v in grid.items()
-    }
-    if any(not values for values in tidy.values()):
-        empty = next(path for path, values in tidy.items() if not values)
-        raise ValueError(f"grid[{empty!r}] has no values")
-    tidy = {path: [_plain(v) for v in values] for path, values in tidy.items()}
+    prepared = grid if isinstance(grid, SweepGrid) else SweepGrid.build(scenario, grid)
+    if prepared.scenario is not scenario:
+        raise ValueError("grid was built for another scenario: SweepGrid.build(scenario, ...) with this one")
+    tidy, points, changed = prepared.grid, prepared.points, prepared.scenarios
     if client is not None:
         if executor is not serial:
             raise ValueError("give client= or executor=, not both")
@@ -251,8 +249,6 @@ def sweep(
         root = fresh_root_seed()
     if isinstance(root, bool) or not isinstance(root, int | np.integer) or root < 0:
         raise ValueError(f"seed must be an integer >= 0, got {root!r}")
-    points = sweep_points(tidy)
-    changed = _changed_scenarios(scenario, points)
     seeds = [replication_seed(int(root), k) for k in range(int(replications))]
     tasks = [(changed[p], s) for p in range(len(points)) for s in seeds]
     done: dict[int, dict[str, float]] = {}
@@ -266,18 +262,80 @@ def sweep(
     return Sweep(scenario, tidy, int(root), int(replications), level, table, point_summary(table, list(tidy), level))
 
 
-def _changed_scenarios(scenario: Scenario, points: Sequence[Mapping[str, Any]]) -> list[Scenario]:
-    """Each point's scenario, checked; every point's problems together (each problem once)."""
-    changed: list[Scenario] = []
-    problems: list[Problem] = []
-    for point in points:
-        try:
-            changed.append(scenario.with_changes(point))
-        except ScenarioError as err:
-            problems.extend(p for p in err.problems if p not in problems)
-    if problems:
-        raise ScenarioError(problems)
-    return changed
+@dataclass(frozen=True, eq=False)
+class SweepGrid:
+    """A grid checked against a scenario, its points' scenarios loaded: what :func:`sweep`
+    runs. Build it first (``SweepGrid.build``) to have every input problem before any run
+    starts (the CLI does, before it starts a Dask cluster)."""
+
+    scenario: Scenario
+    grid: dict[str, list[Any]]  # path -> its values, plain Python values, in order
+    points: list[dict[str, Any]]  # every combination, the first path slowest
+    scenarios: list[Scenario]  # each point's scenario, checked
+
+    @classmethod
+    def build(cls, scenario: Scenario, grid: Mapping[str, Any]) -> SweepGrid:
+        """Check ``grid`` and load every point's scenario.
+
+        Raises
+        ------
+        ValueError
+            ``grid`` not a non-empty mapping, a path with no values or with a value twice.
+        ScenarioError
+            Every point's problems (each once), as the loader words them with the ``--set`` path;
+            and a swept path whose values all leave the scenario as it was (a misspelt field the
+            loader ignores).
+        """
+        if not isinstance(grid, Mapping) or not grid:
+            raise ValueError("grid must be a non-empty mapping of change paths to values")
+        tidy: dict[str, list[Any]] = {}
+        for path, given in grid.items():
+            values = [_plain(v) for v in (given if isinstance(given, list | tuple | range | np.ndarray) else [given])]
+            if not values:
+                raise ValueError(f"grid[{path!r}] has no values")
+            twice = [v for i, v in enumerate(values) if any(_same(v, w) for w in values[:i])]
+            if twice:
+                raise ValueError(f"grid[{path!r}] has {twice[0]!r} twice: each point would run twice")
+            tidy[str(path)] = values
+        points = sweep_points(tidy)
+        changed: list[Scenario] = []
+        problems: list[Problem] = []
+        for point in points:
+            try:
+                changed.append(scenario.with_changes(point))
+            except ScenarioError as err:
+                problems.extend(p for p in err.problems if p not in problems)
+        if problems:
+            raise ScenarioError(problems)
+        problems = [
+            Problem(scenario.source, "", f"--set {one_line(path)}", _NO_CHANGE.format(path=path))
+            for path in _no_op_paths(tidy, changed)
+        ]
+        if problems:
+            raise ScenarioError(problems)
+        return cls(scenario, tidy, points, changed)
+
+
+_NO_CHANGE = "every value leaves the scenario as it was: is the path right? ({path})"
+
+
+def _no_op_paths(grid: Mapping[str, list[Any]], scenarios: Sequence[Scenario]) -> list[str]:
+    """Paths with several values whose first two points differing only there load the same scenario."""
+    paths = list(grid)
+    sizes = [len(grid[p]) for p in paths]
+    found = []
+    for i, path in enumerate(paths):
+        if sizes[i] < 2:
+            continue
+        stride = int(np.prod(sizes[i + 1 :], dtype=np.int64)) if i + 1 < len(sizes) else 1
+        if scenarios[0] == scenarios[stride]:  # point 0 and the one with this path's second value
+            found.append(path)
+    return found
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of the same kind (1 and 1.0 and True are different values to a loader)."""
+    return type(a) is type(b) and a == b
 
 
 def sweep_table(
@@ -330,6 +388,8 @@ def _column_of(values: pd.Series) -> pd.Series:
 
 def _plain(value: Any) -> Any:
     """numpy scalars as Python numbers (for with_changes, JSON and pickling the same everywhere)."""
+    if isinstance(value, np.bool_):
+        return bool(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
