@@ -22,10 +22,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli_replications import add_executor_flags, executor_from_flags, number_text, progress_lines
+from sim.cli_replications import add_executor_flags, duration_arg, executor_from_flags, number_text, progress_lines
 from sim.errors import Problem, ScenarioError
 from sim.experiments.dask_executor import RunFailed
-from sim.experiments.sweep import Sweep, sweep
+from sim.experiments.sweep import Sweep, SweepGrid, sweep
 from sim.experiments.sweep_plots import render_sweep_plots
 from sim.interrupts import stop_if_signalled
 from sim.kube.validation import one_line
@@ -61,6 +61,7 @@ def add_sweep_parser(sub: Any) -> None:
     sweep_cmd.add_argument("--confidence", type=float, metavar="LEVEL", help="the intervals' level (default 0.95)")
     sweep_cmd.add_argument("--out", help="results folder (default: runs/<simulation name>-sweep)")
     sweep_cmd.add_argument("--seed", type=int, help="the root seed (default: spec.seed, else a fresh one)")
+    sweep_cmd.add_argument("--duration", help="override spec.duration at every point (e.g. 60s, 5m)")
     sweep_cmd.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     sweep_cmd.add_argument("--no-plots", action="store_true", help="skip the PNGs under DIR/plots/")
     add_executor_flags(sweep_cmd)
@@ -110,8 +111,8 @@ def _is_int(text: str) -> bool:
     return re.fullmatch(r"[-+]?[0-9]+", text) is not None
 
 
-def _sweep(args: argparse.Namespace) -> int:
-    source = args.scenario
+def _flags(args: argparse.Namespace, source: str) -> dict[str, list[Any]]:
+    """The grid from the ``--set`` flags, every flag checked (all problems at once)."""
     problems: list[Problem] = []
     if not args.set:
         problems.append(
@@ -148,14 +149,30 @@ def _sweep(args: argparse.Namespace) -> int:
         problems.append(Problem(source, "", "--set", f"{sizes} = {n_points} points, more than {MAX_POINTS}"))
     if problems:
         raise ScenarioError(problems)
+    return grid
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    source = args.scenario
+    grid = _flags(args, source)
+    confidence = 0.95 if args.confidence is None else args.confidence
     scenario = load_scenario(Path(source))
     for warning in scenario.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    duration = duration_arg(source, "--duration", args.duration) if args.duration else None
+    if duration is not None and duration <= 0:
+        raise ScenarioError([Problem(source, "", "--duration", "must be > 0")])
+    if duration is not None:  # as run's --duration: the file's duration changed, then checked at every point
+        scenario = scenario.with_changes({"simulation.spec.duration": f"{duration!r}s"})
     scenario = scenario.with_overrides(seed=args.seed)
+    try:  # every point checked before a cluster starts or a run begins
+        points = SweepGrid.build(scenario, grid)
+    except ValueError as err:  # a value given twice
+        raise ScenarioError([Problem(source, "", "--set", str(err))]) from None
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.simulation.name}-sweep"
     check_run_target(out)
     args.writes = out
-    n_runs = n_points * args.replications
+    n_runs = len(points.points) * args.replications
     try:
         with executor_from_flags(args, source) as executor, progress_lines(args, n_runs) as progress:
 
@@ -166,7 +183,7 @@ def _sweep(args: argparse.Namespace) -> int:
                     metrics,
                 )
 
-            result = sweep(scenario, grid, args.replications, confidence=confidence, executor=executor, on_done=done)
+            result = sweep(scenario, points, args.replications, confidence=confidence, executor=executor, on_done=done)
     except RunFailed as err:  # one line, not a worker's traceback; exit 1 as a failed run
         print(f"error: {err}", file=sys.stderr)
         return 1

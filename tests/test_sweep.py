@@ -19,7 +19,7 @@ from sim.cli import main
 from sim.cli_sweep import parse_values
 from sim.errors import ScenarioError
 from sim.experiments.replications import replicate
-from sim.experiments.sweep import SWEEP_FILES, load_sweep, sweep_points
+from sim.experiments.sweep import SWEEP_FILES, SweepGrid, load_sweep, sweep_points
 from sim.experiments.sweep_plots import render_sweep_plots
 
 RATE = "simulation.spec.clients[c0].rate"
@@ -177,3 +177,48 @@ def test_cli_writes_the_sweep_and_refuses_bad_input_with_nothing_written(tmp_pat
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and "Traceback" not in err
         assert not fresh.exists()
+
+
+def test_a_misspelt_path_or_a_value_twice_is_refused_before_any_run():
+    """A field the loader ignores (replicaz) changes nothing: a sweep over it would run the same
+    point again and again; so would a value given twice."""
+    with pytest.raises(ScenarioError, match=r"--set deployment/web.spec.replicaz: every value leaves the scenario"):
+        sim.sweep(scenario(**SMALL), {"deployment/web.spec.replicaz": [1, 2], RATE: [20, 40]}, seed=1)
+    with pytest.raises(ValueError, match=r"has 2 twice"):
+        sim.sweep(scenario(**SMALL), {REPLICAS: [1, 2, 2]}, seed=1)
+    grid = SweepGrid.build(scenario(**SMALL), {REPLICAS: np.array([1, 2])})  # numpy values become Python's
+    assert grid.grid == {REPLICAS: [1, 2]} and type(grid.grid[REPLICAS][0]) is int
+    with pytest.raises(ScenarioError, match="enableServiceLinks"):  # a numpy bool reaches the loader as a bool
+        SweepGrid.build(scenario(**SMALL), {"deployment/web.spec.template.spec.enableServiceLinks": [np.bool_(True), 3]})
+
+
+def test_cli_checks_every_point_before_starting_a_cluster(tmp_path, capsys, monkeypatch):
+    """--workers 2 with a bad value: the error comes first, no cluster is started."""
+    from sim.experiments import dask_executor as dx
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started before the input was checked")
+
+    monkeypatch.setattr(dx, "local_cluster", no_cluster)
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario(**SMALL).to_yaml(), encoding="utf-8")
+    for bad, message in [
+        (f"{REPLICAS}=1,-1", "spec.replicas: Invalid value: -1"),
+        ("deployment/web.spec.replicaz=1,2", "every value leaves the scenario as it was"),
+        (f"{REPLICAS}=1,2,1", "has 1 twice"),
+    ]:
+        assert main(["sweep", str(path), "--set", bad, "--workers", "2", "--out", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_duration_overrides_every_point(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario(**SMALL).to_yaml(), encoding="utf-8")
+    out = tmp_path / "o"
+    args = ["sweep", str(path), "--set", f"{REPLICAS}=1,2", "--duration", "2s", "--seed", "1", "--serial", "--quiet"]
+    assert main([*args, "--no-plots", "--out", str(out)]) == 0
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert (table["requests"] < 50.0 * 2 * 1.5).all()  # 2 s at 50 req/s, not the file's 4 s
+    assert "duration: 2s" in (out / "scenario.yaml").read_text()
