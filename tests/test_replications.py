@@ -249,3 +249,18 @@ def test_the_95_percent_interval_of_the_mean_latency_covers_the_mm1_mean_in_95_p
         assert coverage >= 0.95 - 3 * math.sqrt(0.95 * 0.05 / len(roots)), coverage
     se = np.std(means, ddof=1) / math.sqrt(len(means))
     assert np.mean(means) == pytest.approx(w_ms, abs=4 * se)
+
+
+def test_intervals_are_cut_to_the_values_a_metric_can_take():
+    """Three replications far apart: the t-interval of the mean reaches below 0 (and, for a
+    share, above 1); the summary cuts it there, the mean and sd unchanged."""
+    table = pd.DataFrame(
+        {"latency_p99_ms": [10.0, 20.0, 1000.0], "error_rate": [0.0, 0.0, 0.9], "slo_met": [1.0, 1.0, 0.0]}
+    )
+    raw = {name: confidence_interval(table[name].to_numpy(), 0.95) for name in table}
+    assert raw["latency_p99_ms"][2] < 0 and raw["error_rate"][2] < 0 and raw["slo_met"][3] > 1
+    summary = summarize_metrics(table, list(table.columns), 0.95).set_index("metric")
+    assert summary.loc["latency_p99_ms", "ci_low"] == 0.0 and summary.loc["error_rate", "ci_low"] == 0.0
+    assert summary.loc["slo_met", "ci_high"] == 1.0
+    assert summary.loc["latency_p99_ms", "ci_high"] == raw["latency_p99_ms"][3]
+    assert summary.loc["latency_p99_ms", "mean"] == raw["latency_p99_ms"][0]

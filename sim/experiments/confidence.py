@@ -17,7 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["SUMMARY_COLUMNS", "check_confidence", "confidence_interval", "summarize_metrics"]
+__all__ = ["SUMMARY_COLUMNS", "check_confidence", "confidence_interval", "metric_range", "summarize_metrics"]
+
+#: Metrics that are shares (of requests, of replications): between 0 and 1.
+_SHARES = ("error_rate", "slo_met")
 
 SUMMARY_COLUMNS = ("metric", "mean", "sd", "ci_low", "ci_high", "n")
 
@@ -28,6 +31,12 @@ def check_confidence(confidence: float) -> float:
     if not 0.0 < value < 1.0:  # also refuses nan
         raise ValueError(f"confidence must be > 0 and < 1, got {confidence!r}")
     return value
+
+
+def metric_range(name: str) -> tuple[float, float]:
+    """The values metric ``name`` can take: every metric is a count, a rate, a latency or a
+    share, so at least 0; shares (``error_rate``, ``slo_met``) at most 1."""
+    return 0.0, (1.0 if name in _SHARES else math.inf)
 
 
 def confidence_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float, int]:
@@ -53,8 +62,17 @@ def confidence_interval(values: np.ndarray, confidence: float = 0.95) -> tuple[f
 
 def summarize_metrics(table: pd.DataFrame, metrics: list[str], confidence: float = 0.95) -> pd.DataFrame:
     """One row per metric of ``table`` (one row per replication): ``metric, mean, sd,
-    ci_low, ci_high, n``, in the order of ``metrics``."""
-    rows = [(name, *confidence_interval(table[name].to_numpy(dtype=float), confidence)) for name in metrics]
+    ci_low, ci_high, n``, in the order of ``metrics``.
+
+    An interval is cut to the values its metric can take (:func:`metric_range`): a
+    t-interval of a latency or an error rate can reach below 0 when the replications vary
+    widely, and no expected value lies there, so the cut interval covers it as often.
+    """
+    rows = []
+    for name in metrics:
+        mean, sd, low, high, n = confidence_interval(table[name].to_numpy(dtype=float), confidence)
+        floor, ceiling = metric_range(name)
+        rows.append((name, mean, sd, max(low, floor), min(high, ceiling), n))  # NaN stays NaN
     summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     summary["n"] = summary["n"].astype("int64")
     return summary
