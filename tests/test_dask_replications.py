@@ -139,10 +139,26 @@ def test_the_default_sends_the_rest_to_a_cluster_when_they_would_be_long(client,
 
     monkeypatch.setattr(dx, "AUTO_CLUSTER_MIN_S", 0.0)
     monkeypatch.setattr(dx, "local_cluster", module_cluster)
+    monkeypatch.setattr(dx, "idle_cores", lambda: 2.0)  # whatever else this machine is doing now
     started: list[int] = []
     reps = replicate(scenario(**SMALL), N, seed=SEED, executor=dx.auto_executor(2, on_cluster=started.append))
     assert started == [2]
     assert _parquet(reps, tmp_path) == serial_bytes
+
+
+def test_the_default_stays_here_when_other_work_keeps_the_cores_busy(serial_bytes, tmp_path, monkeypatch):
+    """Long runs, but a load average that leaves under 1.5 cores idle: a cluster would only share
+    the cores the serial run has (measured: 13.7 s serial, 20 s on a cluster at load 2.4)."""
+    monkeypatch.setattr(dx, "AUTO_CLUSTER_MIN_S", 0.0)
+    monkeypatch.setattr(dx, "default_workers", lambda: 2)
+    monkeypatch.setattr(dx.os, "getloadavg", lambda: (2.4, 2.0, 2.0))
+    assert dx.idle_cores() == pytest.approx(0.6)
+    started: list[int] = []
+    reps = replicate(scenario(**SMALL), N, seed=SEED, executor=dx.auto_executor(2, on_cluster=started.append))
+    assert started == []
+    assert _parquet(reps, tmp_path) == serial_bytes
+    monkeypatch.setattr(dx.os, "getloadavg", lambda: (1.2, 1.0, 1.0))  # this process alone, nearly
+    assert dx.idle_cores() == pytest.approx(1.8)
 
 
 def test_cli_scheduler_and_serial_write_the_same_bytes(client, tmp_path):
