@@ -26,7 +26,7 @@ from sim.cli_replications import add_executor_flags, duration_arg, executor_from
 from sim.errors import Problem, ScenarioError
 from sim.experiments.dask_executor import RunFailed
 from sim.experiments.sweep import Sweep, SweepGrid, sweep
-from sim.experiments.sweep_plots import render_sweep_plots
+from sim.experiments.sweep_plots import path_labels, render_sweep_plots
 from sim.interrupts import stop_if_signalled
 from sim.kube.validation import one_line
 from sim.results.run_folder import check_run_target
@@ -196,7 +196,7 @@ def _sweep(args: argparse.Namespace) -> int:
         raise ScenarioError([Problem(source, "", "--out", f"cannot write {target}: {err.strerror or err}")]) from None
     args.written = True
     if not args.quiet:
-        Console().print(sweep_table(result, out))
+        Console().print(console_table(result, out))
     return 0
 
 
@@ -208,7 +208,7 @@ _HEADERS = {
 }
 
 
-def sweep_table(result: Sweep, out: Path) -> Table:
+def console_table(result: Sweep, out: Path) -> Table:
     """Per point: the swept values, then mean [interval] of p99, mean latency, error rate and throughput."""
     title = (
         f"{result.scenario.simulation.name}: {len(result.points)} points x {result.replications} replications "
@@ -217,8 +217,9 @@ def sweep_table(result: Sweep, out: Path) -> Table:
     if result.replications > 1:
         title += f"\nmean [{result.confidence * 100:g} % confidence interval] per point"
     table = Table(title=title, title_justify="left")
+    names = path_labels(result.paths)
     for path in result.paths:
-        table.add_column(path.rsplit(".", 1)[-1], justify="right")
+        table.add_column(names[path], justify="right")
     shown = [m for m in ("latency_p99_ms", "latency_mean_ms", "error_rate", "throughput_rps") if m in result.metrics]
     for metric in shown:
         table.add_column(_HEADERS[metric], justify="right")

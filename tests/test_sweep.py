@@ -108,6 +108,7 @@ def test_the_plot_draws_one_line_and_band_per_value_of_the_second_path():
     assert [line.get_label() for line in ax.get_lines()] == ["rate = 20", "rate = 40"]
     assert len(ax.collections) == 2  # the two bands
     assert ax.get_xlabel() == REPLICAS
+    assert list(ax.get_xticks()) == [1.0, 2.0, 3.0]  # ticks at the swept values, not 1.25, 1.5...
     swapped = result.plot("latency_mean_ms", x=RATE, by=REPLICAS).axes[0]
     assert [line.get_label() for line in swapped.get_lines()] == ["replicas = 1", "replicas = 2", "replicas = 3"]
     with pytest.raises(ValueError, match="no metric 'nope'"):
@@ -222,3 +223,11 @@ def test_cli_duration_overrides_every_point(tmp_path):
     table = pd.read_parquet(out / "sweep.parquet")
     assert (table["requests"] < 50.0 * 2 * 1.5).all()  # 2 s at 50 req/s, not the file's 4 s
     assert "duration: 2s" in (out / "scenario.yaml").read_text()
+
+
+def test_the_plot_uses_a_log_axis_when_a_saturated_point_would_flatten_the_rest():
+    """At 1 replica the queue is unstable at 150 req/s (mu = 100/s): its p99 is many times the others'."""
+    result = sim.sweep(scenario(**SMALL), {REPLICAS: [1, 2, 4], RATE: 150}, 1, seed=3)
+    ax = result.plot("latency_p99_ms").axes[0]
+    assert ax.get_yscale() == "log" and "held: rate = 150" in ax.get_title()
+    assert "1 replication per point, no interval" in ax.get_title()

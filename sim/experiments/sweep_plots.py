@@ -16,7 +16,7 @@ from sim.results.plots.common import PHASE_COLORS, png_bytes
 if TYPE_CHECKING:
     from sim.experiments.sweep import Sweep
 
-__all__ = ["METRIC_LABELS", "SWEEP_PLOT_METRICS", "render_sweep_plots", "sweep_figure"]
+__all__ = ["METRIC_LABELS", "SWEEP_PLOT_METRICS", "path_labels", "render_sweep_plots", "sweep_figure"]
 
 #: The metrics ``svcsim sweep`` draws, one PNG each (``plots/sweep-<metric>.png``).
 SWEEP_PLOT_METRICS = ("latency_p99_ms", "latency_mean_ms", "error_rate", "throughput_rps")
@@ -46,9 +46,11 @@ def sweep_figure(
         x = (numeric or varied)[0]
     if x not in sweep.paths:
         raise ValueError(f"x must be a swept path ({', '.join(sweep.paths)}), got {x!r}")
-    others = [p for p in varied if p != x] if by is None else [by]
     if by is not None and by not in sweep.paths:
         raise ValueError(f"by must be a swept path ({', '.join(sweep.paths)}), got {by!r}")
+    # One line per combination of every other varied path (by first), never two points of one x on a line.
+    others = [p for p in varied if p != x] if by is None else [by, *(p for p in varied if p not in (x, by))]
+    names = path_labels(sweep.paths)
     figure: Figure
     if ax is None:
         figure = Figure(figsize=(8, 4.8), layout="constrained")
@@ -63,23 +65,34 @@ def sweep_figure(
         xs = rows[x].to_numpy(dtype=float) if numeric_x else np.array([categories.index(v) for v in rows[x]])
         color = PHASE_COLORS[i % len(PHASE_COLORS)]
         values = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{_short(p)} = {v}" for p, v in zip(others, values, strict=True)) or "mean"
+        label = ", ".join(f"{names[p]} = {v}" for p, v in zip(others, values, strict=True)) or "mean"
         ax.plot(xs, rows["mean"], marker="o", markersize=4, color=color, label=label)
         known = np.isfinite(rows["ci_low"].to_numpy(dtype=float))
         if known.any():
             ax.fill_between(
                 xs[known], rows["ci_low"][known], rows["ci_high"][known], color=color, alpha=0.2, linewidth=0
             )
-    if pd.api.types.is_integer_dtype(data[x]):
+    xs_all = sorted(set(data[x])) if numeric_x else []
+    if numeric_x and len(xs_all) <= 12:
+        ax.set_xticks([float(v) for v in xs_all], [f"{v:g}" for v in xs_all])  # the swept values themselves
+    elif pd.api.types.is_integer_dtype(data[x]):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if not numeric_x:
         ax.set_xticks(range(len(categories)), [str(c) for c in categories])
+    finite = data["mean"].to_numpy(dtype=float)
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if metric.startswith("latency_") and len(finite) and finite.max() > 20 * finite.min():
+        ax.set_yscale("log")  # a saturated point would flatten every other one
+    if len(finite) == 0 and metric in ("error_rate", "slo_met"):
+        ax.set_ylim(-0.05, 1.05)  # all 0: the whole range a share can take, not a band around nothing
     ax.set_xlabel(x)
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-    level = f"{sweep.confidence:.0%} confidence band" if sweep.replications > 1 else "one run per point"
+    runs = f"{sweep.replications} replication{'s' if sweep.replications > 1 else ''} per point"
+    level = f"{sweep.confidence:.0%} confidence band" if sweep.replications > 1 else "no interval"
+    held = [f"{names[p]} = {data[p].iloc[0]}" for p in sweep.paths if data[p].nunique() == 1]
     ax.set_title(
-        f"{sweep.scenario.simulation.name}: {METRIC_LABELS.get(metric, metric)} ({sweep.replications} "
-        f"replications per point, {level})",
+        f"{sweep.scenario.simulation.name}: {METRIC_LABELS.get(metric, metric)} ({runs}, {level})"
+        + (f"\nheld: {', '.join(held)}" if held else ""),
         fontsize=10,
     )
     ax.grid(True, alpha=0.3)
@@ -88,9 +101,12 @@ def sweep_figure(
     return figure
 
 
-def _short(path: str) -> str:
-    """The last field of a path, for legends (``simulation.spec.clients[laptop].rate`` -> ``rate``)."""
-    return path.rsplit(".", 1)[-1]
+def path_labels(paths: list[str]) -> dict[str, str]:
+    """Each path's last field for legends (``simulation.spec.clients[laptop].rate`` -> ``rate``),
+    or the whole path where two swept paths end alike."""
+    short = {p: p.rsplit(".", 1)[-1] for p in paths}
+    clash = {s for s in short.values() if list(short.values()).count(s) > 1}
+    return {p: (p if s in clash else s) for p, s in short.items()}
 
 
 def render_sweep_plots(sweep: Sweep) -> dict[str, bytes]:
