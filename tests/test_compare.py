@@ -311,3 +311,17 @@ def test_sim_replicate_results_compare_with_their_intervals():
     assert (c.table.loc["latency_p99_ms", "r1"], c.table.loc["latency_p99_ms", "r1 CI low"]) == (mean, low)
     assert c.table.loc["latency_p99_ms", "r1 CI high"] == high
     assert c.table.loc["latency_p99_ms", "CI overlap r2"] in (True, False)
+
+
+def test_replicated_runs_diff_their_scenarios_and_say_why_nothing_is_drawn(tmp_path):
+    """Two replications folders: the report diffs their scenario.yaml (a new user's node-loss
+    comparison wanted exactly that), and the plots say no run kept requests; a sweep's folder is
+    refused with what compare takes."""
+    base = _basic(3)
+    sim.replicate(base, 2, seed=1).save(tmp_path / "a")
+    sim.replicate(base.with_changes({"deployment/myapp.spec.replicas": 2}), 2, seed=1).save(tmp_path / "b")
+    page = render_comparison(sim.compare([tmp_path / "a", tmp_path / "b"]))
+    assert "-  replicas: 3" in page and "+  replicas: 2" in page
+    sim.sweep(base, {"deployment/myapp.spec.replicas": [2, 3]}, seed=1).save(tmp_path / "s")
+    with pytest.raises(sim.ScenarioError, match="a sweep's folder: compare takes run folders and replications"):
+        sim.compare([tmp_path / "a", tmp_path / "s"])

@@ -64,14 +64,14 @@ def _scenario_diffs(comparison: Comparison) -> str:
     """Each later run's resolved scenario as a unified diff against the baseline's (seed left
     out: it differs by design); runs without a scenario at hand are skipped."""
     base = comparison.runs[0]
-    if base.result is None:
-        return "<p>The baseline kept no scenario here (a replicated run): no scenario diff.</p>"
-    before = base.result.scenario.with_overrides(seed=0).to_yaml().splitlines()
+    if base.scenario_yaml is None:
+        return "<p>The baseline's scenario is not at hand: no scenario diff.</p>"
+    before = base.scenario_yaml.splitlines()
     parts = []
     for run in comparison.runs[1:]:
-        if run.result is None:
+        if run.scenario_yaml is None:
             continue
-        after = run.result.scenario.with_overrides(seed=0).to_yaml().splitlines()
+        after = run.scenario_yaml.splitlines()
         diff = list(difflib.unified_diff(before, after, base.label, run.label, lineterm="", n=2))
         body = "\n".join(diff) if diff else "(the same scenario, seed aside)"
         parts.append(

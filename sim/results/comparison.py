@@ -25,6 +25,7 @@ evidence of none).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -40,6 +41,8 @@ from sim.errors import Problem, ScenarioError
 from sim.results.result import Result, load_result
 from sim.results.run_metrics import METRICS
 from sim.results.run_metrics import metrics_of as run_metrics
+from sim.scenario.load import load_scenario
+from sim.scenario.resolved import Scenario
 
 __all__ = ["METRICS", "Comparison", "RunSummary", "compare", "run_metrics", "run_summaries"]
 
@@ -63,6 +66,9 @@ class RunSummary:
     confidence: float | None = None
     source: str | None = None  # the folder it was read from
     result: Result | None = field(default=None, repr=False, compare=False)
+    #: The resolved scenario as YAML, seed set to 0 (what the report diffs), when it is at hand:
+    #: a single run's, or a replicated run's ``scenario.yaml``.
+    scenario_yaml: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def replicated(self) -> bool:
@@ -91,17 +97,7 @@ def run_summaries(runs: Sequence[RunInput], labels: Sequence[str] | None = None)
 
 
 def _labelled(summary: RunSummary, label: str) -> RunSummary:
-    return RunSummary(
-        label,
-        summary.scenario,
-        summary.seed,
-        summary.metrics,
-        summary.intervals,
-        summary.replications,
-        summary.confidence,
-        summary.source,
-        summary.result,
-    )
+    return dataclasses.replace(summary, label=label)
 
 
 def _unique(names: list[str]) -> list[str]:
@@ -124,21 +120,45 @@ def _read(run: RunInput) -> tuple[str, RunSummary]:
         return run.label, run
     if isinstance(run, Result):
         name = run.scenario.simulation.name
-        return f"{name} seed {run.seed}", RunSummary("", name, run.seed, run_metrics(run), result=run)
+        summary = RunSummary("", name, run.seed, run_metrics(run), result=run, scenario_yaml=_yaml(run))
+        return f"{name} seed {run.seed}", summary
     if isinstance(run, str | os.PathLike):
         folder = Path(run)
         label = folder.resolve().name or str(folder)
         if not folder.is_dir():
             raise ScenarioError([Problem(str(folder), "", "", "no such run folder")])
         if (folder / "replications.json").is_file() and not (folder / "summary.json").is_file():
-            return label, _replicated(_replications_json(folder), str(folder))
+            summary = _replicated(_replications_json(folder), str(folder))
+            return label, dataclasses.replace(summary, scenario_yaml=_scenario_text(folder / "scenario.yaml"))
+        for marker, kind in (("sweep.json", "a sweep"), ("plan.json", "a plan")):
+            if (folder / marker).is_file() and not (folder / "summary.json").is_file():
+                message = (
+                    f"{kind}'s folder: compare takes run folders and replications folders (svcsim run --replications)"
+                )
+                raise ScenarioError([Problem(str(folder), "", "", message)])
         result = load_result(folder)
         name = result.scenario.simulation.name
-        return label, RunSummary("", name, result.seed, run_metrics(result), source=str(folder), result=result)
+        return label, RunSummary(
+            "", name, result.seed, run_metrics(result), source=str(folder), result=result, scenario_yaml=_yaml(result)
+        )
     if callable(getattr(run, "summary_dict", None)):  # sim.replicate's Replications
         summary = _replicated(run.summary_dict(), None)
-        return f"{summary.scenario} ×{summary.replications}", summary
+        scenario = getattr(run, "scenario", None)
+        text = scenario.with_overrides(seed=0).to_yaml() if isinstance(scenario, Scenario) else None
+        return f"{summary.scenario} ×{summary.replications}", dataclasses.replace(summary, scenario_yaml=text)
     raise ValueError(f"cannot compare {type(run).__name__}: give a Result, a run folder or replications")
+
+
+def _yaml(result: Result) -> str:
+    return result.scenario.with_overrides(seed=0).to_yaml()
+
+
+def _scenario_text(path: Path) -> str | None:
+    """A replicated run's ``scenario.yaml`` resolved again with seed 0 (to diff), or None if unreadable."""
+    try:
+        return load_scenario(path).with_overrides(seed=0).to_yaml()
+    except (ScenarioError, OSError):
+        return None
 
 
 def _replications_json(folder: Path) -> dict[str, Any]:

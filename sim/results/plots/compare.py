@@ -95,7 +95,9 @@ def _legend(ax: Axes, loc: Literal["lower right", "lower left", "upper left"], t
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc=loc, title=title, title_fontsize=8)
     else:
-        ax.text(0.5, 0.5, "no ok requests after warm-up in any run", transform=ax.transAxes, ha="center")
+        ax.text(
+            0.5, 0.5, "nothing to draw: no run here kept ok requests after warm-up", transform=ax.transAxes, ha="center"
+        )
 
 
 def _latencies(summaries: Sequence[RunSummary]) -> Iterator[tuple[RunSummary, str, str, np.ndarray]]:
