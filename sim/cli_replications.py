@@ -37,6 +37,7 @@ from sim.units import parse_duration
 
 __all__ = [
     "add_executor_flags",
+    "add_keep_tables_flag",
     "add_replication_flags",
     "duration_arg",
     "executor_from_flags",
@@ -74,7 +75,18 @@ def add_replication_flags(run: argparse.ArgumentParser) -> None:
         metavar="LEVEL",
         help="with --replications: the intervals' confidence level (default 0.95)",
     )
+    add_keep_tables_flag(run, "with --replications: ")
     add_executor_flags(run, "with --replications: ")
+
+
+def add_keep_tables_flag(command: argparse.ArgumentParser, only: str = "") -> None:
+    """``--keep-tables``: every run's own folder kept under DIR/runs/ (its tables cross the network)."""
+    command.add_argument(
+        "--keep-tables",
+        action="store_true",
+        help=f"{only}also keep every run's tables, summary and scenario under DIR/runs/NAME/ (a run folder each; "
+        "from Dask workers they are sent back, so this moves every run's tables over the network)",
+    )
 
 
 def add_executor_flags(command: argparse.ArgumentParser, only: str = "") -> None:
@@ -98,7 +110,8 @@ def add_executor_flags(command: argparse.ArgumentParser, only: str = "") -> None
 
 def wants_replications(args: argparse.Namespace) -> bool:
     return args.replications is not None or any(
-        v is not None and v is not False for v in (args.confidence, args.workers, args.scheduler, args.serial)
+        v is not None and v is not False
+        for v in (args.confidence, args.workers, args.scheduler, args.serial, args.keep_tables)
     )
 
 
@@ -108,7 +121,7 @@ def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, co
     problems: list[Problem] = []
     if args.replications is None:
         given = [("--confidence", args.confidence), ("--workers", args.workers), ("--scheduler", args.scheduler)]
-        given.append(("--serial", args.serial or None))
+        given += [("--serial", args.serial or None), ("--keep-tables", args.keep_tables or None)]
         problems.extend(Problem(source, "", flag, "only with --replications") for flag, v in given if v is not None)
     elif args.replications < 2:
         message = f"Invalid value: {args.replications}: must be at least 2 (a confidence interval needs two runs)"
@@ -134,6 +147,7 @@ def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, co
                 confidence=confidence,
                 executor=executor,
                 on_done=lambda k, seed, metrics: progress(f"replication {k + 1}/{n}", seed, metrics),
+                keep_tables=args.keep_tables,
             )
     except RunFailed as err:  # one line, not a worker's traceback; exit 1, as a failed run (not the user's input)
         print(f"error: {err}", file=sys.stderr)

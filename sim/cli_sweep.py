@@ -22,7 +22,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli_replications import add_executor_flags, duration_arg, executor_from_flags, number_text, progress_lines
+from sim.cli_replications import (
+    add_executor_flags,
+    add_keep_tables_flag,
+    duration_arg,
+    executor_from_flags,
+    number_text,
+    progress_lines,
+)
 from sim.errors import Problem, ScenarioError
 from sim.experiments.dask_executor import RunFailed
 from sim.experiments.sweep import Sweep, SweepGrid, sweep
@@ -64,6 +71,7 @@ def add_sweep_parser(sub: Any) -> None:
     sweep_cmd.add_argument("--duration", help="override spec.duration at every point (e.g. 60s, 5m)")
     sweep_cmd.add_argument("--quiet", action="store_true", help="no progress and no summary table")
     sweep_cmd.add_argument("--no-plots", action="store_true", help="skip the PNGs under DIR/plots/")
+    add_keep_tables_flag(sweep_cmd)
     add_executor_flags(sweep_cmd)
     sweep_cmd.set_defaults(handler=_sweep)
 
@@ -183,7 +191,15 @@ def _sweep(args: argparse.Namespace) -> int:
                     metrics,
                 )
 
-            result = sweep(scenario, points, args.replications, confidence=confidence, executor=executor, on_done=done)
+            result = sweep(
+                scenario,
+                points,
+                args.replications,
+                confidence=confidence,
+                executor=executor,
+                on_done=done,
+                keep_tables=args.keep_tables,
+            )
     except RunFailed as err:  # one line, not a worker's traceback; exit 1 as a failed run
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dask
+import pandas as pd
 import psutil
 import pytest
 from scenario_text import scenario
@@ -251,3 +252,29 @@ def test_workers_flag_runs_here_while_the_cluster_starts_then_on_it_and_stops_it
 def test_workers_flag_gives_the_serial_sweeps_bytes(serial_sweep_bytes, tmp_path):
     result = sim.sweep(scenario(**SMALL), SWEEP_GRID, 3, seed=SEED, executor=dx.cluster_executor(2))
     assert _sweep_parquet(result, tmp_path) == serial_sweep_bytes
+
+
+def test_keep_tables_brings_every_runs_folder_back_from_the_workers(client, tmp_path):
+    """--keep-tables: each replication's run folder, shipped back from the workers, under
+    runs/replication-K/; it is the run `svcsim run --seed <its seed>` writes, table for table;
+    without the flag nothing but the summaries crosses the network."""
+    reps = replicate(scenario(**SMALL), 3, seed=SEED, client=client, keep_tables=True)
+    assert list(reps.runs) == ["replication-0", "replication-1", "replication-2"]
+    reps.save(tmp_path / "r")
+    kept = sim.load_result(tmp_path / "r" / "runs" / "replication-1")
+    alone = sim.simulate(scenario(**SMALL), seed=int(reps.table["seed"][1]))
+    pd.testing.assert_frame_equal(kept.requests, alone.requests)
+    assert replicate(scenario(**SMALL), 2, seed=SEED, client=client).runs == {}
+
+
+def test_cli_sweep_keep_tables_writes_a_run_folder_per_run_and_a_rerun_without_removes_them(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(scenario(**SMALL).to_yaml(), encoding="utf-8")
+    out = tmp_path / "o"
+    args = ["sweep", str(path), "--set", "deployment/web.spec.replicas=1,2", "--seed", "1", "--serial", "--quiet"]
+    assert main([*args, "--replications", "2", "--keep-tables", "--no-plots", "--out", str(out)]) == 0
+    names = sorted(p.name for p in (out / "runs").iterdir())
+    assert names == [f"point-{p}-replication-{k}" for p in (0, 1) for k in (0, 1)]
+    assert main(["get", "pods", str(out / "runs" / "point-1-replication-0")]) == 0  # a run folder like any other
+    assert main([*args, "--no-plots", "--out", str(out)]) == 0
+    assert not (out / "runs").exists()  # the earlier sweep's kept runs go with it

@@ -156,7 +156,7 @@ def connect(address: str) -> Iterator[Any]:
 def dask_executor(client: Any) -> Executor:
     """An executor running every task on ``client``'s cluster, yielding as they finish."""
 
-    def execute(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, float]]]:
+    def execute(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield from _on_cluster(client, function, tasks, range(len(tasks)))
 
     return execute
@@ -167,7 +167,7 @@ def _on_cluster(
     function: RunFunction,
     tasks: Sequence[RunTask],
     indices: Sequence[int],
-) -> Iterator[tuple[int, dict[str, float]]]:
+) -> Iterator[tuple[int, dict[str, Any]]]:
     from distributed import as_completed  # noqa: PLC0415
 
     scattered: dict[int, Any] = {}  # id(scenario) -> its future: each scenario crosses the network once
@@ -196,7 +196,7 @@ def cluster_executor(workers: int | None = None) -> Executor:
     (1.5-2 s on 2 cores: the worker processes import Dask and svcsim), tasks run here, in
     order; once it is up the rest go to it (:func:`_while_starting`)."""
 
-    def execute(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, float]]]:
+    def execute(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield from _while_starting(function, tasks, range(len(tasks)), workers)
 
     return execute
@@ -204,7 +204,7 @@ def cluster_executor(workers: int | None = None) -> Executor:
 
 def _while_starting(
     function: RunFunction, tasks: Sequence[RunTask], indices: Sequence[int], workers: int | None
-) -> Iterator[tuple[int, dict[str, float]]]:
+) -> Iterator[tuple[int, dict[str, Any]]]:
     """Tasks ``indices`` in this process, in order, while a local cluster starts in a thread;
     the ones left on the cluster once it is up; the cluster stopped at the end (also on an
     error, or when the caller stops iterating). Which task ran where does not change its
@@ -256,7 +256,7 @@ def auto_executor(workers: int | None = None, on_cluster: Callable[[int], None] 
     called when a cluster of ``n`` workers is started."""
     n_workers = default_workers() if workers is None else workers
 
-    def execute(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, float]]]:
+    def execute(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, Any]]]:
         if not tasks:
             return
         started = time.perf_counter()

@@ -5,12 +5,19 @@ keeps the run's metrics and drops the tables, so what comes back from a worker i
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Any
+
 from sim.results.result import build_result
 from sim.results.run_metrics import LATENCY_STATS, METRICS, metrics_of
 from sim.runtime.run import run
 from sim.scenario.resolved import Scenario
 
-__all__ = ["LATENCY_STATS", "METRICS", "metrics_of", "run_one"]
+__all__ = ["FILES", "LATENCY_STATS", "METRICS", "metrics_of", "run_keeping", "run_one"]
+
+#: The key under which :func:`run_keeping` returns the run's folder, file by file.
+FILES = "__files__"
 
 
 def run_one(scenario: Scenario, seed: int) -> dict[str, float]:
@@ -21,3 +28,14 @@ def run_one(scenario: Scenario, seed: int) -> dict[str, float]:
     the tables kept.
     """
     return metrics_of(build_result(run(scenario, seed)))
+
+
+def run_keeping(scenario: Scenario, seed: int) -> dict[str, Any]:
+    """:func:`run_one`, and the whole run folder as ``Result.save`` writes it (tables, summary,
+    scenario, marker; no plots) under :data:`FILES`: ``{relative path: bytes}``. What
+    ``--keep-tables`` ships back from a worker: the tables cross the network only when asked."""
+    result = build_result(run(scenario, seed))
+    with tempfile.TemporaryDirectory(prefix="svcsim-run-") as scratch:
+        folder = result.save(Path(scratch) / "run")
+        files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {**metrics_of(result), FILES: files}

@@ -28,7 +28,7 @@ import pandas as pd
 
 from sim.errors import Problem, ScenarioError
 from sim.experiments.confidence import check_confidence, summarize_metrics
-from sim.experiments.metrics import METRICS, run_one
+from sim.experiments.metrics import FILES, METRICS, run_keeping, run_one
 from sim.experiments.seeds import fresh_root_seed, replication_seed
 from sim.results.result import summary_json
 from sim.results.run_folder import replacing
@@ -47,14 +47,14 @@ __all__ = [
 ]
 
 RunTask = tuple[Scenario, int]
-RunFunction = Callable[[Scenario, int], dict[str, float]]
+RunFunction = Callable[[Scenario, int], dict[str, Any]]  # run_one's metrics (run_keeping: and its files)
 #: Applies the function to every task and yields ``(task index, its metrics)`` as each finishes.
-Executor = Callable[[RunFunction, Sequence[RunTask]], Iterable[tuple[int, dict[str, float]]]]
+Executor = Callable[[RunFunction, Sequence[RunTask]], Iterable[tuple[int, dict[str, Any]]]]
 REPLICATION_FILES = ("replications.parquet", "replications.json", "scenario.yaml")
 _COUNTS = ("requests", *(m for m in METRICS if m.startswith("outcome_")))
 
 
-def serial(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, float]]]:
+def serial(function: RunFunction, tasks: Sequence[RunTask]) -> Iterator[tuple[int, dict[str, Any]]]:
     """The tasks one after the other in this process, in order."""
     for index, (scenario, seed) in enumerate(tasks):
         yield index, function(scenario, seed)
@@ -70,6 +70,8 @@ class Replications:
     confidence: float
     table: pd.DataFrame = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
+    #: With ``keep_tables``: each replication's run folder, ``replication-K`` -> {file: bytes}.
+    runs: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)
 
     @property
     def n(self) -> int:
@@ -84,7 +86,7 @@ class Replications:
         """The same runs summarised at another confidence level (nothing is run again)."""
         level = check_confidence(confidence)
         return Replications(
-            self.scenario, self.seed, level, self.table, summarize_metrics(self.table, self.metrics, level)
+            self.scenario, self.seed, level, self.table, summarize_metrics(self.table, self.metrics, level), self.runs
         )
 
     def interval(self, metric: str) -> tuple[float, float, float]:
@@ -128,6 +130,7 @@ class Replications:
             (staging / "replications.json").write_text(summary_json(self.summary_dict()), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
+            write_runs(staging, self.runs)
         return Path(directory)
 
 
@@ -140,6 +143,7 @@ def replicate(
     executor: Executor = serial,
     client: Any = None,
     on_done: Callable[[int, int, dict[str, float]], None] | None = None,
+    keep_tables: bool = False,
 ) -> Replications:
     """Run ``scenario`` ``n`` times with independent seeds and summarise every metric.
 
@@ -163,6 +167,10 @@ def replicate(
         not with ``executor``). The results are the same as the serial run's, bit for bit.
     on_done : callable, optional
         Called as ``on_done(k, seed_k, metrics)`` as each replication finishes (progress).
+    keep_tables : bool
+        Also keep each replication's run folder (tables, summary, scenario), shipped back from
+        the workers and written by :meth:`Replications.save` under ``runs/replication-K/``
+        (readable with :func:`sim.load_result`). Every run's tables then cross the network.
 
     Examples
     --------
@@ -187,14 +195,39 @@ def replicate(
         raise ValueError(f"seed must be an integer >= 0, got {root!r}")
     seeds = [replication_seed(int(root), k) for k in range(int(n))]
     done: dict[int, dict[str, float]] = {}
-    for k, metrics in executor(run_one, [(scenario, s) for s in seeds]):
+    runs: dict[str, dict[str, bytes]] = {}
+    for k, result in executor(run_keeping if keep_tables else run_one, [(scenario, s) for s in seeds]):
+        metrics, files = kept(result)
         done[k] = metrics
+        if files is not None:
+            runs[f"replication-{k}"] = files
         if on_done is not None:
             on_done(k, seeds[k], metrics)
     assert sorted(done) == list(range(n)), "the executor must return every task once"
     table = replication_table(seeds, [done[k] for k in range(n)])
     metrics_order = [c for c in table.columns if c not in ("replication", "seed")]
-    return Replications(scenario, int(root), level, table, summarize_metrics(table, metrics_order, level))
+    summary = summarize_metrics(table, metrics_order, level)
+    return Replications(scenario, int(root), level, table, summary, dict(sorted(runs.items(), key=_run_order)))
+
+
+def _run_order(item: tuple[str, Any]) -> tuple[int, ...]:
+    """Kept runs in index order (``replication-10`` after ``replication-9``)."""
+    return tuple(int(part) for part in item[0].split("-") if part.isdigit())
+
+
+def write_runs(staging: Path, runs: dict[str, dict[str, bytes]]) -> None:
+    """Each kept run's folder under ``staging/runs/NAME/`` (``--keep-tables``)."""
+    for name, files in runs.items():
+        for relative, data in files.items():
+            target = staging / "runs" / name / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
+def kept(metrics: dict[str, Any]) -> tuple[dict[str, float], dict[str, bytes] | None]:
+    """A run's metrics and, from :func:`~sim.experiments.metrics.run_keeping`, its files."""
+    files = metrics.pop(FILES, None)
+    return metrics, files
 
 
 def replication_table(seeds: Sequence[int], runs: Sequence[dict[str, float]]) -> pd.DataFrame:

@@ -38,8 +38,8 @@ import pandas as pd
 
 from sim.errors import Problem, ScenarioError
 from sim.experiments.confidence import SUMMARY_COLUMNS, check_confidence, summarize_metrics
-from sim.experiments.metrics import run_one
-from sim.experiments.replications import Executor, replication_table, serial
+from sim.experiments.metrics import run_keeping, run_one
+from sim.experiments.replications import Executor, kept, replication_table, serial, write_runs
 from sim.experiments.seeds import fresh_root_seed, replication_seed
 from sim.kube.validation import one_line
 from sim.results.result import summary_json
@@ -80,6 +80,8 @@ class Sweep:
     confidence: float
     table: pd.DataFrame = field(repr=False)
     summary: pd.DataFrame = field(repr=False)
+    #: With ``keep_tables``: each run's folder, ``point-P-replication-K`` -> {file: bytes}.
+    runs: dict[str, dict[str, bytes]] = field(default_factory=dict, repr=False)
 
     @property
     def paths(self) -> list[str]:
@@ -114,6 +116,7 @@ class Sweep:
             level,
             self.table,
             point_summary(self.table, self.paths, level),
+            self.runs,
         )
 
     def plot(self, metric: str = "latency_p99_ms", x: str | None = None, by: str | None = None, ax: Any = None) -> Any:
@@ -177,6 +180,7 @@ class Sweep:
                 target = staging / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
+            write_runs(staging, self.runs)
         return Path(directory)
 
 
@@ -190,6 +194,7 @@ def sweep(
     executor: Executor = serial,
     client: Any = None,
     on_done: Callable[[int, int, int, dict[str, float]], None] | None = None,
+    keep_tables: bool = False,
 ) -> Sweep:
     """Run ``scenario`` at every point of ``grid``, ``replications`` times each.
 
@@ -214,6 +219,9 @@ def sweep(
         cluster). The results do not depend on it, bit for bit.
     on_done : callable, optional
         ``on_done(point, replication, seed, metrics)`` as each run finishes (progress).
+    keep_tables : bool
+        Also keep every run's folder, written by :meth:`Sweep.save` under
+        ``runs/point-P-replication-K/`` (as :func:`sim.replicate`'s ``keep_tables``).
 
     Raises
     ------
@@ -252,14 +260,20 @@ def sweep(
     seeds = [replication_seed(int(root), k) for k in range(int(replications))]
     tasks = [(changed[p], s) for p in range(len(points)) for s in seeds]
     done: dict[int, dict[str, float]] = {}
-    for index, metrics in executor(run_one, tasks):
+    kept_runs: dict[int, dict[str, bytes]] = {}
+    for index, result in executor(run_keeping if keep_tables else run_one, tasks):
+        metrics, files = kept(result)
         done[index] = metrics
+        if files is not None:
+            kept_runs[index] = files
         if on_done is not None:
             p, k = divmod(index, len(seeds))
             on_done(p, k, seeds[k], metrics)
     assert sorted(done) == list(range(len(tasks))), "the executor must return every task once"
     table = sweep_table(points, seeds, [done[i] for i in range(len(tasks))])
-    return Sweep(scenario, tidy, int(root), int(replications), level, table, point_summary(table, list(tidy), level))
+    summary = point_summary(table, list(tidy), level)
+    runs = {f"point-{i // len(seeds)}-replication-{i % len(seeds)}": kept_runs[i] for i in sorted(kept_runs)}
+    return Sweep(scenario, tidy, int(root), int(replications), level, table, summary, runs)
 
 
 @dataclass(frozen=True, eq=False)

@@ -36,15 +36,20 @@ __all__ = ["MARKER", "check_run_target", "read_marker", "replacing", "written_be
 
 MARKER = ".svcsim-run"
 # What svcsim may ever write into a run folder; a marker's other entries are never touched.
-_OWNED = re.compile(
+_RUN_FILES = (
     r"(?:requests\.parquet|tries\.parquet|timeline\.parquet|pods\.parquet|events\.parquet|pod_status\.parquet"
     r"|hpa\.parquet|hpa_metrics\.parquet"
     r"|nodes\.parquet"
+    r"|summary\.json|scenario\.yaml"
+    r"|report\.html|plots/[A-Za-z0-9_.-]+\.png)"
+)
+_OWNED = re.compile(
+    rf"(?:{_RUN_FILES}"
     r"|replications\.parquet|replications\.json"
     r"|sweep\.parquet|sweep_summary\.parquet|sweep\.json"
     r"|plan\.json|plan\.parquet|capacity\.html"
-    r"|summary\.json|scenario\.yaml"
-    r"|report\.html|plots/[A-Za-z0-9_.-]+\.png)"
+    # an experiment's runs kept whole (--keep-tables): each a run folder of its own, marker included
+    rf"|runs/[A-Za-z0-9_.-]+/(?:{_RUN_FILES}|\.svcsim-run))"
 )
 _HELD_BACK = (signal.SIGINT, signal.SIGTERM)
 
@@ -142,9 +147,9 @@ def _commit(staging: Path, target: Path, whole_run: bool) -> None:
     for stale in sorted(set(old) - set(new)) if whole_run else ():
         path = target / stale
         path.unlink(missing_ok=True)
-        if path.parent != target:
-            with contextlib.suppress(OSError):  # plots/ goes once empty; with the user's files in it, it stays
-                path.parent.rmdir()
+        for parent in path.relative_to(target).parents[:-1]:  # plots/, runs/NAME/plots/, runs/NAME/, runs/
+            with contextlib.suppress(OSError):  # goes once empty; with the user's files in it, it stays
+                (target / parent).rmdir()
     for name in new:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         os.replace(staging / name, target / name)
