@@ -41,6 +41,7 @@ __all__ = [
     "Executor",
     "Replications",
     "RunTask",
+    "executor_and_root",
     "load_replications",
     "replicate",
     "serial",
@@ -174,6 +175,29 @@ def replicate(
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
         raise ValueError(f"n must be an integer >= 2 (a confidence interval needs two runs), got {n!r}")
     level = check_confidence(confidence)
+    executor, root = executor_and_root(scenario, seed, executor, client)
+    seeds = [replication_seed(root, k) for k in range(int(n))]
+    done: dict[int, dict[str, float]] = {}
+    for k, metrics in executor(run_one, [(scenario, s) for s in seeds]):
+        done[k] = metrics
+        if on_done is not None:
+            on_done(k, seeds[k], metrics)
+    assert sorted(done) == list(range(n)), "the executor must return every task once"
+    table = replication_table(seeds, [done[k] for k in range(n)])
+    metrics_order = [c for c in table.columns if c not in ("replication", "seed")]
+    return Replications(scenario, root, level, table, summarize_metrics(table, metrics_order, level))
+
+
+def executor_and_root(scenario: Scenario, seed: Any, executor: Executor, client: Any) -> tuple[Executor, int]:
+    """The ``executor=`` / ``client=`` and ``seed=`` arguments every experiment (``replicate``,
+    ``sweep``, ``plan``) takes, resolved: the executor (a Dask one for ``client``) and the root
+    seed (``seed``, else the scenario's ``spec.seed``, else a fresh one).
+
+    Raises
+    ------
+    ValueError
+        Both ``client`` and ``executor``, or a seed that is not an integer >= 0.
+    """
     if client is not None:
         if executor is not serial:
             raise ValueError("give client= or executor=, not both")
@@ -185,16 +209,7 @@ def replicate(
         root = fresh_root_seed()
     if isinstance(root, bool) or not isinstance(root, int | np.integer) or root < 0:
         raise ValueError(f"seed must be an integer >= 0, got {root!r}")
-    seeds = [replication_seed(int(root), k) for k in range(int(n))]
-    done: dict[int, dict[str, float]] = {}
-    for k, metrics in executor(run_one, [(scenario, s) for s in seeds]):
-        done[k] = metrics
-        if on_done is not None:
-            on_done(k, seeds[k], metrics)
-    assert sorted(done) == list(range(n)), "the executor must return every task once"
-    table = replication_table(seeds, [done[k] for k in range(n)])
-    metrics_order = [c for c in table.columns if c not in ("replication", "seed")]
-    return Replications(scenario, int(root), level, table, summarize_metrics(table, metrics_order, level))
+    return executor, int(root)
 
 
 def replication_table(seeds: Sequence[int], runs: Sequence[dict[str, float]]) -> pd.DataFrame:

@@ -39,8 +39,8 @@ import pandas as pd
 from sim.errors import Problem, ScenarioError
 from sim.experiments.confidence import SUMMARY_COLUMNS, check_confidence, summarize_metrics
 from sim.experiments.metrics import run_one
-from sim.experiments.replications import Executor, replication_table, serial
-from sim.experiments.seeds import fresh_root_seed, replication_seed
+from sim.experiments.replications import Executor, executor_and_root, replication_table, serial
+from sim.experiments.seeds import replication_seed
 from sim.results.result import summary_json
 from sim.results.run_folder import replacing
 from sim.scenario.load import load_scenario
@@ -240,17 +240,7 @@ def sweep(
         empty = next(path for path, values in tidy.items() if not values)
         raise ValueError(f"grid[{empty!r}] has no values")
     tidy = {path: [_plain(v) for v in values] for path, values in tidy.items()}
-    if client is not None:
-        if executor is not serial:
-            raise ValueError("give client= or executor=, not both")
-        from sim.experiments.dask_executor import dask_executor  # noqa: PLC0415 (it imports replications)
-
-        executor = dask_executor(client)
-    root = seed if seed is not None else scenario.simulation.seed
-    if root is None:
-        root = fresh_root_seed()
-    if isinstance(root, bool) or not isinstance(root, int | np.integer) or root < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {root!r}")
+    executor, root = executor_and_root(scenario, seed, executor, client)
     points = sweep_points(tidy)
     changed = _changed_scenarios(scenario, points)
     seeds = [replication_seed(int(root), k) for k in range(int(replications))]
