@@ -13,7 +13,9 @@ plan" the outputs.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,12 +35,12 @@ from sim.experiments.plan_model import (
 )
 from sim.experiments.plan_result import Plan
 from sim.experiments.plan_search import Point, PointRunner, largest_factor, smallest_meeting
-from sim.experiments.replications import Executor, serial
-from sim.experiments.seeds import fresh_root_seed, replication_seed
+from sim.experiments.replications import Executor, executor_and_root, serial
+from sim.experiments.seeds import replication_seed
 from sim.experiments.slo_targets import MET, SloTarget, parse_slos
 from sim.scenario.resolved import Scenario
 
-__all__ = ["Plan", "plan"]
+__all__ = ["Plan", "PlanArguments", "check_plan_arguments", "parse_range", "plan"]
 
 
 def plan(
@@ -70,8 +72,8 @@ def plan(
     vary : str
         A field path as for :meth:`Scenario.with_changes` whose value is a whole number, such as
         ``deployment/myapp.spec.replicas`` or ``simulation.spec.workloads.myapp.concurrency``.
-    range : (int, int)
-        ``(lo, hi)``, ``0 <= lo < hi``: the values searched.
+    range : (int, int) or str
+        ``(lo, hi)`` or ``"lo:hi"``, ``0 <= lo < hi``: the values searched.
     replications : int
         ``n`` >= 2: the replications a point near the answer runs (a point far below it runs
         ``min(3, n)``, an undecided one up to ``3n``: :mod:`sim.experiments.plan_search`).
@@ -93,6 +95,13 @@ def plan(
     on_done, on_point : callable, optional
         ``on_done(seed, metrics)`` after each run; ``on_point(point)`` after each point's verdict.
 
+    Raises
+    ------
+    ScenarioError
+        A bad argument, before any run (:func:`check_plan_arguments`). The messages name the
+        ``svcsim plan`` flag that carries the same argument (``--slo`` for ``slo``, ``--range``
+        for ``range``, ``--vary`` for ``vary``...), so the API and the CLI say the same.
+
     Examples
     --------
     >>> import sim
@@ -102,32 +111,10 @@ def plan(
     >>> p.recommended, p.feasible  # doctest: +SKIP
     (3, True)
     """
-    source = scenario.source
-    targets = parse_slos(slo, source)
-    lo, hi = _check_range(range, source)
-    if isinstance(replications, bool) or not isinstance(replications, int | np.integer) or replications < 2:
-        message = f"Invalid value: {replications!r}: must be an integer >= 2 (an interval needs two runs)"
-        raise ScenarioError([Problem(source, "", "--replications", message)])
-    try:
-        level = check_confidence(confidence)
-    except (TypeError, ValueError):
-        raise ScenarioError(
-            [Problem(source, "", "--confidence", f"Invalid value: {confidence!r}: must be > 0 and < 1")]
-        ) from None
-    if client is not None:
-        if executor is not serial:
-            raise ValueError("give client= or executor=, not both")
-        from sim.experiments.dask_executor import dask_executor  # noqa: PLC0415 (dask only when asked)
-
-        executor = dask_executor(client)
-    root = seed if seed is not None else scenario.simulation.seed
-    if root is None:
-        root = fresh_root_seed()
-    if isinstance(root, bool) or not isinstance(root, int | np.integer) or root < 0:
-        raise ScenarioError([Problem(source, "", "--seed", f"Invalid value: {root!r}: must be an integer >= 0")])
-    root = int(root)
-    variants = _Variants(scenario, vary, lo, hi)
-    runner = PointRunner(root, targets, level, int(replications), executor, on_point=on_point, on_done=on_done)
+    checked = check_plan_arguments(scenario, slo, vary, range, replications, confidence, seed)
+    targets, lo, hi, level, variants = checked.targets, checked.lo, checked.hi, checked.confidence, checked.variants
+    executor, root = executor_and_root(scenario, seed, executor, client)
+    runner = PointRunner(root, targets, level, checked.replications, executor, on_point=on_point, on_done=on_done)
 
     def meets(value: int) -> bool:
         return runner.judge("search", value, variants.at(value)).met
@@ -154,7 +141,7 @@ def plan(
         targets=targets,
         vary=vary,
         range=(lo, hi),
-        replications=int(replications),
+        replications=checked.replications,
         confidence=level,
         seed=root,
         recommended=recommended,
@@ -168,10 +155,83 @@ def plan(
     )
 
 
+@dataclass(frozen=True)
+class PlanArguments:
+    """:func:`plan`'s arguments, checked: the targets, the range, the replications, the
+    confidence level and the scenario at each value of the varied field (built on demand)."""
+
+    targets: tuple[SloTarget, ...]
+    lo: int
+    hi: int
+    replications: int
+    confidence: float
+    variants: _Variants
+
+
+def check_plan_arguments(
+    scenario: Scenario,
+    slo: str | Sequence[str],
+    vary: str,
+    range: Any,
+    replications: Any,
+    confidence: Any,
+    seed: Any = None,
+) -> PlanArguments:
+    """:func:`plan`'s argument checks alone, run nothing: ``svcsim plan`` calls it before it
+    starts or joins a Dask cluster, so a bad flag is reported at once and as itself.
+
+    Raises
+    ------
+    ScenarioError
+        Every problem found, each naming the CLI flag that carries the argument.
+    """
+    source = scenario.source
+    problems: list[Problem] = []
+    targets: tuple[SloTarget, ...] = ()
+    lo_hi: tuple[int, int] | None = None
+    level = math.nan
+    try:
+        targets = tuple(parse_slos(slo, source))
+    except ScenarioError as err:
+        problems += err.problems
+    try:
+        lo_hi = _check_range(range, source)
+    except ScenarioError as err:
+        problems += err.problems
+    if isinstance(replications, bool) or not isinstance(replications, int | np.integer) or replications < 2:
+        message = f"Invalid value: {replications!r}: must be an integer >= 2 (an interval needs two runs)"
+        problems.append(Problem(source, "", "--replications", message))
+    try:
+        level = check_confidence(confidence)
+    except (TypeError, ValueError):
+        problems.append(Problem(source, "", "--confidence", f"Invalid value: {confidence!r}: must be > 0 and < 1"))
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
+        problems.append(Problem(source, "", "--seed", f"Invalid value: {seed!r}: must be an integer >= 0"))
+    if problems:
+        raise ScenarioError(problems)
+    assert lo_hi is not None
+    variants = _Variants(scenario, vary, *lo_hi)  # the path checked at both ends of the range
+    return PlanArguments(targets, lo_hi[0], lo_hi[1], int(replications), level, variants)
+
+
+def parse_range(text: str | None, source: str) -> tuple[int, int]:
+    """``LO:HI`` as two whole numbers (``--range``, or ``range="1:200"``), or the one-line
+    error naming ``--range``; whether ``0 <= LO < HI`` is :func:`plan`'s check."""
+    if text is None:
+        raise ScenarioError([Problem(source, "", "--range", "Required value: LO:HI, such as 1:200")])
+    ends = re.fullmatch(r"\s*(-?[0-9]+)\s*:\s*(-?[0-9]+)\s*", text)  # ASCII digits: str.isdigit() also takes '²'
+    if ends is None:
+        message = f"Invalid value: {text!r}: expected LO:HI, two whole numbers >= 0 such as 1:200"
+        raise ScenarioError([Problem(source, "", "--range", message)])
+    return int(ends[1]), int(ends[2])
+
+
 def _check_range(value: Any, source: str) -> tuple[int, int]:
     def refuse(message: str) -> ScenarioError:
         return ScenarioError([Problem(source, "", "--range", message)])
 
+    if isinstance(value, str):
+        value = parse_range(value, source)
     try:
         lo, hi = value
     except (TypeError, ValueError):
