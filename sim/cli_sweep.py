@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli_replications import add_executor_flags, executor_from_flags, number_text, progress_lines
+from sim.cli_replications import add_executor_flags, executor_from_flags, number_text, out_errors, progress_lines
 from sim.errors import Problem, ScenarioError
 from sim.experiments.dask_executor import RunFailed
 from sim.experiments.sweep import Sweep, sweep
@@ -172,11 +172,8 @@ def _sweep(args: argparse.Namespace) -> int:
         return 1
     stop_if_signalled()
     plots = {} if args.no_plots else render_sweep_plots(result)
-    try:
+    with out_errors(source, out):
         result.save(out, plots)
-    except OSError as err:
-        target = err.filename2 or err.filename or out
-        raise ScenarioError([Problem(source, "", "--out", f"cannot write {target}: {err.strerror or err}")]) from None
     args.written = True
     if not args.quiet:
         Console().print(sweep_table(result, out))

@@ -11,6 +11,7 @@ import math
 from math import factorial
 
 import numpy as np
+import pandas as pd
 import pytest
 from scenario_text import scenario, scenario_yaml
 from scipy.optimize import brentq
@@ -275,11 +276,17 @@ def test_cli_plan_writes_the_answer_and_the_files(tmp_path, capsys):
         (["--slo", "p99<1s", "--vary", CONCURRENCY, "--range", "a:b"], "--range: Invalid value: 'a:b'"),
         (["--slo", "p99<1s", "--vary", CONCURRENCY, "--range", "1:\u00b2"], "--range: Invalid value: '1:\u00b2'"),
         (["--slo", "p99<1s", "--vary", CONCURRENCY], "--range: Required value"),
+        (["--slo", "p99<1s", "--vary", CONCURRENCY, "--range", "-1:5"], "--range: Invalid value: -1:5: must be 0 <="),
+        (["--slo", "p99<1s", "--vary", CONCURRENCY, "--range", "1:5", "--duration", "0s"], "--duration: must be > 0"),
+        (  # the file's warm-up is 2 s: a duration of 1 s is refused on the warm-up, the line names --vary
+            ["--slo", "p99<1s", "--vary", "simulation.spec.duration", "--range", "1:5"],
+            "--vary simulation.spec.duration=1: document 3",
+        ),
     ],
 )
 def test_cli_plan_bad_flags_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, flags, line):
     path = tmp_path / "mmc.yaml"
-    path.write_text(scenario_yaml(rate=LAMBDA, duration=5.0))
+    path.write_text(scenario_yaml(rate=LAMBDA, duration=5.0, warmup=2.0))
     out = tmp_path / "plan"
     assert main(["plan", str(path), *flags, "--out", str(out), "--serial"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -371,3 +378,84 @@ def test_a_headroom_with_no_break_found_is_not_called_where_the_slo_breaks():
     assert plan.headroom is not None and (plan.headroom["factor"], plan.headroom["breaks_at"]) == (64.0, None)
     assert plan.headroom_text().startswith("the SLO still holds with the load ×64 (")
     assert plan.headroom_text().endswith("the most tried") and "breaks" not in plan.headroom_text()
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--replications", "1", "--workers", "2"], "--replications: Invalid value: 1"),
+        (["--slo", "p99<<1s", "--scheduler", "tcp://127.0.0.1:1"], "--slo: 'p99<<1s'"),
+        (["--confidence", "1.5", "--scheduler", "tcp://127.0.0.1:1"], "--confidence: Invalid value: 1.5"),
+        (["--seed", "-3", "--workers", "2"], "--seed: Invalid value: -3"),
+        (["--range", "5:5", "--workers", "2"], "--range: Invalid value: 5:5"),
+    ],
+)
+def test_cli_plan_flags_are_checked_before_any_cluster_is_started_or_joined(
+    tmp_path, capsys, monkeypatch, flags, named
+):
+    """A bad flag next to --workers or --scheduler is reported as itself at once: the executor
+    (a local cluster, or a scheduler that may take 10 s to time out) is never set up."""
+    import sim.cli_plan  # noqa: PLC0415
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("executor_from_flags was reached")
+
+    monkeypatch.setattr(sim.cli_plan, "executor_from_flags", refuse)
+    path = tmp_path / "mmc.yaml"
+    path.write_text(scenario_yaml(rate=LAMBDA, duration=5.0))
+    base = {"--slo": "p99<1s", "--vary": CONCURRENCY, "--range": "1:9"}
+    given = dict(zip(flags[::2], flags[1::2], strict=True))
+    argv = [x for flag, value in {**base, **given}.items() for x in (flag, value)]
+    assert main(["plan", str(path), *argv, "--out", str(tmp_path / "plan")]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert named in line
+
+
+def test_range_as_text_in_python_and_a_negative_range_on_the_command_line():
+    from sim.cli_plan import range_value_with_dash  # noqa: PLC0415
+
+    assert range_value_with_dash(["plan", "s", "--range", "-1:5", "--seed", "-2"]) == [
+        "plan",
+        "s",
+        "--range=-1:5",
+        "--seed",
+        "-2",
+    ]
+    with pytest.raises(ScenarioError, match=r"--range: Invalid value: -1:5: must be 0 <= LO < HI"):
+        sim.plan(mmc(), slo="mean<13ms", vary=CONCURRENCY, range="-1:5")
+    checked = sim.experiments.plan.check_plan_arguments(mmc(), "mean<13ms", CONCURRENCY, " 2 : 7 ", 3, 0.9)
+    assert (checked.lo, checked.hi, checked.replications, checked.confidence) == (2, 7, 3, 0.9)
+
+
+def test_cli_plan_duration_and_fail_if_infeasible(tmp_path, capsys):
+    """``--duration 3s`` shortens every run (plan.json's scenario and the runs say 3 s); an
+    infeasible plan (mean<10.5ms with at most 2 workers, as above) exits 0 and writes
+    feasible: false, and with --fail-if-infeasible exits 3, run --fail-on-slo's code, after writing."""
+    from sim.cli import EXIT_SLO_MISSED  # noqa: PLC0415
+    from sim.cli_plan import EXIT_INFEASIBLE  # noqa: PLC0415
+
+    assert EXIT_INFEASIBLE == EXIT_SLO_MISSED == 3
+    path = tmp_path / "mmc.yaml"
+    path.write_text(scenario_yaml(rate=LAMBDA, duration=20.0, warmup=1.0))
+    flags = ["--slo", "mean<10.5ms", "--vary", CONCURRENCY, "--range", "1:2", "--replications", "2", "--seed", "4"]
+    flags += ["--duration", "3s", "--serial", "--quiet", "--no-plots", "--no-what-if", "--no-headroom"]
+    assert main(["plan", str(path), *flags, "--out", str(tmp_path / "a")]) == 0
+    saved = json.loads((tmp_path / "a" / "plan.json").read_text())
+    assert saved["feasible"] is False and saved["recommended"] is None
+    assert "duration: 3s" in (tmp_path / "a" / "scenario.yaml").read_text()
+    requests = pd.read_parquet(tmp_path / "a" / "plan.parquet")["requests"]
+    assert (requests < 3 * LAMBDA * 1.2).all()  # 2 s measured at 300/s (20 s would be ~5 700)
+    assert main(["plan", str(path), *flags, "--fail-if-infeasible", "--out", str(tmp_path / "b")]) == 3
+    assert json.loads((tmp_path / "b" / "plan.json").read_text())["feasible"] is False
+
+
+def test_a_file_that_cannot_be_written_is_one_line_naming_the_flag():
+    """The one helper run, run --replications, sweep and plan share for their --out."""
+    from sim.cli_replications import out_errors  # noqa: PLC0415
+
+    with pytest.raises(ScenarioError) as err, out_errors("s.yaml", "runs/x"):
+        raise PermissionError(13, "Permission denied", "runs/x/plan.json")
+    assert [str(p) for p in err.value.problems] == ["s.yaml: --out: cannot write runs/x/plan.json: Permission denied"]
+    with pytest.raises(ScenarioError) as err, out_errors("runs/x", "runs/x", flag=""):
+        raise OSError(28, "No space left on device")
+    assert [str(p) for p in err.value.problems] == ["runs/x: cannot write runs/x: No space left on device"]

@@ -274,17 +274,23 @@ class _Variants:
             try:
                 self._cache[key] = point.with_changes(changes)
             except ScenarioError as err:
-                raise ScenarioError([_as_vary(p) for p in err.problems]) from None
+                given = f"--vary {self.vary}={value}" if point is self.base else None
+                raise ScenarioError([_as_vary(p, given) for p in err.problems]) from None
         return self._cache[key]
 
 
-def _as_vary(problem: Problem) -> Problem:
-    """A change's problem as the planner's: ``--vary PATH`` where with_changes says ``--set PATH``."""
+def _as_vary(problem: Problem, given: str | None) -> Problem:
+    """A change's problem as the planner's: ``--vary PATH`` where with_changes says ``--set PATH``;
+    a problem the value causes elsewhere (``spec.warmup`` for a short ``spec.duration``) is
+    prefixed with ``given`` (``--vary PATH=VALUE``), so the line names the flag."""
 
     def swap(text: str) -> str:
         return "--vary " + text.removeprefix("--set ") if text.startswith("--set ") else text
 
-    return Problem(problem.file, swap(problem.document), swap(problem.field), problem.message)
+    document, name = swap(problem.document), swap(problem.field)
+    if given is not None and not (document.startswith("--vary") or name.startswith("--vary")):
+        document = f"{given}: {document}" if document else given
+    return Problem(problem.file, document, name, problem.message)
 
 
 def _evidence(runner: PointRunner, targets: Sequence[SloTarget]) -> pd.DataFrame:
