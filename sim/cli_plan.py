@@ -35,7 +35,7 @@ from sim.cli_replications import add_executor_flags, executor_from_flags, number
 from sim.errors import Problem, ScenarioError
 from sim.experiments.dask_executor import AUTO_CLUSTER_MIN_S, RunFailed, dask_executor, default_workers, local_cluster
 from sim.experiments.plan import check_plan_arguments, parse_range, plan
-from sim.experiments.plan_result import Plan
+from sim.experiments.plan_result import Plan, loss_text
 from sim.experiments.plan_search import Point
 from sim.experiments.replications import Executor, RunFunction, RunTask
 from sim.interrupts import stop_if_signalled
@@ -188,9 +188,7 @@ def print_plan(result: Plan, out: Path, console: Console) -> None:
             console.print(f"what-if: {loss.get('skipped')}", highlight=False, markup=False)
             continue
         verdict = "holds" if loss["holds"] else "does NOT hold"
-        line = (
-            f"what-if: {loss['loss']} {loss['name']} lost ({loss['pods_lost']} of {loss['pods']} pods): SLO {verdict}"
-        )
+        line = f"what-if: {loss_text(loss)}: SLO {verdict}"
         if loss["loss"] == "node" and not loss["holds"]:
             survive = loss.get("smallest_surviving")
             line += (

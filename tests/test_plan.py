@@ -189,7 +189,7 @@ def test_what_if_fails_the_busiest_node_that_no_client_sits_on_and_reports_headr
     )
     assert plan.recommended == 4
     [node] = [w for w in plan.what_if if w["loss"] == "node"]
-    assert node["pods"] == 4 and node["pods_lost"] == 2 and not node["holds"]
+    assert node["pods"] == 4 and node["pods_lost"] == [2, 2] and not node["holds"]
     assert node["metrics"]["error_rate"]["mean"] > 0.01
     assert plan.headroom is not None and plan.headroom["factor"] >= 2.0
     assert plan.cost["node_cost_per_hour"] == 0.5 and plan.cost["nodes_needed"] == 1
@@ -459,3 +459,69 @@ def test_a_file_that_cannot_be_written_is_one_line_naming_the_flag():
     with pytest.raises(ScenarioError) as err, out_errors("runs/x", "runs/x", flag=""):
         raise OSError(28, "No space left on device")
     assert [str(p) for p in err.value.problems] == ["runs/x: cannot write runs/x: No space left on device"]
+
+
+def test_the_node_lost_in_each_replication_is_the_busiest_in_that_replications_placement():
+    """4 pods on 3 nodes: which node gets 2 depends on the seed (seed 6: node-3, node-1, node-1
+    for replications 0-2). Every node-loss run fails the busiest node of the full run with its
+    own seed (read here from each run's pods, not from the planner's t = 0 cut), and the what-if
+    reports each replication's node and the pods lost as a range."""
+    from sim.experiments.plan_model import at_start  # noqa: PLC0415
+    from sim.experiments.replications import serial  # noqa: PLC0415
+    from sim.results.result import build_result  # noqa: PLC0415
+    from sim.runtime.run import run  # noqa: PLC0415
+    from sim.scenario.simulation import NodeEvent  # noqa: PLC0415
+
+    failed: dict[tuple[int, int], str] = {}  # (replicas, seed): the node the run fails
+
+    def recording(function, tasks):
+        for scenario_k, seed in tasks:
+            fails = [e.node for e in scenario_k.simulation.events if isinstance(e, NodeEvent)]
+            if fails:
+                failed[scenario_k.deployments[0].replicas, seed] = fails[0]
+        yield from serial(function, tasks)
+
+    s = scenario(nodes=3, replicas=1, rate=100.0, duration=4.0, warmup=1.0)
+    plan = sim.plan(
+        s,
+        slo="errors<1%",
+        vary="deployment/web.spec.replicas",
+        range=(4, 5),
+        replications=3,
+        seed=6,
+        headroom=False,
+        executor=recording,
+    )
+    [node] = [w for w in plan.what_if if w["loss"] == "node"]
+    at_four = s.with_changes({"deployment/web.spec.replicas": 4})
+    busiest = []
+    for k in range(node["replications"]):
+        seed = int(plan.runs.query("experiment == 'node loss' and value == 4 and replication == @k")["seed"].iloc[0])
+        for placed in (run(at_four, seed), run(at_start(at_four), seed)):  # the cut places as the full run
+            pods = build_result(placed).pods
+            counts = pods[pods["created"] <= 0]["node"].value_counts()
+            assert counts.max() == 2 and (counts == 2).sum() == 1
+        busiest.append(counts.idxmax())
+        assert failed[4, seed] == busiest[k]
+    assert node["lost"] == busiest and len(set(busiest)) > 1  # the seed was chosen for placements that differ
+    assert node["pods_lost"] == [2, 2] and node["name"] == ", ".join(sorted(set(busiest)))
+
+
+def test_a_point_judged_again_is_neither_rerun_nor_reported_twice():
+    """The node-loss search may judge the range's top a second time (it was tried first): the
+    runner hands back the first verdict, runs nothing and prints no second progress line.
+    Fake runs with p99 = 100 + k ms against p99<150ms: met after n = 4 runs."""
+    from sim.experiments.plan_search import PointRunner  # noqa: PLC0415
+
+    ran, reported = [], []
+
+    def fake(function, tasks):
+        for i, (_, seed) in enumerate(tasks):
+            ran.append(seed)
+            yield i, {"latency_p99_ms": 100.0 + len(ran)}
+
+    runner = PointRunner(1, [parse_slo("p99<150ms")], 0.95, 4, fake, on_point=reported.append)
+    first = runner.judge("node loss", 7, mmc())
+    again = runner.judge("node loss", 7, lambda k: mmc())
+    assert first.met and again is first
+    assert len(ran) == 4 and len(reported) == 1

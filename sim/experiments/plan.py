@@ -359,54 +359,96 @@ def _infeasible_reason(targets: Sequence[SloTarget], point: Point, variants: _Va
     )
 
 
+class _Placements:
+    """Replication ``k``'s placement at a value: the busiest node (and zone) of the varied
+    Deployment in the run with ``replication_seed(root, k)`` (placement depends on the seed)."""
+
+    def __init__(self, variants: _Variants, root: int) -> None:
+        self.variants, self.root = variants, root
+        self._cache: dict[tuple[int, int], tuple[str | None, tuple[str, int] | None, dict[str, int]]] = {}
+
+    def at(self, value: int, k: int) -> tuple[str | None, tuple[str, int] | None, dict[str, int]]:
+        if (value, k) not in self._cache:
+            deployment = self.variants.deployment or ""
+            self._cache[value, k] = busiest(self.variants.at(value), deployment, replication_seed(self.root, k))
+        return self._cache[value, k]
+
+    def node_lost(self, value: int) -> Callable[[int], Scenario]:
+        """Replication ``k``'s scenario at ``value`` with its busiest node failed."""
+
+        def scenario_for(k: int) -> Scenario:
+            node = self.at(value, k)[0]
+            return self.variants.at(value, node=node) if node is not None else self.variants.at(value)
+
+        return scenario_for
+
+    def zone_lost(self, value: int) -> Callable[[int], Scenario]:
+        def scenario_for(k: int) -> Scenario:
+            zone = self.at(value, k)[1]
+            return self.variants.at(value, zone=zone[0]) if zone is not None else self.variants.at(value)
+
+        return scenario_for
+
+
 def _what_if(
     runner: PointRunner, variants: _Variants, value: int, hi: int, root: int, level: float
 ) -> list[dict[str, Any]]:
-    """At ``value``: the node (and zone) with the most of the varied Deployment's pods failed at
-    t = warmup; for the node, the smallest value up to ``hi`` that survives its loss."""
+    """At ``value``: in each replication, the node (and zone) with the most of the varied
+    Deployment's pods in that replication's placement failed at t = warmup; for the node, the
+    smallest value up to ``hi`` that survives its loss."""
     if variants.deployment is None:
         return [{"loss": None, "skipped": "no Deployment is varied or served to the clients: nothing to place"}]
-    out = []
-    node, zone, counts = busiest(variants.at(value), variants.deployment, replication_seed(root, 0))
+    placements = _Placements(variants, root)
+    node, zone, _ = placements.at(value, 0)
     if node is None:
         return [{"loss": None, "skipped": f"no pod of {variants.deployment} is placed at {variants.vary}={value}"}]
     if len(variants.base.simulation.cluster.nodes) < 2:
         return [{"loss": "node", "skipped": "the cluster has one node: losing it loses everything"}]
-    point = runner.judge("node loss", value, variants.at(value, node=node), 1.0)
-    entry = _loss_entry("node", node, counts[node], sum(counts.values()), point, runner.targets)
-
-    placed: dict[int, str | None] = {value: node}
+    point = runner.judge("node loss", value, placements.node_lost(value))
+    entry = _loss_entry("node", point, placements, runner.targets)
 
     def survives(v: int) -> bool:
-        if v not in placed:
-            placed[v] = busiest(variants.at(v), variants.deployment or "", replication_seed(root, 0))[0]
-        lost = placed[v]
-        if lost is None:
+        if placements.at(v, 0)[0] is None:
             return False
-        return runner.judge("node loss", v, variants.at(v, node=lost), 1.0).met
+        return runner.judge("node loss", v, placements.node_lost(v)).met
 
-    # the top first: when even it does not survive, one value settles it (no search)
+    # the top first: when even it does not survive, one value settles it (no search); the
+    # search may judge the top again: judge() returns it as it was
     if point.met:
         entry["smallest_surviving"] = value
     elif value < hi and survives(hi):
         entry["smallest_surviving"] = smallest_meeting(survives, value + 1, hi)
     else:
         entry["smallest_surviving"] = None
-    out.append(entry)
+    out = [entry]
     if zone is not None:
-        zone_point = runner.judge("zone loss", value, variants.at(value, zone=zone[0]), 1.0)
-        out.append(_loss_entry("zone", zone[0], zone[1], sum(counts.values()), zone_point, runner.targets))
+        zone_point = runner.judge("zone loss", value, placements.zone_lost(value))
+        out.append(_loss_entry("zone", zone_point, placements, runner.targets))
     return out
 
 
-def _loss_entry(
-    kind: str, name: str, pods: int, total: int, point: Point, targets: Sequence[SloTarget]
-) -> dict[str, Any]:
+def _loss_entry(kind: str, point: Point, placements: _Placements, targets: Sequence[SloTarget]) -> dict[str, Any]:
+    """The what-if's row: per replication the node (zone) lost and its pods, their range, the
+    targets' intervals and the verdict."""
+    lost: list[str | None] = []
+    pods_lost: list[int] = []
+    totals: list[int] = []
+    for k in range(point.replications):
+        node, zone, counts = placements.at(point.value, k)
+        if kind == "node":
+            lost.append(node)
+            pods_lost.append(counts.get(node, 0) if node is not None else 0)
+        else:
+            lost.append(zone[0] if zone is not None else None)
+            pods_lost.append(zone[1] if zone is not None else 0)
+        totals.append(sum(counts.values()))
+    names = sorted({name for name in lost if name is not None})
     return {
         "loss": kind,
-        "name": name,
-        "pods_lost": int(pods),
-        "pods": int(total),
+        "name": ", ".join(names),
+        "lost": lost,
+        "pods_lost": [min(pods_lost), max(pods_lost)],
+        "pods": max(totals),
         "value": point.value,
         "replications": point.replications,
         "metrics": {

@@ -17,7 +17,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from sim.experiments.plan_result import Plan
+from sim.experiments.plan_result import Plan, pods_lost_text
 from sim.results.plots.common import png_bytes
 from sim.results.report import _CSS as REPORT_CSS
 
@@ -107,7 +107,11 @@ def _what_if_section(plan: Plan) -> str:
         if not loss.get("name"):
             notes.append(f"<p>{html.escape(str(loss.get('skipped', '')))}</p>")
             continue
-        cells = [f"{loss['loss']} {loss['name']}", f"{loss['pods_lost']} of {loss['pods']}", str(loss["replications"])]
+        cells = [
+            f"{loss['loss']} {loss['name']}",
+            f"{pods_lost_text(loss)} of {loss['pods']}",
+            str(loss["replications"]),
+        ]
         cells += [_interval(plan, t.metric, loss["metrics"][t.metric]) for t in plan.targets]
         cells.append("holds" if loss["holds"] else "does NOT hold")
         survive = loss.get("smallest_surviving", "-")
@@ -156,9 +160,10 @@ when every interval lies wholly on its target's good side.</p>
 <img alt="SLO metrics against {html.escape(plan.vary)}" src="data:image/png;base64,{_png(capacity_figure(plan))}">
 <h2>Every value tried</h2>{_evidence_table(plan)}
 <h2>What if a node or a zone is lost</h2>
-<p class=note>The node (zone) holding the most of the varied Deployment's pods fails at the start of the measurement
-window (t = warmup): the window sees the failure go unnoticed for nodeMonitorGracePeriod, then the rest of the pods
-carry the load.</p>{_what_if_section(plan)}
+<p class=note>In each replication, the node (zone) holding the most of the varied Deployment's pods in that
+replication's placement fails at the start of the measurement window (t = warmup): the window sees the failure go
+unnoticed for nodeMonitorGracePeriod, then the rest of the pods carry the load. Pods lost: their range over the
+replications.</p>{_what_if_section(plan)}
 <h2>Headroom</h2>{_headroom_text(plan)}
 <h2>Cost</h2>{_cost_text(plan)}
 </body></html>
