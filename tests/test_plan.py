@@ -525,3 +525,14 @@ def test_a_point_judged_again_is_neither_rerun_nor_reported_twice():
     again = runner.judge("node loss", 7, lambda k: mmc())
     assert first.met and again is first
     assert len(ran) == 4 and len(reported) == 1
+
+
+def test_the_html_table_every_page_shares_escapes_and_aligns():
+    """capacity.html, comparison.html and report.html draw their tables with one helper."""
+    from sim.results.html_page import html_table  # noqa: PLC0415
+
+    assert html_table(["a<b", "n"], [["x&y", "3"]]) == (
+        '<table><tr><th>a&lt;b</th><th>n</th></tr><tr><td>x&amp;y</td><td class="num">3</td></tr></table>'
+    )
+    numbers_only = html_table(["k", "v"], [[1, "t"]], numeric=lambda _, v: isinstance(v, int))
+    assert numbers_only.endswith('<tr><td class="num">1</td><td>t</td></tr></table>')

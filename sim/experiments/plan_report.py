@@ -18,13 +18,12 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sim.experiments.plan_result import Plan, pods_lost_text
+from sim.results.html_page import NOTE_CSS, PAGE_CSS, html_table
 from sim.results.plots.common import png_bytes
-from sim.results.report import _CSS as REPORT_CSS
 
 __all__ = ["capacity_figure", "render_capacity_report"]
 
 _VERDICT_COLORS = {"met": "#2ca02c", "missed": "#d62728", "undecided": "#ff7f0e"}
-_NOTE_CSS = ".note { color: #555; font-size: 0.9em; }"
 
 
 def capacity_figure(plan: Plan) -> Figure:
@@ -68,17 +67,6 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(png_bytes(fig, dpi=100)).decode("ascii")
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td{'' if i == 0 else ' class=num'}>{html.escape(v)}</td>" for i, v in enumerate(row))
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _interval(plan: Plan, metric: str, values: dict[str, Any]) -> str:
     target = next(t for t in plan.targets if t.metric == metric)
     mean, low, high = (float(values[k]) for k in ("mean", "ci_low", "ci_high"))
@@ -96,7 +84,7 @@ def _evidence_table(plan: Plan) -> str:
             values = {s: row[f"{t.metric}_{s}"] for s in ("mean", "ci_low", "ci_high")}
             cells.append(_interval(plan, t.metric, values))
         rows.append([*cells, row["verdict"]])
-    return _table(header, rows)
+    return html_table(header, rows)
 
 
 def _what_if_section(plan: Plan) -> str:
@@ -118,7 +106,7 @@ def _what_if_section(plan: Plan) -> str:
         cells.append("none in the range" if survive is None else str(survive) if loss["loss"] == "node" else "-")
         rows.append(cells)
     header = ["lost", "pods lost", "replications", *(t.text for t in plan.targets), "SLO", "smallest value surviving"]
-    return (_table(header, rows) if rows else "") + "".join(notes)
+    return (html_table(header, rows) if rows else "") + "".join(notes)
 
 
 def _headroom_text(plan: Plan) -> str:
@@ -148,7 +136,7 @@ def render_capacity_report(plan: Plan) -> str:
     slo = "".join(f"<li><code>{html.escape(t.text)}</code></li>" for t in plan.targets)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>svcsim capacity plan: {name}</title>
-<style>{REPORT_CSS}{_NOTE_CSS}</style></head>
+<style>{PAGE_CSS}{NOTE_CSS}</style></head>
 <body>
 <h1>svcsim capacity plan: {name}</h1>
 <p><b>{html.escape(plan.sentence())}</b></p>
