@@ -87,9 +87,9 @@ def plan(
         Where the runs go, as for :func:`sim.replicate` (serial by default; ``client`` a
         ``distributed.Client``). The plan does not depend on it.
     what_if : bool
-        At the answer, also run with one node lost (the one with the most of the varied
-        Deployment's pods; and one zone, when nodes carry zone labels), and search the smallest
-        value that survives the node's loss.
+        At the answer, also run with one node lost (in each replication, the one with the most
+        of the varied Deployment's pods in that replication's placement; and one zone, when
+        nodes carry zone labels), and search the smallest value that survives the node's loss.
     headroom : bool
         At the answer, search how far all clients' rates can be scaled before the SLO breaks.
     on_done, on_point : callable, optional
