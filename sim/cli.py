@@ -28,8 +28,8 @@ from sim.api import simulate
 from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, dask_bench, run_bench, scheduler_bench
 from sim.bench_suite import CaseResult, run_suite
 from sim.cli_compare import add_compare_parser
-from sim.cli_plan import add_plan_parser, run_plan
-from sim.cli_replications import add_replication_flags, duration_arg, run_replications, wants_replications
+from sim.cli_plan import add_plan_parser, range_value_with_dash, run_plan
+from sim.cli_replications import add_replication_flags, duration_arg, out_errors, run_replications, wants_replications
 from sim.cli_sweep import add_sweep_parser
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
@@ -54,7 +54,7 @@ T = TypeVar("T")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(range_value_with_dash(sys.argv[1:] if argv is None else argv))
     args.writes, args.written = None, False  # the folder the command writes into, and whether it has
     with SignalTrap() as trap:
         try:
@@ -214,11 +214,7 @@ def _load(path: str, sets: Sequence[str] = ()) -> Scenario:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = _load(args.scenario, args.set)
-    duration = duration_arg(args.scenario, "--duration", args.duration) if args.duration else None
-    if duration is not None and duration <= 0:
-        raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
-    scenario = scenario.with_overrides(seed=args.seed, duration_s=duration)
+    scenario = _load(args.scenario, args.set).with_overrides(seed=args.seed, duration_s=_duration(args))
     if wants_replications(args):
         out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
         return run_replications(args, scenario, out, Console())
@@ -242,17 +238,22 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_SLO_MISSED if args.fail_on_slo and not slo["met"] else 0
 
 
+def _duration(args: argparse.Namespace) -> float | None:
+    """``--duration`` (``run``, ``plan``) in seconds, or None when not given."""
+    duration = duration_arg(args.scenario, "--duration", args.duration) if args.duration else None
+    if duration is not None and duration <= 0:
+        raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
+    return duration
+
+
 def _plan(args: argparse.Namespace) -> int:
-    """``svcsim plan``: the scenario loaded with ``--set`` as for ``run``, then :func:`run_plan`."""
-    return run_plan(args, _load(args.scenario, args.set), Console())
+    """``svcsim plan``: the scenario loaded with ``--set`` and ``--duration`` as for ``run``, then :func:`run_plan`."""
+    return run_plan(args, _load(args.scenario, args.set).with_overrides(duration_s=_duration(args)), Console())
 
 
 def _save(result: Result, out: Path, source: str, extra: dict[str, bytes]) -> None:
-    try:
+    with out_errors(source, out):
         result.save(out, extra)
-    except OSError as err:
-        target = err.filename2 or err.filename or out
-        raise ScenarioError([Problem(source, "", "--out", f"cannot write {target}: {err.strerror or err}")]) from None
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -270,11 +271,8 @@ def _report(args: argparse.Namespace) -> int:
 
 def _writing(where: str | Path, write: Callable[[], T]) -> T:
     """Run ``write``; a file that cannot be written (a directory in the way, a full disk) is one error line."""
-    try:
+    with out_errors(str(where), where, flag=""):
         return write()
-    except OSError as err:
-        target = err.filename2 or err.filename or where  # a rename names its destination second
-        raise ScenarioError([Problem(str(where), "", "", f"cannot write {target}: {err.strerror or err}")]) from None
 
 
 def _with_progress(scenario: Scenario) -> Result:

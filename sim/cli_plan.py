@@ -5,7 +5,9 @@ Prints the answer (one sentence and the values tried) on stdout and writes ``pla
 ``plan.parquet``, ``scenario.yaml`` and, unless ``--no-plots``, ``capacity.html`` into ``--out``
 (default ``runs/<simulation name>-plan``). A line per value judged goes to stderr unless
 ``--quiet``. Bad ``--slo``, ``--vary``, ``--range`` (and the rest) are one error line each,
-exit 2, before any run and with nothing written.
+exit 2, before any run, before a Dask cluster is started or joined, and with nothing written.
+An infeasible plan exits 0 (``feasible: false`` in ``plan.json``) unless ``--fail-if-infeasible``
+(exit :data:`EXIT_INFEASIBLE`, after writing).
 
 Where the runs go: as ``run --replications`` (``--serial``, ``--workers K``, ``--scheduler
 ADDR``: :func:`sim.cli_replications.executor_from_flags`); by default the first run here,
@@ -29,21 +31,23 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli_replications import add_executor_flags, executor_from_flags, number_text
+from sim.cli_replications import add_executor_flags, executor_from_flags, number_text, out_errors
 from sim.errors import Problem, ScenarioError
 from sim.experiments.dask_executor import AUTO_CLUSTER_MIN_S, RunFailed, dask_executor, default_workers, local_cluster
-from sim.experiments.plan import plan
-from sim.experiments.plan_result import Plan
+from sim.experiments.plan import check_plan_arguments, parse_range, plan
+from sim.experiments.plan_result import Plan, loss_text
 from sim.experiments.plan_search import Point
 from sim.experiments.replications import Executor, RunFunction, RunTask
 from sim.interrupts import stop_if_signalled
 from sim.results.run_folder import check_run_target
 from sim.scenario.resolved import Scenario
 
-__all__ = ["add_plan_parser", "run_plan"]
+__all__ = ["EXIT_INFEASIBLE", "add_plan_parser", "range_value_with_dash", "run_plan"]
 
 #: Points a plan is expected to judge at n replications, for the default's cluster decision.
 _EXPECTED_POINTS = 5
+#: ``plan --fail-if-infeasible``: written, and no value met the SLO (``run --fail-on-slo``'s code, cli.EXIT_SLO_MISSED).
+EXIT_INFEASIBLE = 3
 
 
 def add_plan_parser(sub: Any) -> argparse.ArgumentParser:
@@ -60,6 +64,7 @@ def add_plan_parser(sub: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument("--vary", metavar="PATH", help="the field to size, e.g. deployment/myapp.spec.replicas")
     parser.add_argument("--range", metavar="LO:HI", help="the whole values searched, e.g. 1:200")
+    parser.add_argument("--duration", help="override spec.duration of every run (e.g. 60s, 5m), as for run")
     parser.add_argument(
         "--replications", type=int, default=10, metavar="N", help="replications near the answer (default 10)"
     )
@@ -70,19 +75,27 @@ def add_plan_parser(sub: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-plots", action="store_true", help="skip capacity.html (plan.json and plan.parquet only)")
     parser.add_argument("--no-what-if", action="store_true", help="skip the node- and zone-loss runs")
     parser.add_argument("--no-headroom", action="store_true", help="skip the load-headroom search")
+    parser.add_argument(
+        "--fail-if-infeasible",
+        action="store_true",
+        help=f"exit {EXIT_INFEASIBLE} (after writing DIR) when no value in the range meets the SLO (default: exit 0, "
+        "feasible: false in plan.json)",
+    )
     add_executor_flags(parser)
     return parser
 
 
-def parse_range(text: str | None, source: str) -> tuple[int, int]:
-    """``LO:HI`` as two whole numbers, or the one-line error naming ``--range``."""
-    if text is None:
-        raise ScenarioError([Problem(source, "", "--range", "Required value: LO:HI, such as 1:200")])
-    ends = re.fullmatch(r"\s*([0-9]+)\s*:\s*([0-9]+)\s*", text)  # ASCII digits: str.isdigit() also takes '²'
-    if ends is None:
-        message = f"Invalid value: {text!r}: expected LO:HI, two whole numbers >= 0 such as 1:200"
-        raise ScenarioError([Problem(source, "", "--range", message)])
-    return int(ends[1]), int(ends[2])
+def range_value_with_dash(argv: Sequence[str]) -> list[str]:
+    """``argv`` with ``--range -1:5`` joined into ``--range=-1:5``: argparse reads a value that
+    starts with '-' (other than a plain negative number) as an option and would say "expected one
+    argument"; joined, the value reaches the planner's check and its usual one-line error."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--range" and re.match(r"-[0-9]", arg):
+            out[-1] = f"--range={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def run_plan(args: argparse.Namespace, scenario: Scenario, console: Console) -> int:
@@ -100,6 +113,8 @@ def run_plan(args: argparse.Namespace, scenario: Scenario, console: Console) -> 
     if problems:
         raise ScenarioError(problems)
     lo_hi = parse_range(args.range, source)
+    # every flag checked before a cluster is started or joined (which takes seconds, or fails as itself)
+    check_plan_arguments(scenario, args.slo, args.vary, lo_hi, args.replications, args.confidence, args.seed)
     out = Path(args.out) if args.out else Path("runs") / f"{scenario.simulation.name}-plan"
     check_run_target(out)
     started = time.perf_counter()
@@ -130,15 +145,12 @@ def run_plan(args: argparse.Namespace, scenario: Scenario, console: Console) -> 
         return 1
     stop_if_signalled()
     args.writes = out
-    try:
+    with out_errors(source, out):
         result.save(out, plots=not args.no_plots)
-    except OSError as err:
-        target = err.filename2 or err.filename or out
-        raise ScenarioError([Problem(source, "", "--out", f"cannot write {target}: {err.strerror or err}")]) from None
     args.written = True
     if not args.quiet:
         print_plan(result, out, console)
-    return 0
+    return EXIT_INFEASIBLE if args.fail_if_infeasible and not result.feasible else 0
 
 
 def _point_line(point: Point, vary: str, elapsed_s: float) -> str:
@@ -176,9 +188,7 @@ def print_plan(result: Plan, out: Path, console: Console) -> None:
             console.print(f"what-if: {loss.get('skipped')}", highlight=False, markup=False)
             continue
         verdict = "holds" if loss["holds"] else "does NOT hold"
-        line = (
-            f"what-if: {loss['loss']} {loss['name']} lost ({loss['pods_lost']} of {loss['pods']} pods): SLO {verdict}"
-        )
+        line = f"what-if: {loss_text(loss)}: SLO {verdict}"
         if loss["loss"] == "node" and not loss["holds"]:
             survive = loss.get("smallest_surviving")
             line += (

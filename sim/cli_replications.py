@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 import time
@@ -42,6 +43,7 @@ __all__ = [
     "duration_arg",
     "executor_from_flags",
     "number_text",
+    "out_errors",
     "progress_lines",
     "run_replications",
     "wants_replications",
@@ -153,15 +155,23 @@ def run_replications(args: argparse.Namespace, scenario: Scenario, out: Path, co
         print(f"error: {err}", file=sys.stderr)
         return 1
     stop_if_signalled()
-    try:
+    with out_errors(source, out):
         reps.save(out)
-    except OSError as err:
-        target = err.filename2 or err.filename or out
-        raise ScenarioError([Problem(source, "", "--out", f"cannot write {target}: {err.strerror or err}")]) from None
     args.written = True
     if not args.quiet:
         console.print(replications_table(reps, out))
     return 0
+
+
+@contextmanager
+def out_errors(source: str, out: str | os.PathLike[str], flag: str = "--out") -> Iterator[None]:
+    """A file the block cannot write under ``out`` (a directory in the way, a full disk, no
+    permission) as one error line naming ``flag``, not a traceback."""
+    try:
+        yield
+    except OSError as err:
+        target = err.filename2 or err.filename or out  # a rename names its destination second
+        raise ScenarioError([Problem(source, "", flag, f"cannot write {target}: {err.strerror or err}")]) from None
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from sim.cli_replications import (
     duration_arg,
     executor_from_flags,
     number_text,
+    out_errors,
     progress_lines,
 )
 from sim.errors import Problem, ScenarioError
@@ -205,11 +206,8 @@ def _sweep(args: argparse.Namespace) -> int:
         return 1
     stop_if_signalled()
     plots = {} if args.no_plots else render_sweep_plots(result)
-    try:
+    with out_errors(source, out):
         result.save(out, plots)
-    except OSError as err:
-        target = err.filename2 or err.filename or out
-        raise ScenarioError([Problem(source, "", "--out", f"cannot write {target}: {err.strerror or err}")]) from None
     args.written = True
     if not args.quiet:
         Console().print(console_table(result, out))

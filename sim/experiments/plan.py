@@ -13,7 +13,9 @@ plan" the outputs.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,12 +35,12 @@ from sim.experiments.plan_model import (
 )
 from sim.experiments.plan_result import Plan
 from sim.experiments.plan_search import Point, PointRunner, largest_factor, smallest_meeting
-from sim.experiments.replications import Executor, serial
-from sim.experiments.seeds import fresh_root_seed, replication_seed
+from sim.experiments.replications import Executor, executor_and_root, serial
+from sim.experiments.seeds import replication_seed
 from sim.experiments.slo_targets import MET, SloTarget, parse_slos
 from sim.scenario.resolved import Scenario
 
-__all__ = ["Plan", "plan"]
+__all__ = ["Plan", "PlanArguments", "check_plan_arguments", "parse_range", "plan"]
 
 
 def plan(
@@ -70,8 +72,8 @@ def plan(
     vary : str
         A field path as for :meth:`Scenario.with_changes` whose value is a whole number, such as
         ``deployment/myapp.spec.replicas`` or ``simulation.spec.workloads.myapp.concurrency``.
-    range : (int, int)
-        ``(lo, hi)``, ``0 <= lo < hi``: the values searched.
+    range : (int, int) or str
+        ``(lo, hi)`` or ``"lo:hi"``, ``0 <= lo < hi``: the values searched.
     replications : int
         ``n`` >= 2: the replications a point near the answer runs (a point far below it runs
         ``min(3, n)``, an undecided one up to ``3n``: :mod:`sim.experiments.plan_search`).
@@ -85,13 +87,20 @@ def plan(
         Where the runs go, as for :func:`sim.replicate` (serial by default; ``client`` a
         ``distributed.Client``). The plan does not depend on it.
     what_if : bool
-        At the answer, also run with one node lost (the one with the most of the varied
-        Deployment's pods; and one zone, when nodes carry zone labels), and search the smallest
-        value that survives the node's loss.
+        At the answer, also run with one node lost (in each replication, the one with the most
+        of the varied Deployment's pods in that replication's placement; and one zone, when
+        nodes carry zone labels), and search the smallest value that survives the node's loss.
     headroom : bool
         At the answer, search how far all clients' rates can be scaled before the SLO breaks.
     on_done, on_point : callable, optional
         ``on_done(seed, metrics)`` after each run; ``on_point(point)`` after each point's verdict.
+
+    Raises
+    ------
+    ScenarioError
+        A bad argument, before any run (:func:`check_plan_arguments`). The messages name the
+        ``svcsim plan`` flag that carries the same argument (``--slo`` for ``slo``, ``--range``
+        for ``range``, ``--vary`` for ``vary``...), so the API and the CLI say the same.
 
     Examples
     --------
@@ -102,32 +111,10 @@ def plan(
     >>> p.recommended, p.feasible  # doctest: +SKIP
     (3, True)
     """
-    source = scenario.source
-    targets = parse_slos(slo, source)
-    lo, hi = _check_range(range, source)
-    if isinstance(replications, bool) or not isinstance(replications, int | np.integer) or replications < 2:
-        message = f"Invalid value: {replications!r}: must be an integer >= 2 (an interval needs two runs)"
-        raise ScenarioError([Problem(source, "", "--replications", message)])
-    try:
-        level = check_confidence(confidence)
-    except (TypeError, ValueError):
-        raise ScenarioError(
-            [Problem(source, "", "--confidence", f"Invalid value: {confidence!r}: must be > 0 and < 1")]
-        ) from None
-    if client is not None:
-        if executor is not serial:
-            raise ValueError("give client= or executor=, not both")
-        from sim.experiments.dask_executor import dask_executor  # noqa: PLC0415 (dask only when asked)
-
-        executor = dask_executor(client)
-    root = seed if seed is not None else scenario.simulation.seed
-    if root is None:
-        root = fresh_root_seed()
-    if isinstance(root, bool) or not isinstance(root, int | np.integer) or root < 0:
-        raise ScenarioError([Problem(source, "", "--seed", f"Invalid value: {root!r}: must be an integer >= 0")])
-    root = int(root)
-    variants = _Variants(scenario, vary, lo, hi)
-    runner = PointRunner(root, targets, level, int(replications), executor, on_point=on_point, on_done=on_done)
+    checked = check_plan_arguments(scenario, slo, vary, range, replications, confidence, seed)
+    targets, lo, hi, level, variants = checked.targets, checked.lo, checked.hi, checked.confidence, checked.variants
+    executor, root = executor_and_root(scenario, seed, executor, client)
+    runner = PointRunner(root, targets, level, checked.replications, executor, on_point=on_point, on_done=on_done)
 
     def meets(value: int) -> bool:
         return runner.judge("search", value, variants.at(value)).met
@@ -154,7 +141,7 @@ def plan(
         targets=targets,
         vary=vary,
         range=(lo, hi),
-        replications=int(replications),
+        replications=checked.replications,
         confidence=level,
         seed=root,
         recommended=recommended,
@@ -168,10 +155,83 @@ def plan(
     )
 
 
+@dataclass(frozen=True)
+class PlanArguments:
+    """:func:`plan`'s arguments, checked: the targets, the range, the replications, the
+    confidence level and the scenario at each value of the varied field (built on demand)."""
+
+    targets: tuple[SloTarget, ...]
+    lo: int
+    hi: int
+    replications: int
+    confidence: float
+    variants: _Variants
+
+
+def check_plan_arguments(
+    scenario: Scenario,
+    slo: str | Sequence[str],
+    vary: str,
+    range: Any,
+    replications: Any,
+    confidence: Any,
+    seed: Any = None,
+) -> PlanArguments:
+    """:func:`plan`'s argument checks alone, run nothing: ``svcsim plan`` calls it before it
+    starts or joins a Dask cluster, so a bad flag is reported at once and as itself.
+
+    Raises
+    ------
+    ScenarioError
+        Every problem found, each naming the CLI flag that carries the argument.
+    """
+    source = scenario.source
+    problems: list[Problem] = []
+    targets: tuple[SloTarget, ...] = ()
+    lo_hi: tuple[int, int] | None = None
+    level = math.nan
+    try:
+        targets = tuple(parse_slos(slo, source))
+    except ScenarioError as err:
+        problems += err.problems
+    try:
+        lo_hi = _check_range(range, source)
+    except ScenarioError as err:
+        problems += err.problems
+    if isinstance(replications, bool) or not isinstance(replications, int | np.integer) or replications < 2:
+        message = f"Invalid value: {replications!r}: must be an integer >= 2 (an interval needs two runs)"
+        problems.append(Problem(source, "", "--replications", message))
+    try:
+        level = check_confidence(confidence)
+    except (TypeError, ValueError):
+        problems.append(Problem(source, "", "--confidence", f"Invalid value: {confidence!r}: must be > 0 and < 1"))
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
+        problems.append(Problem(source, "", "--seed", f"Invalid value: {seed!r}: must be an integer >= 0"))
+    if problems:
+        raise ScenarioError(problems)
+    assert lo_hi is not None
+    variants = _Variants(scenario, vary, *lo_hi)  # the path checked at both ends of the range
+    return PlanArguments(targets, lo_hi[0], lo_hi[1], int(replications), level, variants)
+
+
+def parse_range(text: str | None, source: str) -> tuple[int, int]:
+    """``LO:HI`` as two whole numbers (``--range``, or ``range="1:200"``), or the one-line
+    error naming ``--range``; whether ``0 <= LO < HI`` is :func:`plan`'s check."""
+    if text is None:
+        raise ScenarioError([Problem(source, "", "--range", "Required value: LO:HI, such as 1:200")])
+    ends = re.fullmatch(r"\s*(-?[0-9]+)\s*:\s*(-?[0-9]+)\s*", text)  # ASCII digits: str.isdigit() also takes '²'
+    if ends is None:
+        message = f"Invalid value: {text!r}: expected LO:HI, two whole numbers >= 0 such as 1:200"
+        raise ScenarioError([Problem(source, "", "--range", message)])
+    return int(ends[1]), int(ends[2])
+
+
 def _check_range(value: Any, source: str) -> tuple[int, int]:
     def refuse(message: str) -> ScenarioError:
         return ScenarioError([Problem(source, "", "--range", message)])
 
+    if isinstance(value, str):
+        value = parse_range(value, source)
     try:
         lo, hi = value
     except (TypeError, ValueError):
@@ -214,17 +274,23 @@ class _Variants:
             try:
                 self._cache[key] = point.with_changes(changes)
             except ScenarioError as err:
-                raise ScenarioError([_as_vary(p) for p in err.problems]) from None
+                given = f"--vary {self.vary}={value}" if point is self.base else None
+                raise ScenarioError([_as_vary(p, given) for p in err.problems]) from None
         return self._cache[key]
 
 
-def _as_vary(problem: Problem) -> Problem:
-    """A change's problem as the planner's: ``--vary PATH`` where with_changes says ``--set PATH``."""
+def _as_vary(problem: Problem, given: str | None) -> Problem:
+    """A change's problem as the planner's: ``--vary PATH`` where with_changes says ``--set PATH``;
+    a problem the value causes elsewhere (``spec.warmup`` for a short ``spec.duration``) is
+    prefixed with ``given`` (``--vary PATH=VALUE``), so the line names the flag."""
 
     def swap(text: str) -> str:
         return "--vary " + text.removeprefix("--set ") if text.startswith("--set ") else text
 
-    return Problem(problem.file, swap(problem.document), swap(problem.field), problem.message)
+    document, name = swap(problem.document), swap(problem.field)
+    if given is not None and not (document.startswith("--vary") or name.startswith("--vary")):
+        document = f"{given}: {document}" if document else given
+    return Problem(problem.file, document, name, problem.message)
 
 
 def _evidence(runner: PointRunner, targets: Sequence[SloTarget]) -> pd.DataFrame:
@@ -293,54 +359,96 @@ def _infeasible_reason(targets: Sequence[SloTarget], point: Point, variants: _Va
     )
 
 
+class _Placements:
+    """Replication ``k``'s placement at a value: the busiest node (and zone) of the varied
+    Deployment in the run with ``replication_seed(root, k)`` (placement depends on the seed)."""
+
+    def __init__(self, variants: _Variants, root: int) -> None:
+        self.variants, self.root = variants, root
+        self._cache: dict[tuple[int, int], tuple[str | None, tuple[str, int] | None, dict[str, int]]] = {}
+
+    def at(self, value: int, k: int) -> tuple[str | None, tuple[str, int] | None, dict[str, int]]:
+        if (value, k) not in self._cache:
+            deployment = self.variants.deployment or ""
+            self._cache[value, k] = busiest(self.variants.at(value), deployment, replication_seed(self.root, k))
+        return self._cache[value, k]
+
+    def node_lost(self, value: int) -> Callable[[int], Scenario]:
+        """Replication ``k``'s scenario at ``value`` with its busiest node failed."""
+
+        def scenario_for(k: int) -> Scenario:
+            node = self.at(value, k)[0]
+            return self.variants.at(value, node=node) if node is not None else self.variants.at(value)
+
+        return scenario_for
+
+    def zone_lost(self, value: int) -> Callable[[int], Scenario]:
+        def scenario_for(k: int) -> Scenario:
+            zone = self.at(value, k)[1]
+            return self.variants.at(value, zone=zone[0]) if zone is not None else self.variants.at(value)
+
+        return scenario_for
+
+
 def _what_if(
     runner: PointRunner, variants: _Variants, value: int, hi: int, root: int, level: float
 ) -> list[dict[str, Any]]:
-    """At ``value``: the node (and zone) with the most of the varied Deployment's pods failed at
-    t = warmup; for the node, the smallest value up to ``hi`` that survives its loss."""
+    """At ``value``: in each replication, the node (and zone) with the most of the varied
+    Deployment's pods in that replication's placement failed at t = warmup; for the node, the
+    smallest value up to ``hi`` that survives its loss."""
     if variants.deployment is None:
         return [{"loss": None, "skipped": "no Deployment is varied or served to the clients: nothing to place"}]
-    out = []
-    node, zone, counts = busiest(variants.at(value), variants.deployment, replication_seed(root, 0))
+    placements = _Placements(variants, root)
+    node, zone, _ = placements.at(value, 0)
     if node is None:
         return [{"loss": None, "skipped": f"no pod of {variants.deployment} is placed at {variants.vary}={value}"}]
     if len(variants.base.simulation.cluster.nodes) < 2:
         return [{"loss": "node", "skipped": "the cluster has one node: losing it loses everything"}]
-    point = runner.judge("node loss", value, variants.at(value, node=node), 1.0)
-    entry = _loss_entry("node", node, counts[node], sum(counts.values()), point, runner.targets)
-
-    placed: dict[int, str | None] = {value: node}
+    point = runner.judge("node loss", value, placements.node_lost(value))
+    entry = _loss_entry("node", point, placements, runner.targets)
 
     def survives(v: int) -> bool:
-        if v not in placed:
-            placed[v] = busiest(variants.at(v), variants.deployment or "", replication_seed(root, 0))[0]
-        lost = placed[v]
-        if lost is None:
+        if placements.at(v, 0)[0] is None:
             return False
-        return runner.judge("node loss", v, variants.at(v, node=lost), 1.0).met
+        return runner.judge("node loss", v, placements.node_lost(v)).met
 
-    # the top first: when even it does not survive, one value settles it (no search)
+    # the top first: when even it does not survive, one value settles it (no search); the
+    # search may judge the top again: judge() returns it as it was
     if point.met:
         entry["smallest_surviving"] = value
     elif value < hi and survives(hi):
         entry["smallest_surviving"] = smallest_meeting(survives, value + 1, hi)
     else:
         entry["smallest_surviving"] = None
-    out.append(entry)
+    out = [entry]
     if zone is not None:
-        zone_point = runner.judge("zone loss", value, variants.at(value, zone=zone[0]), 1.0)
-        out.append(_loss_entry("zone", zone[0], zone[1], sum(counts.values()), zone_point, runner.targets))
+        zone_point = runner.judge("zone loss", value, placements.zone_lost(value))
+        out.append(_loss_entry("zone", zone_point, placements, runner.targets))
     return out
 
 
-def _loss_entry(
-    kind: str, name: str, pods: int, total: int, point: Point, targets: Sequence[SloTarget]
-) -> dict[str, Any]:
+def _loss_entry(kind: str, point: Point, placements: _Placements, targets: Sequence[SloTarget]) -> dict[str, Any]:
+    """The what-if's row: per replication the node (zone) lost and its pods, their range, the
+    targets' intervals and the verdict."""
+    lost: list[str | None] = []
+    pods_lost: list[int] = []
+    totals: list[int] = []
+    for k in range(point.replications):
+        node, zone, counts = placements.at(point.value, k)
+        if kind == "node":
+            lost.append(node)
+            pods_lost.append(counts.get(node, 0) if node is not None else 0)
+        else:
+            lost.append(zone[0] if zone is not None else None)
+            pods_lost.append(zone[1] if zone is not None else 0)
+        totals.append(sum(counts.values()))
+    names = sorted({name for name in lost if name is not None})
     return {
         "loss": kind,
-        "name": name,
-        "pods_lost": int(pods),
-        "pods": int(total),
+        "name": ", ".join(names),
+        "lost": lost,
+        "pods_lost": [min(pods_lost), max(pods_lost)],
+        "pods": max(totals),
         "value": point.value,
         "replications": point.replications,
         "metrics": {

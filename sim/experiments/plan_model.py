@@ -5,6 +5,7 @@ under a latency target and the nodes a scenario's pods need (docs/semantics.md#c
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sim.results.capacity import client_deployments, client_rates
@@ -16,6 +17,7 @@ from sim.scenario.resolved import Scenario, copy_data
 from sim.scenario.slo_checks import client_service_times, mixture_quantile
 
 __all__ = [
+    "at_start",
     "busiest",
     "latency_floor_ms",
     "mean_offered_rps",
@@ -53,8 +55,9 @@ def busiest(
     ``seed`` places them at t = 0: the node holding the most (ties: the first by name) and, when
     nodes carry ``topology.kubernetes.io/zone``, the zone holding the most. Nodes a client sits
     on or sends through (``location``, ``nodes``) are not chosen while another node holds pods:
-    losing the client's own node is losing the client, not capacity."""
-    result = build_result(run(scenario, seed))
+    losing the client's own node is losing the client, not capacity. Only t = 0 is simulated
+    (:func:`at_start`): milliseconds, whatever the scenario's duration."""
+    result = build_result(run(at_start(scenario), seed))
     pods = result.pods
     first = pods[(pods["deployment"] == deployment) & (pods["created"] <= 0) & pods["node"].notna()]
     counts: dict[str, int] = {}
@@ -79,6 +82,14 @@ def busiest(
         name = max(zone_candidates, key=lambda z: zones[z])
         zone_most = (name, zones[name])
     return node, zone_most, counts
+
+
+def at_start(scenario: Scenario) -> Scenario:
+    """The scenario cut just past t = 0, without warm-up or clients: the pods as the scheduler
+    places them at the start. The placement draws from the scheduler's own random stream
+    (sim/randomness.py: streams by component name), so it is the full run's with the same seed."""
+    sim = dataclasses.replace(scenario.simulation, duration_s=2e-9, warmup_s=0.0, clients=())
+    return dataclasses.replace(scenario, simulation=sim)
 
 
 def with_failure(scenario: Scenario, *, node: str | None = None, zone: str | None = None) -> tuple[str, Any]:

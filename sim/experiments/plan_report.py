@@ -17,14 +17,13 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from sim.experiments.plan_result import Plan
+from sim.experiments.plan_result import Plan, pods_lost_text
+from sim.results.html_page import NOTE_CSS, PAGE_CSS, html_table
 from sim.results.plots.common import png_bytes
-from sim.results.report import _CSS as REPORT_CSS
 
 __all__ = ["capacity_figure", "render_capacity_report"]
 
 _VERDICT_COLORS = {"met": "#2ca02c", "missed": "#d62728", "undecided": "#ff7f0e"}
-_NOTE_CSS = ".note { color: #555; font-size: 0.9em; }"
 
 
 def capacity_figure(plan: Plan) -> Figure:
@@ -68,17 +67,6 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(png_bytes(fig, dpi=100)).decode("ascii")
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(f"<td{'' if i == 0 else ' class=num'}>{html.escape(v)}</td>" for i, v in enumerate(row))
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _interval(plan: Plan, metric: str, values: dict[str, Any]) -> str:
     target = next(t for t in plan.targets if t.metric == metric)
     mean, low, high = (float(values[k]) for k in ("mean", "ci_low", "ci_high"))
@@ -96,7 +84,7 @@ def _evidence_table(plan: Plan) -> str:
             values = {s: row[f"{t.metric}_{s}"] for s in ("mean", "ci_low", "ci_high")}
             cells.append(_interval(plan, t.metric, values))
         rows.append([*cells, row["verdict"]])
-    return _table(header, rows)
+    return html_table(header, rows)
 
 
 def _what_if_section(plan: Plan) -> str:
@@ -107,14 +95,18 @@ def _what_if_section(plan: Plan) -> str:
         if not loss.get("name"):
             notes.append(f"<p>{html.escape(str(loss.get('skipped', '')))}</p>")
             continue
-        cells = [f"{loss['loss']} {loss['name']}", f"{loss['pods_lost']} of {loss['pods']}", str(loss["replications"])]
+        cells = [
+            f"{loss['loss']} {loss['name']}",
+            f"{pods_lost_text(loss)} of {loss['pods']}",
+            str(loss["replications"]),
+        ]
         cells += [_interval(plan, t.metric, loss["metrics"][t.metric]) for t in plan.targets]
         cells.append("holds" if loss["holds"] else "does NOT hold")
         survive = loss.get("smallest_surviving", "-")
         cells.append("none in the range" if survive is None else str(survive) if loss["loss"] == "node" else "-")
         rows.append(cells)
     header = ["lost", "pods lost", "replications", *(t.text for t in plan.targets), "SLO", "smallest value surviving"]
-    return (_table(header, rows) if rows else "") + "".join(notes)
+    return (html_table(header, rows) if rows else "") + "".join(notes)
 
 
 def _headroom_text(plan: Plan) -> str:
@@ -144,7 +136,7 @@ def render_capacity_report(plan: Plan) -> str:
     slo = "".join(f"<li><code>{html.escape(t.text)}</code></li>" for t in plan.targets)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>svcsim capacity plan: {name}</title>
-<style>{REPORT_CSS}{_NOTE_CSS}</style></head>
+<style>{PAGE_CSS}{NOTE_CSS}</style></head>
 <body>
 <h1>svcsim capacity plan: {name}</h1>
 <p><b>{html.escape(plan.sentence())}</b></p>
@@ -156,9 +148,10 @@ when every interval lies wholly on its target's good side.</p>
 <img alt="SLO metrics against {html.escape(plan.vary)}" src="data:image/png;base64,{_png(capacity_figure(plan))}">
 <h2>Every value tried</h2>{_evidence_table(plan)}
 <h2>What if a node or a zone is lost</h2>
-<p class=note>The node (zone) holding the most of the varied Deployment's pods fails at the start of the measurement
-window (t = warmup): the window sees the failure go unnoticed for nodeMonitorGracePeriod, then the rest of the pods
-carry the load.</p>{_what_if_section(plan)}
+<p class=note>In each replication, the node (zone) holding the most of the varied Deployment's pods in that
+replication's placement fails at the start of the measurement window (t = warmup): the window sees the failure go
+unnoticed for nodeMonitorGracePeriod, then the rest of the pods carry the load. Pods lost: their range over the
+replications.</p>{_what_if_section(plan)}
 <h2>Headroom</h2>{_headroom_text(plan)}
 <h2>Cost</h2>{_cost_text(plan)}
 </body></html>

@@ -23,7 +23,7 @@ from sim.results.run_folder import replacing
 from sim.scenario.resolved import Scenario
 from sim.version import VERSION
 
-__all__ = ["PLAN_FILES", "Plan"]
+__all__ = ["PLAN_FILES", "Plan", "loss_text", "pods_lost_text"]
 
 PLAN_FILES = ("plan.json", "plan.parquet", "scenario.yaml", "capacity.html")
 
@@ -102,9 +102,7 @@ class Plan:
         for loss in self.what_if:
             if loss.get("name"):
                 verdict = "holds" if loss["holds"] else "does NOT hold"
-                lines.append(
-                    f"  {loss['loss']} {loss['name']} lost ({loss['pods_lost']} of {loss['pods']} pods): SLO {verdict}"
-                )
+                lines.append(f"  {loss_text(loss)}: SLO {verdict}")
         if self.headroom is not None:
             lines.append(f"  headroom: {self.headroom_text()}")
         lines.append(f"  cost: {self.cost_text()}")
@@ -178,3 +176,17 @@ class Plan:
             if page is not None:
                 (staging / "capacity.html").write_text(page, encoding="utf-8")
         return Path(directory)
+
+
+def pods_lost_text(loss: dict[str, Any]) -> str:
+    """``2`` or, when the replications' placements differ, the range ``2-3``."""
+    low, high = loss["pods_lost"]
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
+def loss_text(loss: dict[str, Any]) -> str:
+    """A what-if row in words: ``node node-1 lost (2 of 4 pods)``; when the busiest node differs
+    between replications, ``node node-1, node-3 lost (the busiest in each replication: 2-3 of 7 pods)``."""
+    several = len(set(loss["lost"])) > 1
+    each = f"the busiest in each replication: {pods_lost_text(loss)}" if several else pods_lost_text(loss)
+    return f"{loss['loss']} {loss['name']} lost ({each} of {loss['pods']} pods)"

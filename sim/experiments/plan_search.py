@@ -89,25 +89,34 @@ class PointRunner:
         self.runs: dict[PointKey, dict[int, dict[str, float]]] = {}
         self.points: dict[PointKey, Point] = {}
 
-    def judge(self, experiment: str, value: int, scenario: Scenario, factor: float = 1.0) -> Point:
-        """The point's verdict under the replication rule (module docstring)."""
+    def judge(
+        self, experiment: str, value: int, scenario: Scenario | Callable[[int], Scenario], factor: float = 1.0
+    ) -> Point:
+        """The point's verdict under the replication rule (module docstring). ``scenario`` is
+        the point's scenario, or a function giving replication ``k``'s (the node-loss what-if
+        fails, in each replication, the node that replication's placement loads most). A point
+        judged before is returned as it was, without running or reporting it again."""
         key = (experiment, int(value), float(factor))
+        if key in self.points:
+            return self.points[key]
+        scenario_for = (lambda k: scenario) if isinstance(scenario, Scenario) else scenario
         first = min(FIRST_REPLICATIONS, self.n)
-        point = self._judged(key, scenario, first)
+        point = self._judged(key, scenario_for, first)
         if point.verdict != MISSED and first < self.n:
-            point = self._judged(key, scenario, self.n)
+            point = self._judged(key, scenario_for, self.n)
         while point.verdict == UNDECIDED and point.replications < MAX_REPLICATIONS_FACTOR * self.n:
-            point = self._judged(key, scenario, point.replications + self.n)
+            point = self._judged(key, scenario_for, point.replications + self.n)
         self.points[key] = point
         if self.on_point is not None:
             self.on_point(point)
         return point
 
-    def _judged(self, key: PointKey, scenario: Scenario, count: int) -> Point:
+    def _judged(self, key: PointKey, scenario_for: Callable[[int], Scenario], count: int) -> Point:
         done = self.runs.setdefault(key, {})
         missing = [k for k in range(count) if k not in done]
         seeds = [replication_seed(self.root, k) for k in missing]
-        for i, metrics in self.executor(run_one, [(scenario, s) for s in seeds]):
+        tasks = [(scenario_for(k), s) for k, s in zip(missing, seeds, strict=True)]
+        for i, metrics in self.executor(run_one, tasks):
             done[missing[i]] = metrics
             if self.on_done is not None:
                 self.on_done(seeds[i], metrics)

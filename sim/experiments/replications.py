@@ -41,6 +41,7 @@ __all__ = [
     "Executor",
     "Replications",
     "RunTask",
+    "executor_and_root",
     "load_replications",
     "replicate",
     "serial",
@@ -182,18 +183,8 @@ def replicate(
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 2:
         raise ValueError(f"n must be an integer >= 2 (a confidence interval needs two runs), got {n!r}")
     level = check_confidence(confidence)
-    if client is not None:
-        if executor is not serial:
-            raise ValueError("give client= or executor=, not both")
-        from sim.experiments.dask_executor import dask_executor  # noqa: PLC0415 (it imports this module)
-
-        executor = dask_executor(client)
-    root = seed if seed is not None else scenario.simulation.seed
-    if root is None:
-        root = fresh_root_seed()
-    if isinstance(root, bool) or not isinstance(root, int | np.integer) or root < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {root!r}")
-    seeds = [replication_seed(int(root), k) for k in range(int(n))]
+    executor, root = executor_and_root(scenario, seed, executor, client)
+    seeds = [replication_seed(root, k) for k in range(int(n))]
     done: dict[int, dict[str, float]] = {}
     runs: dict[str, dict[str, bytes]] = {}
     for k, result in executor(run_keeping if keep_tables else run_one, [(scenario, s) for s in seeds]):
@@ -207,7 +198,31 @@ def replicate(
     table = replication_table(seeds, [done[k] for k in range(n)])
     metrics_order = [c for c in table.columns if c not in ("replication", "seed")]
     summary = summarize_metrics(table, metrics_order, level)
-    return Replications(scenario, int(root), level, table, summary, dict(sorted(runs.items(), key=_run_order)))
+    return Replications(scenario, root, level, table, summary, dict(sorted(runs.items(), key=_run_order)))
+
+
+def executor_and_root(scenario: Scenario, seed: Any, executor: Executor, client: Any) -> tuple[Executor, int]:
+    """The ``executor=`` / ``client=`` and ``seed=`` arguments every experiment (``replicate``,
+    ``sweep``, ``plan``) takes, resolved: the executor (a Dask one for ``client``) and the root
+    seed (``seed``, else the scenario's ``spec.seed``, else a fresh one).
+
+    Raises
+    ------
+    ValueError
+        Both ``client`` and ``executor``, or a seed that is not an integer >= 0.
+    """
+    if client is not None:
+        if executor is not serial:
+            raise ValueError("give client= or executor=, not both")
+        from sim.experiments.dask_executor import dask_executor  # noqa: PLC0415 (it imports this module)
+
+        executor = dask_executor(client)
+    root = seed if seed is not None else scenario.simulation.seed
+    if root is None:
+        root = fresh_root_seed()
+    if isinstance(root, bool) or not isinstance(root, int | np.integer) or root < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {root!r}")
+    return executor, int(root)
 
 
 def _run_order(item: tuple[str, Any]) -> tuple[int, ...]:

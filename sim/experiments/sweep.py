@@ -39,8 +39,8 @@ import pandas as pd
 from sim.errors import Problem, ScenarioError
 from sim.experiments.confidence import SUMMARY_COLUMNS, check_confidence, summarize_metrics
 from sim.experiments.metrics import run_keeping, run_one
-from sim.experiments.replications import Executor, kept, replication_table, serial, write_runs
-from sim.experiments.seeds import fresh_root_seed, replication_seed
+from sim.experiments.replications import Executor, executor_and_root, kept, replication_table, serial, write_runs
+from sim.experiments.seeds import replication_seed
 from sim.kube.validation import one_line
 from sim.results.result import summary_json
 from sim.results.run_folder import replacing
@@ -246,17 +246,7 @@ def sweep(
     if prepared.scenario is not scenario:
         raise ValueError("grid was built for another scenario: SweepGrid.build(scenario, ...) with this one")
     tidy, points, changed = prepared.grid, prepared.points, prepared.scenarios
-    if client is not None:
-        if executor is not serial:
-            raise ValueError("give client= or executor=, not both")
-        from sim.experiments.dask_executor import dask_executor  # noqa: PLC0415 (it imports replications)
-
-        executor = dask_executor(client)
-    root = seed if seed is not None else scenario.simulation.seed
-    if root is None:
-        root = fresh_root_seed()
-    if isinstance(root, bool) or not isinstance(root, int | np.integer) or root < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {root!r}")
+    executor, root = executor_and_root(scenario, seed, executor, client)
     seeds = [replication_seed(int(root), k) for k in range(int(replications))]
     tasks = [(changed[p], s) for p in range(len(points)) for s in seeds]
     done: dict[int, dict[str, float]] = {}

@@ -16,28 +16,13 @@ import os
 from pathlib import Path
 
 from sim.results.comparison import Comparison, RunSummary
+from sim.results.html_page import NOTE_CSS, PAGE_CSS, html_table
 from sim.results.plots.compare import render_compare_plots
-from sim.results.report import _CSS as REPORT_CSS
 
 __all__ = ["render_comparison", "write_comparison"]
 
 RUN_COLUMNS = ["run", "scenario", "seed", "kind", "read from"]
-_EXTRA_CSS = "td.diff { font-variant-numeric: tabular-nums; } .note { color: #555; font-size: 0.9em; }"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    """A table of display text; every column but the first is right-aligned, as numbers are."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(v)}</td>" if i == 0 else f'<td class="num">{html.escape(v)}</td>'
-            for i, v in enumerate(row)
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+_EXTRA_CSS = "td.diff { font-variant-numeric: tabular-nums; }" + NOTE_CSS
 
 
 def _run_rows(comparison: Comparison) -> list[list[str]]:
@@ -102,14 +87,14 @@ def render_comparison(comparison: Comparison, plots: dict[str, bytes] | None = N
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>svcsim comparison: {names}</title>
-<style>{REPORT_CSS}{_EXTRA_CSS}</style></head>
+<style>{PAGE_CSS}{_EXTRA_CSS}</style></head>
 <body>
 <h1>svcsim comparison: {names}</h1>
-<h2>Runs (the first is the baseline)</h2>{_table(RUN_COLUMNS, _run_rows(comparison))}
+<h2>Runs (the first is the baseline)</h2>{html_table(RUN_COLUMNS, _run_rows(comparison))}
 <h2>SLO</h2><ul>{slo}</ul>
 <h2>Summaries side by side (latency over the clients' ok requests sent after warm-up)</h2>
 <p class=note>Δ is a run's value minus the baseline's; Δ% that over the baseline's value.</p>{note}
-{_table(header, rows)}
+{html_table(header, rows)}
 <h2>Plots</h2>{images}
 <h2>What differs between the scenarios</h2>{_scenario_diffs(comparison)}
 </body></html>

@@ -24,6 +24,7 @@ import pandas as pd
 
 from sim.results.controller_events import narrative
 from sim.results.hpa_status import Rescale, current_text, metric_key, rescales, target_text
+from sim.results.html_page import PAGE_CSS, html_table
 from sim.results.kubectl import format_table, service_rows
 from sim.results.plots import available_plots
 from sim.results.plots.common import png_bytes
@@ -70,15 +71,6 @@ POD_COLUMNS = [
     "requests",
     "utilisation",
 ]
-
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
-table { border-collapse: collapse; font-size: 0.9em; } td, th { padding: 3px 10px; border-bottom: 1px solid #eee; }
-th { text-align: left; background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-pre { background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.85em; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-"""
 
 
 def describe(result: Result) -> list[str]:
@@ -266,16 +258,8 @@ def _png(result: Result, name: str, draw: Callable[[Result], Figure]) -> str:
 
 
 def _table(header: list[str], rows: list[list[object]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="num">{_cell(v)}</td>' if isinstance(v, int | float) else f"<td>{_cell(v)}</td>" for v in row
-        )
-        + "</tr>"
-        for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+    """Numbers right-aligned, whatever their column."""
+    return html_table(header, rows, text=_cell, numeric=lambda _, v: isinstance(v, int | float))
 
 
 def _cell(value: object) -> str:
@@ -422,7 +406,7 @@ def render_report(result: Result) -> str:
     yaml_text = html.escape(result.scenario.with_overrides(seed=result.seed).to_yaml())
     name = html.escape(result.scenario.simulation.name)
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>svcsim report: {name}</title><style>{_CSS}</style></head>
+<html lang="en"><head><meta charset="utf-8"><title>svcsim report: {name}</title><style>{PAGE_CSS}</style></head>
 <body>
 <h1>svcsim report: {name}</h1>
 {_slo_section(s.get("slo"))}{_warnings_section(s.get("warnings", []))}
