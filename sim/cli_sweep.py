@@ -151,6 +151,10 @@ def _flags(args: argparse.Namespace, source: str) -> dict[str, list[Any]]:
             problems.append(
                 Problem(source, "", f"--set {one_line(path)}", "given twice; give every value in one --set")
             )
+        twice = [v for i, v in enumerate(values) if v in values[:i] and type(v) in {type(w) for w in values[:i]}]
+        if twice:
+            message = f"{twice[0]!r} given twice: each point would run twice"
+            problems.append(Problem(source, "", f"--set {one_line(path)}", message))
         grid[path] = values
     n_points = math.prod(len(values) for values in grid.values())
     if n_points > MAX_POINTS:  # before the points are listed: 1:100000 twice would exhaust memory first
@@ -187,7 +191,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
             def done(point: int, k: int, seed: int, metrics: dict[str, float]) -> None:
                 progress(
-                    f"point {point + 1}, replication {k + 1} ({point * args.replications + k + 1}/{n_runs})",
+                    f"point {point}, replication {k} (run {point * args.replications + k + 1}/{n_runs})",
                     seed,
                     metrics,
                 )

@@ -242,7 +242,7 @@ def test_a_replicated_run_is_named_as_not_drawn(tmp_path, two_runs):
     reps = _replications_folder(tmp_path / "reps", (300.0, 290.0, 310.0))
     fig = plots.compare_latency_cdf(sim.compare([two_runs[0], reps]))
     texts = [t.get_text() for t in fig.axes[0].texts]
-    assert "not drawn (no requests kept): reps" in texts
+    assert "not drawn (replicated: summaries only; compare a kept run folder to draw it): reps" in texts
 
 
 # --- the report and the CLI -----------------------------------------------------------------------

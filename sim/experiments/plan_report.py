@@ -16,6 +16,7 @@ from typing import Any
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from sim.experiments.plan_result import Plan, pods_lost_text
 from sim.results.html_page import NOTE_CSS, PAGE_CSS, html_table
@@ -56,6 +57,11 @@ def capacity_figure(plan: Plan) -> Figure:
             if t.metric.startswith("latency_") and finite.size and finite.max() / finite.min() > 30:
                 ax.set_yscale("log")
             unit = "%" if t.metric == "error_rate" else ("req/s" if t.metric == "throughput_rps" else "ms")
+            tried = sorted(set(ev["value"].tolist()))
+            if len(tried) <= 15:
+                ax.set_xticks([float(v) for v in tried], [str(v) for v in tried])  # the values tried, not 1.25...
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel(plan.vary)
             ax.set_ylabel(f"{t.name} ({unit})")
             ax.set_title(f"{t.name} against {plan.vary}")

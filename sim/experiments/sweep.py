@@ -299,7 +299,7 @@ class SweepGrid:
                 raise ValueError(f"grid[{path!r}] has no values")
             twice = [v for i, v in enumerate(values) if any(_same(v, w) for w in values[:i])]
             if twice:
-                raise ValueError(f"grid[{path!r}] has {twice[0]!r} twice: each point would run twice")
+                raise ValueError(f"{path}: {twice[0]!r} given twice: each point would run twice")
             tidy[str(path)] = values
         points = sweep_points(tidy)
         changed: list[Scenario] = []
@@ -312,15 +312,14 @@ class SweepGrid:
         if problems:
             raise ScenarioError(problems)
         problems = [
-            Problem(scenario.source, "", f"--set {one_line(path)}", _NO_CHANGE.format(path=path))
-            for path in _no_op_paths(tidy, changed)
+            Problem(scenario.source, "", f"--set {one_line(path)}", _NO_CHANGE) for path in _no_op_paths(tidy, changed)
         ]
         if problems:
             raise ScenarioError(problems)
         return cls(scenario, tidy, points, changed)
 
 
-_NO_CHANGE = "every value leaves the scenario as it was: is the path right? ({path})"
+_NO_CHANGE = "every value leaves the scenario as it was: is the path right?"
 
 
 def _no_op_paths(grid: Mapping[str, list[Any]], scenarios: Sequence[Scenario]) -> list[str]:

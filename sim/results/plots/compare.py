@@ -83,7 +83,7 @@ def _not_drawn(ax: Axes, skipped: list[str]) -> None:
         ax.text(
             0.01,
             0.99,
-            "not drawn (no requests kept): " + ", ".join(skipped),
+            "not drawn (replicated: summaries only; compare a kept run folder to draw it): " + ", ".join(skipped),
             transform=ax.transAxes,
             va="top",
             fontsize=8,
