@@ -502,3 +502,19 @@ def test_report_summary_shows_retries_only_when_a_client_retries():
     assert f'<td>retries (tries beyond the first)</td><td class="num">{retried.summary["retries"]}</td>' in page
     plain = sim.simulate(scenario(rate=20, duration=2))
     assert "retries" not in plain.summary and "retries (tries beyond" not in render_report(plain)
+
+
+def test_many_pods_draw_the_spread_of_their_load_and_per_node_summaries():
+    """Above MANY_PODS pods the load plot is a histogram of each pod's requests against its
+    expected share (100 %), the furthest pods named, and the per-node rate as median and bands;
+    a bar per pod (unreadable at 60, minutes to draw at 10 000) is not drawn."""
+    result = sim.simulate(scenario(nodes=3, replicas=60, rate=3000.0, duration=4.0), seed=2)
+    fig = plots.load_panels(result)
+    top, bottom = fig.axes[0], fig.axes[1]
+    assert "against the expected share (60 pods" in top.get_title(loc="left")
+    assert top.get_xlabel() == "requests routed to the pod, % of its expected share"
+    assert sum(p.get_height() for p in top.patches) == 60  # every pod in the histogram once
+    assert any("furthest from their share" in t.get_text() for t in top.texts)
+    assert [line.get_label() for line in bottom.get_lines()] == ["median"] and "3 nodes" in bottom.get_title(loc="left")
+    few = sim.simulate(scenario(nodes=3, replicas=6, rate=300.0, duration=4.0), seed=2)
+    assert "Requests per pod, coloured by node" in plots.load_panels(few).axes[0].get_title(loc="left")

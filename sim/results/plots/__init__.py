@@ -187,10 +187,19 @@ def _slo_lines(ax: Axes, result: Result) -> None:
         )
 
 
+#: Above this many pods the load plots show the spread of the pods' load and per-node totals
+#: instead of a bar and a band per pod: at 60 pods the bars' labels are already unreadable, and
+#: 10 000 bands took minutes to draw (issue 13).
+MANY_PODS = 40
+
+
 @plain_text
 def load_distribution(run: RunLike, ax: Axes | None = None) -> Figure:
-    """Requests per pod, grouped and coloured by node, against the share uniform choice predicts."""
+    """Requests per pod, grouped and coloured by node, against the share uniform choice predicts
+    (with more than :data:`MANY_PODS` pods: :func:`load_spread`)."""
     result = run_result(run)
+    if len(result.pods) > MANY_PODS:
+        return load_spread(result, ax)
     fig, ax = axes(ax)
     pods = result.pods[result.pods["requests"] > 0].copy()
     pods["node"] = pods["node"].fillna("<none>")
@@ -221,11 +230,55 @@ def load_distribution(run: RunLike, ax: Axes | None = None) -> Figure:
 
 
 @plain_text
+def load_spread(run: RunLike, ax: Axes | None = None) -> Figure:
+    """Each pod's requests as a share of what uniform random choice predicts for it, as a
+    histogram (100 % is the expected share), the three pods furthest below and above named."""
+    result = run_result(run)
+    fig, ax = axes(ax)
+    expected = expected_requests(result)
+    pods = result.pods[["pod", "node", "requests"]].copy()
+    pods["expected"] = pods["pod"].map(expected).astype(float)
+    pods = pods[pods["expected"] > 0]
+    ratio = 100.0 * pods["requests"].to_numpy(dtype=float) / pods["expected"].to_numpy(dtype=float)
+    if len(ratio):
+        # Bins a whole number of requests wide: counts are integers, so a bin narrower than one
+        # request (as a share of the typical expectation) would be empty or doubled by turns.
+        step = 100.0 / float(np.median(pods["expected"]))
+        width = step * max(1.0, np.ceil((np.ptp(ratio) / 40.0) / step))
+        edges = np.arange(ratio.min() - width / 2, ratio.max() + width, width)
+        ax.hist(ratio, bins=edges.tolist(), color="#1f77b4", alpha=0.8)
+    ax.axvline(100.0, color="black", lw=1, ls="--", label="the expected share (uniform random choice)")
+    order = np.argsort(ratio, kind="stable")
+    named = [*order[:3], *order[-3:]] if len(order) > 6 else list(order)
+    lines = [
+        f"{pods['pod'].iloc[i]} ({pods['node'].iloc[i]}): {ratio[i]:.0f} %, {int(pods['requests'].iloc[i]):,} requests"
+        for i in dict.fromkeys(named)
+    ]
+    if lines:
+        ax.text(
+            1.01,
+            0.0,
+            "furthest from their share:\n" + "\n".join(lines),
+            transform=ax.transAxes,
+            fontsize=7,
+            va="bottom",
+        )
+    ax.set_xlabel("requests routed to the pod, % of its expected share")
+    ax.set_ylabel("pods")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    title(ax, f"Requests per pod against the expected share ({len(ratio):,} pods that got requests)", result)
+    return fig
+
+
+@plain_text
 def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
-    """Per-pod request rate over time, stacked: load moving onto new pods and off removed ones."""
+    """Per-pod request rate over time, stacked: load moving onto new pods and off removed ones
+    (with more than :data:`MANY_PODS` pods: per node)."""
     result = run_result(run)
     fig, ax = axes(ax)
     duration = result.scenario.simulation.duration_s
+    if len(result.pods) > MANY_PODS:
+        return _node_rates(result, fig, ax)
     centers, rates = rate_per_pod(result.requests, duration)
     node_of = dict(zip(result.pods["pod"], result.pods["node"], strict=True))
     colors = node_colors(result)
@@ -247,6 +300,28 @@ def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
         fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="node (one shade per pod)", title_fontsize=8
     )
     title(ax, "Request rate per pod over time (stacked)", result)
+    return fig
+
+
+def _node_rates(result: Result, fig: Figure, ax: Axes) -> Figure:
+    """Requests per second to each node's pods over time, summarised across the nodes: the
+    median, the 10-90 % band and the range (a band per node is unreadable past a dozen)."""
+    duration = result.scenario.simulation.duration_s
+    centers, per_node = rate_per_pod(result.requests, duration, by="pod_node")
+    if per_node:
+        rates = np.vstack(list(per_node.values()))
+        low, p10, median, p90, high = np.percentile(rates, [0, 10, 50, 90, 100], axis=0)
+        ax.fill_between(centers, low, high, color="#1f77b4", alpha=0.15, linewidth=0, label="min-max")
+        ax.fill_between(centers, p10, p90, color="#1f77b4", alpha=0.35, linewidth=0, label="10-90 %")
+        ax.plot(centers, median, color="#1f77b4", lw=1.2, label="median")
+    ax.set_xlim(0, duration)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("requests per second to the node's pods")
+    mark_scale_events(ax, result)
+    shade_warmup(ax, result)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="across nodes", title_fontsize=8)
+    title(ax, f"Request rate per node over time ({len(per_node)} nodes with pods that got requests)", result)
     return fig
 
 

@@ -136,16 +136,19 @@ def node_count(result: Result, duration_s: float) -> tuple[np.ndarray, np.ndarra
     return np.append(times, duration_s), np.append(count, count[-1]).astype(float), True
 
 
-def rate_per_pod(requests: pd.DataFrame, duration_s: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Requests per second routed to each pod, per time bin (by send time)."""
+def rate_per_pod(
+    requests: pd.DataFrame, duration_s: float, by: str = "pod"
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Requests per second routed to each pod (``by="pod_node"``: to each node's pods), per
+    time bin (by send time)."""
     edges = time_bins(duration_s, len(requests))
     centers = (edges[:-1] + edges[1:]) / 2
     width = np.diff(edges)
-    routed = requests[requests["pod"].notna()]
+    routed = requests[requests[by].notna()]
     rates = {}
-    for pod, times in routed.groupby("pod", observed=True)["t_sent"]:
+    for key, times in routed.groupby(by, observed=True)["t_sent"]:
         counts, _ = np.histogram(times.to_numpy(), bins=edges)
-        rates[str(pod)] = counts / width
+        rates[str(key)] = counts / width
     return centers, rates
 
 
