@@ -518,3 +518,15 @@ def test_many_pods_draw_the_spread_of_their_load_and_per_node_summaries():
     assert [line.get_label() for line in bottom.get_lines()] == ["median"] and "3 nodes" in bottom.get_title(loc="left")
     few = sim.simulate(scenario(nodes=3, replicas=6, rate=300.0, duration=4.0), seed=2)
     assert "Requests per pod, coloured by node" in plots.load_panels(few).axes[0].get_title(loc="left")
+
+
+def test_topology_sums_up_the_nodes_past_eight_in_one_box():
+    """Twelve nodes: five drawn, the other seven and their pods summed up (a box per node at
+    100 nodes was a sliver with overlapping labels); eight or fewer are all drawn."""
+    many = sim.simulate(scenario(nodes=12, replicas=24, rate=100.0, duration=2.0), seed=1)
+    texts = [t.get_text() for t in plots.topology(many).axes[0].texts]
+    assert "+7 more nodes\n14 pods\n(2-2 a node)" in texts
+    assert sum(t.startswith("node-") for t in texts) == 5
+    few = sim.simulate(scenario(nodes=8, replicas=8, rate=100.0, duration=2.0), seed=1)
+    texts = [t.get_text() for t in plots.topology(few).axes[0].texts]
+    assert sum(t.startswith("node-") for t in texts) == 8 and not any("more nodes" in t for t in texts)

@@ -21,6 +21,11 @@ from sim.runtime.topology import Topology
 __all__ = ["draw_topology"]
 
 _MAX_PODS_SHOWN = 6
+#: Up to this many nodes are drawn side by side; with more, the first _NODES_SHOWN_WHEN_MANY are,
+#: and the rest are summed up in one box (at 100 nodes a node's box was a sliver and its labels
+#: overlapped the next: issue 13).
+_MAX_NODES_SHOWN = 8
+_NODES_SHOWN_WHEN_MANY = 5
 
 
 def _box(
@@ -103,7 +108,9 @@ def draw_topology(ax: Axes, result: Result, colors: dict[str, str], at_s: float 
         color="0.35",
     )
     svc_pos = _draw_services(ax, services, left)
-    node_top, pod_pos = _draw_nodes(ax, result, g, nodes, alive, colors, left, at)
+    hidden = nodes[_NODES_SHOWN_WHEN_MANY:] if len(nodes) > _MAX_NODES_SHOWN else []
+    nodes = nodes[: len(nodes) - len(hidden)] + (["..."] if hidden else [])
+    node_top, pod_pos = _draw_nodes(ax, result, g, nodes, alive, colors, left, at, hidden)
     lb_pos = _draw_balancers(ax, result, node_top, colors)
     _draw_calls(ax, result, svc_pos)
     _draw_clients(ax, result, clients, svc_pos, node_top, lb_pos, colors)
@@ -148,16 +155,26 @@ def _draw_nodes(
     colors: dict[str, str],
     left: float,
     at: float,
+    hidden: list[str] | None = None,
 ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
-    """Nodes with their IP:nodePort and the pods alive on them; returns node tops and pod anchors."""
+    """Nodes with their IP:nodePort and the pods alive on them; returns node tops and pod anchors.
+    A node ``"..."`` is a box summing up the ``hidden`` nodes and their pods."""
     node_ports = sorted({p.node_port for s in result.scenario.services for p in s.ports if p.node_port})
     port_text = ":" + ",".join(map(str, node_ports)) if node_ports else ""
     width = (0.76 - 0.015 * (len(nodes) - 1)) / max(1, len(nodes))
     node_top: dict[str, tuple[float, float]] = {}
     pod_pos: dict[str, tuple[float, float]] = {}
     for i, vid in enumerate(nodes):
-        data = g.nodes[vid]
         x = left + 0.01 + i * (width + 0.015)
+        if vid == "...":
+            names = [g.nodes[v]["name"] for v in hidden or []]
+            counts = alive["node"].value_counts()
+            per_node = [int(counts.get(n, 0)) for n in names]
+            _box(ax, x, 0.05, width, 0.5, edge="0.5", lw=1.5)
+            text = f"+{len(names)} more nodes\n{sum(per_node):,} pods\n({min(per_node)}-{max(per_node)} a node)"
+            ax.text(x + width / 2, 0.3, text, ha="center", va="center", fontsize=7.5, color="0.3")
+            continue
+        data = g.nodes[vid]
         color = colors.get(data["name"], "0.4")
         _box(ax, x, 0.05, width, 0.5, edge=color, lw=2)
         ax.text(
@@ -236,7 +253,8 @@ def _draw_clients(
         spec = next(c for c in sim.clients if c.name == client["name"])
         if spec.target.via == "nodePort":
             for name in spec.nodes or [n.name for n in sim.cluster.nodes]:
-                _arrow(ax, (0.16, y), node_top[name], colors.get(name, "0.3"), lw=1.2)
+                if name in node_top:  # a node summed up in the "more nodes" box has no arrow of its own
+                    _arrow(ax, (0.16, y), node_top[name], colors.get(name, "0.3"), lw=1.2)
         elif spec.target.via == "loadBalancer":
             _arrow(ax, (0.085, y - 0.05), lb_pos[spec.target.service], "0.2", lw=1.2)
         elif spec.target.via in ("clusterIP", "podIP") and spec.location in node_top:
