@@ -3,8 +3,8 @@ controllers' ``events``, the pods' ``pod_status`` and the autoscalers' ``hpa`` a
 ``hpa_metrics`` built from the run record's rows.
 
 Split from :mod:`sim.results.result` (which documents the columns and builds the summary).
-The request log holds one row per try; without retries the requests table's columns are
-views of it, not copies, since a run may hold 5 × 10⁷ requests.
+The request log holds one row per try; without retries the requests table's float and id
+columns are views of it, not copies, since a run may hold 5 × 10⁷ requests.
 """
 
 from __future__ import annotations
@@ -127,6 +127,11 @@ def requests_table(
 
     t_sent, t_done = at("t_sent", rows), at("t_done", last)
     parent = at("parent", rows)
+    no_parent = parent < 0
+    parent_values = np.where(no_parent, 0, parent if request_of is None else request_of[np.maximum(parent, 0)])
+    connection = at("connection", last)
+    # copy=False: the columns taken whole from the log stay views of it (pandas copies a dict's
+    # arrays by default); the rest are new arrays no one else holds.
     requests = pd.DataFrame(
         {
             "request_id": np.arange(len(t_sent), dtype=np.int64),
@@ -139,17 +144,12 @@ def requests_table(
             "pod_node": _labels(at("pod_node", last), node_names),
             "outcome": pd.Categorical.from_codes(at("outcome", last), categories=list(OUTCOMES)),
             "client_ip": _addresses(at("client_ip", last)),
-            "connection_id": at("connection", last).copy()
-            if request_of is None
-            else request_of[at("connection", last)],
-            "parent_id": pd.array(
-                np.where(parent >= 0, parent if request_of is None else request_of[np.maximum(parent, 0)], 0),
-                dtype="Int64",
-            ),
+            "connection_id": connection.astype(np.int64, copy=False) if request_of is None else request_of[connection],
+            "parent_id": pd.arrays.IntegerArray(parent_values.astype(np.int64, copy=False), no_parent),
             "attempts": at("attempt", last).astype(np.int16),
-        }
+        },
+        copy=False,
     )
-    requests.loc[parent < 0, "parent_id"] = pd.NA
     return requests, request_of
 
 
@@ -281,19 +281,19 @@ def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pd.DataFrame:
 
 
 def _addresses(values: np.ndarray) -> pd.Categorical:
-    """Integer IPv4 addresses as a categorical column of dotted strings."""
-    unique, codes = np.unique(values, return_inverse=True)
+    """Integer IPv4 addresses as a categorical column of dotted strings, sorted by address.
+
+    pd.factorize hashes rather than sorts (np.unique's argsort holds four row-sized int64
+    arrays at once); with ``sort=True`` its codes and uniques are np.unique's."""
+    codes, unique = pd.factorize(values, sort=True)
     names = [str(ipaddress.IPv4Address(int(v))) for v in unique]
-    return pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
+    return pd.Categorical.from_codes(codes, categories=names)
 
 
 def _labels(codes: np.ndarray, names: list[str]) -> pd.Categorical:
-    """Integer codes (-1 for none) as a categorical column of names, null where -1."""
-    return (
-        pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
-        if names
-        else pd.Categorical([None] * len(codes))
-    )
+    """Integer codes (-1 for none) as a categorical column of names, null where -1; the
+    categorical keeps the codes in the smallest integer type that holds them."""
+    return pd.Categorical.from_codes(codes, categories=names) if names else pd.Categorical([None] * len(codes))
 
 
 def finite(value: float) -> float | None:
