@@ -109,10 +109,18 @@ _BLOCK_ROWS = 1 << 20
 
 
 def requests_table(
-    log: RequestLog, client_names: list[str], node_names: list[str], pod_names: list[str]
+    log: RequestLog,
+    client_names: list[str],
+    node_names: list[str],
+    pod_names: list[str],
+    *,
+    release: bool = False,
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """One row per request (its first try's send, its last try's end) and, when some request
-    was retried, every try's request id (None when each try is its own request)."""
+    was retried, every try's request id (None when each try is its own request).
+
+    ``release``: free each log column this table alone needs as soon as the table holds its
+    own copy (not ``pod``, which the pods table reads, nor those kept as views)."""
     first = log.column("origin") < 0  # a request's first try: every row, unless a client retried
     rows: slice | np.ndarray
     last: slice | np.ndarray
@@ -128,28 +136,42 @@ def requests_table(
     def at(name: str, which: slice | np.ndarray) -> np.ndarray:
         return log.column(name)[which]
 
-    t_sent, t_done = at("t_sent", rows), at("t_done", last)
+    # The small columns first, the log's wide ones freed, then the new 8-byte columns: the
+    # log and the table never hold a 10^7-row column twice at once.
+    client = _labels(at("client", rows), client_names)
+    entry_node = _labels(at("entry_node", last), node_names)
+    pod = _labels(at("pod", last), pod_names)
+    pod_node = _labels(at("pod_node", last), node_names)
+    outcome = pd.Categorical.from_codes(at("outcome", last), categories=list(OUTCOMES))
+    client_ip = _addresses(at("client_ip", last))
+    attempts = at("attempt", last).astype(np.int16)
+    if release:
+        log.release(("client", "entry_node", "pod_node", "outcome", "client_ip", "attempt", "origin"))
     parent = at("parent", rows)
     no_parent = parent < 0
     parent_values = np.where(no_parent, 0, parent if request_of is None else request_of[np.maximum(parent, 0)])
+    del parent
+    if release:
+        log.release(("parent",))
+    t_sent, t_done = at("t_sent", rows), at("t_done", last)
     connection = at("connection", last)
     # copy=False: the columns taken whole from the log stay views of it (pandas copies a dict's
     # arrays by default); the rest are new arrays no one else holds.
     requests = pd.DataFrame(
         {
             "request_id": np.arange(len(t_sent), dtype=np.int64),
-            "client": _labels(at("client", rows), client_names),
+            "client": client,
             "t_sent": t_sent,
             "t_done": t_done,
             "latency": t_done - t_sent,
-            "entry_node": _labels(at("entry_node", last), node_names),
-            "pod": _labels(at("pod", last), pod_names),
-            "pod_node": _labels(at("pod_node", last), node_names),
-            "outcome": pd.Categorical.from_codes(at("outcome", last), categories=list(OUTCOMES)),
-            "client_ip": _addresses(at("client_ip", last)),
+            "entry_node": entry_node,
+            "pod": pod,
+            "pod_node": pod_node,
+            "outcome": outcome,
+            "client_ip": client_ip,
             "connection_id": connection.astype(np.int64, copy=False) if request_of is None else request_of[connection],
             "parent_id": pd.arrays.IntegerArray(parent_values.astype(np.int64, copy=False), no_parent),
-            "attempts": at("attempt", last).astype(np.int16),
+            "attempts": attempts,
         },
         copy=False,
     )

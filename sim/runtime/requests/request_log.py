@@ -88,7 +88,12 @@ class RequestLog:
     def release_working_columns(self) -> None:
         """Free the columns only the engine needs, once every outcome is settled; reading
         them afterwards is a bug, so they become empty."""
-        for name in _WORKING_COLUMNS:
+        self.release(_WORKING_COLUMNS)
+
+    def release(self, names: tuple[str, ...]) -> None:
+        """Free the columns ``names`` (a table built from them holds what it needs); reading
+        them afterwards is a bug, so they become empty."""
+        for name in names:
             old = getattr(self, name)
             setattr(self, name, np.empty(0, dtype=old.dtype))
 
