@@ -38,10 +38,16 @@ def growing_queue(t_sent: np.ndarray, latency: np.ndarray, warmup_s: float, dura
     """A warning if ok latencies (by send time) grow through the measurement window, else None."""
     window = duration_s - warmup_s
     keep = (t_sent >= warmup_s) & (t_sent <= duration_s)
-    t, latency = t_sent[keep], latency[keep]
+    t, latency = (t_sent, latency) if keep.all() else (t_sent[keep], latency[keep])  # no copy of 10^7 rows
     if window <= 0 or len(t) < TREND_BATCHES * 10:
         return None
-    which = np.minimum(((t - warmup_s) / window * TREND_BATCHES).astype(int), TREND_BATCHES - 1)
+    # ((t - warmup) / window * batches) in place, the same operations in the same order.
+    position = t - warmup_s
+    position /= window
+    position *= TREND_BATCHES
+    which = position.astype(int)
+    del position
+    np.minimum(which, TREND_BATCHES - 1, out=which)
     counts = np.bincount(which, minlength=TREND_BATCHES)
     if (counts < 5).any():
         return None

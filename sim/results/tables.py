@@ -3,8 +3,8 @@ controllers' ``events``, the pods' ``pod_status`` and the autoscalers' ``hpa`` a
 ``hpa_metrics`` built from the run record's rows.
 
 Split from :mod:`sim.results.result` (which documents the columns and builds the summary).
-The request log holds one row per try; without retries the requests table's columns are
-views of it, not copies, since a run may hold 5 × 10⁷ requests.
+The request log holds one row per try; without retries the requests table's float and id
+columns are views of it, not copies, since a run may hold 5 × 10⁷ requests.
 """
 
 from __future__ import annotations
@@ -104,12 +104,23 @@ HPA_METRICS_SCHEMA = pa.schema(
     ]
 )
 
+#: Rows :func:`pod_table` works on at once.
+_BLOCK_ROWS = 1 << 20
+
 
 def requests_table(
-    log: RequestLog, client_names: list[str], node_names: list[str], pod_names: list[str]
+    log: RequestLog,
+    client_names: list[str],
+    node_names: list[str],
+    pod_names: list[str],
+    *,
+    release: bool = False,
 ) -> tuple[pd.DataFrame, np.ndarray | None]:
     """One row per request (its first try's send, its last try's end) and, when some request
-    was retried, every try's request id (None when each try is its own request)."""
+    was retried, every try's request id (None when each try is its own request).
+
+    ``release``: free each log column this table alone needs as soon as the table holds its
+    own copy (not ``pod``, which the pods table reads, nor those kept as views)."""
     first = log.column("origin") < 0  # a request's first try: every row, unless a client retried
     rows: slice | np.ndarray
     last: slice | np.ndarray
@@ -125,31 +136,45 @@ def requests_table(
     def at(name: str, which: slice | np.ndarray) -> np.ndarray:
         return log.column(name)[which]
 
-    t_sent, t_done = at("t_sent", rows), at("t_done", last)
+    # The small columns first, the log's wide ones freed, then the new 8-byte columns: the
+    # log and the table never hold a 10^7-row column twice at once.
+    client = _labels(at("client", rows), client_names)
+    entry_node = _labels(at("entry_node", last), node_names)
+    pod = _labels(at("pod", last), pod_names)
+    pod_node = _labels(at("pod_node", last), node_names)
+    outcome = pd.Categorical.from_codes(at("outcome", last), categories=list(OUTCOMES))
+    client_ip = _addresses(at("client_ip", last))
+    attempts = at("attempt", last).astype(np.int16)
+    if release:
+        log.release(("client", "entry_node", "pod_node", "outcome", "client_ip", "attempt", "origin"))
     parent = at("parent", rows)
+    no_parent = parent < 0
+    parent_values = np.where(no_parent, 0, parent if request_of is None else request_of[np.maximum(parent, 0)])
+    del parent
+    if release:
+        log.release(("parent",))
+    t_sent, t_done = at("t_sent", rows), at("t_done", last)
+    connection = at("connection", last)
+    # copy=False: the columns taken whole from the log stay views of it (pandas copies a dict's
+    # arrays by default); the rest are new arrays no one else holds.
     requests = pd.DataFrame(
         {
             "request_id": np.arange(len(t_sent), dtype=np.int64),
-            "client": _labels(at("client", rows), client_names),
+            "client": client,
             "t_sent": t_sent,
             "t_done": t_done,
             "latency": t_done - t_sent,
-            "entry_node": _labels(at("entry_node", last), node_names),
-            "pod": _labels(at("pod", last), pod_names),
-            "pod_node": _labels(at("pod_node", last), node_names),
-            "outcome": pd.Categorical.from_codes(at("outcome", last), categories=list(OUTCOMES)),
-            "client_ip": _addresses(at("client_ip", last)),
-            "connection_id": at("connection", last).copy()
-            if request_of is None
-            else request_of[at("connection", last)],
-            "parent_id": pd.array(
-                np.where(parent >= 0, parent if request_of is None else request_of[np.maximum(parent, 0)], 0),
-                dtype="Int64",
-            ),
-            "attempts": at("attempt", last).astype(np.int16),
-        }
+            "entry_node": entry_node,
+            "pod": pod,
+            "pod_node": pod_node,
+            "outcome": outcome,
+            "client_ip": client_ip,
+            "connection_id": connection.astype(np.int64, copy=False) if request_of is None else request_of[connection],
+            "parent_id": pd.arrays.IntegerArray(parent_values.astype(np.int64, copy=False), no_parent),
+            "attempts": attempts,
+        },
+        copy=False,
     )
-    requests.loc[parent < 0, "parent_id"] = pd.NA
     return requests, request_of
 
 
@@ -197,13 +222,23 @@ def pod_table(
     pod_col = log.column("pod")
     has_pod = pod_col >= 0
     count = np.bincount(pod_col[has_pod], minlength=len(pods)) if len(pods) else np.zeros(0)
-    start = log.column("t_start")
+    start, service_s = log.column("t_start"), log.column("service_s")
     served = has_pod & ~np.isnan(start)
     idx = pod_col[served]
     end_cap = np.array([min(p.gone_at, p.deadline) for p in pods]) if pods else np.zeros(0)
-    begin = np.clip(start[served], warmup_s, duration_s)
-    finish = np.minimum(start[served] + log.column("service_s")[served], end_cap[idx] if len(pods) else 0)
-    busy_each = np.clip(np.minimum(finish, duration_s) - begin, 0.0, None)
+    # Each served request's busy time in the window, in blocks of rows (a block's temporaries,
+    # not 10^7 rows' of each), then summed per pod in row order at once as before.
+    busy_each = np.empty(len(idx))
+    done = 0
+    for lo in range(0, len(pod_col), _BLOCK_ROWS):
+        block = slice(lo, lo + _BLOCK_ROWS)
+        mine = served[block]
+        begin = np.clip(start[block][mine], warmup_s, duration_s)
+        finish = np.minimum(
+            start[block][mine] + service_s[block][mine], end_cap[pod_col[block][mine]] if len(pods) else 0
+        )
+        busy_each[done : done + len(begin)] = np.clip(np.minimum(finish, duration_s) - begin, 0.0, None)
+        done += len(begin)
     busy = np.bincount(idx, weights=busy_each, minlength=len(pods)) if len(pods) else np.zeros(0)
     rows = []
     for p in pods:
@@ -281,19 +316,19 @@ def _rows_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pd.DataFrame:
 
 
 def _addresses(values: np.ndarray) -> pd.Categorical:
-    """Integer IPv4 addresses as a categorical column of dotted strings."""
-    unique, codes = np.unique(values, return_inverse=True)
+    """Integer IPv4 addresses as a categorical column of dotted strings, sorted by address.
+
+    pd.factorize hashes rather than sorts (np.unique's argsort holds four row-sized int64
+    arrays at once); with ``sort=True`` its codes and uniques are np.unique's."""
+    codes, unique = pd.factorize(values, sort=True)
     names = [str(ipaddress.IPv4Address(int(v))) for v in unique]
-    return pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
+    return pd.Categorical.from_codes(codes, categories=names)
 
 
 def _labels(codes: np.ndarray, names: list[str]) -> pd.Categorical:
-    """Integer codes (-1 for none) as a categorical column of names, null where -1."""
-    return (
-        pd.Categorical.from_codes(codes.astype(np.int64), categories=names)
-        if names
-        else pd.Categorical([None] * len(codes))
-    )
+    """Integer codes (-1 for none) as a categorical column of names, null where -1; the
+    categorical keeps the codes in the smallest integer type that holds them."""
+    return pd.Categorical.from_codes(codes, categories=names) if names else pd.Categorical([None] * len(codes))
 
 
 def finite(value: float) -> float | None:

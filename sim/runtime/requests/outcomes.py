@@ -56,6 +56,8 @@ _TURNED_AWAY = {FULL: REJECTED, OVER_CONNECTIONS: REFUSED, NO_LISTENER: REFUSED}
 #: How long an established connection to a dead peer hangs before the kernel gives up:
 #: tcp_retries2 = 15 retransmissions, ~924.6 s (docs/semantics.md#node-failure).
 TCP_HANG_S = 924.6
+#: Rows :func:`settle` takes at once (its temporaries: some tens of bytes per row of a block).
+_SETTLE_ROWS = 1 << 20
 
 
 class NodeOutages:
@@ -227,27 +229,45 @@ def settle(
     - a request whose call failed fails too: ``rejected`` (the pod answered with an error).
     """
     n = log.size
-    verdict = log.verdict[:n]
-    assert (verdict != PENDING).all(), "every request sent has a verdict"
-    outcome = log.outcome[:n]
+    assert (log.verdict[:n] != PENDING).all(), "every request sent has a verdict"
+    # Every rule but the last looks at one request at a time: taken in blocks of rows, the
+    # index arrays and temporaries stay the size of a block, not of 10^7 requests.
+    for lo in range(0, n, _SETTLE_ROWS):
+        _settle_rows(log, lo, min(n, lo + _SETTLE_ROWS), kills_by_pod, gone_by_pod, clients, outages)
+    _fail_parents(log.outcome[:n], log.parent[:n])
+
+
+def _settle_rows(
+    log: RequestLog,
+    lo: int,
+    hi: int,
+    kills_by_pod: list[list[float]],
+    gone_by_pod: np.ndarray,
+    clients: ClientTable,
+    outages: NodeOutages | None,
+) -> None:
+    """:func:`settle`'s rules for the requests ``lo`` to ``hi`` (all but the failed calls)."""
+    verdict = log.verdict[lo:hi]
+    outcome = log.outcome[lo:hi]
     outcome[:] = verdict
-    pod, t_done, t_sent = log.pod[:n], log.t_done[:n], log.t_sent[:n]
+    pod, t_done, t_sent = log.pod[lo:hi], log.t_done[lo:hi], log.t_sent[lo:hi]
+    t_arrive, client = log.t_arrive[lo:hi], log.client[lo:hi]
     # A pod answers on arrival (serves, or pushes back: never started); a gone pod answers nothing.
-    at_pod = np.flatnonzero((pod >= 0) & ((verdict == SERVED) | np.isnan(log.t_start[:n])))
-    reached = at_pod[~np.isnan(log.t_arrive[at_pod])]
+    at_pod = np.flatnonzero((pod >= 0) & ((verdict == SERVED) | np.isnan(log.t_start[lo:hi])))
+    reached = at_pod[~np.isnan(t_arrive[at_pod])]
     if len(reached):
-        gone = log.t_arrive[reached] >= gone_by_pod[pod[reached]]
+        gone = t_arrive[reached] >= gone_by_pod[pod[reached]]
         lost = reached[gone]
         outcome[lost] = UNREACHABLE
         pod[lost] = -1  # it never reached a live pod
-        log.pod_node[lost] = -1
-        t_done[lost] = t_sent[lost] + clients.connect_timeout_s[log.client[lost]]
-    served_ = np.flatnonzero((pod >= 0) & (verdict == SERVED))
+        log.pod_node[lo:hi][lost] = -1
+        t_done[lost] = t_sent[lost] + clients.connect_timeout_s[client[lost]]
+    served_ = np.flatnonzero((pod >= 0) & (verdict == SERVED)) + lo
     _reset_killed(log, served_, kills_by_pod)
-    limit = clients.timeout_s[log.client[:n]]
+    limit = clients.timeout_s[client]
     if outages is not None:
         for node, start, _ in outages.spans:
-            through = (log.entry_node[:n] == node) | (log.pod_node[:n] == node)
+            through = (log.entry_node[lo:hi] == node) | (log.pod_node[lo:hi] == node)
             cut = np.flatnonzero(
                 through & (t_sent < start) & (t_done >= start) & (outcome != TIMEOUT) & (outcome != UNREACHABLE)
             )
@@ -256,7 +276,6 @@ def settle(
     late = (t_done - t_sent) > limit
     outcome[late] = TIMEOUT
     t_done[late] = t_sent[late] + limit[late]
-    _fail_parents(outcome, log.parent[:n])
 
 
 def _reset_killed(log: RequestLog, served: np.ndarray, kills_by_pod: list[list[float]]) -> None:

@@ -5,10 +5,12 @@ moves (sent, routed, served); nothing per request lives in Python objects. The t
 grows by a quarter when full, so the cost per request is a few array stores and at most a
 quarter of the columns stands empty.
 
-Memory: the columns take 103 bytes per request. Once outcomes are settled the columns only
+Memory: the columns take 95 bytes per request. Once outcomes are settled the columns only
 the engine needs (``_WORKING_COLUMNS``) are released, before the result tables are built
-from the rest; a whole run peaks at about 190 bytes per request, 260-280 with calls between
-Services, whose bookkeeping the event engine keeps per call (the figure
+from the rest, and :func:`sim.api.simulate` frees the others as the tables take them
+(:meth:`RequestLog.release`); a whole run peaks at about 145 bytes per request (10^7
+requests over 10 000 pods: 1.37 GiB), 260-280 with calls between Services, whose
+bookkeeping the event engine keeps per call (the figure
 :data:`sim.scenario.run_limits.BYTES_PER_REQUEST` states).
 """
 
@@ -18,16 +20,21 @@ import math
 
 import numpy as np
 
+from sim.scenario.run_limits import MAX_REQUESTS
+
 __all__ = ["RequestLog"]
 
 
 _FLOAT_COLUMNS = ("t_sent", "t_done", "back_s", "t_arrive", "t_start", "service_s")
-_INT_COLUMNS = ("client", "service", "entry_node", "pod", "pod_node")
-_WIDE_COLUMNS = ("client_ip", "connection", "parent", "origin")  # int64: addresses and ids
+# int32: indexes, and the ids of other requests (a run holds at most MAX_REQUESTS < 2^31)
+_INT_COLUMNS = ("client", "service", "entry_node", "pod", "pod_node", "parent", "origin")
+# int64: addresses, and the connection id, which the requests table keeps as an int64 view
+_WIDE_COLUMNS = ("client_ip", "connection")
 _ALL_COLUMNS = (*_FLOAT_COLUMNS, *_INT_COLUMNS, *_WIDE_COLUMNS, "verdict", "outcome", "attempt")
 #: Needed while requests move and outcomes are settled, not by the result tables.
 _WORKING_COLUMNS = ("back_s", "t_arrive", "service", "verdict")
 _GROWTH = 1.25
+assert MAX_REQUESTS < 2**31, "request ids fit the int32 columns"
 
 
 class RequestLog:
@@ -88,7 +95,12 @@ class RequestLog:
     def release_working_columns(self) -> None:
         """Free the columns only the engine needs, once every outcome is settled; reading
         them afterwards is a bug, so they become empty."""
-        for name in _WORKING_COLUMNS:
+        self.release(_WORKING_COLUMNS)
+
+    def release(self, names: tuple[str, ...]) -> None:
+        """Free the columns ``names`` (a table built from them holds what it needs); reading
+        them afterwards is a bug, so they become empty."""
+        for name in names:
             old = getattr(self, name)
             setattr(self, name, np.empty(0, dtype=old.dtype))
 
