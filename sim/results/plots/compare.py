@@ -10,7 +10,6 @@ on the curves are the table's. A replicated run kept no requests: it is named as
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
@@ -21,6 +20,7 @@ from matplotlib.figure import Figure
 from sim.results.comparison import Comparison, RunInput, RunSummary, run_summaries
 from sim.results.plots.common import axes, plain_text, png_bytes
 from sim.results.plots.data import time_bins
+from sim.results.plots.distribution import cdf_axes, cdf_curve, tail_axes, tail_curve
 from sim.results.result import Result
 from sim.results.slo import client_mask
 
@@ -50,7 +50,6 @@ RUN_COLORS = (
     "#17becf",
 )
 _LINESTYLES = ("-", "--", ":", "-.")
-_MAX_CDF_POINTS = 2000
 #: Requests per time bin on average (of the busiest run): a p99 of fewer is close to the bin's maximum.
 _MIN_PER_BIN = 300
 
@@ -115,23 +114,8 @@ def compare_latency_cdf(runs: RunsLike, ax: Axes | None = None, labels: Sequence
     summaries = _runs(runs, labels)
     fig, ax = axes(ax)
     for run, color, style, lat in _latencies(summaries):
-        keep = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), _MAX_CDF_POINTS)).astype(int))
-        p50, p99 = np.percentile(lat, [50, 99])
-        ax.plot(
-            lat[keep],
-            (keep + 1) / len(lat),
-            color=color,
-            linestyle=style,
-            label=f"{run.label}: {len(lat)} ok, p50 {p50:.1f} ms, p99 {p99:.1f} ms",
-        )
-        ax.plot([p50], [0.5], marker="o", color=color, label="_p50")
-        ax.plot([p99], [0.99], marker="D", color=color, label="_p99")
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("fraction of ok requests")
-    ax.axhline(0.5, color="0.8", linewidth=0.8)
-    ax.axhline(0.99, color="0.8", linewidth=0.8)
+        cdf_curve(ax, lat, color, run.label, style)
+    cdf_axes(ax)
     _legend(ax, "lower right", "run (o p50, ◆ p99)")
     _not_drawn(ax, [run.label for run in summaries if run.result is None])
     ax.set_title(
@@ -148,15 +132,8 @@ def compare_latency_tail(runs: RunsLike, ax: Axes | None = None, labels: Sequenc
     summaries = _runs(runs, labels)
     fig, ax = axes(ax)
     for run, color, style, lat in _latencies(summaries):
-        survival = np.logspace(0, -math.log10(len(lat)), 400)  # from 1 down to 1/n
-        index = np.clip(np.ceil((1 - survival) * len(lat)).astype(int), 0, len(lat) - 1)
-        ax.plot(lat[index], survival, color=color, linestyle=style, label=run.label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("fraction of ok requests slower (1 − CDF, log scale)")
-    for level in (0.5, 0.01, 0.001):
-        ax.axhline(level, color="0.85", linewidth=0.8)
+        tail_curve(ax, lat, color, run.label, style)
+    tail_axes(ax)
     _legend(ax, "lower left", "run")
     _not_drawn(ax, [run.label for run in summaries if run.result is None])
     ax.set_title(f"Latency tail (1 − CDF), {len(summaries)} runs compared", fontsize=10, loc="left")

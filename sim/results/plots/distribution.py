@@ -13,7 +13,47 @@ from sim.results.plots.common import PHASE_COLORS, RunLike, axes, panels, plain_
 from sim.results.plots.data import phases
 from sim.results.result import Result
 
-__all__ = ["latency_cdf", "latency_distribution", "latency_tail"]
+__all__ = ["cdf_axes", "cdf_curve", "latency_cdf", "latency_distribution", "latency_tail", "tail_axes", "tail_curve"]
+
+_MAX_CDF_POINTS = 2000  # a CDF line of more points looks the same and draws slower
+
+
+def cdf_curve(ax: Axes, lat: np.ndarray, color: str, label: str, linestyle: str = "-") -> None:
+    """The CDF of sorted latencies ``lat`` (ms), thinned to :data:`_MAX_CDF_POINTS`, with its p50
+    (o) and p99 (◆) marked; the legend entry names the count and both percentiles."""
+    keep = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), _MAX_CDF_POINTS)).astype(int))
+    p50, p99 = np.percentile(lat, [50, 99])
+    label = f"{label}: {len(lat)} ok, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    ax.plot(lat[keep], (keep + 1) / len(lat), color=color, linestyle=linestyle, label=label)
+    ax.plot([p50], [0.5], marker="o", color=color, label="_p50")
+    ax.plot([p99], [0.99], marker="D", color=color, label="_p99")
+
+
+def cdf_axes(ax: Axes) -> None:
+    """A CDF's axes: latency on a log axis, the fraction of ok requests, the 0.5 and 0.99 lines."""
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel("fraction of ok requests")
+    ax.axhline(0.5, color="0.8", linewidth=0.8)
+    ax.axhline(0.99, color="0.8", linewidth=0.8)
+
+
+def tail_curve(ax: Axes, lat: np.ndarray, color: str, label: str, linestyle: str = "-") -> None:
+    """1 − CDF of sorted latencies ``lat`` (ms) at 400 levels from 1 down to 1/n."""
+    survival = np.logspace(0, -math.log10(len(lat)), 400)
+    index = np.clip(np.ceil((1 - survival) * len(lat)).astype(int), 0, len(lat) - 1)
+    ax.plot(lat[index], survival, color=color, linestyle=linestyle, label=label)
+
+
+def tail_axes(ax: Axes) -> None:
+    """A tail's axes: both log, the 0.5, 0.01 and 0.001 levels marked."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("latency (ms, log scale)")
+    ax.set_ylabel("fraction of ok requests slower (1 − CDF, log scale)")
+    for level in (0.5, 0.01, 0.001):
+        ax.axhline(level, color="0.85", linewidth=0.8)
 
 
 def _phase_latencies(result: Result) -> Iterator[tuple[int, str, np.ndarray]]:
@@ -32,23 +72,8 @@ def latency_cdf(run: RunLike, ax: Axes | None = None) -> Figure:
     result = run_result(run)
     fig, ax = axes(ax)
     for i, label, lat in _phase_latencies(result):
-        color = PHASE_COLORS[i % len(PHASE_COLORS)]
-        keep = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), 2000)).astype(int))
-        p50, p99 = np.percentile(lat, [50, 99])
-        ax.plot(
-            lat[keep],
-            (keep + 1) / len(lat),
-            color=color,
-            label=f"{label}: {len(lat)} ok, p50 {p50:.1f} ms, p99 {p99:.1f} ms",
-        )
-        ax.plot([p50], [0.5], marker="o", color=color)
-        ax.plot([p99], [0.99], marker="D", color=color)
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("fraction of ok requests")
-    ax.axhline(0.5, color="0.8", linewidth=0.8)
-    ax.axhline(0.99, color="0.8", linewidth=0.8)
+        cdf_curve(ax, lat, PHASE_COLORS[i % len(PHASE_COLORS)], label)
+    cdf_axes(ax)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower right", title="phase (o p50, ◆ p99)", title_fontsize=8)
     else:
@@ -63,21 +88,14 @@ def latency_tail(run: RunLike, ax: Axes | None = None) -> Figure:
     result = run_result(run)
     fig, ax = axes(ax)
     for i, label, lat in _phase_latencies(result):
-        survival = np.logspace(0, -math.log10(len(lat)), 400)  # from 1 down to 1/n
-        index = np.clip(np.ceil((1 - survival) * len(lat)).astype(int), 0, len(lat) - 1)
-        ax.plot(lat[index], survival, color=PHASE_COLORS[i % len(PHASE_COLORS)], label=label)
+        tail_curve(ax, lat, PHASE_COLORS[i % len(PHASE_COLORS)], label)
     slo = result.scenario.simulation.slo
     for key, target_s in (slo.latency_s if slo is not None else {}).items():
         if key != "mean":
             level = 1 - int(key[1:]) / 100
             ax.plot([target_s * 1e3], [level], marker="x", color="black", markersize=9, linestyle="none")
             ax.annotate(f"SLO {key}", (target_s * 1e3, level), xytext=(4, 4), textcoords="offset points", fontsize=8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("fraction of ok requests slower (1 − CDF, log scale)")
-    for level in (0.5, 0.01, 0.001):
-        ax.axhline(level, color="0.85", linewidth=0.8)
+    tail_axes(ax)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower left", title="phase (x: an SLO bound)", title_fontsize=8)
     else:
