@@ -31,7 +31,7 @@ from sim.experiments.confidence import check_confidence, summarize_metrics
 from sim.experiments.metrics import FILES, METRICS, run_keeping, run_one
 from sim.experiments.seeds import fresh_root_seed, replication_seed
 from sim.results.result import summary_json
-from sim.results.run_folder import replacing
+from sim.results.run_folder import replacing, write_files
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 from sim.version import VERSION
@@ -233,10 +233,7 @@ def _run_order(item: tuple[str, Any]) -> tuple[int, ...]:
 def write_runs(staging: Path, runs: dict[str, dict[str, bytes]]) -> None:
     """Each kept run's folder under ``staging/runs/NAME/`` (``--keep-tables``)."""
     for name, files in runs.items():
-        for relative, data in files.items():
-            target = staging / "runs" / name / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+        write_files(staging / "runs" / name, files)
 
 
 def kept(metrics: dict[str, Any]) -> tuple[dict[str, float], dict[str, bytes] | None]:

@@ -43,7 +43,7 @@ from sim.experiments.replications import Executor, executor_and_root, kept, repl
 from sim.experiments.seeds import replication_seed
 from sim.kube.validation import one_line
 from sim.results.result import summary_json
-from sim.results.run_folder import replacing
+from sim.results.run_folder import replacing, write_files
 from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 from sim.version import VERSION
@@ -176,10 +176,7 @@ class Sweep:
             (staging / "sweep.json").write_text(summary_json(self.summary_dict()), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
-            for name, data in (plots or {}).items():
-                target = staging / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+            write_files(staging, plots or {})
             write_runs(staging, self.runs)
         return Path(directory)
 

@@ -52,7 +52,7 @@ import pyarrow.parquet as pq
 
 from sim.errors import Problem, ScenarioError
 from sim.results.describe import describe_result
-from sim.results.run_folder import MARKER, read_marker, replacing
+from sim.results.run_folder import MARKER, read_marker, replacing, write_files
 from sim.results.run_warnings import run_warnings
 from sim.results.slo import slo_report
 from sim.results.tables import (
@@ -137,10 +137,7 @@ class Result:
             (staging / "summary.json").write_text(summary_json(self.summary), encoding="utf-8")
             resolved = self.scenario.with_overrides(seed=self.seed)
             (staging / "scenario.yaml").write_text(resolved.to_yaml(), encoding="utf-8")
-            for relative, data in (extra or {}).items():
-                path = staging / relative
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
+            write_files(staging, extra or {})
         return Path(directory)
 
 

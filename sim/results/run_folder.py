@@ -25,14 +25,14 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from sim.errors import Problem, ScenarioError
 from sim.version import VERSION
 
-__all__ = ["MARKER", "check_run_target", "read_marker", "replacing", "written_before"]
+__all__ = ["MARKER", "check_run_target", "read_marker", "replacing", "write_files", "written_before"]
 
 MARKER = ".svcsim-run"
 # What svcsim may ever write into a run folder; a marker's other entries are never touched.
@@ -121,6 +121,15 @@ def replacing(folder: str | os.PathLike[str], *, whole_run: bool) -> Iterator[Pa
     finally:
         with _signals_held_back(note if committed else ""):  # a signal while cleaning up: after the move
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Each of ``files`` (relative path -> bytes: rendered plots, a kept run's folder) into
+    ``folder``, a staging folder of :func:`replacing`, its subfolders made as needed."""
+    for relative, data in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 def written_before(interrupt: BaseException, folder: str | os.PathLike[str]) -> bool:
