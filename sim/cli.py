@@ -29,7 +29,14 @@ from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, dask_bench, run_be
 from sim.bench_suite import CaseResult, run_suite
 from sim.cli_compare import add_compare_parser
 from sim.cli_plan import add_plan_parser, range_value_with_dash, run_plan
-from sim.cli_replications import add_replication_flags, duration_arg, out_errors, run_replications, wants_replications
+from sim.cli_replications import (
+    add_replication_flags,
+    duration_arg,
+    duration_override,
+    out_errors,
+    run_replications,
+    wants_replications,
+)
 from sim.cli_sweep import add_sweep_parser
 from sim.errors import Problem, ScenarioError
 from sim.interrupts import SignalTrap, exit_code, interrupt_message, interrupt_signal, stop_if_signalled
@@ -214,7 +221,7 @@ def _load(path: str, sets: Sequence[str] = ()) -> Scenario:
 
 
 def _run(args: argparse.Namespace) -> int:
-    scenario = _load(args.scenario, args.set).with_overrides(seed=args.seed, duration_s=_duration(args))
+    scenario = _load(args.scenario, args.set).with_overrides(seed=args.seed, duration_s=duration_override(args))
     if wants_replications(args):
         out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
         return run_replications(args, scenario, out, Console())
@@ -238,17 +245,9 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_SLO_MISSED if args.fail_on_slo and not slo["met"] else 0
 
 
-def _duration(args: argparse.Namespace) -> float | None:
-    """``--duration`` (``run``, ``plan``) in seconds, or None when not given."""
-    duration = duration_arg(args.scenario, "--duration", args.duration) if args.duration else None
-    if duration is not None and duration <= 0:
-        raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
-    return duration
-
-
 def _plan(args: argparse.Namespace) -> int:
     """``svcsim plan``: the scenario loaded with ``--set`` and ``--duration`` as for ``run``, then :func:`run_plan`."""
-    return run_plan(args, _load(args.scenario, args.set).with_overrides(duration_s=_duration(args)), Console())
+    return run_plan(args, _load(args.scenario, args.set).with_overrides(duration_s=duration_override(args)), Console())
 
 
 def _save(result: Result, out: Path, source: str, extra: dict[str, bytes]) -> None:

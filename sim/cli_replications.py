@@ -41,6 +41,7 @@ __all__ = [
     "add_keep_tables_flag",
     "add_replication_flags",
     "duration_arg",
+    "duration_override",
     "executor_from_flags",
     "number_text",
     "out_errors",
@@ -60,6 +61,15 @@ def duration_arg(source: str, flag: str, value: str) -> float:
         return parse_duration(float(value) if _BARE_NUMBER.fullmatch(value) else value)
     except ValueError as err:
         raise ScenarioError([Problem(source, "", flag, str(err))]) from None
+
+
+def duration_override(args: argparse.Namespace) -> float | None:
+    """``--duration`` (``run``, ``sweep``, ``plan``) in seconds, or None when not given; for
+    ``Scenario.with_overrides``, which later changes keep."""
+    duration = duration_arg(args.scenario, "--duration", args.duration) if args.duration else None
+    if duration is not None and duration <= 0:
+        raise ScenarioError([Problem(args.scenario, "", "--duration", "must be > 0")])
+    return duration
 
 
 def add_replication_flags(run: argparse.ArgumentParser) -> None:

@@ -25,7 +25,7 @@ from rich.table import Table
 from sim.cli_replications import (
     add_executor_flags,
     add_keep_tables_flag,
-    duration_arg,
+    duration_override,
     executor_from_flags,
     number_text,
     out_errors,
@@ -172,12 +172,7 @@ def _sweep(args: argparse.Namespace) -> int:
     scenario = load_scenario(Path(source))
     for warning in scenario.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    duration = duration_arg(source, "--duration", args.duration) if args.duration else None
-    if duration is not None and duration <= 0:
-        raise ScenarioError([Problem(source, "", "--duration", "must be > 0")])
-    if duration is not None:  # as run's --duration: the file's duration changed, then checked at every point
-        scenario = scenario.with_changes({"simulation.spec.duration": f"{duration!r}s"})
-    scenario = scenario.with_overrides(seed=args.seed)
+    scenario = scenario.with_overrides(seed=args.seed, duration_s=duration_override(args))  # the points keep it
     try:  # every point checked before a cluster starts or a run begins
         points = SweepGrid.build(scenario, grid)
     except ValueError as err:  # a value given twice
