@@ -18,6 +18,7 @@ from pathlib import Path
 from sim.results.comparison import Comparison, RunSummary
 from sim.results.html_page import NOTE_CSS, PAGE_CSS, html_table
 from sim.results.plots.compare import render_compare_plots
+from sim.results.run_folder import write_files
 
 __all__ = ["render_comparison", "write_comparison"]
 
@@ -106,12 +107,4 @@ def write_comparison(comparison: Comparison, directory: str | os.PathLike[str]) 
     everything is drawn before the first file is written). Returns the paths written."""
     plots = render_compare_plots(comparison)
     page = render_comparison(comparison, plots)
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in plots.items():
-        (out / name).write_bytes(data)
-        written.append(out / name)
-    (out / "comparison.html").write_text(page, encoding="utf-8")
-    written.append(out / "comparison.html")
-    return written
+    return write_files(Path(directory), {**plots, "comparison.html": page.encode("utf-8")})

@@ -123,13 +123,17 @@ def replacing(folder: str | os.PathLike[str], *, whole_run: bool) -> Iterator[Pa
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
+def write_files(folder: Path, files: Mapping[str, bytes]) -> list[Path]:
     """Each of ``files`` (relative path -> bytes: rendered plots, a kept run's folder) into
-    ``folder``, a staging folder of :func:`replacing`, its subfolders made as needed."""
+    ``folder`` (a staging folder of :func:`replacing`, or a plain one), subfolders made as
+    needed; the paths written."""
+    written = []
     for relative, data in files.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+        written.append(path)
+    return written
 
 
 def written_before(interrupt: BaseException, folder: str | os.PathLike[str]) -> bool:

@@ -58,7 +58,7 @@ from sim.results.plots.data import (
 from sim.results.plots.distribution import latency_cdf, latency_distribution, latency_tail
 from sim.results.plots.rates import draw_rates, draw_retries, has_retries
 from sim.results.result import Result
-from sim.results.run_folder import replacing
+from sim.results.run_folder import replacing, write_files
 from sim.scenario.simulation import SLO_LATENCY_KEYS
 
 _MAX_POINTS = 20_000  # faint per-request layer: at most this many points
@@ -472,15 +472,6 @@ def save_plots(run: RunLike, directory: str | os.PathLike[str] | None = None) ->
             raise ValueError("save_plots needs a directory when given a Result")
         rendered = render_plots(run)
         with replacing(run, whole_run=False) as staging:
-            (staging / "plots").mkdir()
-            for name, data in rendered.items():
-                (staging / "plots" / name).write_bytes(data)
+            write_files(staging / "plots", rendered)
         return [Path(run) / "plots" / name for name in rendered]
-    rendered = render_plots(run)
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in rendered.items():
-        (out / name).write_bytes(data)
-        written.append(out / name)
-    return written
+    return write_files(Path(directory), render_plots(run))
