@@ -33,7 +33,7 @@ from sim.cli_replications import (
 )
 from sim.errors import Problem, ScenarioError
 from sim.experiments.dask_executor import RunFailed
-from sim.experiments.sweep import Sweep, SweepGrid, sweep
+from sim.experiments.sweep import REPEATED, Sweep, SweepGrid, repeated, sweep
 from sim.experiments.sweep_plots import path_labels, render_sweep_plots
 from sim.interrupts import stop_if_signalled
 from sim.kube.validation import one_line
@@ -151,10 +151,9 @@ def _flags(args: argparse.Namespace, source: str) -> dict[str, list[Any]]:
             problems.append(
                 Problem(source, "", f"--set {one_line(path)}", "given twice; give every value in one --set")
             )
-        twice = [v for i, v in enumerate(values) if v in values[:i] and type(v) in {type(w) for w in values[:i]}]
-        if twice:
-            message = f"{twice[0]!r} given twice: each point would run twice"
-            problems.append(Problem(source, "", f"--set {one_line(path)}", message))
+        again = repeated(values)  # with the other flags' problems; SweepGrid.build would stop at it alone
+        if again is not None:
+            problems.append(Problem(source, "", f"--set {one_line(path)}", f"{again[0]!r} {REPEATED}"))
         grid[path] = values
     n_points = math.prod(len(values) for values in grid.values())
     if n_points > MAX_POINTS:  # before the points are listed: 1:100000 twice would exhaust memory first

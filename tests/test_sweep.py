@@ -19,7 +19,7 @@ from sim.cli import main
 from sim.cli_sweep import parse_values
 from sim.errors import ScenarioError
 from sim.experiments.replications import replicate
-from sim.experiments.sweep import SWEEP_FILES, SweepGrid, load_sweep, sweep_points
+from sim.experiments.sweep import SWEEP_FILES, SweepGrid, _plain, load_sweep, repeated, sweep_points
 from sim.experiments.sweep_plots import render_sweep_plots
 
 RATE = "simulation.spec.clients[c0].rate"
@@ -189,8 +189,8 @@ def test_a_misspelt_path_or_a_value_twice_is_refused_before_any_run():
         sim.sweep(scenario(**SMALL), {REPLICAS: [1, 2, 2]}, seed=1)
     grid = SweepGrid.build(scenario(**SMALL), {REPLICAS: np.array([1, 2])})  # numpy values become Python's
     assert grid.grid == {REPLICAS: [1, 2]} and type(grid.grid[REPLICAS][0]) is int
-    with pytest.raises(ScenarioError, match="enableServiceLinks"):  # a numpy bool reaches the loader as a bool
-        SweepGrid.build(scenario(**SMALL), {"deployment/web.spec.template.spec.enableServiceLinks": [np.bool_(True), 3]})
+    assert repeated([1, 1.0, True, "1"]) is None and repeated([2, 3, 2]) == (2,)  # 1, 1.0, True differ to a loader
+    assert _plain(np.bool_(True)) is True and _plain(np.float64(0.5)) == 0.5  # plain Python values for the loader
 
 
 def test_cli_checks_every_point_before_starting_a_cluster(tmp_path, capsys, monkeypatch):

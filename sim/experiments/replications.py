@@ -186,19 +186,19 @@ def replicate(
     executor, root = executor_and_root(scenario, seed, executor, client)
     seeds = [replication_seed(root, k) for k in range(int(n))]
     done: dict[int, dict[str, float]] = {}
-    runs: dict[str, dict[str, bytes]] = {}
+    runs: dict[int, dict[str, bytes]] = {}  # the kept runs' folders, by replication
     for k, result in executor(run_keeping if keep_tables else run_one, [(scenario, s) for s in seeds]):
         metrics, files = kept(result)
         done[k] = metrics
         if files is not None:
-            runs[f"replication-{k}"] = files
+            runs[k] = files
         if on_done is not None:
             on_done(k, seeds[k], metrics)
     assert sorted(done) == list(range(n)), "the executor must return every task once"
     table = replication_table(seeds, [done[k] for k in range(n)])
     metrics_order = [c for c in table.columns if c not in ("replication", "seed")]
     summary = summarize_metrics(table, metrics_order, level)
-    return Replications(scenario, root, level, table, summary, dict(sorted(runs.items(), key=_run_order)))
+    return Replications(scenario, root, level, table, summary, {f"replication-{k}": runs[k] for k in sorted(runs)})
 
 
 def executor_and_root(scenario: Scenario, seed: Any, executor: Executor, client: Any) -> tuple[Executor, int]:
@@ -223,11 +223,6 @@ def executor_and_root(scenario: Scenario, seed: Any, executor: Executor, client:
     if isinstance(root, bool) or not isinstance(root, int | np.integer) or root < 0:
         raise ValueError(f"seed must be an integer >= 0, got {root!r}")
     return executor, int(root)
-
-
-def _run_order(item: tuple[str, Any]) -> tuple[int, ...]:
-    """Kept runs in index order (``replication-10`` after ``replication-9``)."""
-    return tuple(int(part) for part in item[0].split("-") if part.isdigit())
 
 
 def write_runs(staging: Path, runs: dict[str, dict[str, bytes]]) -> None:

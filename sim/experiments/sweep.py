@@ -48,7 +48,7 @@ from sim.scenario.load import load_scenario
 from sim.scenario.resolved import Scenario
 from sim.version import VERSION
 
-__all__ = ["SWEEP_FILES", "Sweep", "SweepGrid", "load_sweep", "sweep", "sweep_points"]
+__all__ = ["REPEATED", "SWEEP_FILES", "Sweep", "SweepGrid", "load_sweep", "repeated", "sweep", "sweep_points"]
 
 SWEEP_FILES = ("sweep.parquet", "sweep_summary.parquet", "sweep.json", "scenario.yaml")
 _KEYS = ("point", "replication", "seed")
@@ -294,9 +294,9 @@ class SweepGrid:
             values = [_plain(v) for v in (given if isinstance(given, list | tuple | range | np.ndarray) else [given])]
             if not values:
                 raise ValueError(f"grid[{path!r}] has no values")
-            twice = [v for i, v in enumerate(values) if any(_same(v, w) for w in values[:i])]
-            if twice:
-                raise ValueError(f"{path}: {twice[0]!r} given twice: each point would run twice")
+            again = repeated(values)
+            if again is not None:
+                raise ValueError(f"{path}: {again[0]!r} {REPEATED}")
             tidy[str(path)] = values
         points = sweep_points(tidy)
         changed: list[Scenario] = []
@@ -333,9 +333,16 @@ def _no_op_paths(grid: Mapping[str, list[Any]], scenarios: Sequence[Scenario]) -
     return found
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal values of the same kind (1 and 1.0 and True are different values to a loader)."""
-    return type(a) is type(b) and a == b
+REPEATED = "given twice: each point would run twice"
+
+
+def repeated(values: Sequence[Any]) -> tuple[Any] | None:
+    """The first value given again (as a 1-tuple: the value may be None), or None. Equal values
+    of the same kind only: 1, 1.0 and True are different values to a loader."""
+    for i, value in enumerate(values):
+        if any(type(value) is type(earlier) and value == earlier for earlier in values[:i]):
+            return (value,)
+    return None
 
 
 def sweep_table(
