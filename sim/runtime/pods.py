@@ -32,6 +32,7 @@ import numpy as np
 
 from sim.randomness import BlockStream
 from sim.runtime.pod_usage import PodUsage, running_at, running_time
+from sim.runtime.requests.fifo_kernels import KERNEL_MIN, fifo_starts_array
 from sim.runtime.requests.rules import (
     ADMITTED,
     BLACKHOLED,
@@ -241,7 +242,10 @@ class Pod:
         usage = self.usage
         if self.limits.plain_fifo(cancel_at is not None and bool(np.isfinite(cancel_at).any())):
             service = self.service.take(n)
-            start = np.asarray(fifo_starts(self._free, t.tolist(), service.tolist()))
+            if n >= KERNEL_MIN:
+                start = fifo_starts_array(self._free, t, service)
+            else:
+                start = np.asarray(fifo_starts(self._free, t.tolist(), service.tolist()))
             if usage is not None:
                 usage.served(t.copy(), start, service, service)
             return np.full(n, ADMITTED, dtype=np.int8), start, service
