@@ -1,28 +1,43 @@
-"""``svcsim bench --suite``: the reference workload and the largest scenarios svcsim's limits allow.
+"""``svcsim bench --suite``: the reference workload against the hand-written model, a cluster
+of 10 000 pods, and the largest scenarios svcsim's limits allow.
 
-Each case is a scenario at one limit (:mod:`sim.scenario.run_limits`): the most nodes, the
-most pods in all, the most requests, the most endpoint updates from scale events, the most
-health-check work. Each runs as ``svcsim run --no-plots`` would (load, simulate, save the
-tables) in a fresh Python process, which reports its wall time and peak resident memory
-(``ru_maxrss``, interpreter and imports included), so one case's memory never shows in
-another's. ``scale`` shrinks every case (sizes and counts times ``scale``) for a quick run;
-the README's figures are those of ``scale=1``.
+Three kinds of case, each run in a fresh Python process that reports its wall time and peak
+resident memory (``ru_maxrss``, interpreter and imports included), so one case's memory never
+shows in another's:
+
+- **ratio**: the reference workload (:mod:`sim.bench`) on the batch engine, with IPVS ``lc``
+  and with keep-alive pools (both on the event engine), and the hand-written SimPy model in
+  the same process, the best of three runs each: the speed ratio;
+- **scale**: NodePort over 10 000 pods on 100 nodes (iptables, Poisson, exponential 10 ms,
+  utilisation 0.1) for 10^6 and 10^7 requests, the latter with the time its plots add; a
+  100 → 10 000 scale-up (the event's cost: the run minus the same run without it); an HPA
+  taking a Deployment from 5 000 to 10 000 pods;
+- **limit**: a scenario at one of svcsim's limits (:mod:`sim.scenario.run_limits`): the most
+  nodes, pods, requests, endpoint updates, health-check work.
+
+Each runs as ``svcsim run --no-plots`` would (load, simulate, save the tables). ``scale``
+shrinks every case (sizes and counts times ``scale``) for a quick run; the README's figures
+and the issue's bars (:data:`BARS`) are those of ``scale=1``. :func:`suite_json` is what
+``bench.json`` holds.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from sim.api import simulate
-from sim.bench import reference_scenario
+from sim.bench import obvious_model, reference_scenario
 from sim.scenario.load import load_scenario
 from sim.scenario.run_limits import (
     MAX_ENDPOINT_UPDATES,
@@ -32,7 +47,7 @@ from sim.scenario.run_limits import (
     MAX_REQUESTS,
 )
 
-__all__ = ["CASES", "CaseResult", "run_case_here", "run_suite"]
+__all__ = ["BARS", "CASES", "Case", "CaseResult", "run_case_here", "run_suite", "suite_json"]
 
 REFERENCE_REQUESTS = 200_000
 CLUSTER = "    podCIDR: 10.0.0.0/8\n    nodeCIDR: 172.16.0.0/16\n    serviceCIDR: 192.168.0.0/16\n"
@@ -154,16 +169,109 @@ def _max_health_checks(scale: float) -> str:
     )
 
 
-#: name -> (what it is, scenario YAML for a scale)
-CASES: dict[str, tuple[str, Callable[[float], str]]] = {
-    "reference": (f"reference workload, {REFERENCE_REQUESTS:,} requests", _reference),
-    "max-nodes": (f"{MAX_NODES:,} nodes, a pod on each", _max_nodes),
-    "max-pods": (f"{MAX_PODS:,} pods on {MAX_PODS // 100:,} nodes", _max_pods),
-    "max-requests": (f"reference workload, {MAX_REQUESTS:,} requests", _max_requests),
-    "max-requests-calls": (f"{MAX_REQUESTS:,} requests, half of them calls", _max_requests_calls),
-    "max-scaling": (f"scale up and back down, {MAX_ENDPOINT_UPDATES:.0e} endpoint updates", _max_endpoint_updates),
-    "max-health-checks": (f"balancer probing, {MAX_HEALTH_CHECK_WORK:.0e} units of work", _max_health_checks),
+def _reference_lc(scale: float) -> str:
+    """The reference workload with kube-proxy in IPVS mode, least connection: the event engine."""
+    return _reference(scale).replace("  workloads:", "  kubeProxy: {mode: ipvs, scheduler: lc}\n  workloads:")
+
+
+def _reference_keepalive(scale: float) -> str:
+    """The reference workload over keep-alive pools of 60 connections: the event engine."""
+    pool = "connections: {mode: keepalive, count: 60, requestsPerConnection: 100}"
+    return _reference(scale).replace("arrival: poisson}", f"arrival: poisson, {pool}}}")
+
+
+#: The scale cases: NodePort over 10 000 pods on 100 nodes, exponential 10 ms at utilisation 0.1.
+SCALE_PODS = 10_000
+SCALE_NODES = 100
+SCALE_POD_RATE = 10.0  # requests/s per pod: utilisation 0.1 at 10 ms
+
+
+def _cluster_scenario(pods: int, nodes: int, requests: float) -> str:
+    rate = pods * SCALE_POD_RATE
+    text = _scenario(nodes=nodes, replicas=pods, rate=rate, duration_s=max(1.0, requests / rate))
+    return text.replace("mean: 1ms", "mean: 10ms")
+
+
+def _scale_size(scale: float) -> tuple[int, int]:
+    return max(6, round(SCALE_PODS * scale)), max(3, round(SCALE_NODES * scale))
+
+
+def _scale_1e6(scale: float) -> str:
+    return _cluster_scenario(*_scale_size(scale), 1e6 * scale)
+
+
+def _scale_1e7(scale: float) -> str:
+    return _cluster_scenario(*_scale_size(scale), 1e7 * scale)
+
+
+def _scale_up(scale: float) -> str:
+    """100 pods on 100 nodes scaled to 10 000 in one event at t = 1 s; 1 000 requests/s for 5 s."""
+    pods, nodes = _scale_size(scale)
+    start = max(1, pods // 100)
+    events = f"  events:\n    - {{at: 1s, scale: {{deployment: web, replicas: {pods}}}}}\n"
+    return _scenario(nodes=nodes, replicas=start, rate=1000.0 * scale, duration_s=5.0, events=events)
+
+
+def _hpa_10k(scale: float) -> str:
+    """An HPA (CPU 50 %, 5 000 to 10 000 replicas) under load for 10 000 pods of 20m: it scales
+    5 000 → 10 000 at its first syncs; 60 s at 12 000 requests/s of 10 ms."""
+    pods, nodes = _scale_size(scale)
+    low = max(1, pods // 2)
+    hpa = (
+        "apiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: web}\nspec:\n"
+        "  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\n"
+        f"  minReplicas: {low}\n  maxReplicas: {pods}\n"
+        "  metrics: [{type: Resource, resource: {name: cpu,"
+        " target: {type: Utilization, averageUtilization: 50}}}]\n---\n"
+    )
+    text = _cluster_scenario(low, nodes, 0).replace(
+        "spec: {containers: [{name: app, image: app}]}",
+        "spec: {containers: [{name: app, image: app, resources: {requests: {cpu: 20m, memory: 32Mi}}}]}",
+    )
+    rate = 1.2 * pods  # 1.2 cores of 20m pods per 100 pods: 120 % of the target at `pods` replicas
+    text = text.replace(f"rate: {low * SCALE_POD_RATE!r}", f"rate: {rate!r}").replace(
+        "duration: 1.0s", "duration: 60.0s"
+    )
+    return hpa + text
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bench case: what it is, its scenario at a scale, and what is measured besides the run."""
+
+    what: str
+    scenario: Callable[[float], str]
+    kind: str = "limit"  # "ratio", "scale" or "limit"
+    plots: bool = False  # time the plots after the run
+    without_event: bool = False  # also time the run without its events: the events' cost
+
+
+#: name -> case
+CASES: dict[str, Case] = {
+    "reference": Case(f"reference workload, {REFERENCE_REQUESTS:,} requests (batch engine)", _reference, "ratio"),
+    "reference-lc": Case("reference workload, IPVS lc (event engine)", _reference_lc, "ratio"),
+    "reference-keepalive": Case("reference workload, keep-alive pools (event engine)", _reference_keepalive, "ratio"),
+    "scale-1e6": Case("NodePort over 10 000 pods on 100 nodes, 10^6 requests", _scale_1e6, "scale"),
+    "scale-1e7": Case("NodePort over 10 000 pods on 100 nodes, 10^7 requests", _scale_1e7, "scale", plots=True),
+    "scale-up": Case("100 -> 10 000 replicas in one event, 100 nodes", _scale_up, "scale", without_event=True),
+    "hpa-10k": Case("an HPA scaling 5 000 -> 10 000 pods on 100 nodes", _hpa_10k, "scale"),
+    "max-nodes": Case(f"{MAX_NODES:,} nodes, a pod on each", _max_nodes),
+    "max-pods": Case(f"{MAX_PODS:,} pods on {MAX_PODS // 100:,} nodes", _max_pods),
+    "max-requests": Case(f"reference workload, {MAX_REQUESTS:,} requests", _max_requests),
+    "max-requests-calls": Case(f"{MAX_REQUESTS:,} requests, half of them calls", _max_requests_calls),
+    "max-scaling": Case(f"scale up and back down, {MAX_ENDPOINT_UPDATES:.0e} endpoint updates", _max_endpoint_updates),
+    "max-health-checks": Case(f"balancer probing, {MAX_HEALTH_CHECK_WORK:.0e} units of work", _max_health_checks),
 }
+
+#: The issue's bars at full size (issue 13), by case: (figure, comparison, value, unit).
+BARS: dict[str, list[tuple[str, str, float]]] = {
+    "reference": [("ratio", ">=", 30.0)],
+    "reference-lc": [("ratio", ">=", 10.0)],
+    "reference-keepalive": [("ratio", ">=", 10.0)],
+    "scale-1e7": [("wall_s", "<=", 60.0), ("peak_rss_gib", "<=", 1.5), ("plots_s", "<=", 15.0)],
+    "scale-up": [("event_s", "<", 2.0)],
+}
+RATIO_REPEAT = 3  # ratio cases: the best of three runs of each model
 
 
 @dataclass(frozen=True)
@@ -175,27 +283,106 @@ class CaseResult:
     nodes: int
     wall_s: float
     peak_rss_bytes: int
+    engine: str = ""
+    #: ratio cases: the hand-written model's requests and best wall time, the engine's best (wall_s
+    #: is then the run as a user sees it, the first); plots: their time; scale-up: the run
+    #: without its events.
+    figures: dict[str, float] = field(default_factory=dict)
 
     @property
     def bytes_per_request(self) -> float:
         return self.peak_rss_bytes / max(self.requests, 1)
 
+    @property
+    def requests_per_s(self) -> float:
+        return self.requests / self.wall_s if self.wall_s > 0 else math.nan
 
-def run_case_here(name: str, scale: float) -> dict[str, float | int]:
-    """Run one case in this process (the child's side): load, simulate, save the tables."""
+    @property
+    def peak_rss_gib(self) -> float:
+        return self.peak_rss_bytes / 2**30
+
+    def figure(self, name: str) -> float:
+        """A measured figure by name: a field, a property, or one of :attr:`figures`."""
+        if name in self.figures:
+            return self.figures[name]
+        return float(getattr(self, name))
+
+    def bars(self, scale: float) -> list[tuple[str, str, float, float, bool]]:
+        """The issue's bars for this case at full size: (figure, comparison, bar, measured, met)."""
+        if scale != 1:
+            return []
+        out = []
+        for name, op, bar in BARS.get(self.name, []):
+            value = self.figure(name)
+            met = value >= bar if op == ">=" else value <= bar if op == "<=" else value < bar
+            out.append((name, op, bar, value, met))
+        return out
+
+
+def _timed_run(text: str) -> tuple[Any, Any, float, str]:
+    """Load, simulate, save the tables (as ``svcsim run --no-plots``): (scenario, result, wall s, folder)."""
     started = time.perf_counter()
-    scenario = load_scenario(CASES[name][1](scale))
+    scenario = load_scenario(text)
     result = simulate(scenario)
-    with tempfile.TemporaryDirectory(prefix="svcsim-bench-") as out:
-        result.save(out)
-    wall_s = time.perf_counter() - started
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    out = tempfile.mkdtemp(prefix="svcsim-bench-")
+    result.save(out)
+    return scenario, result, time.perf_counter() - started, out
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def run_case_here(name: str, scale: float) -> dict[str, Any]:
+    """Run one case in this process (the child's side)."""
+    import shutil  # noqa: PLC0415
+
+    case = CASES[name]
+    text = case.scenario(scale)
+    scenario, result, wall_s, out = _timed_run(text)
+    peak = _peak_rss()  # before plots and before the other model: the run's own
+    figures: dict[str, float] = {}
+    if case.kind == "ratio":
+        requests = len(result.requests)
+        best = wall_s
+        obvious_s = math.inf
+        obvious_n = 0
+        for _ in range(RATIO_REPEAT):
+            started = time.perf_counter()
+            again = simulate(scenario)
+            best = min(best, time.perf_counter() - started)
+            del again
+            started = time.perf_counter()
+            obvious_n, _ = obvious_model(requests)
+            obvious_s = min(obvious_s, time.perf_counter() - started)
+        figures = {
+            "engine_s": best,
+            "engine_per_s": requests / best,
+            "obvious_s": obvious_s,
+            "obvious_per_s": obvious_n / obvious_s,
+            "ratio": (requests / best) / (obvious_n / obvious_s),
+        }
+    if case.plots:
+        from sim.results.plots import save_plots  # noqa: PLC0415 (only this case draws)
+
+        started = time.perf_counter()
+        save_plots(out)
+        figures["plots_s"] = time.perf_counter() - started
+    if case.without_event:
+        plain = text[: text.index("  events:")]
+        _, _, plain_s, plain_out = _timed_run(plain)
+        shutil.rmtree(plain_out, ignore_errors=True)
+        figures["without_event_s"] = plain_s
+        figures["event_s"] = wall_s - plain_s
+    shutil.rmtree(out, ignore_errors=True)
     return {
         "requests": len(result.requests),
         "pods": len(result.pods),
         "nodes": len(scenario.simulation.cluster.nodes),
         "wall_s": wall_s,
-        "peak_rss_bytes": peak_kib * 1024,
+        "peak_rss_bytes": peak,
+        "engine": str(result.summary.get("engine", "")),
+        "figures": figures,
     }
 
 
@@ -214,14 +401,47 @@ def run_suite(
         facts = json.loads(done.stdout.strip().splitlines()[-1])
         result = CaseResult(
             name,
-            CASES[name][0],
+            CASES[name].what,
             int(facts["requests"]),
             int(facts["pods"]),
             int(facts["nodes"]),
             float(facts["wall_s"]),
             int(facts["peak_rss_bytes"]),
+            str(facts["engine"]),
+            {k: float(v) for k, v in facts["figures"].items()},
         )
         if on_result is not None:
             on_result(result)
         results.append(result)
     return results
+
+
+def suite_json(results: list[CaseResult], scale: float) -> dict[str, Any]:
+    """What ``bench.json`` holds: the machine, the scale, and each case with its figures and bars."""
+    import numpy  # noqa: PLC0415
+
+    from sim.version import VERSION  # noqa: PLC0415
+
+    cases = []
+    for r in results:
+        row = asdict(r)
+        row["requests_per_s"] = r.requests_per_s
+        row["peak_rss_gib"] = r.peak_rss_gib
+        row["bars"] = [
+            {"figure": f, "comparison": op, "bar": bar, "measured": value, "met": met}
+            for f, op, bar, value, met in r.bars(scale)
+        ]
+        cases.append(row)
+    return {
+        "svcsim": VERSION,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "scale": scale,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "platform": platform.platform(),
+            "load_average_1m": os.getloadavg()[0],
+        },
+        "cases": cases,
+    }

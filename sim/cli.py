@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import statistics
 import sys
@@ -26,7 +27,7 @@ from rich.table import Table
 
 from sim.api import simulate
 from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, dask_bench, run_bench, scheduler_bench
-from sim.bench_suite import CaseResult, run_suite
+from sim.bench_suite import CASES, RATIO_REPEAT, CaseResult, run_suite, suite_json
 from sim.cli_compare import add_compare_parser
 from sim.cli_plan import add_plan_parser, range_value_with_dash, run_plan
 from sim.cli_replications import (
@@ -155,10 +156,15 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--suite",
         action="store_true",
-        help="instead: the reference workload and the largest scenarios the limits allow, each in its own "
-        "process, with wall time and peak memory",
+        help="instead: the reference workload against the hand-written model, 10 000-pod clusters and the "
+        "largest scenarios the limits allow, each in its own process, with wall time and peak memory; "
+        "writes bench.json",
     )
     bench.add_argument("--scale", type=float, help="with --suite: shrink every case by this factor in (0, 1]")
+    bench.add_argument("--json", help="with --suite: where to write the figures (default: bench.json here)")
+    bench.add_argument(
+        "--case", action="append", metavar="NAME", help="with --suite: only this case (repeatable; default: all)"
+    )
     bench.add_argument(
         "--scheduler",
         action="store_true",
@@ -462,7 +468,7 @@ def _bench(args: argparse.Namespace) -> int:
             f"{b.placed:,} bound, pods per node differ by at most {b.max_skew}"
         )
         return 0
-    if args.suite or args.scale is not None:
+    if args.suite or args.scale is not None or args.json is not None or args.case is not None:
         return _bench_suite(args)
     problems = []
     if not MIN_BENCH_REQUESTS <= args.requests <= MAX_BENCH_REQUESTS:
@@ -512,33 +518,66 @@ def _bench(args: argparse.Namespace) -> int:
 def _bench_suite(args: argparse.Namespace) -> int:
     scale = 1.0 if args.scale is None else args.scale
     problems = []
-    if not args.suite:
+    if not args.suite and args.scale is not None:
         problems.append(Problem("", "", "--scale", "only with --suite"))
     elif not 0 < scale <= 1:  # also refuses nan
         problems.append(Problem("", "", "--scale", f"Invalid value: {scale:g}: must be > 0 and at most 1"))
+    for flag, given in (("--json", args.json), ("--case", args.case)):
+        if given is not None and not args.suite:
+            problems.append(Problem("", "", flag, "only with --suite"))
+    unknown = [name for name in args.case or [] if name not in CASES]
+    if unknown:
+        problems.append(
+            Problem("", "", "--case", f"Unsupported value: {unknown[0]!r}: supported values: {', '.join(CASES)}")
+        )
+    json_path = Path(args.json if args.json is not None else "bench.json")
+    if args.suite and (json_path.is_dir() or not json_path.parent.is_dir()):
+        problems.append(Problem("", "", "--json", f"cannot write {json_path}: not a file in an existing folder"))
     if problems:
         raise ScenarioError(problems)
-    console = Console(highlight=False)
-    title = "svcsim's limits, each case in its own process" + (f" (scale {scale:g})" if scale != 1 else "")
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    title = "svcsim bench --suite, each case in its own process" + (f" (scale {scale:g})" if scale != 1 else "")
     table = Table(title=title)
-    for name in ("case", "nodes", "pods", "requests", "wall s", "peak MiB", "B/request"):
-        table.add_column(name, justify="left" if name == "case" else "right")
+    for name in ("case", "engine", "nodes", "pods", "requests", "wall s", "requests/s", "peak MiB", "B/request"):
+        table.add_column(name, justify="left" if name in ("case", "engine") else "right")
+    lines: list[str] = []
 
     def show(r: CaseResult) -> None:
         print(f"{r.name} ({r.what}): {r.wall_s:.1f} s, peak RSS {r.peak_rss_bytes / 2**20:,.0f} MiB", flush=True)
         per_request = f"{r.bytes_per_request:,.0f}" if r.requests >= 1_000_000 else "-"  # else imports dominate
         table.add_row(
             r.name,
+            r.engine,
             f"{r.nodes:,}",
             f"{r.pods:,}",
             f"{r.requests:,}",
             f"{r.wall_s:.1f}",
+            f"{r.requests_per_s:,.0f}",
             f"{r.peak_rss_bytes / 2**20:,.0f}",
             per_request,
         )
+        f = r.figures
+        if "ratio" in f:
+            lines.append(
+                f"{r.name}: svcsim {f['engine_per_s']:,.0f} requests/s, the hand-written SimPy model "
+                f"{f['obvious_per_s']:,.0f}/s: {f['ratio']:.1f}x (best of {RATIO_REPEAT} each, same process)"
+            )
+        if "plots_s" in f:
+            lines.append(f"{r.name}: all plots {f['plots_s']:.1f} s")
+        if "event_s" in f:
+            lines.append(
+                f"{r.name}: {r.wall_s:.2f} s, {f['without_event_s']:.2f} s without the event: the event costs "
+                f"{f['event_s']:.2f} s"
+            )
+        for figure, op, bar, value, met in r.bars(scale):
+            lines.append(f"{r.name}: {figure} {value:.3g} (bar: {op} {bar:g}): {'meets' if met else 'MISSES'} the bar")
 
-    run_suite(scale, on_result=show)
+    results = run_suite(scale, args.case, on_result=show)
     console.print(table)
+    for line in lines:
+        console.print(line)
+    json_path.write_text(json.dumps(suite_json(results, scale), indent=2) + "\n")
+    console.print(f"wrote {json_path}")
     return 0
 
 

@@ -8,6 +8,7 @@ figures come from ``svcsim bench --suite``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import itertools
 import re
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 import sim
-from sim.bench_suite import CASES
+from sim.bench_suite import CASES, CaseResult, run_case_here
 from sim.cli import main
 from sim.kube.addresses import node_pod_cidr
 from sim.runtime.topology import Topology
@@ -272,12 +273,48 @@ def test_topology_answers_node_links_from_one_law_without_edges():
 # --- svcsim bench --suite -----------------------------------------------------------------------
 
 
-def test_bench_suite_runs_every_case_at_a_tiny_scale(capsys):
-    """Each case in its own process, with its wall time and peak memory (the full size is the README's)."""
-    assert main(["bench", "--suite", "--scale", "0.001"]) == 0
+def test_bench_suite_runs_cases_in_their_own_processes_and_writes_bench_json(capsys, tmp_path):
+    """Each case in its own process, with its wall time and peak memory (the full size is the README's),
+    the ratio and the scale-up's cost printed and in bench.json."""
+    out_json = tmp_path / "bench.json"
+    names = ["reference-lc", "scale-up"]
+    args = ["bench", "--suite", "--scale", "0.001", "--json", str(out_json)]
+    assert main([*args, *(x for name in names for x in ("--case", name))]) == 0
     out = capsys.readouterr().out
-    for name in CASES:
+    for name in names:
         assert re.search(rf"^{name} \(.*\): [0-9.]+ s, peak RSS [0-9,]+ MiB$", out, re.MULTILINE), name
+    assert re.search(r"^reference-lc: svcsim [0-9,]+ requests/s, the hand-written SimPy model [0-9,]+/s: [0-9.]+x", out, re.M)
+    assert re.search(r"^scale-up: .* the event costs -?[0-9.]+ s$", out, re.MULTILINE)
+    facts = json.loads(out_json.read_text())
+    assert facts["scale"] == 0.001 and facts["machine"]["cpus"] >= 1
+    by_name = {case["name"]: case for case in facts["cases"]}
+    assert list(by_name) == names
+    lc = by_name["reference-lc"]
+    assert lc["engine"] == "events" and lc["requests"] > 1000 and lc["peak_rss_bytes"] > 2**20
+    assert lc["figures"]["ratio"] == pytest.approx(lc["figures"]["engine_per_s"] / lc["figures"]["obvious_per_s"])
+    assert lc["bars"] == []  # the issue's bars are judged at full size only
+    up = by_name["scale-up"]
+    assert up["pods"] == 10 and up["figures"]["event_s"] == pytest.approx(up["wall_s"] - up["figures"]["without_event_s"])
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_every_suite_case_runs_at_a_tiny_scale(name):
+    """Every case's scenario runs and is measured (here, in this process: the CLI test above starts processes)."""
+    facts = run_case_here(name, 0.001)
+    assert facts["requests"] > 0 and facts["wall_s"] > 0 and facts["pods"] >= 3
+    kind = CASES[name].kind
+    assert ("ratio" in facts["figures"]) == (kind == "ratio")
+    assert ("plots_s" in facts["figures"]) == CASES[name].plots
+
+
+def test_bars_are_judged_at_full_size_only():
+    result = CaseResult("scale-1e7", "", 10**7, 10_000, 100, 31.0, int(1.4 * 2**30), "batch", {"plots_s": 16.0})
+    assert [(name, met) for name, _, _, _, met in result.bars(1.0)] == [
+        ("wall_s", True),
+        ("peak_rss_gib", True),
+        ("plots_s", False),
+    ]
+    assert result.bars(0.5) == []
 
 
 @pytest.mark.parametrize(
@@ -287,6 +324,18 @@ def test_bench_suite_runs_every_case_at_a_tiny_scale(capsys):
         pytest.param(["--suite", "--scale", "0"], "--scale: Invalid value: 0: must be > 0 and at most 1", id="zero"),
         pytest.param(["--suite", "--scale", "2"], "--scale: Invalid value: 2: must be > 0 and at most 1", id="two"),
         pytest.param(["--suite", "--scale", "nan"], "--scale: Invalid value: nan: must be > 0 and at most 1", id="nan"),
+        pytest.param(["--case", "reference"], "--case: only with --suite", id="case-without-suite"),
+        pytest.param(["--json", "b.json"], "--json: only with --suite", id="json-without-suite"),
+        pytest.param(
+            ["--suite", "--case", "nope"],
+            f"--case: Unsupported value: 'nope': supported values: {', '.join(CASES)}",
+            id="unknown-case",
+        ),
+        pytest.param(
+            ["--suite", "--json", "/nonexistent/b.json"],
+            "--json: cannot write /nonexistent/b.json: not a file in an existing folder",
+            id="json-folder-missing",
+        ),
     ],
 )
 def test_bench_suite_refuses_bad_scales(capsys, flags, expected):
@@ -297,4 +346,4 @@ def test_bench_suite_refuses_bad_scales(capsys, flags, expected):
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_suite_case_at_full_size_is_within_the_limits(name):
     """The suite's cases sit at svcsim's limits, not past them: each loads (nothing runs)."""
-    assert sim.load_scenario(CASES[name][1](1.0))
+    assert sim.load_scenario(CASES[name].scenario(1.0))
