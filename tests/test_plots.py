@@ -530,3 +530,17 @@ def test_topology_sums_up_the_nodes_past_eight_in_one_box():
     few = sim.simulate(scenario(nodes=8, replicas=8, rate=100.0, duration=2.0), seed=1)
     texts = [t.get_text() for t in plots.topology(few).axes[0].texts]
     assert sum(t.startswith("node-") for t in texts) == 8 and not any("more nodes" in t for t in texts)
+
+
+def test_topology_counts_the_pods_of_a_crowded_node_per_deployment():
+    """More than six pods on a node: one box per Deployment with its count and Ready pods, one
+    DNAT arrow to it (at 100 pods a node, six pod boxes and a hundred arrows were a tangle)."""
+    crowded = sim.simulate(scenario(nodes=2, replicas=20, rate=100.0, duration=2.0), seed=1)
+    ax = plots.topology(crowded).axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert "web: 10 pods\n10 Ready" in texts and texts.count("web: 10 pods\n10 Ready") == 2
+    assert not any(t.startswith("web-") for t in texts)  # no pod drawn by name
+    dashed = [p for p in ax.patches if getattr(p, "get_linestyle", lambda: "")() == "--"]
+    assert len(dashed) == 2  # a DNAT arrow per box, not per pod
+    few = sim.simulate(scenario(nodes=2, replicas=4, rate=100.0, duration=2.0), seed=1)
+    assert sum(t.get_text().startswith("web-") for t in plots.topology(few).axes[0].texts) == 4

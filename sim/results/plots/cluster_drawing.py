@@ -189,6 +189,9 @@ def _draw_nodes(
         )
         node_top[data["name"]] = (x + width / 2, 0.55)
         mine = alive[alive["node"] == data["name"]].sort_values("pod")
+        if len(mine) > _MAX_PODS_SHOWN:
+            pod_pos.update(_draw_pod_counts(ax, mine, x, width, color, at))
+            continue
         shown = mine.head(_MAX_PODS_SHOWN)
         slot = 0.36 / max(_MAX_PODS_SHOWN, 1)
         for k, row in enumerate(shown.itertuples()):
@@ -202,6 +205,27 @@ def _draw_nodes(
             ax.text(x + width / 2, 0.07, f"+{len(mine) - len(shown)} more pods", ha="center", fontsize=7)
 
     return node_top, pod_pos
+
+
+def _draw_pod_counts(
+    ax: Axes, mine: pd.DataFrame, x: float, width: float, color: str, at: float
+) -> dict[str, tuple[float, float]]:
+    """A crowded node's pods as counts, a box per Deployment (how many, how many Ready); every
+    pod's DNAT arrow ends at its Deployment's box."""
+    anchors: dict[str, tuple[float, float]] = {}
+    groups = list(mine.groupby("deployment", sort=True))
+    slot = 0.36 / max(_MAX_PODS_SHOWN, 1)
+    for k, (deployment, pods) in enumerate(groups[:_MAX_PODS_SHOWN]):
+        y = 0.43 - (k + 1) * slot
+        ready = int((pods["ready"].astype(float) <= at).sum())
+        _box(ax, x + 0.01, y, width - 0.02, slot * 0.85, edge=color, face="white", lw=0.8)
+        label = f"{deployment}: {len(pods):,} pods\n{ready:,} Ready"
+        ax.text(x + width / 2, y + slot * 0.42, label, ha="center", va="center", fontsize=6.5)
+        anchors.update(dict.fromkeys(pods["pod"].astype(str), (x + 0.012, y + slot * 0.42)))
+    if len(groups) > _MAX_PODS_SHOWN:
+        rest = sum(len(pods) for _, pods in groups[_MAX_PODS_SHOWN:])
+        ax.text(x + width / 2, 0.07, f"+{rest:,} pods of {len(groups) - _MAX_PODS_SHOWN} more", ha="center", fontsize=7)
+    return anchors
 
 
 def _draw_balancers(
@@ -276,7 +300,9 @@ def _draw_dnat(
     for svc in services:
         if svc["name"] not in svc_pos:
             continue
+        drawn: set[tuple[float, float]] = set()  # pods counted in one box share its arrow
         for pod_vid in g.neighbors(f"service/{svc['name']}"):
             name = g.nodes[pod_vid].get("name")
-            if g.nodes[pod_vid].get("kind") == "pod" and name in pod_pos:
+            if g.nodes[pod_vid].get("kind") == "pod" and name in pod_pos and pod_pos[name] not in drawn:
+                drawn.add(pod_pos[name])
                 _arrow(ax, svc_pos[svc["name"]], pod_pos[name], "0.45", style="--", lw=0.8)
