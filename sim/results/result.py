@@ -423,12 +423,13 @@ def _table_problem(table: pd.DataFrame, columns: dict[str, str]) -> str | None:
         if kind == "number" and not numeric and not column.isna().all():
             return f"column {name} holds {str(column.dropna().iloc[0])[:40]!r}, not numbers"
         if kind == "outcome":
-            values = column.astype(object)
-            unknown = sorted({str(v) for v in values.dropna()} - set(OUTCOMES))
+            # The distinct values only (a category's codes, not 10^7 strings: 2.3 s at that size).
+            unknown = sorted({str(v) for v in column.dropna().unique()} - set(OUTCOMES))
             if unknown:
                 return f"column outcome holds {', '.join(unknown[:3])}, not one of {', '.join(OUTCOMES)}"
-            if values.isna().any():
-                return f"column outcome is empty in {int(values.isna().sum())} row(s)"
+            empty = int(column.isna().sum())
+            if empty:
+                return f"column outcome is empty in {empty} row(s)"
     return None
 
 
