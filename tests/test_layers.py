@@ -12,7 +12,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sim"
 LAYERS = {"vocabulary": 0, "kube": 1, "scenario": 2, "runtime": 3, "results": 4, "experiments": 5, "entry": 6}
-VOCABULARY = {"units", "distributions", "randomness", "errors", "version", "endpoint_choice"}
+VOCABULARY = {"units", "distributions", "randomness", "errors", "version", "endpoint_choice", "compiled"}
 
 
 def layer_of(module: str) -> str:

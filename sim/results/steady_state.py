@@ -102,7 +102,7 @@ def short_warmup(t_sent: np.ndarray, latency: np.ndarray, warmup_s: float, durat
     """A warning if MSER-5 finds the run settles well after ``warmup``, else None (``t_sent``
     in increasing order)."""
     keep = t_sent <= duration_s
-    t, latency = t_sent[keep], latency[keep]
+    t, latency = (t_sent, latency) if keep.all() else (t_sent[keep], latency[keep])  # no copy of 10^7 rows
     if len(latency) < 20 * MSER_BATCH:
         return None
     drop = mser5(latency)

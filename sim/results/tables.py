@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sim.compiled import compiled
 from sim.runtime.requests.outcomes import OUTCOMES
 from sim.runtime.requests.request_log import RequestLog
 
@@ -103,9 +104,6 @@ HPA_METRICS_SCHEMA = pa.schema(
         ("proposal", pa.int64()),
     ]
 )
-
-#: Rows :func:`pod_table` works on at once.
-_BLOCK_ROWS = 1 << 20
 
 
 def requests_table(
@@ -211,6 +209,40 @@ def _last_tries(root: np.ndarray, attempt: np.ndarray) -> np.ndarray:
     return last[first]
 
 
+def _pod_work(
+    pod: np.ndarray, start: np.ndarray, service_s: np.ndarray, end_cap: np.ndarray, warmup_s: float, duration_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per pod (a numba kernel: :func:`sim.compiled.compiled`): requests routed to it, and its
+    served requests' busy time inside [warmup, duration] (cut at the pod's end), summed in row
+    order; what ``np.bincount`` gave over the per-row numpy expressions, bit for bit, without
+    their temporaries (10^7 rows: 245 MiB of them). ``tests/test_tables.py`` holds the numpy form."""
+    n = end_cap.shape[0]
+    count = np.zeros(n, dtype=np.int64)
+    busy = np.zeros(n)
+    for i in range(pod.shape[0]):
+        k = pod[i]
+        if k < 0:
+            continue
+        count[k] += 1
+        begin_at = start[i]
+        if begin_at != begin_at:  # noqa: PLR0124 (never started)
+            continue
+        # np.clip(start, warmup, duration): start is a number here, the bounds too.
+        begin = warmup_s if begin_at < warmup_s else begin_at
+        begin = duration_s if begin > duration_s else begin
+        # np.minimum(start + service, end_cap), then np.minimum(., duration): NaN propagates.
+        finish = begin_at + service_s[i]
+        cap = end_cap[k]
+        if finish == finish and (cap != cap or cap < finish):  # noqa: PLR0124 (NaN tests)
+            finish = cap
+        if finish == finish and duration_s < finish:  # noqa: PLR0124
+            finish = duration_s
+        # np.clip(finish - begin, 0, None)
+        worked = finish - begin
+        busy[k] += 0.0 if worked < 0.0 else worked
+    return count, busy
+
+
 def pod_table(
     warmup_s: float, duration_s: float, log: RequestLog, pods: list[Pod], node_names: list[str]
 ) -> pd.DataFrame:
@@ -219,27 +251,10 @@ def pod_table(
     Utilisation is busy worker-time divided by ``concurrency`` × the time the pod was
     Ready (until it went) inside the window.
     """
-    pod_col = log.column("pod")
-    has_pod = pod_col >= 0
-    count = np.bincount(pod_col[has_pod], minlength=len(pods)) if len(pods) else np.zeros(0)
-    start, service_s = log.column("t_start"), log.column("service_s")
-    served = has_pod & ~np.isnan(start)
-    idx = pod_col[served]
-    end_cap = np.array([min(p.gone_at, p.deadline) for p in pods]) if pods else np.zeros(0)
-    # Each served request's busy time in the window, in blocks of rows (a block's temporaries,
-    # not 10^7 rows' of each), then summed per pod in row order at once as before.
-    busy_each = np.empty(len(idx))
-    done = 0
-    for lo in range(0, len(pod_col), _BLOCK_ROWS):
-        block = slice(lo, lo + _BLOCK_ROWS)
-        mine = served[block]
-        begin = np.clip(start[block][mine], warmup_s, duration_s)
-        finish = np.minimum(
-            start[block][mine] + service_s[block][mine], end_cap[pod_col[block][mine]] if len(pods) else 0
-        )
-        busy_each[done : done + len(begin)] = np.clip(np.minimum(finish, duration_s) - begin, 0.0, None)
-        done += len(begin)
-    busy = np.bincount(idx, weights=busy_each, minlength=len(pods)) if len(pods) else np.zeros(0)
+    end_cap = np.array([min(p.gone_at, p.deadline) for p in pods], dtype=float)
+    count, busy = compiled(_pod_work)(
+        log.column("pod"), log.column("t_start"), log.column("service_s"), end_cap, float(warmup_s), float(duration_s)
+    )
     rows = []
     for p in pods:
         up = max(0.0, min(p.gone_at, duration_s) - max(p.ready_at, warmup_s))

@@ -8,17 +8,14 @@ free times in a min-heap updated exactly as CPython's ``heapq.heapreplace`` does
 heap's layout is the same as the Python rule leaves it.
 
 A call costs about a microsecond to enter, so short runs stay in Python
-(:data:`KERNEL_MIN`); the kernels compile once per machine (``cache=True``), and numba is
-imported at the first call (0.35 s), not with svcsim: ``svcsim validate`` and small runs
-never pay for it.
+(:data:`KERNEL_MIN`); :func:`sim.compiled.compiled` compiles them at the first call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
+
+from sim.compiled import compiled
 
 __all__ = ["KERNEL_MIN", "fifo_starts_array"]
 
@@ -63,19 +60,6 @@ def _workers(free: np.ndarray, arrivals: np.ndarray, service: np.ndarray, starts
         free[pos] = item
 
 
-_compiled: dict[str, Callable[..., Any]] = {}
-
-
-def _kernel(function: Callable[..., Any]) -> Callable[..., Any]:
-    """``function`` compiled (the first time it is asked for)."""
-    kernel = _compiled.get(function.__name__)
-    if kernel is None:
-        import numba  # noqa: PLC0415 (imported when first needed: see the module's docstring)
-
-        kernel = _compiled[function.__name__] = numba.njit(cache=True, nogil=True)(function)
-    return kernel
-
-
 def fifo_starts_array(free: list[float], arrivals: np.ndarray, service: np.ndarray) -> np.ndarray:
     """:func:`~sim.runtime.requests.rules.fifo_starts` on float64 arrays: the start times,
     ``free`` (the workers' min-heap) updated in place."""
@@ -83,9 +67,9 @@ def fifo_starts_array(free: list[float], arrivals: np.ndarray, service: np.ndarr
     service = np.ascontiguousarray(service, dtype=np.float64)
     starts = np.empty(arrivals.shape[0])
     if len(free) == 1:
-        free[0] = _kernel(_one_worker)(free[0], arrivals, service, starts)
+        free[0] = compiled(_one_worker)(free[0], arrivals, service, starts)
         return starts
     heap = np.array(free, dtype=np.float64)
-    _kernel(_workers)(heap, arrivals, service, starts)
+    compiled(_workers)(heap, arrivals, service, starts)
     free[:] = heap.tolist()
     return starts
