@@ -24,6 +24,7 @@ def simulate(
     progress: Callable[[float], None] | None = None,
     batch_s: float | None = None,
     engine: str | None = None,
+    sample: int = 1,
 ) -> Result:
     """Run ``scenario`` and return its :class:`~sim.results.result.Result`.
 
@@ -43,6 +44,11 @@ def simulate(
         nothing stateful is in play, else the event engine; on a scenario both can run
         they give identical results, which the tests check. ``summary["engine"]`` says
         which one ran.
+    sample : int, optional
+        Keep every ``sample``-th request's row (those whose ``request_id`` is a multiple of
+        it) in the requests table; the summary, SLO checks, warnings and the pods table are
+        still computed from every request, exactly. For runs whose tables and plots would be
+        too large; ``summary["sample"]`` records it.
 
     Examples
     --------
@@ -51,5 +57,7 @@ def simulate(
     >>> result.summary["outcomes"]["ok"] > 0, result.summary["engine"]
     (True, 'batch')
     """
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 1:
+        raise ValueError(f"sample must be a whole number >= 1, got {sample!r}")
     record = run(scenario, seed, progress=progress, batch_s=batch_s, engine=engine)
-    return build_result(record, release_log=True)  # no one else sees the record
+    return build_result(record, release_log=True, sample=sample)  # no one else sees the record

@@ -110,6 +110,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
     run.add_argument("--no-plots", action="store_true", help="skip the PNGs under DIR/plots/")
     run.add_argument(
+        "--sample",
+        type=int,
+        metavar="K",
+        help="keep every K-th request's row in requests.parquet (the summary, SLO and pods table still count "
+        "every request, exactly)",
+    )
+    run.add_argument(
         "--fail-on-slo",
         action="store_true",
         help=f"exit {EXIT_SLO_MISSED} (after writing DIR) when the run misses any check of spec.slo",
@@ -228,6 +235,13 @@ def _load(path: str, sets: Sequence[str] = ()) -> Scenario:
 
 def _run(args: argparse.Namespace) -> int:
     scenario = _load(args.scenario, args.set).with_overrides(seed=args.seed, duration_s=duration_override(args))
+    if args.sample is not None and args.sample < 1:
+        message = f"Invalid value: {args.sample}: must be at least 1"
+        raise ScenarioError([Problem(args.scenario, "", "--sample", message)])
+    if args.sample is not None and wants_replications(args):
+        message = "not with --replications: replications keep each run's summary only (--keep-tables: every row)"
+        raise ScenarioError([Problem(args.scenario, "", "--sample", message)])
+    sample = args.sample or 1
     if wants_replications(args):
         out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
         return run_replications(args, scenario, out, Console())
@@ -236,7 +250,7 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / scenario.simulation.name
     check_run_target(out)  # before the simulation: refused after an hour's run is an hour lost
     args.writes = out
-    result = simulate(scenario) if args.quiet else _with_progress(scenario)
+    result = simulate(scenario, sample=sample) if args.quiet else _with_progress(scenario, sample)
     stop_if_signalled()  # a run cut short and swallowed somewhere is not saved as if complete
     plots = {} if args.no_plots else {f"plots/{name}": data for name, data in render_plots(result).items()}
     stop_if_signalled()
@@ -280,11 +294,11 @@ def _writing(where: str | Path, write: Callable[[], T]) -> T:
         return write()
 
 
-def _with_progress(scenario: Scenario) -> Result:
+def _with_progress(scenario: Scenario, sample: int = 1) -> Result:
     total = scenario.simulation.duration_s
     console = Console(stderr=True)
     if not console.is_terminal:  # a progress bar in a log file is only noise (and a stray newline)
-        return simulate(scenario)
+        return simulate(scenario, sample=sample)
     columns = (
         TextColumn("simulating"),
         BarColumn(),
@@ -297,7 +311,7 @@ def _with_progress(scenario: Scenario) -> Result:
         def tick(now: float) -> None:
             bar.update(task, completed=now, now=f"{now:.0f}s")
 
-        return simulate(scenario, progress=tick)
+        return simulate(scenario, progress=tick, sample=sample)
 
 
 def _print_summary(result: Result, out: Path) -> None:

@@ -391,6 +391,9 @@ def render_report(result: Result) -> str:
         summary_rows += [["retries (tries beyond the first)", s["retries"]]]
     summary_rows += [["throughput (requests/s)", s["throughput_rps"]]]
     summary_rows += [[f"latency {k} (ms)", v] for k, v in lat.items()]
+    if result.sample > 1:  # svcsim run --sample K: the figures above count every request, the plots a sample
+        kept = f"1 in {result.sample:,} requests ({len(result.requests):,} rows)"
+        summary_rows += [["rows kept in requests.parquet", kept]]
     pods = result.pods
     pod_rows = [
         [r.pod, r.deployment, r.node, r.ip, r.created, r.ready, r.terminating, r.deleted, r.requests, r.utilisation]

@@ -54,7 +54,7 @@ from sim.errors import Problem, ScenarioError
 from sim.results.describe import describe_result
 from sim.results.run_folder import MARKER, read_marker, replacing, write_files
 from sim.results.run_warnings import run_warnings
-from sim.results.slo import slo_report
+from sim.results.slo import slo_report, window_error_rate
 from sim.results.tables import (
     EVENTS_SCHEMA,
     HPA_METRICS_SCHEMA,
@@ -110,6 +110,14 @@ class Result:
     def __repr__(self) -> str:
         """A few lines: requests, outcomes, p50/p99, throughput (not every table)."""
         return describe_result(self)
+
+    @property
+    def sample(self) -> int:
+        """k when the requests table keeps every k-th request (``simulate(sample=k)``), else 1:
+        a count of its rows times k estimates the count of requests."""
+        sampled = self.summary.get("sample")
+        every = sampled.get("every") if isinstance(sampled, dict) else None
+        return every if isinstance(every, int) and not isinstance(every, bool) and every >= 1 else 1
 
     def save(self, directory: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> Path:
         """Write the tables, summary and resolved scenario (and ``extra`` files, by relative
@@ -433,12 +441,17 @@ def _table_problem(table: pd.DataFrame, columns: dict[str, str]) -> str | None:
     return None
 
 
-def build_result(record: RunRecord, *, release_log: bool = False) -> Result:
+def build_result(record: RunRecord, *, release_log: bool = False, sample: int = 1) -> Result:
     """Turn a run's columns into tables and compute the summary from them.
 
     ``release_log``: free each of the record's log columns once the tables hold what they
     need of it (10^7 requests over 10 000 pods: 1855 -> 1335 MiB peak); the record cannot be built
-    into a result again. :func:`sim.api.simulate`, which never shows the record, says so."""
+    into a result again. :func:`sim.api.simulate`, which never shows the record, says so.
+
+    ``sample`` k > 1: the summary, its SLO checks and warnings, and the pods table are computed
+    from every request, then the requests (and tries) tables keep only the requests whose
+    ``request_id`` is a multiple of k (:func:`sample_rows`); ``summary["sample"]`` records k and
+    the exact error rate the metrics would otherwise read from the rows."""
     scenario, seed, log, pods, callers = record.scenario, record.seed, record.log, record.pods, record.callers
     sim = scenario.simulation
     node_names = [n.name for n in sim.cluster.slots]  # a cluster autoscaler's nodes after the scenario's
@@ -468,6 +481,13 @@ def build_result(record: RunRecord, *, release_log: bool = False) -> Result:
     }
     if tries is not None:
         summary["retries"] = int(log.size - len(requests))
+    if sample > 1:
+        summary["sample"] = {
+            "every": sample,
+            "error_rate": window_error_rate(requests, sim.warmup_s, sim.duration_s),
+        }
+        requests, tries = sample_rows(requests, sample), None if tries is None else sample_rows(tries, sample)
+        summary["sample"]["rows"] = len(requests)
     return Result(
         scenario,
         seed,
@@ -483,6 +503,13 @@ def build_result(record: RunRecord, *, release_log: bool = False) -> Result:
         hpa_metrics=hpa_metrics_table(record.hpa_metrics),
         nodes=nodes_table(record.nodes or [node_row(n, 0.0) for n in sim.cluster.nodes]),
     )
+
+
+def sample_rows(table: pd.DataFrame, every: int) -> pd.DataFrame:
+    """The rows of the requests whose ``request_id`` is a multiple of ``every`` (a try keeps its
+    request's id, so a sampled request keeps all its tries); their ``request_id`` stays."""
+    keep = table["request_id"].to_numpy() % every == 0
+    return table[keep].reset_index(drop=True)
 
 
 def summarize(requests: pd.DataFrame, pods: pd.DataFrame, warmup_s: float, duration_s: float) -> dict[str, Any]:

@@ -24,10 +24,9 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from sim.results.result import Result
-from sim.results.slo import client_mask
+from sim.results.slo import window_error_rate
 from sim.runtime.requests.outcomes import OUTCOMES
 
 __all__ = ["LATENCY_STATS", "METRICS", "metrics_of"]
@@ -51,23 +50,18 @@ def metrics_of(result: Result) -> dict[str, float]:
     sim = result.scenario.simulation
     metrics: dict[str, float] = {"requests": float(s["requests"])}
     metrics.update({f"outcome_{name}": float(s["outcomes"].get(name, 0)) for name in OUTCOMES})
-    metrics["error_rate"] = _error_rate(result.requests, sim.warmup_s, sim.duration_s)
+    sampled = s.get("sample")  # a sampled run's rows are a sample: the exact rate is in the summary
+    metrics["error_rate"] = (
+        _number(sampled["error_rate"])
+        if isinstance(sampled, dict)
+        else window_error_rate(result.requests, sim.warmup_s, sim.duration_s)
+    )
     metrics["throughput_rps"] = _number(s["throughput_rps"])
     metrics.update({f"latency_{stat}_ms": _number(s["latency_ms"].get(stat)) for stat in LATENCY_STATS})
     slo = s.get("slo")
     if slo is not None:
         metrics["slo_met"] = 1.0 if slo["met"] else 0.0
     return metrics
-
-
-def _error_rate(requests: pd.DataFrame, warmup_s: float, duration_s: float) -> float:
-    """The share of the clients' requests sent in the window that did not end ok (NaN if none)."""
-    t_sent = requests["t_sent"].to_numpy(dtype=float)
-    sent = client_mask(requests) & (t_sent >= warmup_s) & (t_sent <= duration_s)
-    n_sent = int(sent.sum())
-    if not n_sent:
-        return math.nan
-    return float((sent & (requests["outcome"] != "ok").to_numpy()).sum() / n_sent)
 
 
 def _number(value: Any) -> float:

@@ -30,6 +30,17 @@ def client_requests(requests: pd.DataFrame) -> pd.DataFrame:
     return requests[client_mask(requests)]
 
 
+def window_error_rate(requests: pd.DataFrame, warmup_s: float, duration_s: float) -> float:
+    """The share of the clients' requests sent in ``[warmup, duration]`` whose outcome is not
+    ok (nan with none sent)."""
+    t_sent = requests["t_sent"].to_numpy(dtype=float)
+    sent = client_mask(requests) & (t_sent >= warmup_s) & (t_sent <= duration_s)
+    n_sent = int(sent.sum())
+    if not n_sent:
+        return math.nan
+    return float((sent & (requests["outcome"] != "ok").to_numpy()).sum() / n_sent)
+
+
 def slo_report(requests: pd.DataFrame, slo: Slo | None, warmup_s: float, duration_s: float) -> dict[str, Any] | None:
     """``{"met": bool, "checks": [{name, target, measured, unit, met}]}``, or None without an SLO.
 

@@ -111,7 +111,7 @@ def latency_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
             color="0.6",
             alpha=0.25,
             linewidths=0,
-            label=f"ok requests ({'1 in ' + str(step) if step > 1 else 'all'})",
+            label=f"ok requests ({'1 in ' + str(step * result.sample) if step * result.sample > 1 else 'all'})",
             rasterized=True,
         )
         centers, table = rolling_latency(ok, duration, _latency_stats(result))
@@ -279,7 +279,7 @@ def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
     duration = result.scenario.simulation.duration_s
     if len(result.pods) > MANY_PODS:
         return _node_rates(result, fig, ax)
-    centers, rates = rate_per_pod(result.requests, duration)
+    centers, rates = rate_per_pod(result.requests, duration, weight=result.sample)
     node_of = dict(zip(result.pods["pod"], result.pods["node"], strict=True))
     colors = node_colors(result)
     created = {str(p): i for i, p in enumerate(result.pods["pod"])}  # the pods table is in creation order
@@ -307,7 +307,7 @@ def _node_rates(result: Result, fig: Figure, ax: Axes) -> Figure:
     """Requests per second to each node's pods over time, summarised across the nodes: the
     median, the 10-90 % band and the range (a band per node is unreadable past a dozen)."""
     duration = result.scenario.simulation.duration_s
-    centers, per_node = rate_per_pod(result.requests, duration, by="pod_node")
+    centers, per_node = rate_per_pod(result.requests, duration, by="pod_node", weight=result.sample)
     if per_node:
         rates = np.vstack(list(per_node.values()))
         low, p10, median, p90, high = np.percentile(rates, [0, 10, 50, 90, 100], axis=0)
@@ -364,7 +364,9 @@ def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
         if outcome != "ok" and not len(times):
             continue
         counts, _ = np.histogram(times, bins=edges)
-        ax.plot(centers, counts / width, color=color, label=f"{outcome} ({len(times)})", linewidth=1.4)
+        k = result.sample  # each row stands for k requests in a sampled run
+        label = f"{outcome} ({len(times)})" if k == 1 else f"{outcome} (≈{len(times) * k:,})"
+        ax.plot(centers, k * counts / width, color=color, label=label, linewidth=1.4)
     ax.set_xlim(0, duration)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("simulated time (s, by send time)")

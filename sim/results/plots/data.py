@@ -137,10 +137,10 @@ def node_count(result: Result, duration_s: float) -> tuple[np.ndarray, np.ndarra
 
 
 def rate_per_pod(
-    requests: pd.DataFrame, duration_s: float, by: str = "pod"
+    requests: pd.DataFrame, duration_s: float, by: str = "pod", weight: int = 1
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Requests per second routed to each pod (``by="pod_node"``: to each node's pods), per
-    time bin (by send time)."""
+    time bin (by send time); each row counts ``weight`` requests (a sampled run's k)."""
     edges = time_bins(duration_s, len(requests))
     centers = (edges[:-1] + edges[1:]) / 2
     width = np.diff(edges)
@@ -148,7 +148,7 @@ def rate_per_pod(
     rates = {}
     for key, times in routed.groupby(by, observed=True)["t_sent"]:
         counts, _ = np.histogram(times.to_numpy(), bins=edges)
-        rates[str(key)] = counts / width
+        rates[str(key)] = weight * counts / width
     return centers, rates
 
 
@@ -182,5 +182,5 @@ def expected_requests(result: Result) -> dict[str, float]:
             assert name in names
             lo = np.searchsorted(times, a, side="left")
             hi = np.searchsorted(times, b, side="left")
-            out[str(name)] = float(prefix[hi] - prefix[lo])
+            out[str(name)] = float(prefix[hi] - prefix[lo]) * result.sample  # a sampled row is k requests
     return out
