@@ -22,6 +22,7 @@ import sim
 from sim.bench import run_bench
 from sim.cli import main
 from sim.results.result import COLUMNS
+from sim.scenario.run_limits import MAX_REQUESTS, _too_many_requests
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "scenarios" / "nodeport-basic.yaml"
@@ -172,11 +173,11 @@ spec:
         ),
         pytest.param(
             GUIDE.read_text(),
-            ["--duration", "100h"],
+            ["--duration", "720h"],
             [
-                r"{file}: spec\.clients: about 7\.2e\+07 requests expected \(rates 200/s in all × --duration 100h\), "
-                r"more than the 50,000,000 svcsim can keep in memory \(~280 bytes each\): lower the rates or the "
-                r"duration"
+                r"{file}: spec\.clients: about 5\.18e\+08 requests expected \(rates 200/s in all × --duration 720h\), "
+                + re.escape(_too_many_requests()).replace("{", "{{").replace("}", "}}")
+                + r": lower the rates or the duration"
             ],
             id="duration-override-too-many-requests",
         ),

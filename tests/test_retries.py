@@ -13,6 +13,7 @@ from scenario_text import scenario, scenario_yaml
 
 import sim
 from sim.runtime.requests.outcomes import OUTCOMES
+from sim.scenario.run_limits import MAX_REQUESTS
 from sim.scenario.simulation import Backoff
 
 
@@ -205,15 +206,16 @@ def test_tries_round_trip_through_a_run_folder(tmp_path):
 
 
 def test_the_request_limit_counts_every_try_a_client_may_make(tmp_path):
-    """10 000 s at 2 000 req/s is 2 × 10⁷ requests, within the limit; with 3 attempts each it
-    may be 6 × 10⁷ tries, over it: refused before anything runs, saying why."""
-    text = scenario_yaml(clients=[{"name": "c0", "rate": 2000.0, "retries": {"attempts": 3}}], duration=10_000.0)
+    """d s at 2 000 req/s is within the limit (which depends on the machine's memory); with 3
+    attempts each it may be three times that, over it: refused before anything runs, saying why."""
+    seconds = MAX_REQUESTS // 4000  # 2 000 d <= MAX_REQUESTS < 6 000 d
+    text = scenario_yaml(clients=[{"name": "c0", "rate": 2000.0, "retries": {"attempts": 3}}], duration=float(seconds))
     assert sim.load_scenario(text.replace("attempts: 3", "attempts: 1"))
     with pytest.raises(sim.ScenarioError) as info:
         sim.load_scenario(text)
     [problem] = info.value.problems
     assert problem.field == "spec.clients"
-    assert "up to 6e+07 tries with every retry its clients may make" in problem.message
+    assert f"up to {6000 * seconds:.3g} tries with every retry its clients may make" in problem.message
     assert problem.message.endswith("lower the rates or the duration or the retry attempts")
 
 
@@ -258,14 +260,18 @@ spec:
 
 
 def test_the_request_limit_multiplies_every_try_by_the_calls_it_makes():
-    """front calls back once per request: 490 000 req/s for 50 s is 2.45e7 requests and as
-    many calls; with 2 attempts each try makes its call too, up to 9.8e7 rows: refused."""
-    assert sim.load_scenario(TWO_TIERS.replace("ATTEMPTS", "1"))
+    """front calls back once per request: r req/s for 50 s is 50 r requests and as many calls,
+    within the limit (which depends on the machine's memory); with 2 attempts each try makes its
+    call too, up to 200 r rows: past it, refused."""
+    rate = MAX_REQUESTS // 150  # 100 r <= MAX_REQUESTS < 200 r
+    two_tiers = TWO_TIERS.replace("rate: 490000", f"rate: {rate}")
+    assert sim.load_scenario(two_tiers.replace("ATTEMPTS", "1"))
     with pytest.raises(sim.ScenarioError) as info:
-        sim.load_scenario(TWO_TIERS.replace("ATTEMPTS", "2"))
+        sim.load_scenario(two_tiers.replace("ATTEMPTS", "2"))
     [problem] = info.value.problems
     assert problem.field == "spec.workloads.front.calls"
-    assert "about 9.8e+07 requests expected: clients send 4.9e+07 (every try a retrying client may make)" in (
+    sent = f"{rate * 50 * 2:.3g}"
+    assert f"about {rate * 50 * 4:.3g} requests expected: clients send {sent} (every try a retrying client may make)" in (
         problem.message
     )
 

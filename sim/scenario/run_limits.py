@@ -16,9 +16,11 @@ the README gives the figures).
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sim.kube.deployment import Deployment
 from sim.kube.service import Service, ServiceType
@@ -51,10 +53,13 @@ __all__ = [
     "MAX_QUEUE",
     "MAX_REQUESTS",
     "MAX_WORKERS",
+    "MEMORY_SHARE",
+    "REQUEST_ID_LIMIT",
     "LimitProblem",
     "RequestEstimate",
     "duration_problems",
     "estimate_requests",
+    "machine_memory_bytes",
     "run_limit_problems",
 ]
 
@@ -64,8 +69,32 @@ __all__ = [
 #: tables take them); ``svcsim bench --suite`` measures both (275 and 208 at --scale 0.2, where
 #: the fixed ~170 MiB weighs 17 bytes a request). Retries keep a second table, of tries.
 BYTES_PER_REQUEST = 280
-#: Every request is a row kept in memory: the largest run fits in 16 GiB.
-MAX_REQUESTS = 50_000_000
+#: Request ids and the ids one request keeps of another are int32 columns.
+REQUEST_ID_LIMIT = 2**31 - 1
+#: The share of the machine's memory the largest run may take (the rest: the OS, other work).
+MEMORY_SHARE = 0.75
+
+
+def machine_memory_bytes() -> int:
+    """This machine's physical memory, or its container's (cgroup) limit when lower; 16 GiB
+    where neither can be read."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):  # not POSIX
+        total = 16 * 2**30
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+#: Every request is a row kept in memory: as many as three quarters of this machine's memory
+#: holds at BYTES_PER_REQUEST each (24 GiB: 69 million), at most what the int32 ids number.
+MAX_REQUESTS = min(REQUEST_ID_LIMIT, int(machine_memory_bytes() * MEMORY_SHARE / BYTES_PER_REQUEST))
 #: The engine steps through simulated time at least every 5 s, health checks and all.
 MAX_DURATION_S = 30 * 24 * 3600.0
 MAX_NODES = 10_000
@@ -142,7 +171,11 @@ def duration_problems(
 
 
 def _too_many_requests() -> str:
-    return f"more than the {MAX_REQUESTS:,} svcsim can keep in memory (~{BYTES_PER_REQUEST} bytes each)"
+    memory = machine_memory_bytes() / 2**30
+    return (
+        f"more than the {MAX_REQUESTS:,} svcsim can keep in memory (~{BYTES_PER_REQUEST} bytes each, "
+        f"{MEMORY_SHARE:.0%} of this machine's {memory:.1f} GiB)"
+    )
 
 
 def run_limit_problems(

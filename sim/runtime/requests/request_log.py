@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from sim.scenario.run_limits import MAX_REQUESTS
+from sim.scenario.run_limits import MAX_REQUESTS, REQUEST_ID_LIMIT
 
 __all__ = ["RequestLog"]
 
@@ -34,7 +34,7 @@ _ALL_COLUMNS = (*_FLOAT_COLUMNS, *_INT_COLUMNS, *_WIDE_COLUMNS, "verdict", "outc
 #: Needed while requests move and outcomes are settled, not by the result tables.
 _WORKING_COLUMNS = ("back_s", "t_arrive", "service", "verdict")
 _GROWTH = 1.25
-assert MAX_REQUESTS < 2**31, "request ids fit the int32 columns"
+assert MAX_REQUESTS <= REQUEST_ID_LIMIT < 2**31, "request ids fit the int32 columns"
 
 
 class RequestLog:
