@@ -25,7 +25,7 @@ from sim.runtime.pods import Pod
 from sim.runtime.requests import outcomes
 from sim.runtime.requests.calls import CallPlan, Calls
 from sim.runtime.requests.clients import ClientFlow
-from sim.runtime.requests.connections import ConnectionTable
+from sim.runtime.requests.connections import NO_SLOT, ConnectionTable
 from sim.runtime.requests.engine import INF, RequestEngine, RequestPath
 from sim.runtime.requests.retries import RetryingClient
 from sim.runtime.requests.rules import ADMITTED, pod_hop
@@ -170,37 +170,36 @@ class EventEngine(RequestEngine):
             return
         out, back = lb.latency_out.one(), lb.latency_back.one()
         log.back_s[rid] += back
-        riding, opening = self.connections.resolve(rid, now)
+        connections = self.connections
+        riding, opening = connections.resolve(rid, now)
         if lb.direct:  # no node, no kube-proxy: the balancer picks the pod itself
-            pod = riding.pod if riding is not None else lb.choose_pod(port)
+            pod = connections.route(riding)[1] if riding != NO_SLOT else lb.choose_pod(port)
             if pod < 0:
                 outcomes.refused(log, rid, now + log.back_s[rid])
                 return
             node = int(self._pod_node[pod])
-            if opening is not None:
-                opening.node, opening.pod = node, pod
+            if opening != NO_SLOT:
+                connections.set_route(opening, node, pod)
             log.entry_node[rid] = log.pod_node[rid] = node
             log.pod[rid] = pod
             self._push(now + out, rid, ARRIVE)
             return
-        node = riding.node if riding is not None else lb.choose_node()
+        node = connections.route(riding)[0] if riding != NO_SLOT else lb.choose_node()
         log.entry_node[rid] = node
-        if opening is not None:
-            opening.node = node
-        self.connections.hand_over(rid, riding, opening)
+        if opening != NO_SLOT:
+            connections.set_route(opening, node)
+        connections.hand_over(rid, riding, opening)
         self._push(now + out, rid, ENTRY)
 
     def _enter(self, rid: int, now: float) -> None:
         """The request reaches its entry node: conntrack or kube-proxy decides the pod."""
         log = self.log
         riding, opening = self.connections.resolve(rid, now)
-        if riding is not None:  # the connection's packets enter where it was opened
-            log.entry_node[rid] = riding.node
+        if riding != NO_SLOT:  # the connection's packets enter where it was opened
+            log.entry_node[rid], pod = self.connections.route(riding)
         node = int(log.entry_node[rid])
         hop_out, hop_back = self._hops_out[node].one(), self._hops_back[node].one()
-        if riding is not None:
-            pod = riding.pod
-        else:
+        if riding == NO_SLOT:
             port = int(log.service[rid])
             external = self._external[log.client[rid]]
             pod = self.dataplanes[node].choose(port, external, int(log.client_ip[rid]), now)
