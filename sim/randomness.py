@@ -86,6 +86,19 @@ class BlockStream:
         self._pos = end
         return out
 
+    def window(self) -> tuple[np.ndarray, int]:
+        """The block drawn ahead and the position of the next variate in it (a fresh block if
+        this one is used up), for a compiled consumer that reads on from there and then says
+        how far with :meth:`consumed`. The block must not be written to."""
+        if self._pos >= self._block.size:
+            self._refill()
+        return self._block, self._pos
+
+    def consumed(self, pos: int) -> None:
+        """A consumer of :meth:`window` read the block up to ``pos``."""
+        assert self._pos <= pos <= self._block.size
+        self._pos = pos
+
     def one(self) -> float:
         """The next variate."""
         if self._pos >= self._block.size:

@@ -6,7 +6,10 @@ handles requests as events in time order: a request reaches a balancer, enters a
 (kube-proxy chooses, or conntrack keeps the connection's pod), arrives at a pod, and, for a
 pod that calls other Services, finishes its own work, calls, and returns. Ties are broken by
 request id (for calls, by their parent's). The events live in a heap of plain tuples, not
-SimPy processes; SimPy drives the horizon up to which they run.
+SimPy processes; SimPy drives the horizon up to which they run. A horizon with nothing in play
+but entries and arrivals runs in a compiled kernel on the same state, with the same draws
+(:mod:`~sim.runtime.requests.event_kernel`, laid out by :mod:`~sim.runtime.requests.event_arrays`);
+sends wait as batches until their horizon runs, then go to the kernel or, one by one, to the heap.
 
 The rules are those of :mod:`~sim.runtime.requests.rules` and
 :mod:`~sim.runtime.requests.outcomes`; connections live in
@@ -25,8 +28,9 @@ from sim.runtime.pods import Pod
 from sim.runtime.requests import outcomes
 from sim.runtime.requests.calls import CallPlan, Calls
 from sim.runtime.requests.clients import ClientFlow
-from sim.runtime.requests.connections import ConnectionTable
+from sim.runtime.requests.connections import NO_SLOT, ConnectionTable
 from sim.runtime.requests.engine import INF, RequestEngine, RequestPath
+from sim.runtime.requests.event_arrays import EventArrays
 from sim.runtime.requests.retries import RetryingClient
 from sim.runtime.requests.rules import ADMITTED, pod_hop
 from sim.scenario.simulation import Connections
@@ -40,6 +44,9 @@ class EventEngine(RequestEngine):
     """Requests as events in time order (see the module docstring)."""
 
     name = "events"
+    #: Whether horizons the compiled kernel covers run there (:mod:`~sim.runtime.requests.event_kernel`);
+    #: the Python handlers alone give the same results (tests compare the two).
+    compiled = True
 
     def __init__(
         self,
@@ -72,6 +79,9 @@ class EventEngine(RequestEngine):
         self._clock = 0.0  # the time of the event being handled
         self._external = path.client_table.external.tolist()  # per client, as plain bools
         self._hops_out, self._hops_back = path.hops_out, path.hops_back
+        #: Batches of (ids, times, kind) sent since the last horizon, not yet in the heap.
+        self._incoming: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self._arrays = EventArrays(self)
         self._handlers = (
             self._enter,
             self._at_balancer,
@@ -86,6 +96,16 @@ class EventEngine(RequestEngine):
         )
 
     @property
+    def keyed(self) -> bool:
+        """Whether events are ordered by keys other than request ids (calls, retries)."""
+        return self._keyed
+
+    @property
+    def pod_nodes(self) -> np.ndarray:
+        """Each pod's node (-1 while Pending)."""
+        return self._pod_node
+
+    @property
     def call_keys(self) -> dict[int, tuple[int, ...]]:
         return self.calls.keys
 
@@ -98,6 +118,7 @@ class EventEngine(RequestEngine):
         """Serve ``pod``'s pending arrivals now (its own FIFO state is all they depend on)."""
         if self.calls.holds(pod):
             return  # its requests wait on calls: the cluster polls busy_until instead
+        self._flush()
         pod_of = self.log.pod
         mine = [e for e in self._heap if e[2] == ARRIVE and pod_of[e[3]] == pod.index]
         if not mine:
@@ -122,7 +143,19 @@ class EventEngine(RequestEngine):
     def busy_until(self, pod: Pod) -> float | None:
         return self.calls.busy_until(pod) if self.calls.holds(pod) else pod.busy_until
 
+    def _flush(self) -> None:
+        """Put the batches sent into the heap, one event each."""
+        for ids, times, kind in self._incoming:
+            for rid, when in zip(ids.tolist(), times.tolist(), strict=True):
+                heapq.heappush(self._heap, (when, rid, kind, rid))
+        self._incoming = []
+
     def _process(self, horizon: float) -> None:
+        if self.compiled and (self._incoming or self._heap) and self._arrays.covers():
+            self._heap = self._arrays.run(horizon, self._heap, self._incoming)
+            self._incoming = []
+            return
+        self._flush()
         heap, handlers = self._heap, self._handlers
         if not self._keyed:
             while heap and heap[0][0] < horizon:
@@ -148,16 +181,22 @@ class EventEngine(RequestEngine):
 
     # -- send stage hooks ----------------------------------------------------------------
     def _entered(self, flow: ClientFlow, ids: np.ndarray, t_entry: np.ndarray) -> None:
-        for rid, when in zip(ids.tolist(), self.connections.pooled(flow, ids, t_entry).tolist(), strict=True):
-            self._push(when, rid, ENTRY)
+        self._schedule(ids, self.connections.pooled(flow, ids, t_entry), ENTRY)
 
     def _at_load_balancer(self, flow: ClientFlow, ids: np.ndarray, t_arrive: np.ndarray) -> None:
-        for rid, when in zip(ids.tolist(), self.connections.pooled(flow, ids, t_arrive).tolist(), strict=True):
-            self._push(when, rid, LB_ARRIVE)
+        self._schedule(ids, self.connections.pooled(flow, ids, t_arrive), LB_ARRIVE)
 
     def _deliver(self, pod: Pod, ids: np.ndarray, t_arrive: np.ndarray) -> None:
-        for rid, when in zip(ids.tolist(), t_arrive.tolist(), strict=True):
-            self._push(when, rid, ARRIVE)
+        self._schedule(ids, t_arrive, ARRIVE)
+
+    def _schedule(self, ids: np.ndarray, times: np.ndarray, kind: int) -> None:
+        """Requests sent: keyed events go to the heap now, the rest as a batch (a heap of
+        request ids needs no order among them until the horizon is run)."""
+        if self._keyed:
+            for rid, when in zip(ids.tolist(), times.tolist(), strict=True):
+                self._push(when, rid, kind)
+        else:
+            self._incoming.append((ids, times, kind))
 
     # -- events ------------------------------------------------------------------------
     def _at_balancer(self, rid: int, now: float) -> None:
@@ -170,37 +209,36 @@ class EventEngine(RequestEngine):
             return
         out, back = lb.latency_out.one(), lb.latency_back.one()
         log.back_s[rid] += back
-        riding, opening = self.connections.resolve(rid, now)
+        connections = self.connections
+        riding, opening = connections.resolve(rid, now)
         if lb.direct:  # no node, no kube-proxy: the balancer picks the pod itself
-            pod = riding.pod if riding is not None else lb.choose_pod(port)
+            pod = connections.route(riding)[1] if riding != NO_SLOT else lb.choose_pod(port)
             if pod < 0:
                 outcomes.refused(log, rid, now + log.back_s[rid])
                 return
             node = int(self._pod_node[pod])
-            if opening is not None:
-                opening.node, opening.pod = node, pod
+            if opening != NO_SLOT:
+                connections.set_route(opening, node, pod)
             log.entry_node[rid] = log.pod_node[rid] = node
             log.pod[rid] = pod
             self._push(now + out, rid, ARRIVE)
             return
-        node = riding.node if riding is not None else lb.choose_node()
+        node = connections.route(riding)[0] if riding != NO_SLOT else lb.choose_node()
         log.entry_node[rid] = node
-        if opening is not None:
-            opening.node = node
-        self.connections.hand_over(rid, riding, opening)
+        if opening != NO_SLOT:
+            connections.set_route(opening, node)
+        connections.hand_over(rid, riding, opening)
         self._push(now + out, rid, ENTRY)
 
     def _enter(self, rid: int, now: float) -> None:
         """The request reaches its entry node: conntrack or kube-proxy decides the pod."""
         log = self.log
         riding, opening = self.connections.resolve(rid, now)
-        if riding is not None:  # the connection's packets enter where it was opened
-            log.entry_node[rid] = riding.node
+        if riding != NO_SLOT:  # the connection's packets enter where it was opened
+            log.entry_node[rid], pod = self.connections.route(riding)
         node = int(log.entry_node[rid])
         hop_out, hop_back = self._hops_out[node].one(), self._hops_back[node].one()
-        if riding is not None:
-            pod = riding.pod
-        else:
+        if riding == NO_SLOT:
             port = int(log.service[rid])
             external = self._external[log.client[rid]]
             pod = self.dataplanes[node].choose(port, external, int(log.client_ip[rid]), now)
