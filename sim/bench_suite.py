@@ -171,13 +171,12 @@ def _max_health_checks(scale: float) -> str:
 
 def _reference_lc(scale: float) -> str:
     """The reference workload with kube-proxy in IPVS mode, least connection: the event engine."""
-    return _reference(scale).replace("  workloads:", "  kubeProxy: {mode: ipvs, scheduler: lc}\n  workloads:")
+    return reference_scenario(max(1000, round(REFERENCE_REQUESTS * scale)), variant="lc")
 
 
 def _reference_keepalive(scale: float) -> str:
-    """The reference workload over keep-alive pools of 60 connections: the event engine."""
-    pool = "connections: {mode: keepalive, count: 60, requestsPerConnection: 100}"
-    return _reference(scale).replace("arrival: poisson}", f"arrival: poisson, {pool}}}")
+    """The reference workload over keep-alive pools (:data:`sim.bench.VARIANTS`): the event engine."""
+    return reference_scenario(max(1000, round(REFERENCE_REQUESTS * scale)), variant="keepalive")
 
 
 #: The scale cases: NodePort over 10 000 pods on 100 nodes, exponential 10 ms at utilisation 0.1.
