@@ -26,7 +26,14 @@ def service_ports(services: tuple[Service, ...] | list[Service]) -> list[tuple[S
 
 
 class EndpointSlices:
-    """Endpoints of every Service port, computed from the pods that are live now."""
+    """Endpoints of every Service port, kept as pods come, are bound and go.
+
+    Each port's endpoints are a list sorted by pod name, changed only by pods entering or
+    leaving it: the changes made between two reads are applied together at the next read
+    (a sort of the new pods merged into the sorted list, a filter for the gone ones), so a
+    scale event of N pods costs O(N log N) once, not a scan of every live pod per pod.
+    A pod's ``ready`` and ``serving`` are read from the pod itself when rules are built.
+    """
 
     def __init__(
         self,
@@ -35,14 +42,62 @@ class EndpointSlices:
         zones: list[str | None],
         live: dict[int, Pod],
     ) -> None:
+        """``live``: the pods not gone, by index (shared with the control plane), whose bound
+        ones are the starting endpoints; later ones arrive through :meth:`add` and :meth:`remove`."""
         self.ports = ports
         self._named_ports = named_ports  # Deployment -> its container port names
         self._zones = zones  # node index -> zone label
-        self._live = live  # pods not gone, by index (shared with the control plane)
         self._selected: dict[tuple[int, str], bool] = {}  # (port, Deployment) -> its pods are endpoints
+        self._ports_of: dict[str, list[int]] = {}  # Deployment -> the ports whose endpoints its pods are
+        self._endpoints: list[list[Pod]] = [[] for _ in ports]  # per port, by name
+        self._added: list[list[Pod]] = [[] for _ in ports]  # per port: joined since the last read
+        self._removed: list[set[int]] = [set() for _ in ports]  # per port: left since the last read
+        self._info: dict[int, EndpointInfo] = {}  # pod -> its latest EndpointInfo (reused while unchanged)
+        #: Pods taken in or out of some port's endpoints so far (what a scale event costs here).
+        self.changes = 0
+        for pod in live.values():
+            self.add(pod)
+
+    def add(self, pod: Pod) -> None:
+        """A live pod is bound to a node (created on one, or scheduled later): an endpoint of
+        the ports that select it."""
+        if pod.node is None:
+            return
+        for port in self._ports(pod):
+            self._added[port].append(pod)
+            self.changes += 1
+
+    def remove(self, pod: Pod) -> None:
+        """A pod has gone: no longer an endpoint."""
+        if pod.node is None:
+            return
+        self._info.pop(pod.index, None)
+        for port in self._ports(pod):
+            self._removed[port].add(pod.index)
+            self.changes += 1
+
+    def _ports(self, pod: Pod) -> list[int]:
+        found = self._ports_of.get(pod.deployment)
+        if found is None:
+            found = self._ports_of[pod.deployment] = [i for i in range(len(self.ports)) if self._selects(i, pod)]
+        return found
 
     def endpoints(self, port: int) -> list[Pod]:
-        return sorted((p for p in self._live.values() if p.node is not None and self._selects(port, p)), key=_name)
+        """The port's endpoints now, by pod name (read-only: the list is kept between calls)."""
+        added, removed = self._added[port], self._removed[port]
+        if added or removed:
+            current = self._endpoints[port]
+            if removed:
+                current = [p for p in current if p.index not in removed]
+                added = [p for p in added if p.index not in removed]
+            if added:
+                # Both runs sorted (stable, so equal names keep creation order): timsort merges them.
+                current = current + sorted(added, key=_name)
+                current.sort(key=_name)
+            self._endpoints[port] = current
+            self._added[port] = []
+            self._removed[port] = set()
+        return self._endpoints[port]
 
     def _selects(self, port: int, pod: Pod) -> bool:
         """Whether the port's Service selects ``pod`` and its targetPort resolves in it: the same
@@ -61,11 +116,7 @@ class EndpointSlices:
     def rules(self, port: int) -> Rules:
         """What kube-proxy programs for a Service port, from its endpoints now."""
         svc, _ = self.ports[port]
-        infos = tuple(
-            EndpointInfo(p.index, p.node, self._zones[p.node], p.ready, p.serving)
-            for p in self.endpoints(port)
-            if p.node is not None
-        )
+        infos = tuple(self._endpoint_info(p) for p in self.endpoints(port))
         return Rules(
             endpoints=infos,
             external_local=svc.external_traffic_policy == "Local",
@@ -73,6 +124,14 @@ class EndpointSlices:
             distribution=svc.traffic_distribution,
             affinity_timeout_s=svc.affinity_timeout_s if svc.session_affinity == "ClientIP" else None,
         )
+
+    def _endpoint_info(self, pod: Pod) -> EndpointInfo:
+        info = self._info.get(pod.index)
+        ready, serving = pod.ready, pod.serving
+        if info is None or info.ready != ready or info.serving != serving:
+            assert pod.node is not None  # endpoints are bound pods
+            info = self._info[pod.index] = EndpointInfo(pod.index, pod.node, self._zones[pod.node], ready, serving)
+        return info
 
     def first_ready(self, port: int) -> Pod | None:
         """The first Ready pod of the Service by name (a ``via: podIP`` client's target)."""
