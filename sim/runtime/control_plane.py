@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import simpy
 
 from sim.kube.addresses import PodIPAllocator, RangeFull, node_pod_cidr
@@ -144,6 +145,8 @@ class ControlPlane:
         self._ready_of: dict[str, int] = {d.name: 0 for d in scenario.deployments}  # live pods with Pod.ready
         self._plane_routed: set[int] = set()  # pods some node's dataplane routes to (as last installed)
         self._plane_routed_of: dict[str, int] = {}  # ... how many of each Deployment's
+        self._deployment_names = [d.name for d in scenario.deployments]
+        self._deployment_code = np.zeros(64, dtype=np.int64)  # pod index -> its Deployment's position
         self._last_row: dict[str, dict[str, Any]] = {}  # Deployment -> its latest timeline row
         self.sets: dict[str, list[ReplicaSet]] = {d.name: [] for d in scenario.deployments}
         self.desired: dict[str, int] = {d.name: d.replicas for d in scenario.deployments}
@@ -176,6 +179,7 @@ class ControlPlane:
         self._ready_changed(pod, was)
 
     def _ready_changed(self, pod: Pod, was: bool) -> None:
+        self.slices.touch(pod)  # serving may have changed even if ready did not
         if pod.index in self._live and pod.ready != was:
             self._ready_of[pod.deployment] += 1 if pod.ready else -1
 
@@ -413,6 +417,9 @@ class ControlPlane:
             usage=PodUsage(workload.cpu, workload.memory) if dep.name in self.metered else None,
         )
         self.pods.append(pod)
+        if pod.index == len(self._deployment_code):  # room for twice as many pods
+            self._deployment_code = np.concatenate((self._deployment_code, self._deployment_code))
+        self._deployment_code[pod.index] = self._deployment_names.index(dep.name)
         self._live[pod.index] = pod
         self._live_of[pod.deployment][pod.index] = pod
         self.slices.add(pod)
@@ -529,6 +536,8 @@ class ControlPlane:
         is Ready), so a pod in one is not released either.
         """
         self._flush()
+        if not self._unrouted:
+            return  # no pod waits for it
         routed = self._routed()
         for snapshot in self._syncs.values():
             for rules in snapshot:
@@ -546,20 +555,15 @@ class ControlPlane:
 
     def _installed(self) -> None:
         """The dataplanes installed new rules: what they route to now (only installs change it)."""
-        routed: set[int] = set()
-        seen: set[int] = set()  # nodes share their endpoint arrays: read each one once
+        arrays: dict[int, np.ndarray] = {}  # nodes share their endpoint arrays: read each one once
         for plane in self.dataplanes:
             for port in range(self.n_ports):
                 for pods in (plane.external[port], plane.internal[port]):
-                    if id(pods) not in seen:
-                        seen.add(id(pods))
-                        routed.update(pods.tolist())
-        self._plane_routed = routed
-        of: dict[str, int] = {}
-        for index in routed:
-            name = self.pods[index].deployment
-            of[name] = of.get(name, 0) + 1
-        self._plane_routed_of = of
+                    arrays.setdefault(id(pods), pods)
+        routed = np.unique(np.concatenate(list(arrays.values()))) if arrays else np.empty(0, dtype=np.int64)
+        self._plane_routed = set(routed.tolist())
+        codes = np.bincount(self._deployment_code[routed], minlength=len(self._deployment_names))
+        self._plane_routed_of = dict(zip(self._deployment_names, codes.tolist(), strict=True))
 
     def _routed_count(self, deployment: str) -> int:
         """How many of the Deployment's pods some dataplane or balancer routes to."""
