@@ -258,7 +258,7 @@ CASES: dict[str, Case] = {
     "max-pods": Case(f"{MAX_PODS:,} pods on {MAX_PODS // 100:,} nodes", _max_pods),
     "max-requests": Case(f"reference workload, {MAX_REQUESTS:,} requests", _max_requests),
     "max-requests-calls": Case(f"{MAX_REQUESTS:,} requests, half of them calls", _max_requests_calls),
-    "max-scaling": Case(f"scale up and back down, {MAX_ENDPOINT_UPDATES:.0e} endpoint updates", _max_endpoint_updates),
+    "max-scaling": Case(f"scale up and back down, {MAX_ENDPOINT_UPDATES:.2g} endpoint updates", _max_endpoint_updates),
     "max-health-checks": Case(f"balancer probing, {MAX_HEALTH_CHECK_WORK:.0e} units of work", _max_health_checks),
 }
 

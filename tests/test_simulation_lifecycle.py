@@ -543,9 +543,9 @@ def test_pods_rollouts_create_count_towards_the_total(tmp_path):
 
 
 def test_endpoint_updates_of_a_rollout_are_bounded(tmp_path):
-    """Replacing 5 000 pods takes each out of and into the endpoints of every node."""
+    """Replacing 12 000 pods takes each out of and into the endpoints of every node."""
     doc = with_events({"at": "1s", "rollout": {"deployment": "web"}}, cluster={"nodes": 10}, duration="10s")
-    (problem,) = limit_problems(tmp_path, doc, 5000)
+    (problem,) = limit_problems(tmp_path, doc, 12_000)
     assert problem.startswith('spec.events[0].rollout.deployment: Invalid value: "web": the events and failures ')
     assert f"endpoint updates, more than the {MAX_ENDPOINT_UPDATES:,} svcsim allows" in problem
 

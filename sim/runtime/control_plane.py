@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import simpy
 
 from sim.kube.addresses import PodIPAllocator, RangeFull, node_pod_cidr
@@ -113,6 +114,7 @@ class ControlPlane:
         self.env = env
         self.scenario = scenario
         self.sim = scenario.simulation
+        self._deployments = {d.name: d for d in scenario.deployments}  # by name (looked up per pod)
         self.streams = streams
         self.topology = topology
         self.dataplanes = dataplanes
@@ -138,9 +140,18 @@ class ControlPlane:
         self.pod_status: list[dict[str, Any]] = []
         self._shown: dict[int, str] = {}  # pod -> its latest STATUS
         self._live = live
+        # Kept as pods change, so a timeline row costs O(1) however many pods there are:
+        self._live_of: dict[str, dict[int, Pod]] = {d.name: {} for d in scenario.deployments}  # by index
+        self._ready_of: dict[str, int] = {d.name: 0 for d in scenario.deployments}  # live pods with Pod.ready
+        self._plane_routed: set[int] = set()  # pods some node's dataplane routes to (as last installed)
+        self._plane_routed_of: dict[str, int] = {}  # ... how many of each Deployment's
+        self._deployment_names = [d.name for d in scenario.deployments]
+        self._deployment_code = np.zeros(64, dtype=np.int64)  # pod index -> its Deployment's position
+        self._last_row: dict[str, dict[str, Any]] = {}  # Deployment -> its latest timeline row
         self.sets: dict[str, list[ReplicaSet]] = {d.name: [] for d in scenario.deployments}
         self.desired: dict[str, int] = {d.name: d.replicas for d in scenario.deployments}
         self.replica_set: dict[int, ReplicaSet] = {}  # pod index -> its ReplicaSet
+        self._throttle: dict[str, tuple[float | None, float]] = {}  # ReplicaSet -> cpu_throttle()
         #: Deployments whose pods keep usage accounts (Pod.cpu_seconds ...): set before start().
         self.metered: frozenset[str] = metered_deployments(scenario)
         self._progress: dict[str, float] = {}  # Deployment -> last progress of its rollout
@@ -151,10 +162,29 @@ class ControlPlane:
         self.nodes = NodeController(self)
 
     def live_pods(self, deployment: str) -> list[Pod]:
-        return [p for p in self._live.values() if p.deployment == deployment]
+        """The Deployment's pods not gone, in creation order."""
+        return list(self._live_of[deployment].values())
+
+    # -- a pod's readiness (every change goes through these, which keep the counts) ------
+    def set_condition_ready(self, pod: Pod, ready: bool) -> None:
+        """The pod's Ready condition is ``ready`` from now."""
+        was = pod.ready
+        pod.condition_ready = ready
+        self._ready_changed(pod, was)
+
+    def set_terminating(self, pod: Pod, at: float) -> None:
+        """The pod is being deleted from ``at``: its endpoint is no longer ``ready``."""
+        was = pod.ready
+        pod.terminating_at = at
+        self._ready_changed(pod, was)
+
+    def _ready_changed(self, pod: Pod, was: bool) -> None:
+        self.slices.touch(pod)  # serving may have changed even if ready did not
+        if pod.index in self._live and pod.ready != was:
+            self._ready_of[pod.deployment] += 1 if pod.ready else -1
 
     def deployment(self, pod: Pod) -> Deployment:
-        return self.scenario.deployment(pod.deployment)
+        return self._deployments[pod.deployment]
 
     def workload(self, pod: Pod) -> Workload:
         return self.replica_set[pod.index].workload
@@ -171,7 +201,7 @@ class ControlPlane:
             for _ in range(dep.replicas):
                 pod = self._create(rs)
                 if pod.node is not None:
-                    pod.condition_ready = True
+                    self.set_condition_ready(pod, True)
                     pod.ready_at = 0.0
                     pod.routed_at = 0.0
                     self.kubelet.running_from_start(pod)
@@ -182,6 +212,7 @@ class ControlPlane:
             rules = self.slices.rules(port)
             for plane in self.dataplanes:
                 plane.install(port, rules)
+        self._installed()
         for dep in self.scenario.deployments:
             self.record(dep.name, "start", None)
 
@@ -190,13 +221,13 @@ class ControlPlane:
         ``hpa/web``, noted in the timeline row's detail)."""
         self.catch_up()
         self.desired[deployment] = replicas
-        self.timeline.append(self._row(deployment, f"scale to {replicas}", None, by))
+        self._append(self._row(deployment, f"scale to {replicas}", None, by))
         self.reconcile(deployment)
 
     def rollout(self, deployment: str, workload: Workload | None) -> None:
         """A new pod template (``kubectl rollout restart``, or a new version running ``workload``)."""
         self.catch_up()
-        dep = self.scenario.deployment(deployment)
+        dep = self._deployments[deployment]
         current = self.sets[deployment][-1]
         self._new_replica_set(dep, workload if workload is not None else current.workload)
         self.record(deployment, "rollout", None)
@@ -208,7 +239,7 @@ class ControlPlane:
 
     def reconcile(self, deployment: str) -> None:
         """The Deployment controller's sync, then each ReplicaSet's: replica counts, then pods."""
-        dep = self.scenario.deployment(deployment)
+        dep = self._deployments[deployment]
         sets = self.sets[deployment]
         new, old = sets[-1], [rs for rs in sets[:-1] if not rs.done]
         by_name = {rs.name: rs for rs in sets}
@@ -237,7 +268,7 @@ class ControlPlane:
         than at the last status; the progress deadline counts from then."""
         if deployment not in self._rolling:
             return  # no rollout under way
-        dep = self.scenario.deployment(deployment)
+        dep = self._deployments[deployment]
         sets = self.sets[deployment]
         live = self.live_pods(deployment)
         after = deployment_controller.counts(
@@ -308,7 +339,7 @@ class ControlPlane:
     def _progress_deadline(self, deployment: str, rollout: ReplicaSet) -> Any:
         """``progressDeadlineSeconds`` after the last progress with the rollout unfinished:
         condition Progressing=False, ProgressDeadlineExceeded (docs/semantics.md#rolling-updates)."""
-        dep = self.scenario.deployment(deployment)
+        dep = self._deployments[deployment]
         while True:
             due = deployment_controller.next_progress_check(self._progress[deployment], dep.progress_deadline_s)
             if due > self.sim.duration_s:
@@ -349,7 +380,7 @@ class ControlPlane:
         self.reconcile(deployment)
 
     def _create(self, rs: ReplicaSet) -> Pod:
-        dep = self.scenario.deployment(rs.deployment)
+        dep = self._deployments[rs.deployment]
         workload = rs.workload
         name = self._names.new(dep.name, rs.template)
         node = self.scheduler.place(rs, dep)
@@ -360,7 +391,10 @@ class ControlPlane:
             except RangeFull:  # the node's pod CIDR is used up: the sandbox never starts
                 node = None
         tracked = workload.probe_failure is not None and workload.probe_failure.in_flight_above is not None
-        cpu_limit, cpu_demand = cpu_throttle(dep, workload)
+        throttle = self._throttle.get(rs.name)
+        if throttle is None:  # the same for every pod of the ReplicaSet
+            throttle = self._throttle[rs.name] = cpu_throttle(dep, workload)
+        cpu_limit, cpu_demand = throttle
         pod = Pod(
             index=len(self.pods),
             name=name,
@@ -383,7 +417,12 @@ class ControlPlane:
             usage=PodUsage(workload.cpu, workload.memory) if dep.name in self.metered else None,
         )
         self.pods.append(pod)
+        if pod.index == len(self._deployment_code):  # room for twice as many pods
+            self._deployment_code = np.concatenate((self._deployment_code, self._deployment_code))
+        self._deployment_code[pod.index] = self._deployment_names.index(dep.name)
         self._live[pod.index] = pod
+        self._live_of[pod.deployment][pod.index] = pod
+        self.slices.add(pod)
         self.replica_set[pod.index] = rs
         rs.pods.append(pod)
         self.scheduler.created(pod)
@@ -417,8 +456,12 @@ class ControlPlane:
     def exit(self, pod: Pod, at: float | None = None) -> None:
         """The pod's containers are gone (at ``at`` if that was found out later)."""
         self.catch_up()
+        was = pod.ready
         pod.gone_at = self.env.now if at is None else at
         if self._live.pop(pod.index, None) is not None:
+            del self._live_of[pod.deployment][pod.index]
+            self._ready_of[pod.deployment] -= was
+            self.slices.remove(pod)
             self.scheduler.gone(pod)
         if pod.node is not None and pod.ip is not None:
             self._ipam[pod.node].release(pod.ip)
@@ -472,6 +515,7 @@ class ControlPlane:
         for plane in self.dataplanes:
             for port, rules in enumerate(snapshot):
                 plane.install(port, rules)
+        self._installed()
         routed = self._routed()
         for index in sorted(routed - before):
             pod = self.pods[index]
@@ -492,6 +536,8 @@ class ControlPlane:
         is Ready), so a pod in one is not released either.
         """
         self._flush()
+        if not self._unrouted:
+            return  # no pod waits for it
         routed = self._routed()
         for snapshot in self._syncs.values():
             for rules in snapshot:
@@ -501,31 +547,46 @@ class ControlPlane:
                 event.succeed()
 
     def _routed(self) -> set[int]:
-        """Pods some node's dataplane, or a balancer sending to pod IPs, routes to."""
-        routed: set[int] = set()
+        """Pods some node's dataplane, or a balancer sending to pod IPs, routes to (a new set)."""
+        routed = set(self._plane_routed)
         for extra in self.balancer_routes:
             routed.update(extra())
-        seen: set[int] = set()  # nodes share their endpoint arrays: read each one once
+        return routed
+
+    def _installed(self) -> None:
+        """The dataplanes installed new rules: what they route to now (only installs change it)."""
+        arrays: dict[int, np.ndarray] = {}  # nodes share their endpoint arrays: read each one once
         for plane in self.dataplanes:
             for port in range(self.n_ports):
                 for pods in (plane.external[port], plane.internal[port]):
-                    if id(pods) not in seen:
-                        seen.add(id(pods))
-                        routed.update(pods.tolist())
-        return routed
+                    arrays.setdefault(id(pods), pods)
+        routed = np.unique(np.concatenate(list(arrays.values()))) if arrays else np.empty(0, dtype=np.int64)
+        self._plane_routed = set(routed.tolist())
+        codes = np.bincount(self._deployment_code[routed], minlength=len(self._deployment_names))
+        self._plane_routed_of = dict(zip(self._deployment_names, codes.tolist(), strict=True))
+
+    def _routed_count(self, deployment: str) -> int:
+        """How many of the Deployment's pods some dataplane or balancer routes to."""
+        if not self.balancer_routes:
+            return self._plane_routed_of.get(deployment, 0)
+        return sum(1 for i in self._routed() if self.pods[i].deployment == deployment)
 
     # -- what the run records --------------------------------------------------------
     def record(self, deployment: str, event: str, pod: Pod | None, at: float | None = None) -> None:
         """A timeline row: a change of ``deployment`` (optionally of one of its pods)."""
         row = self._row(deployment, event, pod.name if pod is not None else None, None, at)
-        last = next((r for r in reversed(self.timeline) if r["deployment"] == deployment), None)
+        last = self._last_row.get(deployment)
         if event == "synced" and last is not None and last["endpoints"] == row["endpoints"]:
             return  # a sync that changed nothing for this Deployment is not a change
-        self.timeline.append(row)
+        self._append(row)
 
     def record_row(self, deployment: str, event: str, detail: str) -> None:
         """A timeline row for a change outside the Deployment itself (load-balancer rotation)."""
-        self.timeline.append(self._row(deployment, event, None, detail))
+        self._append(self._row(deployment, event, None, detail))
+
+    def _append(self, row: dict[str, Any]) -> None:
+        self.timeline.append(row)
+        self._last_row[row["deployment"]] = row
 
     def event(self, type_: str, reason: str, obj: str, message: str, at: float | None = None) -> None:
         """A row of ``kubectl get events`` (docs/semantics.md#kubectl-views)."""
@@ -567,14 +628,12 @@ class ControlPlane:
     def _row(
         self, deployment: str, event: str, pod: str | None, detail: str | None, at: float | None = None
     ) -> dict[str, Any]:
-        live = self.live_pods(deployment)
-        routed = self._routed()
         return {
             "time": float(self.env.now if at is None else at),
             "deployment": deployment,
-            "pods_total": len(live),
-            "pods_ready": sum(p.ready for p in live),
-            "endpoints": sum(1 for i in routed if self.pods[i].deployment == deployment),
+            "pods_total": len(self._live_of[deployment]),
+            "pods_ready": self._ready_of[deployment],
+            "endpoints": self._routed_count(deployment),
             "event": event,
             "pod": pod,
             "detail": detail,

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -30,77 +31,77 @@ import numpy as np
 from sim.endpoint_choice import ChoiceContext, Connection, ConnectionBatch, EndpointChoice
 from sim.randomness import BlockStream
 
-__all__ = ["DROP", "REJECT", "Dataplane", "EndpointInfo", "EndpointViews", "Rules", "iptables_cascade_choice"]
+__all__ = ["DROP", "REJECT", "Dataplane", "EndpointViews", "Rules", "iptables_cascade_choice"]
 
 REJECT = -1  # no endpoints: the client is refused at once
 DROP = -2  # policy Local and no local endpoint: the packet is dropped, the client times out
 
 
-@dataclass(frozen=True)
-class EndpointInfo:
-    """One endpoint of a Service port as the EndpointSlice publishes it."""
-
-    pod: int
-    node: int
-    zone: str | None
-    ready: bool
-    serving: bool
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Rules:
-    """What kube-proxy programs for one Service port."""
+    """What kube-proxy programs for one Service port: its endpoints as the EndpointSlice
+    publishes them, as read-only arrays in pod-name order (one entry per endpoint), and the
+    Service's policies."""
 
-    endpoints: tuple[EndpointInfo, ...]
+    pods: np.ndarray  # pod index
+    nodes: np.ndarray  # its node
+    zones: np.ndarray  # its node's zone, as a code of ``zone_codes`` (-1: no zone label)
+    ready: np.ndarray  # EndpointSlice conditions (bool)
+    serving: np.ndarray
+    on_node: Mapping[int, np.ndarray]  # node -> its endpoints' positions in these arrays, in name order
+    zone_codes: Mapping[str, int] = field(default_factory=dict)
     external_local: bool = False
     internal_local: bool = False
     distribution: str | None = None
     affinity_timeout_s: float | None = None  # None: sessionAffinity None
 
-    def usable_pods(self) -> set[int]:
+    def usable_pods(self) -> frozenset[int]:
         """The pods some node may route to once these rules are installed: the Ready endpoints,
         or with none Ready the serving terminating ones (before any node's own filtering)."""
-        return set(self.views.usable.tolist())
+        return self.views.usable_set
 
     @cached_property
     def views(self) -> EndpointViews:
         """The endpoint lists nodes derive from these rules, computed once for every node."""
-        return EndpointViews(self.endpoints)
+        return EndpointViews(self)
 
 
 class EndpointViews:
     """The endpoints of one :class:`Rules` as each node may use them, shared between nodes.
 
     Every node derives its lists from the same published endpoints, and most nodes derive
-    the same list; computing them once per sync and sharing the (read-only) arrays keeps a
-    sync O(endpoints + nodes) rather than O(endpoints × nodes).
+    the same list; computing them once per sync with array operations and sharing the
+    (read-only) arrays keeps a sync O(endpoints) in numpy plus O(nodes) in Python, rather
+    than O(endpoints × nodes).
     """
 
-    def __init__(self, endpoints: tuple[EndpointInfo, ...]) -> None:
-        self._endpoints = endpoints
-        usable = _usable(list(endpoints))
-        self.usable = _pods(usable)
-        self._usable_on: dict[int, list[EndpointInfo]] = defaultdict(list)
-        self._usable_in: dict[str | None, list[EndpointInfo]] = defaultdict(list)
-        for e in usable:
-            self._usable_on[e.node].append(e)
-            self._usable_in[e.zone].append(e)
-        self._on: dict[int, list[EndpointInfo]] = defaultdict(list)
-        for e in endpoints:
-            self._on[e.node].append(e)
+    def __init__(self, rules: Rules) -> None:
+        self._rules = rules
+        # Ready endpoints, or serving-and-terminating ones if none is Ready (ProxyTerminatingEndpoints).
+        self._usable = rules.ready if rules.ready.any() else rules.serving
+        self.usable = _frozen(rules.pods[self._usable])
+        self._on = rules.on_node
         self._local: dict[int, np.ndarray] = {}
-        self._zone: dict[str | None, np.ndarray] = {}
+        self._zone: dict[str, np.ndarray] = {}
         self._node: dict[int, np.ndarray] = {}
 
+    @cached_property
+    def usable_set(self) -> frozenset[int]:
+        return frozenset(self.usable.tolist())
+
     def local(self, node: int) -> np.ndarray:
-        """Usable endpoints among those on ``node`` (traffic policy Local)."""
+        """Usable endpoints among those on ``node`` (traffic policy Local): its Ready ones, or
+        its serving terminating ones if none of them is Ready."""
         found = self._local.get(node)
         if found is None:
-            found = self._local[node] = _pods(_usable(self._on.get(node, [])))
+            on = self._on.get(node, _NONE)
+            ready = on[self._rules.ready[on]]
+            found = self._local[node] = _frozen(self._rules.pods[ready if len(ready) else on[self._rules.serving[on]]])
         return found
 
     def local_ready(self, node: int) -> int:
-        return sum(1 for e in self._on.get(node, ()) if e.ready)
+        on = self._on.get(node, _NONE)
+        return int(np.count_nonzero(self._rules.ready[on]))
 
     def same_zone(self, zone: str | None) -> np.ndarray:
         """Usable endpoints in ``zone`` (none when the node has no zone)."""
@@ -108,30 +109,27 @@ class EndpointViews:
             return _EMPTY
         found = self._zone.get(zone)
         if found is None:
-            found = self._zone[zone] = _pods(self._usable_in.get(zone, []))
+            code = self._rules.zone_codes.get(zone, -2)
+            found = self._zone[zone] = _frozen(self._rules.pods[self._usable & (self._rules.zones == code)])
         return found
 
     def same_node(self, node: int) -> np.ndarray:
         """Usable endpoints (of all) that run on ``node``."""
         found = self._node.get(node)
         if found is None:
-            found = self._node[node] = _pods(self._usable_on.get(node, []))
+            on = self._on.get(node, _NONE)
+            found = self._node[node] = _frozen(self._rules.pods[on[self._usable[on]]])
         return found
 
 
-def _usable(endpoints: list[EndpointInfo]) -> list[EndpointInfo]:
-    """Ready endpoints, or serving-and-terminating ones if none is Ready (ProxyTerminatingEndpoints)."""
-    ready = [e for e in endpoints if e.ready]
-    return ready or [e for e in endpoints if e.serving]
-
-
-def _pods(endpoints: list[EndpointInfo]) -> np.ndarray:
-    out = np.array([e.pod for e in endpoints], dtype=np.int64)
+def _frozen(pods: np.ndarray) -> np.ndarray:
+    out = np.asarray(pods, dtype=np.int64)
     out.flags.writeable = False  # shared by every node that installs it
     return out
 
 
-_EMPTY = _pods([])
+_EMPTY = _frozen(np.empty(0, dtype=np.int64))
+_NONE = np.empty(0, dtype=np.intp)  # no endpoint positions
 
 
 def iptables_cascade_choice(n: int, rng: np.random.Generator) -> int:

@@ -58,11 +58,19 @@ class KubeScheduler:
         self._spreading: set[int] = set()  # bound pods the spread constraints count
         self._retry_queued = False
         self._unplaced: str | None = None  # why the last pod :meth:`place` looked at fits nowhere
+        self._specs: dict[str, PodSpec] = {}  # ReplicaSet -> what its pods ask for (read per pod)
 
     def spec(self, pod: Pod) -> PodSpec:
         """What the scheduler reads from ``pod``."""
         plane = self.plane
-        return _spec(plane.replica_set[pod.index], plane.deployment(pod))
+        return self._spec(plane.replica_set[pod.index], plane.deployment(pod))
+
+    def _spec(self, rs: ReplicaSet, dep: Deployment) -> PodSpec:
+        """Every pod of a ReplicaSet has the same spec: derived once from the Deployment."""
+        found = self._specs.get(rs.name)
+        if found is None:
+            found = self._specs[rs.name] = _spec(rs, dep)
+        return found
 
     # -- new pods ----------------------------------------------------------------------
     def place(self, rs: ReplicaSet, dep: Deployment) -> int | None:
@@ -74,7 +82,7 @@ class KubeScheduler:
             if dep.node_name not in names or not self.cycle.is_present(names.index(dep.node_name)):
                 return None
             return names.index(dep.node_name)
-        chosen = self.cycle.schedule(_spec(rs, dep))
+        chosen = self.cycle.schedule(self._spec(rs, dep))
         if isinstance(chosen, str):
             self._unplaced = chosen
             return None
@@ -193,6 +201,7 @@ class KubeScheduler:
         them; ``Scheduled``; the kubelet starts its containers."""
         plane = self.plane
         pod.node, pod.ip = node, ip
+        plane.slices.add(pod)
         self.cycle.bind(node, self.spec(pod))
         self._spreading.add(pod.index)
         name = plane.node_names[node]

@@ -289,7 +289,7 @@ class Kubelet:
             return
         plane = self.plane
         plane.catch_up()
-        pod.condition_ready = ready
+        plane.set_condition_ready(pod, ready)
         self._ready_changed[pod.index] = self.env.now
         if ready:
             if pod.ready_at == INF:
@@ -386,7 +386,7 @@ class Kubelet:
         plane, env = self.plane, self.env
         plane.catch_up()
         t0 = env.now
-        pod.terminating_at = t0
+        plane.set_terminating(pod, t0)
         plane.scheduler.terminating(pod)
         dep = plane.deployment(pod)
         shutdown = plane.workload(pod).shutdown
@@ -449,7 +449,7 @@ class Kubelet:
         it unready), so no dataplane keeps it as a last terminating fallback."""
         pod.close(at)
         if at <= self.env.now:
-            pod.condition_ready = False
+            self.plane.set_condition_ready(pod, False)
         else:
             self.env.process(self._not_serving_at(pod, at))
 
@@ -457,7 +457,7 @@ class Kubelet:
         yield self.env.timeout(at - self.env.now)
         if pod.gone_at == INF and pod.condition_ready:
             self.plane.catch_up()
-            pod.condition_ready = False
+            self.plane.set_condition_ready(pod, False)
             self.plane.publish()
 
     def _exit(self, pod: Pod, at: float | None = None) -> None:

@@ -127,7 +127,7 @@ class NodeController:
             plane.event(
                 "Normal", "TaintManagerEviction", f"pod/{pod.name}", f"Marking for deletion Pod default/{pod.name}"
             )
-            pod.terminating_at = self.env.now
+            plane.set_terminating(pod, self.env.now)
             plane.scheduler.terminating(pod)
             plane.record(pod.deployment, "evicted", pod)
             plane.status(pod, "Unknown")
