@@ -25,7 +25,7 @@ from rich.console import Console as RichConsole
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sim.api import simulate
+from sim.api import fewer_collections, simulate
 from sim.bench import MAX_BENCH_REQUESTS, MIN_BENCH_REQUESTS, dask_bench, run_bench, scheduler_bench
 from sim.bench_suite import CASES, RATIO_REPEAT, CaseResult, run_suite, suite_json
 from sim.cli_compare import add_compare_parser
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(range_value_with_dash(sys.argv[1:] if argv is None else argv))
     args.writes, args.written = None, False  # the folder the command writes into, and whether it has
-    with SignalTrap() as trap:
+    with SignalTrap() as trap, fewer_collections():
         try:
             stop_if_signalled()  # one lost while the modules loaded: stop before any work
             code = int(args.handler(args))

@@ -55,6 +55,15 @@ def node_pod_cidr(pod_cidr: ipaddress.IPv4Network, index: int) -> ipaddress.IPv4
     return ipaddress.IPv4Network((first, prefix))
 
 
+def _dotted(address: int) -> str:
+    """An IPv4 address as text (``str(IPv4Address(address))``, without building the object).
+
+    >>> _dotted(167772418)
+    '10.0.1.2'
+    """
+    return f"{address >> 24}.{(address >> 16) & 255}.{(address >> 8) & 255}.{address & 255}"
+
+
 @dataclass
 class PodIPAllocator:
     """host-local IPAM on one node: next free address from .2 upward, wrapping around.
@@ -74,7 +83,7 @@ class PodIPAllocator:
             self._next = self._next + 1 if self._next + 1 < size - 1 else 2
             if offset not in self._used:
                 self._used.add(offset)
-                return str(self.subnet.network_address + offset)
+                return _dotted(int(self.subnet.network_address) + offset)
         raise RangeFull(f"no free pod IP left in {self.subnet}")
 
     def release(self, ip: str) -> None:

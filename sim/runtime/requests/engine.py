@@ -63,12 +63,17 @@ class RequestEngine:
         self.dataplanes = path.dataplanes
         self.pods = path.pods
         self.now = 0.0
-        self._pod_node = np.empty(0, dtype=np.int64)
+        self._pod_node_room = np.empty(64, dtype=np.int64)  # grows by doubling
+        self._pod_node = self._pod_node_room[:0]  # each pod's node (-1: Pending), a view of the room
 
     def pod_added(self, pod: Pod) -> None:
         """The cluster created ``pod`` (indices are dense, in creation order)."""
-        assert pod.index == len(self._pod_node)
-        self._pod_node = np.append(self._pod_node, -1 if pod.node is None else pod.node)
+        n = len(self._pod_node)
+        assert pod.index == n
+        if n == len(self._pod_node_room):  # np.append per pod was quadratic in a 10 000-pod scale-up
+            self._pod_node_room = np.concatenate((self._pod_node_room, np.empty(n, dtype=np.int64)))
+        self._pod_node_room[n] = -1 if pod.node is None else pod.node
+        self._pod_node = self._pod_node_room[: n + 1]
 
     def pod_bound(self, pod: Pod) -> None:
         """A Pending pod was scheduled onto ``pod.node``."""
