@@ -7,6 +7,7 @@ They join the layers: :mod:`sim.scenario` reads the input, :mod:`sim.runtime` ru
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -47,10 +48,10 @@ def simulate(
         they give identical results, which the tests check. ``summary["engine"]`` says
         which one ran.
     sample : int, optional
-        Keep every ``sample``-th request's row (those whose ``request_id`` is a multiple of
-        it) in the requests table; the summary, SLO checks, warnings and the pods table are
-        still computed from every request, exactly. For runs whose tables and plots would be
-        too large; ``summary["sample"]`` records it.
+        Keep 1 in ``sample`` requests' rows in the requests table (chosen by a hash of their
+        ``request_id``: :func:`sim.results.result.sampled_ids`); the summary, SLO checks,
+        warnings and the pods table are still computed from every request, exactly. For runs
+        whose tables and plots would be too large; ``summary["sample"]`` records it.
 
     Examples
     --------
@@ -74,9 +75,23 @@ def fewer_collections() -> Iterator[None]:
     case ``scale-up``). Collections free memory, never change results; the thresholds are
     restored afterwards. ``svcsim`` keeps them for a whole command (saving the tables and
     drawing the plots too), so the collection that follows a run falls after the command."""
-    old = gc.get_threshold()
-    gc.set_threshold(max(old[0], 50_000), max(old[1], 50), max(old[2], 50))
+    global _collecting_less, _thresholds  # noqa: PLW0603 (the process's collector is one)
+    with (
+        _collector_lock
+    ):  # threads (Dask workers) share the thresholds: the first in raises them, the last out restores
+        if _collecting_less == 0:
+            _thresholds = gc.get_threshold()
+            gc.set_threshold(max(_thresholds[0], 50_000), max(_thresholds[1], 50), max(_thresholds[2], 50))
+        _collecting_less += 1
     try:
         yield
     finally:
-        gc.set_threshold(*old)
+        with _collector_lock:
+            _collecting_less -= 1
+            if _collecting_less == 0:
+                gc.set_threshold(*_thresholds)
+
+
+_collector_lock = threading.Lock()
+_collecting_less = 0  # runs inside fewer_collections now, in every thread
+_thresholds: tuple[int, ...] = gc.get_threshold()

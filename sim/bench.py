@@ -49,7 +49,7 @@ MIN_BENCH_REQUESTS = 1000
 MAX_BENCH_REQUESTS = 10_000_000
 
 
-#: The reference workload's variants that run on the event engine (issue 13: each at least 10x
+#: The reference workload's variants that run on the event engine (each held to at least 10x
 #: the obvious model): IPVS least connection, and keep-alive clients. The keep-alive pool is
 #: 120 connections of 100 requests each (about 29 s a connection): enough connections that
 #: each pod holds about 20 and none is overloaded for long (mean latency about 60 ms, against

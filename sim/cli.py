@@ -113,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         "--sample",
         type=int,
         metavar="K",
-        help="keep every K-th request's row in requests.parquet (the summary, SLO and pods table still count "
+        help="keep 1 in K requests' rows in requests.parquet (the summary, SLO and pods table still count "
         "every request, exactly)",
     )
     run.add_argument(
@@ -586,7 +586,7 @@ def _bench_suite(args: argparse.Namespace) -> int:
         for figure, op, bar, value, met in r.bars(scale):
             lines.append(f"{r.name}: {figure} {value:.3g} (bar: {op} {bar:g}): {'meets' if met else 'MISSES'} the bar")
 
-    results = run_suite(scale, args.case, on_result=show)
+    results = run_suite(scale, list(dict.fromkeys(args.case)) if args.case else None, on_result=show)
     console.print(table)
     for line in lines:
         console.print(line)

@@ -352,4 +352,32 @@ def test_bench_suite_refuses_bad_scales(capsys, flags, expected):
 @pytest.mark.parametrize("name", list(CASES))
 def test_every_suite_case_at_full_size_is_within_the_limits(name):
     """The suite's cases sit at svcsim's limits, not past them: each loads (nothing runs)."""
+    if name == "scale-1e7" and MAX_REQUESTS < 10**7:
+        pytest.skip(f"this machine's memory allows {MAX_REQUESTS:,} requests, fewer than the case's 10^7")
     assert sim.load_scenario(CASES[name].scenario(1.0))
+
+
+def test_the_request_limit_reads_this_process_cgroup(monkeypatch, tmp_path):
+    """A container's (or slice's) memory limit below the machine's is what a run may use: v2
+    from ``0::/path``, v1 from the memory controller's line; "max", 0 and junk are no limit."""
+    from sim.scenario import run_limits
+
+    files = {
+        "/proc/self/cgroup": "4:memory:/slice/a\n0::/slice/b\n",
+        "/sys/fs/cgroup/slice/b/memory.max": "2147483648\n",
+        "/sys/fs/cgroup/memory/slice/a/memory.limit_in_bytes": "0\n",
+        "/sys/fs/cgroup/memory.max": "max\n",
+    }
+
+    class FakePath:
+        def __init__(self, path: str) -> None:
+            self.path = path
+
+        def read_text(self) -> str:
+            if self.path not in files:
+                raise FileNotFoundError(self.path)
+            return files[self.path]
+
+    monkeypatch.setattr(run_limits, "Path", FakePath)
+    assert sorted(run_limits._cgroup_limits()) == [0, 2147483648]
+    assert run_limits.machine_memory_bytes() == 2147483648

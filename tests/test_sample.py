@@ -12,6 +12,7 @@ from scenario_text import scenario
 
 import sim
 from sim.cli import main
+from sim.results.result import sampled_ids
 from sim.results.run_metrics import metrics_of
 
 ROOT_SCENARIO = "scenarios/nodeport-basic.yaml"
@@ -22,7 +23,7 @@ def test_a_sample_keeps_every_kth_row_and_the_exact_summary():
     full = sim.simulate(base, seed=3)
     sampled = sim.simulate(base, seed=3, sample=7)
     assert sampled.sample == 7 and full.sample == 1
-    want = full.requests[full.requests["request_id"] % 7 == 0].reset_index(drop=True)
+    want = full.requests[sampled_ids(full.requests["request_id"].to_numpy(), 7)].reset_index(drop=True)
     pd.testing.assert_frame_equal(sampled.requests, want)
     assert len(sampled.requests) == pytest.approx(len(full.requests) / 7, abs=1)
     pd.testing.assert_frame_equal(sampled.pods, full.pods)  # requests and utilisation from every request
@@ -61,7 +62,7 @@ def test_retries_keep_every_try_of_a_sampled_request():
     full = sim.simulate(retrying, seed=2)
     sampled = sim.simulate(retrying, seed=2, sample=4)
     assert full.tries is not None and sampled.tries is not None
-    want = full.tries[full.tries["request_id"] % 4 == 0].reset_index(drop=True)
+    want = full.tries[sampled_ids(full.tries["request_id"].to_numpy(), 4)].reset_index(drop=True)
     pd.testing.assert_frame_equal(sampled.tries, want)
     assert set(sampled.tries["request_id"]) == set(sampled.requests["request_id"])
 
@@ -79,7 +80,7 @@ def test_run_sample_writes_the_sampled_table_and_reads_back(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     table = pd.read_parquet(out / "requests.parquet")
     assert summary["sample"]["every"] == 50 and summary["sample"]["rows"] == len(table)
-    assert (table["request_id"] % 50 == 0).all() and summary["requests"] > 40 * len(table)
+    assert sampled_ids(table["request_id"].to_numpy(), 50).all() and summary["requests"] > 40 * len(table)
     loaded = sim.load_result(out)
     assert loaded.sample == 50
     assert main(["report", str(out)]) == 0
@@ -100,3 +101,50 @@ def test_run_refuses_bad_samples(tmp_path, capsys, flags, expected):
     assert main(["run", ROOT_SCENARIO, "--out", str(tmp_path / "x"), *flags]) == 2
     assert capsys.readouterr().err == f"error: {ROOT_SCENARIO}: {expected}\n"
     assert not (tmp_path / "x").exists()
+
+
+def test_two_constant_clients_that_alternate_ids_keep_their_share_each():
+    """Two clients at the same constant rate alternate request ids: a sample of 1 in 2 keeps
+    about half of each client's requests (every even id kept one client's only), and a sample
+    of 1 in k about 1/k of all ids (Fibonacci hashing spreads consecutive ids evenly)."""
+    two = scenario(
+        duration=10.0,
+        clients=[{"name": "c0", "rate": 100.0, "arrival": "constant"}, {"name": "c1", "rate": 100.0, "arrival": "constant"}],
+    )
+    result = sim.simulate(two, seed=1, sample=2)
+    kept = result.requests["client"].value_counts()
+    assert kept["c0"] == pytest.approx(500, rel=0.05) and kept["c1"] == pytest.approx(500, rel=0.05)
+    for k in (2, 3, 7, 100):
+        ids = np.arange(1_000_000)
+        assert sampled_ids(ids, k).sum() == pytest.approx(1_000_000 / k, rel=0.001)
+
+
+def test_fewer_collections_restores_the_thresholds_when_runs_in_threads_interleave():
+    """A enters, B enters, A leaves, B leaves: the thresholds come back once both are out."""
+    import gc
+    import threading
+
+    from sim.api import fewer_collections
+
+    before = gc.get_threshold()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a() -> None:
+        with fewer_collections():
+            a_in.set()
+            b_in.wait()
+        a_out.set()
+
+    def b() -> None:
+        a_in.wait()
+        with fewer_collections():
+            b_in.set()
+            a_out.wait()
+            assert gc.get_threshold()[0] >= 50_000  # still raised: B runs on
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert gc.get_threshold() == before

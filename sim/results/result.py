@@ -449,8 +449,8 @@ def build_result(record: RunRecord, *, release_log: bool = False, sample: int = 
     into a result again. :func:`sim.api.simulate`, which never shows the record, says so.
 
     ``sample`` k > 1: the summary, its SLO checks and warnings, and the pods table are computed
-    from every request, then the requests (and tries) tables keep only the requests whose
-    ``request_id`` is a multiple of k (:func:`sample_rows`); ``summary["sample"]`` records k and
+    from every request, then the requests (and tries) tables keep 1 in k requests, chosen by a
+    hash of ``request_id`` (:func:`sampled_ids`); ``summary["sample"]`` records k and
     the exact error rate the metrics would otherwise read from the rows."""
     scenario, seed, log, pods, callers = record.scenario, record.seed, record.log, record.pods, record.callers
     sim = scenario.simulation
@@ -505,10 +505,24 @@ def build_result(record: RunRecord, *, release_log: bool = False, sample: int = 
     )
 
 
+#: Fibonacci hashing (Knuth): request ids times 2^64 / golden ratio, mod 2^64.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def sampled_ids(request_id: np.ndarray, every: int) -> np.ndarray:
+    """Which requests a sample of 1 in ``every`` keeps: those whose id's Fibonacci hash falls in
+    the lowest 1/every of its range. Not ``id % every == 0``: ids are handed out in send order, so
+    two constant-rate clients alternate ids and a multiple of 2 kept one client's requests only.
+    The hashes of consecutive ids spread evenly (the golden ratio's low discrepancy), so every
+    client, pod and stretch of time keeps close to 1 in ``every`` of its requests."""
+    hashed = request_id.astype(np.uint64) * _GOLDEN  # wraps around 2^64, as a hash should
+    return (hashed >> np.uint64(32)) < np.uint64(2**32 // every)
+
+
 def sample_rows(table: pd.DataFrame, every: int) -> pd.DataFrame:
-    """The rows of the requests whose ``request_id`` is a multiple of ``every`` (a try keeps its
-    request's id, so a sampled request keeps all its tries); their ``request_id`` stays."""
-    keep = table["request_id"].to_numpy() % every == 0
+    """The rows of the requests :func:`sampled_ids` keeps (a try keeps its request's id, so a
+    sampled request keeps all its tries); their ``request_id`` stays."""
+    keep = sampled_ids(table["request_id"].to_numpy(), every)
     return table[keep].reset_index(drop=True)
 
 

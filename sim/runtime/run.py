@@ -49,7 +49,7 @@ __all__ = ["RunRecord", "run"]
 _BATCH_REQUESTS = 4096
 #: ...and at least this many per pod: the batch engine's work per batch has a part per busy pod
 #: (its queue sorted, its arrivals admitted), so with thousands of pods a 4096-request batch
-#: gives each pod about one request and that per-pod part dominates. Measured (issue 13's case:
+#: gives each pod about one request and that per-pod part dominates. Measured (bench --suite's scale case:
 #: 10 000 pods, 10^6 requests at 100 000 req/s, 2 cores): batches of 0.04 s took 30 s, 0.16 s
 #: 12 s, 0.4 s 7.8 s, 1 s 4.9 s, 2 s 4.1 s, the tables identical; peak RSS 434 -> 539 MB.
 _BATCH_REQUESTS_PER_POD = 16

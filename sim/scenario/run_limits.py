@@ -76,25 +76,48 @@ MEMORY_SHARE = 0.75
 
 
 def machine_memory_bytes() -> int:
-    """This machine's physical memory, or its container's (cgroup) limit when lower; 16 GiB
-    where neither can be read."""
+    """This machine's physical memory, or the memory limit of this process's cgroup (a
+    container, a systemd slice) when lower; 16 GiB where neither can be read."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, OSError, ValueError):  # not POSIX
         total = 16 * 2**30
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+    for limit in _cgroup_limits():
+        if 0 < limit < total:
+            total = limit
+    return total
+
+
+def _cgroup_limits() -> list[int]:
+    """The memory limits of this process's cgroups (v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``), as ``/proc/self/cgroup`` places them, and the root's; "max"
+    and anything unreadable is no limit."""
+    paths = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, where = [*line.split(":", 2), "", ""][:3]
+        if controllers == "":  # v2: "0::/path"
+            paths.append(f"/sys/fs/cgroup{where.rstrip('/')}/memory.max")
+        elif "memory" in controllers.split(","):
+            paths.append(f"/sys/fs/cgroup/memory{where.rstrip('/')}/memory.limit_in_bytes")
+    limits = []
+    for path in paths:
         try:
             text = Path(path).read_text().strip()
         except OSError:
             continue
         if text.isdigit():
-            total = min(total, int(text))
-    return total
+            limits.append(int(text))
+    return limits
 
 
 #: Every request is a row kept in memory: as many as three quarters of this machine's memory
-#: holds at BYTES_PER_REQUEST each (24 GiB: 69 million), at most what the int32 ids number.
-MAX_REQUESTS = min(REQUEST_ID_LIMIT, int(machine_memory_bytes() * MEMORY_SHARE / BYTES_PER_REQUEST))
+#: holds at BYTES_PER_REQUEST each (24 GiB: 68 million), at least a million (a tiny or misread
+#: limit must not refuse every run), at most what the int32 ids number.
+MAX_REQUESTS = min(REQUEST_ID_LIMIT, max(1_000_000, int(machine_memory_bytes() * MEMORY_SHARE / BYTES_PER_REQUEST)))
 #: The engine steps through simulated time at least every 5 s, health checks and all.
 MAX_DURATION_S = 30 * 24 * 3600.0
 MAX_NODES = 10_000
@@ -121,7 +144,7 @@ MAX_CLIENT_IPS = 65_536
 #: 100 nodes, 10^8 units, takes about 1.5 s). About 1 µs each at worst: 1 000 crash changes ×
 #: (2 000 pods + 2 000 nodes) took 4.4 s of CPU, 1 000 × (10 000 pods + 100 nodes) 2 s, so the
 #: largest allowed run spends about 4 minutes on them (it was 5 µs each before endpoints were
-#: kept incrementally, issue 13).
+#: kept incrementally).
 MAX_ENDPOINT_UPDATES = 250_000_000
 #: Load-balancer health checks probe every node and read the Service's endpoints:
 #: checks × (nodes + pods + a check's own cost, as much as 10 of those), about 0.6 µs each

@@ -189,7 +189,7 @@ def _slo_lines(ax: Axes, result: Result) -> None:
 
 #: Above this many pods the load plots show the spread of the pods' load and per-node totals
 #: instead of a bar and a band per pod: at 60 pods the bars' labels are already unreadable, and
-#: 10 000 bands took minutes to draw (issue 13).
+#: 10 000 bands took minutes to draw.
 MANY_PODS = 40
 
 

@@ -23,7 +23,7 @@ __all__ = ["draw_topology"]
 _MAX_PODS_SHOWN = 6
 #: Up to this many nodes are drawn side by side; with more, the first _NODES_SHOWN_WHEN_MANY are,
 #: and the rest are summed up in one box (at 100 nodes a node's box was a sliver and its labels
-#: overlapped the next: issue 13).
+#: overlapped the next).
 _MAX_NODES_SHOWN = 8
 _NODES_SHOWN_WHEN_MANY = 5
 
