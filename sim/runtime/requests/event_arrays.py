@@ -133,9 +133,11 @@ class EventArrays:
         # Imported here, not with the engine: numba's import and the kernel's load (from its
         # cache) cost some tenths of a second, once per process, paid only by runs that use it.
         from sim.runtime.requests.event_kernel import DONE, run_until  # noqa: PLC0415
+        from sim.runtime.requests.events import ARRIVE, ENTRY  # noqa: PLC0415 (events imports this module)
 
         engine = self.engine
         h = _heap_arrays(heap, incoming)
+        assert np.isin(h[2], (ENTRY, ARRIVE)).all(), "the kernel handles entries and arrivals only"
         dataplanes, pods = engine.dataplanes, engine.pods
         streams = [s for n, dp in enumerate(dataplanes) for s in _node_streams(engine, n, dp)]
         streams += [pod.service for pod in pods]
@@ -225,7 +227,7 @@ class EventArrays:
         strategy, open_, last = nodes[0], nodes[6], nodes[7]
         cl_t, cl_node, cl_pod, cl_n = closing
         n_closing = int(cl_n[0])
-        order = np.argsort(cl_t[:n_closing], kind="stable")  # a sorted list is a heap
+        order = np.lexsort((cl_pod[:n_closing], cl_t[:n_closing]))  # a list sorted as the tuples are is a heap
         for n, dp in enumerate(engine.dataplanes):
             if strategy[n] >= LEAST_CONNECTION:
                 counts = open_[n]
@@ -290,6 +292,7 @@ def _pods(engine: EventEngine) -> tuple[Any, ...]:
     pods = engine.pods
     free_start = _offsets([pod.concurrency for pod in pods])
     free = np.array([t for pod in pods for t in pod._free], dtype=float)
+    assert len(free) == free_start[-1], "a pod's workers are its concurrency: the kernel indexes them unchecked"
     drop = np.array([pod.limits.drop for pod in pods], dtype=np.bool_)
     terminating = np.array([pod.terminating_at for pod in pods], dtype=float)
     gone = np.array([pod.gone_at for pod in pods], dtype=float)
