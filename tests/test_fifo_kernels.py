@@ -38,3 +38,20 @@ def test_kernel_queues_behind_busy_workers() -> None:
     starts = fifo_starts_array(free, np.array([1.0, 1.0, 1.0]), np.array([2.0, 1.0, 1.0]))
     assert starts.tolist() == [1.0, 3.0, 4.0]
     assert sorted(free) == [5.0, 5.0]
+
+
+def test_numba_caches_under_the_users_cache_folder_not_in_the_package(monkeypatch, tmp_path):
+    """A plain `pip install .` left numba's cache files in site-packages/sim/…/__pycache__, and a
+    later `pip install -e` kept that folder, which hid the editable package."""
+    from sim.compiled import use_svcsim_cache
+
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    use_svcsim_cache()
+    import os
+
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "svcsim" / "numba")
+    assert (tmp_path / "svcsim" / "numba").is_dir()
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/elsewhere")
+    use_svcsim_cache()
+    assert os.environ["NUMBA_CACHE_DIR"] == "/elsewhere"  # the user's own choice stays

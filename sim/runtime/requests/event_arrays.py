@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim.compiled import use_svcsim_cache
 from sim.endpoint_choice import LeastConnection, NeverQueue, RoundRobin, UniformRandom
 from sim.randomness import BlockStream
 
@@ -132,6 +133,7 @@ class EventArrays:
         events left, as the engine's heap."""
         # Imported here, not with the engine: numba's import and the kernel's load (from its
         # cache) cost some tenths of a second, once per process, paid only by runs that use it.
+        use_svcsim_cache()  # before numba is imported
         from sim.runtime.requests.event_kernel import DONE, run_until  # noqa: PLC0415
         from sim.runtime.requests.events import ARRIVE, ENTRY  # noqa: PLC0415 (events imports this module)
 

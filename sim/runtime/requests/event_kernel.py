@@ -1,4 +1,5 @@
-"""The event engine's common case, compiled: entries and arrivals up to a horizon.
+"""The event engine's common case, compiled: entries and arrivals up to a horizon (imported
+after :func:`sim.compiled.use_svcsim_cache`, by :meth:`EventArrays.run`).
 
 Between two control events the request path of most scenarios is requests entering nodes
 (conntrack or kube-proxy chooses their pod) and arriving at pods (a FIFO queue with c
