@@ -39,6 +39,7 @@ from sim.runtime.requests.outcomes import ClientTable, NodeOutages, settle
 from sim.runtime.requests.request_log import RequestLog
 from sim.runtime.requests.retries import retrying_client
 from sim.runtime.topology import Topology
+from sim.scenario.pod_count import PodCount
 from sim.scenario.resolved import Scenario
 from sim.scenario.run_limits import MAX_REQUESTS, estimate_requests
 from sim.scenario.simulation import Client, CrashEvent, Event, RolloutEvent, ScaleEvent
@@ -172,7 +173,7 @@ class _Wiring:
         else:
             self.engine = BatchEngine(path)
         if batch_s is None:
-            per_batch = max(_BATCH_REQUESTS, _BATCH_REQUESTS_PER_POD * sum(d.replicas for d in scenario.deployments))
+            per_batch = max(_BATCH_REQUESTS, _BATCH_REQUESTS_PER_POD * _most_pods(scenario))
             batch_s = min(5.0, max(1e-3, per_batch / total_rate)) if total_rate > 0 else sim.duration_s
         self.batch_s = batch_s
         self.cluster = ControlPlane(
@@ -403,6 +404,15 @@ class _Wiring:
             hpa_metrics=self.hpas.metric_rows if self.hpas is not None else [],
             nodes=self.cluster.scheduler.node_rows,
         )
+
+
+def _most_pods(scenario: Scenario) -> int:
+    """The most pods the run may hold at once: the Deployments' replicas, what events scale them
+    to, and every HPA at its maxReplicas (batches sized for 100 pods spread thin over the 10 000
+    a scale event made: 1.5 requests per pod per batch, 20 s where 6 would do)."""
+    counted = PodCount(scenario.simulation, scenario.deployments)
+    most = max([counted.total, *(alive for _, alive in counted.changes.values())])
+    return most + sum(max(0, h.max_replicas - h.min_replicas) for h in scenario.hpas)
 
 
 def _log_capacity(scenario: Scenario) -> int:
