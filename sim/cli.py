@@ -284,6 +284,10 @@ def _with_progress(scenario: Scenario, sample: int = 1) -> Result:
         return simulate(scenario, progress=tick, sample=sample)
 
 
+#: Pods listed after a run: 10 000 lines took 5 s to print and buried the summary.
+_PODS_PRINTED = 50
+
+
 def _print_summary(result: Result, out: Path) -> None:
     s = result.summary
     console = Console()
@@ -307,10 +311,13 @@ def _print_summary(result: Result, out: Path) -> None:
     for (name, count), (stat, value) in zip(outcomes, latency, strict=True):
         table.add_row(name, count, stat, value)
     console.print(table)
-    pods = Table(title="pods", title_justify="left")
+    everyone = list(s["pods"].items())
+    shown = everyone if len(everyone) <= _PODS_PRINTED else everyone[:_PODS_PRINTED]
+    title = "pods" if shown is everyone else f"pods (the first {len(shown)} of {len(everyone):,}: pods.parquet has all)"
+    pods = Table(title=title, title_justify="left")
     for name in ("pod", "node", "ip", "requests", "utilisation"):
         pods.add_column(name, justify="right" if name in ("requests", "utilisation") else "left")
-    for name, p in s["pods"].items():
+    for name, p in shown:
         util = f"{p['utilisation']:.3f}" if p["utilisation"] is not None else "-"
         pods.add_row(name, p["node"] or "<none>", p["ip"] or "<none>", str(p["requests"]), util)
     console.print(pods)

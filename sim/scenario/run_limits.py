@@ -65,7 +65,7 @@ __all__ = [
 
 #: Peak memory per request of a whole run (the request log, the table built from it and
 #: saving it), measured with calls between Services, the costliest case (about 145 bytes
-#: without calls: 1.37 GiB for 10^7 requests over 10 000 pods, the log's columns freed as the
+#: without calls: 1.34 GiB for 10^7 requests over 10 000 pods, the log's columns freed as the
 #: tables take them); ``svcsim bench --suite`` measures both (275 and 208 at --scale 0.2, where
 #: the fixed ~170 MiB weighs 17 bytes a request). Retries keep a second table, of tries.
 BYTES_PER_REQUEST = 280

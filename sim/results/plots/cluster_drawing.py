@@ -171,7 +171,8 @@ def _draw_nodes(
             counts = alive["node"].value_counts()
             per_node = [int(counts.get(n, 0)) for n in names]
             _box(ax, x, 0.05, width, 0.5, edge="0.5", lw=1.5)
-            text = f"+{len(names)} more nodes\n{sum(per_node):,} pods\n({min(per_node)}-{max(per_node)} a node)"
+            spread = f"{min(per_node)}" if min(per_node) == max(per_node) else f"{min(per_node)}-{max(per_node)}"
+            text = f"+{len(names)} more nodes\n{sum(per_node):,} pods\n({spread} a node)"
             ax.text(x + width / 2, 0.3, text, ha="center", va="center", fontsize=7.5, color="0.3")
             continue
         data = g.nodes[vid]

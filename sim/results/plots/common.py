@@ -110,7 +110,7 @@ def title(ax: Axes, what: str, result: Result) -> None:
         load = sim.clients[0].rate.describe()
     else:
         load = f"{rate:g} req/s" + ("" if all(isinstance(c.rate, Constant) for c in sim.clients) else " on average")
-    kept = f", rows of 1 in {result.sample:,} requests (rates scaled)" if result.sample > 1 else ""
+    kept = f", rows of 1 in {result.sample:,} requests" if result.sample > 1 else ""
     ax.set_title(
         f"{what}\nscenario {sim.name}: {load} for {sim.duration_s:g} s, seed {result.seed}{kept}",
         fontsize=10,

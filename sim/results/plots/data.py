@@ -140,11 +140,14 @@ def rate_per_pod(
     requests: pd.DataFrame, duration_s: float, by: str = "pod", weight: int = 1
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Requests per second routed to each pod (``by="pod_node"``: to each node's pods), per
-    time bin (by send time); each row counts ``weight`` requests (a sampled run's k)."""
-    edges = time_bins(duration_s, len(requests))
+    time bin (by send time); each row counts ``weight`` requests (a sampled run's k). Bins are
+    wide enough for the rows of an average pod (or node), not of all of them together."""
+    routed_rows = requests[by].notna()
+    groups = max(1, requests.loc[routed_rows, by].nunique())
+    edges = time_bins(duration_s, int(routed_rows.sum()) // groups)
     centers = (edges[:-1] + edges[1:]) / 2
     width = np.diff(edges)
-    routed = requests[requests[by].notna()]
+    routed = requests[routed_rows]
     rates = {}
     for key, times in routed.groupby(by, observed=True)["t_sent"]:
         counts, _ = np.histogram(times.to_numpy(), bins=edges)

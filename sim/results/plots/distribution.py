@@ -18,12 +18,14 @@ __all__ = ["cdf_axes", "cdf_curve", "latency_cdf", "latency_distribution", "late
 _MAX_CDF_POINTS = 2000  # a CDF line of more points looks the same and draws slower
 
 
-def cdf_curve(ax: Axes, lat: np.ndarray, color: str, label: str, linestyle: str = "-") -> None:
+def cdf_curve(ax: Axes, lat: np.ndarray, color: str, label: str, linestyle: str = "-", sample: int = 1) -> None:
     """The CDF of sorted latencies ``lat`` (ms), thinned to :data:`_MAX_CDF_POINTS`, with its p50
-    (o) and p99 (◆) marked; the legend entry names the count and both percentiles."""
+    (o) and p99 (◆) marked; the legend entry names the count and both percentiles (of a sample's
+    rows when ``sample`` > 1: each row is that many requests)."""
     keep = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), _MAX_CDF_POINTS)).astype(int))
     p50, p99 = np.percentile(lat, [50, 99])
-    label = f"{label}: {len(lat)} ok, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    count = f"{len(lat)}" if sample == 1 else f"≈{len(lat) * sample:,}"
+    label = f"{label}: {count} ok, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
     ax.plot(lat[keep], (keep + 1) / len(lat), color=color, linestyle=linestyle, label=label)
     ax.plot([p50], [0.5], marker="o", color=color, label="_p50")
     ax.plot([p99], [0.99], marker="D", color=color, label="_p99")
@@ -72,7 +74,7 @@ def latency_cdf(run: RunLike, ax: Axes | None = None) -> Figure:
     result = run_result(run)
     fig, ax = axes(ax)
     for i, label, lat in _phase_latencies(result):
-        cdf_curve(ax, lat, PHASE_COLORS[i % len(PHASE_COLORS)], label)
+        cdf_curve(ax, lat, PHASE_COLORS[i % len(PHASE_COLORS)], label, sample=result.sample)
     cdf_axes(ax)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="lower right", title="phase (o p50, ◆ p99)", title_fontsize=8)

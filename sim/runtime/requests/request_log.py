@@ -9,7 +9,7 @@ Memory: the columns take 95 bytes per request. Once outcomes are settled the col
 the engine needs (``_WORKING_COLUMNS``) are released, before the result tables are built
 from the rest, and :func:`sim.api.simulate` frees the others as the tables take them
 (:meth:`RequestLog.release`); a whole run peaks at about 145 bytes per request (10^7
-requests over 10 000 pods: 1.37 GiB), 260-280 with calls between Services, whose
+requests over 10 000 pods: 1.34 GiB), 260-280 with calls between Services, whose
 bookkeeping the event engine keeps per call (the figure
 :data:`sim.scenario.run_limits.BYTES_PER_REQUEST` states).
 """
