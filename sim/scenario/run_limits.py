@@ -540,14 +540,14 @@ def _endpoint_update_problems(sim: Simulation, services: Sequence[Service], pods
         advice = "make failures rarer, the run shorter or use fewer nodes"
     else:
         field, value = _event_field(sim, worst)
-        advice = "change fewer pods (a smaller scale-up, fewer replicas) or run them on fewer nodes"
+        advice = "change fewer pods (fewer replicas) or use fewer nodes"
     return [
         LimitProblem(
             field,
             f"Invalid value: {value}: the events and failures change {changed:,.0f} pods, and each change "
             f"republishes the endpoints (up to {pods.peak:,} pods) and every node's rules ({nodes:,} nodes × {ports} "
-            f"Service port(s)): {total:.3g} endpoint updates (pods changed × (pods alive + nodes × ports)), "
-            f"more than the {MAX_ENDPOINT_UPDATES:,} svcsim allows (svcsim's limit): {advice}",
+            f"Service port(s)): {total:.3g} endpoint updates, more than the {MAX_ENDPOINT_UPDATES:,} svcsim allows "
+            f"(svcsim's limit on pods changed × (pods alive + nodes × ports)): {advice}",
         )
     ]
 
