@@ -20,8 +20,10 @@ from sim.runtime.pods import Pod
 __all__ = ["EndpointSlices", "service_ports"]
 
 
-def _name(pod: Pod) -> str:
-    return pod.name
+def _name(pod: Pod) -> tuple[str, int]:
+    """Name order; equal names (never in a run: names are unique) by creation, as a stable sort
+    of the live pods gives, whenever each pod entered the list."""
+    return pod.name, pod.index
 
 
 def service_ports(services: tuple[Service, ...] | list[Service]) -> list[tuple[Service, ServicePort]]:
@@ -146,7 +148,7 @@ class EndpointSlices:
                 current = [p for p in current if p.index not in removed]
                 added = [p for p in added if p.index not in removed]
             if added:
-                # Both runs sorted (stable, so equal names keep creation order): timsort merges them.
+                # Both runs sorted: timsort merges them.
                 current = current + sorted(added, key=_name)
                 current.sort(key=_name)
             self._endpoints[port] = current
