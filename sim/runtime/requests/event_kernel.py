@@ -59,6 +59,7 @@ def _before(t: np.ndarray, rid: np.ndarray, kind: np.ndarray, i: int, j: int) ->
 
 @_inlined
 def _swap(t: np.ndarray, rid: np.ndarray, kind: np.ndarray, i: int, j: int) -> None:
+    """Entries ``i`` and ``j`` of a heap kept as three arrays (events; closing connections)."""
     t[i], t[j] = t[j], t[i]
     rid[i], rid[j] = rid[j], rid[i]
     kind[i], kind[j] = kind[j], kind[i]
@@ -99,9 +100,7 @@ def _closing_push(cl_t: np.ndarray, cl_node: np.ndarray, cl_pod: np.ndarray, cl_
         up = (i - 1) // 2
         if cl_t[up] <= cl_t[i]:
             break
-        cl_t[i], cl_t[up] = cl_t[up], cl_t[i]
-        cl_node[i], cl_node[up] = cl_node[up], cl_node[i]
-        cl_pod[i], cl_pod[up] = cl_pod[up], cl_pod[i]
+        _swap(cl_t, cl_node, cl_pod, i, up)
         i = up
 
 
@@ -124,9 +123,7 @@ def _expire(cl_t: np.ndarray, cl_node: np.ndarray, cl_pod: np.ndarray, cl_n: np.
                 low += 1
             if cl_t[i] <= cl_t[low]:
                 break
-            cl_t[i], cl_t[low] = cl_t[low], cl_t[i]
-            cl_node[i], cl_node[low] = cl_node[low], cl_node[i]
-            cl_pod[i], cl_pod[low] = cl_pod[low], cl_pod[i]
+            _swap(cl_t, cl_node, cl_pod, i, low)
             i = low
 
 
