@@ -44,8 +44,8 @@ from sim.results.report import write_report
 from sim.results.result import Result, load_result
 from sim.results.run_folder import check_run_target, written_before
 from sim.results.slo import slo_value
-from sim.scenario.changes import parse_set
-from sim.scenario.load import load_scenario
+from sim.scenario.changes import load_changed, parse_set
+from sim.scenario.load import file_documents, load_scenario
 from sim.scenario.resolved import Scenario
 from sim.units import format_duration
 
@@ -184,9 +184,11 @@ class Console(RichConsole):
 
 
 def _load(path: str, sets: Sequence[str] = ()) -> Scenario:
-    """The scenario file at ``path`` with the ``--set`` changes made, checked; its warnings printed."""
-    scenario = load_scenario(Path(path))
-    if sets:
+    """The scenario file at ``path`` with the ``--set`` changes made, then checked (so a change
+    can put right what the file gets wrong); its warnings printed."""
+    if not sets:
+        scenario = load_scenario(Path(path))
+    else:
         changes, problems = [], []
         for text in sets:
             try:
@@ -195,7 +197,7 @@ def _load(path: str, sets: Sequence[str] = ()) -> Scenario:
                 problems += err.problems
         if problems:
             raise ScenarioError(problems)
-        scenario = scenario.with_changes(changes)
+        scenario = load_changed(*file_documents(Path(path)), changes)
     for warning in scenario.warnings:
         # One plain line per warning, as for errors: rich would wrap it at the terminal's width
         # (80 columns off a terminal) and read brackets in it (``map[string]string``) as markup.

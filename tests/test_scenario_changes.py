@@ -286,3 +286,14 @@ def test_repr_of_a_result_is_a_few_readable_lines(guide: sim.Scenario) -> None:
     )
     assert lines[3] == f"  throughput {s['throughput_rps']:.1f} rps>"
     assert len(lines) == 4
+
+
+def test_cli_set_puts_right_what_the_file_gets_wrong(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--set changes the file before it is checked (README): a file refused alone (replicas -5)
+    validates with the change that fixes it; the file's own message without it."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GUIDE.read_text().replace("replicas: 3\n", "replicas: -5\n", 1))
+    assert main(["validate", str(bad)]) == 2
+    assert "spec.replicas: Invalid value: -5: must be greater than or equal to 0" in capsys.readouterr().err
+    assert main(["validate", str(bad), "--set", "deployment/myapp.spec.replicas=3"]) == 0
+    assert "valid: 1 Service(s), 1 Deployment(s)" in capsys.readouterr().out

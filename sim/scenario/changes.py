@@ -17,7 +17,8 @@ names the change (``--set deployment/myapp.spec.replicas: document 2 ...``). The
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -94,8 +95,20 @@ def apply_changes(scenario: Scenario, changes: Mapping[str, Any] | Iterable[tupl
     ScenarioError
         For every path that names nothing, else for every problem the loader finds.
     """
+    return load_changed(scenario.source, scenario.documents, scenario.folder, changes)
+
+
+def load_changed(
+    source: str,
+    original: Sequence[tuple[int, int | None, Any]],
+    folder: Path | None,
+    changes: Mapping[str, Any] | Iterable[tuple[str, Any]],
+) -> Scenario:
+    """Documents (of a scenario, or of a file as read and not yet checked: :func:`file_documents`)
+    with ``changes`` made, then loaded and checked: ``svcsim --set`` changes a file before it is
+    checked, so a value the file gets wrong can be set right."""
     items = list(changes.items()) if isinstance(changes, Mapping) else list(changes)
-    documents = [(number, line, copy_data(content)) for number, line, content in scenario.documents]
+    documents = [(number, line, copy_data(content)) for number, line, content in original]
     problems: list[Problem] = []
     made: list[tuple[str, int, str]] = []  # (path, document number, field as the loader names it)
     for path, value in items:
@@ -111,13 +124,13 @@ def apply_changes(scenario: Scenario, changes: Mapping[str, Any] | Iterable[tupl
                 raise _PathError(f"{inner + ': ' if inner else ''}{message}")
             number, field = _set(documents, path, plain)
         except _PathError as err:
-            problems.append(Problem(scenario.source, "", where, str(err)))
+            problems.append(Problem(source, "", where, str(err)))
             continue
         made.append((where, number, field))
     if problems:
         raise ScenarioError(problems)
     try:
-        return load_documents(scenario.source, documents, scenario.folder)
+        return load_documents(source, documents, folder)
     except ScenarioError as err:
         raise ScenarioError([_blamed(problem, made) for problem in err.problems]) from None
 

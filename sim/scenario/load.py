@@ -57,6 +57,13 @@ def load_scenario(source: str | os.PathLike[str] | Sequence[Mapping[str, Any]]) 
     return load_documents(name, read_documents(name, text), folder)
 
 
+def file_documents(path: str | os.PathLike[str]) -> tuple[str, list[tuple[int, int | None, Any]], Path]:
+    """A scenario file's documents as read, not yet checked: ``(name for messages, documents,
+    folder)``, what :func:`load_documents` takes (``svcsim --set`` changes them first)."""
+    name, text = _source_text(path)
+    return name, list(read_documents(name, text)), Path(path).parent
+
+
 def load_documents(name: str, parsed: Sequence[tuple[int, int | None, Any]], folder: Path | None) -> Scenario:
     """Check parsed documents (``(number, first line or None, content)``) and resolve them.
 
