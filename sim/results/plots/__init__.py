@@ -49,9 +49,11 @@ from sim.results.plots.compare import (
     render_compare_plots,
 )
 from sim.results.plots.data import (
+    binned_rate,
     expected_requests,
     rate_per_pod,
     rolling_latency,
+    row_count,
     step_series,
     time_bins,
 )
@@ -291,14 +293,7 @@ def load_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
         )
     for node, color in colors.items():
         ax.fill_between([], [], color=color, label=node)
-    ax.set_xlim(0, duration)
-    ax.set_xlabel("simulated time (s)")
-    ax.set_ylabel("requests per second")
-    mark_scale_events(ax, result)
-    shade_warmup(ax, result)
-    ax.legend(
-        fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="node (one shade per pod)", title_fontsize=8
-    )
+    _rate_axes(ax, result, "requests per second", "node (one shade per pod)")
     title(ax, "Request rate per pod over time (stacked)", result)
     return fig
 
@@ -314,15 +309,20 @@ def _node_rates(result: Result, fig: Figure, ax: Axes) -> Figure:
         ax.fill_between(centers, low, high, color="#1f77b4", alpha=0.15, linewidth=0, label="min-max")
         ax.fill_between(centers, p10, p90, color="#1f77b4", alpha=0.35, linewidth=0, label="10-90 %")
         ax.plot(centers, median, color="#1f77b4", lw=1.2, label="median")
-    ax.set_xlim(0, duration)
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("simulated time (s)")
-    ax.set_ylabel("requests per second to the node's pods")
-    mark_scale_events(ax, result)
-    shade_warmup(ax, result)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title="across nodes", title_fontsize=8)
+    _rate_axes(ax, result, "requests per second to the node's pods", "across nodes")
     title(ax, f"Request rate per node over time ({len(per_node)} nodes with pods that got requests)", result)
     return fig
+
+
+def _rate_axes(ax: Axes, result: Result, ylabel: str, legend: str) -> None:
+    """A rate over the run's time: from 0, scale events marked, warm-up shaded, legend outside."""
+    ax.set_xlim(0, result.scenario.simulation.duration_s)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel(ylabel)
+    mark_scale_events(ax, result)
+    shade_warmup(ax, result)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), title=legend, title_fontsize=8)
 
 
 @plain_text
@@ -363,10 +363,8 @@ def outcomes_over_time(run: RunLike, ax: Axes | None = None) -> Figure:
         times = req.loc[req["outcome"] == outcome, "t_sent"].to_numpy()
         if outcome != "ok" and not len(times):
             continue
-        counts, _ = np.histogram(times, bins=edges)
-        k = result.sample  # each row stands for k requests in a sampled run
-        label = f"{outcome} ({len(times)})" if k == 1 else f"{outcome} (≈{len(times) * k:,})"
-        ax.plot(centers, k * counts / width, color=color, label=label, linewidth=1.4)
+        rate = binned_rate(times, edges, result.sample)
+        ax.plot(centers, rate, color=color, label=f"{outcome} ({row_count(len(times), result.sample)})", linewidth=1.4)
     ax.set_xlim(0, duration)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("simulated time (s, by send time)")

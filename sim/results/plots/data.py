@@ -14,6 +14,7 @@ import pandas as pd
 from sim.results.result import Result
 
 __all__ = [
+    "binned_rate",
     "deployment_ready",
     "expected_requests",
     "node_count",
@@ -22,12 +23,25 @@ __all__ = [
     "rate_per_pod",
     "rolling_latency",
     "rolling_percentiles",
+    "row_count",
     "scale_events",
     "step_series",
     "time_bins",
 ]
 
 _NICE_S = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+
+
+def binned_rate(times: np.ndarray, edges: np.ndarray, weight: int = 1) -> np.ndarray:
+    """Events per second in each bin of ``edges``; each row counts ``weight`` events (a sampled
+    run's k: :attr:`Result.sample <sim.results.result.Result.sample>`)."""
+    return weight * np.histogram(times, bins=edges)[0] / np.diff(edges)
+
+
+def row_count(rows: int, weight: int = 1) -> str:
+    """How many requests ``rows`` rows stand for, for a legend: exact when every row is kept,
+    ``≈N`` in a sampled run."""
+    return f"{rows}" if weight == 1 else f"≈{rows * weight:,}"
 
 
 def time_bins(duration_s: float, n_requests: int, *, min_per_bin: int = 30, max_bins: int = 150) -> np.ndarray:
@@ -146,12 +160,11 @@ def rate_per_pod(
     groups = max(1, requests.loc[routed_rows, by].nunique())
     edges = time_bins(duration_s, int(routed_rows.sum()) // groups)
     centers = (edges[:-1] + edges[1:]) / 2
-    width = np.diff(edges)
     routed = requests[routed_rows]
-    rates = {}
-    for key, times in routed.groupby(by, observed=True)["t_sent"]:
-        counts, _ = np.histogram(times.to_numpy(), bins=edges)
-        rates[str(key)] = weight * counts / width
+    rates = {
+        str(key): binned_rate(times.to_numpy(), edges, weight)
+        for key, times in routed.groupby(by, observed=True)["t_sent"]
+    }
     return centers, rates
 
 

@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.results.plots.common import PHASE_COLORS, RunLike, axes, panels, plain_text, run_result, title
-from sim.results.plots.data import phases
+from sim.results.plots.data import phases, row_count
 from sim.results.result import Result
 
 __all__ = ["cdf_axes", "cdf_curve", "latency_cdf", "latency_distribution", "latency_tail", "tail_axes", "tail_curve"]
@@ -24,8 +24,7 @@ def cdf_curve(ax: Axes, lat: np.ndarray, color: str, label: str, linestyle: str 
     rows when ``sample`` > 1: each row is that many requests)."""
     keep = np.unique(np.linspace(0, len(lat) - 1, min(len(lat), _MAX_CDF_POINTS)).astype(int))
     p50, p99 = np.percentile(lat, [50, 99])
-    count = f"{len(lat)}" if sample == 1 else f"≈{len(lat) * sample:,}"
-    label = f"{label}: {count} ok, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    label = f"{label}: {row_count(len(lat), sample)} ok, p50 {p50:.1f} ms, p99 {p99:.1f} ms"
     ax.plot(lat[keep], (keep + 1) / len(lat), color=color, linestyle=linestyle, label=label)
     ax.plot([p50], [0.5], marker="o", color=color, label="_p50")
     ax.plot([p99], [0.99], marker="D", color=color, label="_p99")

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from sim.results.capacity import client_deployments, effective_workers, offered_rate, serving_capacity
-from sim.results.plots.data import time_bins
+from sim.results.plots.data import binned_rate, row_count, time_bins
 from sim.results.result import Result
 from sim.results.slo import client_requests
 from sim.scenario.resolved import Scenario
@@ -40,9 +40,8 @@ def draw_rates(ax: Axes, result: Result) -> str:
     offered = offered_rate(sim, np.minimum(t, np.nextafter(duration, 0.0)))  # clients send in [0, duration)
     done = clients["t_done"].to_numpy(dtype=float)
     ok = (clients["outcome"] == "ok").to_numpy()
-    k = result.sample  # each row stands for k requests in a sampled run
-    served = k * np.histogram(done[ok], bins=edges)[0] / width
-    failed = k * np.histogram(done[~ok], bins=edges)[0] / width
+    served = binned_rate(done[ok], edges, result.sample)
+    failed = binned_rate(done[~ok], edges, result.sample)
     ax.fill_between(t, offered, step=None, color="#1f77b4", alpha=0.18, linewidth=0)
     ax.plot(t, offered, color="#1f77b4", linewidth=1.2, label="offered (clients' rate profiles)")
     top = max(float(offered.max(initial=0.0)), float(served.max(initial=0.0)), float(failed.max(initial=0.0)))
@@ -115,42 +114,36 @@ def draw_retries(ax: Axes, result: Result) -> str:
     centers, width = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     bin_text = f"{width[0]:g} s"
     retried = tries[tries["attempt"] > 1]
-    k = result.sample  # each row stands for k requests in a sampled run
-    sent, _ = np.histogram(retried["t_sent"].to_numpy(dtype=float), bins=edges)
+    k = result.sample
     ax.plot(
         centers,
-        k * sent / width,
+        binned_rate(retried["t_sent"].to_numpy(dtype=float), edges, k),
         color="#ff7f0e",
         linewidth=1.6,
-        label=f"retries sent per {bin_text} bin ({_count(len(retried), k)})",
+        label=f"retries sent per {bin_text} bin ({row_count(len(retried), k)})",
     )
     for outcome, color in (("ok", "#2ca02c"), ("not ok", "#d62728")):
         mask = retried["outcome"].astype(str) == "ok"
         chosen = retried[mask if outcome == "ok" else ~mask]
-        counts, _ = np.histogram(chosen["t_sent"].to_numpy(dtype=float), bins=edges)
         ax.plot(
             centers,
-            k * counts / width,
+            binned_rate(chosen["t_sent"].to_numpy(dtype=float), edges, k),
             color=color,
             linewidth=1,
             linestyle=":",
-            label=f"… of which {outcome} ({_count(len(chosen), k)})",
+            label=f"… of which {outcome} ({row_count(len(chosen), k)})",
         )
     requests = client_requests(result.requests)
     needed = requests[requests["attempts"] > 1]
-    counts, _ = np.histogram(needed["t_sent"].to_numpy(dtype=float), bins=edges)
-    label = f"requests that needed a retry ({_count(len(needed), k)})"
-    ax.plot(centers, k * counts / width, color="0.3", linewidth=1.2, label=label)
+    label = f"requests that needed a retry ({row_count(len(needed), k)})"
+    ax.plot(
+        centers, binned_rate(needed["t_sent"].to_numpy(dtype=float), edges, k), color="0.3", linewidth=1.2, label=label
+    )
     ax.set_xlim(0, duration)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("simulated time (s, by send time)")
     ax.set_ylabel("per second")
     return bin_text
-
-
-def _count(rows: int, k: int) -> str:
-    """How many requests ``rows`` sampled rows stand for: exact when every row is kept."""
-    return f"{rows}" if k == 1 else f"≈{rows * k:,}"
 
 
 def _per_pod(scenario: Scenario, name: str) -> str:
