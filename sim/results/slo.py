@@ -54,7 +54,6 @@ def slo_report(requests: pd.DataFrame, slo: Slo | None, warmup_s: float, duratio
     t_sent, t_done = requests["t_sent"].to_numpy(dtype=float), requests["t_done"].to_numpy(dtype=float)
     is_ok = (requests["outcome"] == "ok").to_numpy()
     sent = clients & (t_sent >= warmup_s) & (t_sent <= duration_s)
-    n_sent = int(sent.sum())
     latency_ms = requests["latency"].to_numpy(dtype=float)[sent & is_ok] * 1e3
     checks = []
     for key, target_s in slo.latency_s.items():
@@ -63,7 +62,7 @@ def slo_report(requests: pd.DataFrame, slo: Slo | None, warmup_s: float, duratio
             measured = float(latency_ms.mean() if key == "mean" else np.percentile(latency_ms, int(key[1:])))
         checks.append(_check(f"latency {key}", target_s * 1e3, measured, "ms", at_most=True))
     if slo.error_rate is not None:
-        rate = float((sent & ~is_ok).sum() / n_sent) if n_sent else None
+        rate = window_error_rate(requests, warmup_s, duration_s)  # nan with none sent: measured None
         checks.append(_check("error rate", slo.error_rate, rate, "fraction", at_most=True))
     if slo.throughput_rps is not None:
         window = duration_s - warmup_s
