@@ -109,6 +109,11 @@ class BlockStream:
             self._refill()
         return self._block, self._pos
 
+    def peek(self) -> tuple[np.ndarray, int]:
+        """The block drawn ahead and the position of the next variate in it, as they are: unlike
+        :meth:`window`, a stream never drawn from stays so (no generator, no block)."""
+        return self._block, self._pos
+
     def consumed(self, pos: int) -> None:
         """A consumer of :meth:`window` read the block up to ``pos``."""
         assert self._pos <= pos <= self._block.size

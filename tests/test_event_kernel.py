@@ -125,3 +125,17 @@ def test_bench_variants_run_on_the_kernel(variant: str, monkeypatch: pytest.Monk
 def test_an_unknown_bench_variant_is_refused() -> None:
     with pytest.raises(ValueError, match="variant must be one of lc, keepalive"):
         reference_scenario(3000, variant="rr")
+
+
+def test_the_kernel_leaves_streams_nobody_draws_from_unmade():
+    """Laying streams out for the kernel must not draw a block for every pod: 60 pods behind
+    IPVS lc, 20 requests; the pods that got none never made a generator (30 µs each)."""
+    from sim.runtime.run import run
+
+    text = reference_scenario(1000, variant="lc").replace("replicas: 6", "replicas: 60")
+    scenario = sim.load_scenario(text).with_overrides(duration_s=20 / 420)
+    record = run(scenario, 1)
+    served = set(record.log.column("pod").tolist())
+    idle = [pod for pod in record.pods if pod.index not in served]
+    assert record.engine == "events" and len(idle) > 30
+    assert all(pod.service._rng is None for pod in idle)

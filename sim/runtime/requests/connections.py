@@ -77,10 +77,6 @@ class ConnectionTable:
         self.counted_at = np.empty(0, dtype=np.int32)
         self._handed: dict[int, tuple[int, int]] = {}  # balancer -> node
 
-    @property
-    def pooled_clients(self) -> bool:
-        return bool(self._pools)
-
     def _fit(self, column: np.ndarray, rid: int) -> np.ndarray:
         """``column`` long enough for request ``rid`` (it grows as the log does)."""
         if rid < len(column):

@@ -66,7 +66,9 @@ class StreamMirror:
                 for a in (self.start, self._cap, self.cur, self.end)
             )
         for k, stream in enumerate(streams):
-            block, pos = stream.window()
+            # As the block is: one used up (or never drawn) is refilled only when the kernel
+            # reaches it and returns for it, so a pod without requests never makes its generator.
+            block, pos = stream.peek()
             if k >= len(self._streams):
                 self._streams.append(stream)
                 self._blocks.append(block)
@@ -199,11 +201,14 @@ class EventArrays:
                     start[n, port, side], length[n, port, side] = at, len(endpoints)
                     empty[n, port, side] = dp.empty_action(port, outside)
         data = np.concatenate(parts).astype(np.int64) if parts else np.empty(0, dtype=np.int64)
-        open_ = np.zeros((n_nodes, max(n_pods, 1)), dtype=np.int64)
+        # Open connections per node and pod: only least-connection schedulers count them.
+        counting = bool((strategy >= LEAST_CONNECTION).any())
+        open_ = np.zeros((n_nodes, max(n_pods, 1)) if counting else (1, 1), dtype=np.int64)
         last = np.full((n_nodes, max(n_ports, 1)), -1, dtype=np.int64)
         for n, dp in enumerate(dataplanes):
-            for pod, count in dp._open.items():
-                open_[n, pod] = count
+            if strategy[n] >= LEAST_CONNECTION:
+                for pod, count in dp._open.items():
+                    open_[n, pod] = count
             if isinstance(dp.choice, RoundRobin):
                 for port, pod in dp.choice._last.items():
                     last[n, port] = pod
@@ -212,10 +217,8 @@ class EventArrays:
     def _conns(self) -> tuple[np.ndarray, ...]:
         table = self.engine.connections
         size = self.engine.log.size
-        if len(table.counted_at) < size:
-            grown = np.full(size, -1, dtype=np.int32)
-            grown[: len(table.counted_at)] = table.counted_at
-            table.counted_at = grown
+        if size:  # grown by doubling, not to the log's size at every horizon
+            table.counted_at = table._fit(table.counted_at, size - 1)
         s = table.slots
         return (
             table.slot_of, table.counted_at, s.has, s.id, s.source_ip, s.node, s.opened_at, s.pod, s.requests,
