@@ -146,6 +146,7 @@ class ControlPlane:
         self._plane_routed: set[int] = set()  # pods some node's dataplane routes to (as last installed)
         self._plane_routed_of: dict[str, int] = {}  # ... how many of each Deployment's
         self._deployment_names = [d.name for d in scenario.deployments]
+        self._deployment_position = {name: i for i, name in enumerate(self._deployment_names)}
         self._deployment_code = np.zeros(64, dtype=np.int64)  # pod index -> its Deployment's position
         self._last_row: dict[str, dict[str, Any]] = {}  # Deployment -> its latest timeline row
         self.sets: dict[str, list[ReplicaSet]] = {d.name: [] for d in scenario.deployments}
@@ -419,7 +420,7 @@ class ControlPlane:
         self.pods.append(pod)
         if pod.index == len(self._deployment_code):  # room for twice as many pods
             self._deployment_code = np.concatenate((self._deployment_code, self._deployment_code))
-        self._deployment_code[pod.index] = self._deployment_names.index(dep.name)
+        self._deployment_code[pod.index] = self._deployment_position[dep.name]
         self._live[pod.index] = pod
         self._live_of[pod.deployment][pod.index] = pod
         self.slices.add(pod)
