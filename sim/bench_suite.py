@@ -64,8 +64,11 @@ def _scenario(
     via: str = "nodePort",
     cluster_extra: str = "",
     events: str = "",
+    mean: str = "1ms",
+    container: str = "",
 ) -> str:
-    """One Service over one Deployment of 1 ms (mean) requests, one client, on ``nodes`` nodes."""
+    """One Service over one Deployment of ``mean`` (exponential) requests, one client, on
+    ``nodes`` nodes; ``container``: more fields of its container (``resources: {...}``)."""
     policy = "\n  externalTrafficPolicy: Local" if service_type == "LoadBalancer" else ""
     return f"""apiVersion: v1
 kind: Service
@@ -83,7 +86,7 @@ spec:
   selector: {{matchLabels: {{app: web}}}}
   template:
     metadata: {{labels: {{app: web}}}}
-    spec: {{containers: [{{name: app, image: app}}]}}
+    spec: {{containers: [{{name: app, image: app{", " + container if container else ""}}}]}}
 ---
 apiVersion: svcsim/v1alpha1
 kind: Simulation
@@ -94,7 +97,7 @@ spec:
   cluster:
     nodes: {nodes}
 {CLUSTER}{cluster_extra}  workloads:
-    web: {{serviceTime: {{distribution: exponential, mean: 1ms}}}}
+    web: {{serviceTime: {{distribution: exponential, mean: {mean}}}}}
   clients:
     - {{name: load, target: {{service: web, via: {via}}}, rate: {rate!r}}}
 {events}"""
@@ -188,8 +191,7 @@ SCALE_POD_RATE = 10.0  # requests/s per pod: utilisation 0.1 at 10 ms
 
 def _cluster_scenario(pods: int, nodes: int, requests: float) -> str:
     rate = pods * SCALE_POD_RATE
-    text = _scenario(nodes=nodes, replicas=pods, rate=rate, duration_s=max(1.0, requests / rate))
-    return text.replace("mean: 1ms", "mean: 10ms")
+    return _scenario(nodes=nodes, replicas=pods, rate=rate, duration_s=max(1.0, requests / rate), mean="10ms")
 
 
 def _scale_size(scale: float) -> tuple[int, int]:
@@ -224,15 +226,9 @@ def _hpa_10k(scale: float) -> str:
         "  metrics: [{type: Resource, resource: {name: cpu,"
         " target: {type: Utilization, averageUtilization: 50}}}]\n---\n"
     )
-    text = _cluster_scenario(low, nodes, 0).replace(
-        "spec: {containers: [{name: app, image: app}]}",
-        "spec: {containers: [{name: app, image: app, resources: {requests: {cpu: 20m, memory: 32Mi}}}]}",
-    )
     rate = 1.2 * pods  # 1.2 cores of 20m pods per 100 pods: 120 % of the target at `pods` replicas
-    text = text.replace(f"rate: {low * SCALE_POD_RATE!r}", f"rate: {rate!r}").replace(
-        "duration: 1.0s", "duration: 60.0s"
-    )
-    return hpa + text
+    resources = "resources: {requests: {cpu: 20m, memory: 32Mi}}"
+    return hpa + _scenario(nodes=nodes, replicas=low, rate=rate, duration_s=60.0, mean="10ms", container=resources)
 
 
 @dataclass(frozen=True)
