@@ -381,3 +381,14 @@ def test_the_request_limit_reads_this_process_cgroup(monkeypatch, tmp_path):
     monkeypatch.setattr(run_limits, "Path", FakePath)
     assert sorted(run_limits._cgroup_limits()) == [0, 2147483648]
     assert run_limits.machine_memory_bytes() == 2147483648
+
+
+def test_batches_are_sized_for_the_most_pods_the_run_may_hold():
+    """A scale event's pods count (batches sized for the first 100 pods spread 1.5 requests a
+    pod over the 10 000 a scale-up made): the bench's scale-up case, 100 -> 10 000."""
+    from sim.runtime.run import _most_pods
+
+    up = sim.load_scenario(CASES["scale-up"].scenario(1.0))
+    assert up.deployment("web").replicas == 100 and _most_pods(up) == 10_000
+    hpa = sim.load_scenario(CASES["hpa-10k"].scenario(1.0))
+    assert hpa.deployment("web").replicas == 5_000 and _most_pods(hpa) == 10_000  # the HPA's maxReplicas
